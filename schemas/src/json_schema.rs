@@ -1,0 +1,58 @@
+//! JSON Schema documents for non-Rust producers, one per kind, generated from the
+//! Rust types. `schemas/json/` holds the committed copies; a test fails when stale.
+
+use schemars::{JsonSchema, Schema};
+use serde_json::Value;
+
+use crate::envelope::{Kind, Tags};
+use crate::payload::{ErrorEvent, Performance, Security, Transaction, UserBehavior};
+
+/// A Sightline log event: the envelope and its typed payload.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Envelope<P> {
+    /// UUIDv7, unique per event; used for de-duplication.
+    id: uuid::Uuid,
+    kind: String,
+    /// RFC 3339 timestamp, not more than 5 minutes in the future.
+    #[schemars(with = "String", extend("format" = "date-time"))]
+    occurred_at: (),
+    /// Subject token: 1-64 characters of a-z, 0-9, _ and -.
+    #[schemars(extend("pattern" = r"^[a-z0-9_-]{1,64}$"))]
+    service: String,
+    tenant: Option<String>,
+    env: Option<String>,
+    host: Option<String>,
+    trace_id: Option<String>,
+    #[schemars(extend("default" = 1))]
+    schema_version: Option<u16>,
+    tags: Option<Tags>,
+    payload: P,
+}
+
+/// The schema document for one kind.
+pub fn for_kind(kind: Kind) -> Schema {
+    let mut schema = match kind {
+        Kind::Transaction => schemars::schema_for!(Envelope<Transaction>),
+        Kind::Error => schemars::schema_for!(Envelope<ErrorEvent>),
+        Kind::UserBehavior => schemars::schema_for!(Envelope<UserBehavior>),
+        Kind::Performance => schemars::schema_for!(Envelope<Performance>),
+        Kind::Security => schemars::schema_for!(Envelope<Security>),
+    };
+    schema.insert("title".into(), Value::String(format!("Sightline {kind} event")));
+    if let Some(Value::Object(props)) = schema.get_mut("properties") {
+        props.insert("kind".into(), serde_json::json!({ "const": kind.as_str() }));
+    }
+    schema
+}
+
+/// `(file name, pretty JSON)` for every kind, as committed under `schemas/json/`.
+pub fn files() -> Vec<(String, String)> {
+    Kind::ALL
+        .into_iter()
+        .map(|k| {
+            let text = serde_json::to_string_pretty(&for_kind(k)).unwrap_or_default();
+            (format!("{}.json", k.as_str()), text + "\n")
+        })
+        .collect()
+}

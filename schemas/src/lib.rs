@@ -1,0 +1,24 @@
+//! Sightline's event model: the envelope every log event travels in, the five typed
+//! payloads, their validation rules, the wire codecs and the NATS subject layout.
+//!
+//! This crate sits at the bottom of the workspace and does no I/O.
+
+mod codec;
+mod currency;
+mod envelope;
+mod error;
+pub mod json_schema;
+mod payload;
+pub mod subject;
+mod validate;
+
+pub use codec::{decode, encode, Encoding};
+pub use envelope::{Body, Event, Kind, Tags, SCHEMA_VERSION};
+pub use error::{EventError, EventErrorKind, FieldError};
+pub use payload::{ErrorEvent, Performance, Security, Transaction, TxStatus, UserBehavior};
+pub use validate::{looks_like_card_number, Validate};
+
+/// Re-exported so producers need not depend on these crates directly.
+pub use rust_decimal::Decimal;
+pub use time::OffsetDateTime;
+pub use uuid::Uuid;
