@@ -1,0 +1,252 @@
+//! Layered configuration: built-in defaults, then `sightline.toml` (or the file
+//! named by `--config`), then `SIGHTLINE_*` environment variables with `__` for
+//! nesting (`SIGHTLINE_NATS__URL`). Unknown keys are refused with their path.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Where projections and embedded servers keep their files.
+    pub data_dir: PathBuf,
+    pub nats: NatsSettings,
+    pub streams: StreamsSettings,
+    pub consumer: ConsumerSettings,
+    pub publisher: PublisherSettings,
+    pub telemetry: TelemetrySettings,
+    pub servers: ServerBinaries,
+}
+
+/// A string that never shows in logs or debug output.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatsSettings {
+    /// `None` means "no server configured": commands that can, start their own.
+    pub url: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    pub token: Option<Secret>,
+    /// Path to a `.creds` file (NKey + JWT).
+    pub credentials_file: Option<PathBuf>,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Timeout of JetStream API requests and publish acks.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+impl Default for NatsSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            user: None,
+            password: None,
+            token: None,
+            credentials_file: None,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    File,
+    Memory,
+}
+
+/// Limits of one stream. Byte sizes are plain integers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamLimits {
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+    /// -1 means unlimited.
+    pub max_bytes: i64,
+    pub max_msg_size: i32,
+    #[serde(with = "humantime_serde")]
+    pub duplicate_window: Duration,
+    pub storage: Storage,
+    pub replicas: usize,
+}
+
+impl StreamLimits {
+    fn days(days: u64, max_bytes: i64) -> Self {
+        Self {
+            max_age: Duration::from_secs(days * 86_400),
+            max_bytes,
+            max_msg_size: 1024 * 1024,
+            duplicate_window: Duration::from_secs(120),
+            storage: Storage::File,
+            replicas: 1,
+        }
+    }
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        Self::days(7, -1)
+    }
+}
+
+const GIB: i64 = 1024 * 1024 * 1024;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamsSettings {
+    pub logs: StreamLimits,
+    pub fraud: StreamLimits,
+    pub alerts: StreamLimits,
+    pub dlq: StreamLimits,
+}
+
+impl Default for StreamsSettings {
+    fn default() -> Self {
+        Self {
+            logs: StreamLimits::days(7, 50 * GIB),
+            fraud: StreamLimits::days(90, 10 * GIB),
+            alerts: StreamLimits::days(90, GIB),
+            dlq: StreamLimits::days(30, 5 * GIB),
+        }
+    }
+}
+
+/// How workers consume. Shared by every worker unless a worker overrides it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsumerSettings {
+    /// Most messages applied in one projection batch.
+    pub batch_size: usize,
+    /// How long a partial batch waits for more messages before it is applied.
+    #[serde(with = "humantime_serde")]
+    pub batch_linger: Duration,
+    /// Redelivery after this long without an ack.
+    #[serde(with = "humantime_serde")]
+    pub ack_wait: Duration,
+    /// Deliveries before a message that keeps failing goes to the DLQ.
+    pub max_deliver: i64,
+    /// Apply attempts of one batch in process before it is handed back to the server.
+    pub retry_attempts: u32,
+    #[serde(with = "humantime_serde")]
+    pub retry_backoff: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_backoff_max: Duration,
+    /// A worker with pending messages and no progress for this long reports unhealthy.
+    #[serde(with = "humantime_serde")]
+    pub stall_after: Duration,
+    /// Where /metrics and /healthz listen; port 0 picks a free port.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl Default for ConsumerSettings {
+    fn default() -> Self {
+        Self {
+            batch_size: 1000,
+            batch_linger: Duration::from_millis(50),
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 10,
+            retry_attempts: 5,
+            retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_secs(10),
+            stall_after: Duration::from_secs(120),
+            metrics_addr: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PublisherSettings {
+    /// Publish acks awaited at once; the producer waits when this many are out.
+    pub max_in_flight: usize,
+    /// Republish attempts of a message whose ack timed out (safe: de-duplicated by id).
+    pub retries: u32,
+    /// Encoding of published events.
+    pub encoding: sightline_schemas::Encoding,
+}
+
+impl Default for PublisherSettings {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 4096,
+            retries: 3,
+            encoding: sightline_schemas::Encoding::MsgPack,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySettings {
+    pub log_format: LogFormat,
+    /// A tracing filter such as `info,sightline_runtime=debug`; RUST_LOG wins when set.
+    pub log_filter: String,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            log_format: LogFormat::Text,
+            log_filter: "info".into(),
+        }
+    }
+}
+
+/// Where to find server binaries when Sightline starts its own. Empty means:
+/// `.tools/venv/bin` of the checkout (as `ops/install.sh` lays it out), then PATH.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerBinaries {
+    pub nats_server: Option<PathBuf>,
+    pub redis_server: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Loads defaults, then the TOML file (optional unless named explicitly), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Error> {
+        let mut figment = Figment::from(Serialized::defaults(Settings {
+            data_dir: PathBuf::from("data"),
+            ..Settings::default()
+        }));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(Error::Config(format!("config file {} does not exist", path.display())));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file_exact("sightline.toml")),
+        }
+        figment = figment.merge(Env::prefixed("SIGHTLINE_").split("__"));
+        figment.extract().map_err(|e| Error::Config(describe(e)))
+    }
+}
+
+fn describe(err: figment::Error) -> String {
+    err.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+}

@@ -1,0 +1,322 @@
+//! The consumer loop every worker runs: a durable pull consumer, batches applied to
+//! a [`Projection`], acks only after the projection write is durable.
+
+mod dlq;
+mod projection;
+
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsumer};
+use async_nats::jetstream::message::AckKind;
+use async_nats::jetstream::{stream::Stream, Message};
+use futures::StreamExt;
+use sightline_schemas::OffsetDateTime;
+
+pub use dlq::{DeadLetter, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM, ORIGINAL_SUBJECT};
+pub use projection::{Decode, Outcome, Position, Projection, Record};
+
+use crate::config::ConsumerSettings;
+use crate::error::{Error, ErrorKind};
+use crate::metrics::{self, Health};
+use crate::nats::Bus;
+use crate::shutdown::Shutdown;
+
+/// Which stream a worker reads, under which durable name, and which subjects.
+#[derive(Debug, Clone)]
+pub struct WorkerSpec {
+    pub stream: String,
+    pub consumer: String,
+    pub filter_subjects: Vec<String>,
+}
+
+pub struct Worker<P: Projection> {
+    bus: Bus,
+    spec: WorkerSpec,
+    settings: ConsumerSettings,
+    projection: P,
+    health: Health,
+}
+
+/// What the loop does after a batch.
+enum Flow {
+    Continue,
+    /// Drop the message stream and start again from the projection's position.
+    Restart,
+}
+
+impl<P: Projection> Worker<P> {
+    pub fn new(bus: &Bus, spec: WorkerSpec, settings: ConsumerSettings, projection: P) -> Self {
+        Self { bus: bus.clone(), spec, settings, projection, health: Health::default() }
+    }
+
+    /// Reports into a shared [`Health`] (the one behind the process's /healthz).
+    pub fn with_health(mut self, health: Health) -> Self {
+        self.health = health;
+        self
+    }
+
+    /// Consumes until `shutdown` trips. The batch being applied then is finished and
+    /// acked; messages received but not yet applied are left to redelivery.
+    pub async fn run(mut self, mut shutdown: Shutdown) -> Result<P, Error> {
+        let stream = self.bus.js.get_stream(&self.spec.stream).await.map_err(|e| Error::Topology {
+            stream: self.spec.stream.clone(),
+            message: format!("{e} (run `sightline streams apply`)"),
+        })?;
+        let consumer = self.ensure_consumer(&stream).await?;
+        self.health.register(&self.spec.consumer, self.settings.stall_after);
+        let monitor = AbortOnDrop(tokio::spawn(monitor_pending(stream.clone(), self.spec.consumer.clone(), self.health.clone())));
+        tracing::info!(stream = %self.spec.stream, consumer = %self.spec.consumer, "worker started");
+        while !shutdown.is_tripped() {
+            self.rewind(&stream, &mut shutdown).await?;
+            let mut messages = match consumer
+                .stream()
+                .max_messages_per_batch(self.settings.batch_size)
+                .expires(Duration::from_secs(5))
+                .heartbeat(Duration::from_secs(2))
+                .messages()
+                .await
+            {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(consumer = %self.spec.consumer, error = %e, "cannot pull; retrying");
+                    self.pause(&mut shutdown).await;
+                    continue;
+                }
+            };
+            loop {
+                let batch = tokio::select! {
+                    batch = next_batch(&mut messages, self.settings.batch_size, self.settings.batch_linger) => batch,
+                    _ = shutdown.tripped() => break,
+                };
+                let flow = match batch {
+                    Ok(batch) => self.process(&stream, batch).await?,
+                    Err(e) => {
+                        tracing::warn!(consumer = %self.spec.consumer, error = %e, "pull interrupted; reconnecting");
+                        Flow::Restart
+                    }
+                };
+                if shutdown.is_tripped() {
+                    break;
+                }
+                if let Flow::Restart = flow {
+                    self.pause(&mut shutdown).await;
+                    break;
+                }
+            }
+        }
+        drop(monitor);
+        tracing::info!(consumer = %self.spec.consumer, "worker stopped");
+        Ok(self.projection)
+    }
+
+    async fn ensure_consumer(&self, stream: &Stream) -> Result<PullConsumer, Error> {
+        let config = pull::Config {
+            durable_name: Some(self.spec.consumer.clone()),
+            description: Some(format!("Sightline {} worker", self.spec.consumer)),
+            filter_subjects: self.spec.filter_subjects.clone(),
+            deliver_policy: DeliverPolicy::All,
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: self.settings.ack_wait,
+            max_deliver: self.settings.max_deliver,
+            // Bounds what one worker holds unacked: a few batches of prefetch.
+            max_ack_pending: (self.settings.batch_size * 4) as i64,
+            ..Default::default()
+        };
+        stream.create_consumer(config).await.map_err(|e| Error::Topology {
+            stream: self.spec.stream.clone(),
+            message: format!("consumer {}: {e}", self.spec.consumer),
+        })
+    }
+
+    /// Moves the consumer to just after the projection's watermark, clearing what an
+    /// earlier instance left pending, so records are applied in stream order.
+    async fn rewind(&mut self, stream: &Stream, shutdown: &mut Shutdown) -> Result<(), Error> {
+        loop {
+            let seq = match self.projection.position().await {
+                Ok(Position::Untracked) => return Ok(()),
+                Ok(Position::Start) => 1,
+                Ok(Position::After(w)) => w + 1,
+                Err(e) if e.kind() == ErrorKind::Transient && !shutdown.is_tripped() => {
+                    tracing::warn!(consumer = %self.spec.consumer, error = %e, "cannot read the projection position; retrying");
+                    self.pause(shutdown).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            match stream.reset_consumer(&self.spec.consumer, Some(seq)).await {
+                Ok(_) => {
+                    tracing::info!(consumer = %self.spec.consumer, from_seq = seq, "consumer positioned after the projection watermark");
+                    return Ok(());
+                }
+                Err(e) if !shutdown.is_tripped() => {
+                    tracing::warn!(consumer = %self.spec.consumer, error = %e, "cannot reposition the consumer; retrying");
+                    self.pause(shutdown).await;
+                }
+                Err(e) => return Err(Error::nats("reset consumer", e)),
+            }
+        }
+    }
+
+    async fn pause(&self, shutdown: &mut Shutdown) {
+        tokio::select! {
+            _ = tokio::time::sleep(self.settings.retry_backoff_max) => {}
+            _ = shutdown.tripped() => {}
+        }
+    }
+
+    async fn process(&mut self, stream: &Stream, batch: Vec<Message>) -> Result<Flow, Error> {
+        let started = Instant::now();
+        let consumer = self.spec.consumer.clone();
+        let m = metrics::worker();
+        m.received(&consumer, batch.len());
+        let mut records = Vec::with_capacity(batch.len());
+        let mut sources = Vec::with_capacity(batch.len());
+        let mut done = vec![false; batch.len()];
+        for (i, msg) in batch.iter().enumerate() {
+            let (seq, delivered) = position_of(msg)?;
+            match P::Item::decode(msg.headers.as_ref(), &msg.payload) {
+                Ok(item) => {
+                    records.push(Record { stream_seq: seq, subject: msg.subject.to_string(), delivered, item });
+                    sources.push(i);
+                }
+                Err(e) => {
+                    if !self.dead_letter(stream, msg, &e.to_string()).await {
+                        return Ok(Flow::Restart);
+                    }
+                    done[i] = true;
+                }
+            }
+        }
+        let mut attempt = 0;
+        let outcome = loop {
+            match self.projection.apply(&records).await {
+                Ok(outcome) => break outcome,
+                Err(e) if e.kind() == ErrorKind::Transient => {
+                    attempt += 1;
+                    m.batch_failed(&consumer, attempt, &e);
+                    if attempt > self.settings.retry_attempts {
+                        return self.give_back(stream, &batch, &done, &e).await;
+                    }
+                    for (msg, _) in batch.iter().zip(&done).filter(|(_, d)| !**d) {
+                        let _ = msg.ack_with(AckKind::Progress).await;
+                    }
+                    tokio::time::sleep(backoff(&self.settings, attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        for (index, reason) in &outcome.rejected {
+            let Some(&i) = sources.get(*index) else { continue };
+            if !self.dead_letter(stream, &batch[i], reason).await {
+                return Ok(Flow::Restart);
+            }
+            done[i] = true;
+        }
+        for (msg, _) in batch.iter().zip(&done).filter(|(_, d)| !**d) {
+            msg.ack().await.map_err(|e| Error::nats("ack", e))?;
+        }
+        self.bus.client.flush().await.map_err(|e| Error::nats("flush acks", e))?;
+        let now = OffsetDateTime::now_utc();
+        for r in &records {
+            if let Some(at) = r.item.occurred_at() {
+                m.event_lag(&consumer, (now - at).as_seconds_f64());
+            }
+        }
+        m.applied(&consumer, records.len() - outcome.rejected.len(), started.elapsed());
+        self.health.progressed(&consumer);
+        Ok(Flow::Continue)
+    }
+
+    /// Retries ran out. A watermark projection restarts from its watermark; an
+    /// untracked one hands the batch back for redelivery, dead-lettering messages
+    /// that reached max_deliver.
+    async fn give_back(&mut self, stream: &Stream, batch: &[Message], done: &[bool], error: &Error) -> Result<Flow, Error> {
+        let tracked = !matches!(self.projection.position().await, Ok(Position::Untracked));
+        for (msg, _) in batch.iter().zip(done).filter(|(_, d)| !**d) {
+            let (_, delivered) = position_of(msg)?;
+            if !tracked && delivered as i64 >= self.settings.max_deliver {
+                let reason = format!("gave up after {delivered} deliveries: {error}");
+                self.dead_letter(stream, msg, &reason).await;
+            } else {
+                let _ = msg.ack_with(AckKind::Nak(Some(self.settings.retry_backoff_max))).await;
+            }
+        }
+        Ok(if tracked { Flow::Restart } else { Flow::Continue })
+    }
+
+    /// Publishes to the DLQ, then terminates the message. False when the DLQ could
+    /// not be written: the message stays unacked and is redelivered.
+    async fn dead_letter(&self, stream: &Stream, msg: &Message, reason: &str) -> bool {
+        let Ok((seq, delivered)) = position_of(msg) else { return false };
+        let letter = DeadLetter {
+            stream: &stream.cached_info().config.name,
+            consumer: &self.spec.consumer,
+            subject: msg.subject.as_str(),
+            stream_seq: seq,
+            delivered,
+            reason,
+            headers: msg.headers.as_ref(),
+            payload: msg.payload.clone(),
+        };
+        if let Err(e) = dlq::publish(&self.bus, letter).await {
+            tracing::error!(consumer = %self.spec.consumer, error = %e, "cannot write the DLQ; will retry");
+            return false;
+        }
+        metrics::worker().dead_lettered(&self.spec.consumer, msg.subject.as_str(), seq, reason);
+        let _ = msg.ack_with(AckKind::Term).await;
+        true
+    }
+}
+
+fn position_of(msg: &Message) -> Result<(u64, u64), Error> {
+    let info = msg.info().map_err(|e| Error::nats("message metadata", e))?;
+    Ok((info.stream_sequence, info.delivered.max(1) as u64))
+}
+
+/// Jittered exponential backoff for the n-th attempt.
+fn backoff(settings: &ConsumerSettings, attempt: u32) -> Duration {
+    let base = settings.retry_backoff.saturating_mul(1 << attempt.min(16));
+    let capped = base.min(settings.retry_backoff_max);
+    capped.mul_f64(0.5 + rand::random::<f64>() * 0.5)
+}
+
+/// Waits for one message, then gathers more until the batch is full or the linger passes.
+async fn next_batch(messages: &mut pull::Stream, max: usize, linger: Duration) -> Result<Vec<Message>, Error> {
+    let first = match messages.next().await {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => return Err(Error::nats("pull", e)),
+        None => return Err(Error::nats("pull", "message stream ended")),
+    };
+    let mut batch = vec![first];
+    let deadline = tokio::time::Instant::now() + linger;
+    while batch.len() < max {
+        match tokio::time::timeout_at(deadline, messages.next()).await {
+            Ok(Some(Ok(m))) => batch.push(m),
+            Ok(Some(Err(e))) => {
+                tracing::debug!(error = %e, "pull hiccup while filling a batch");
+                break;
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    Ok(batch)
+}
+
+async fn monitor_pending(stream: Stream, consumer: String, health: Health) {
+    loop {
+        if let Ok(info) = stream.consumer_info(&consumer).await {
+            let pending = info.num_pending + info.num_ack_pending as u64;
+            metrics::worker().pending(&consumer, pending);
+            health.pending(&consumer, pending);
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,77 @@
+//! What a worker plugs into the runtime: a [`Projection`] that applies batches of
+//! decoded [`Record`]s and says where it stands.
+
+use std::future::Future;
+
+use async_nats::HeaderMap;
+use sightline_schemas::{Encoding, Event, EventError, OffsetDateTime};
+
+use crate::error::Error;
+
+/// Turns a message into the type a projection consumes. Errors are poison: the
+/// message goes to the DLQ with the error as its reason.
+pub trait Decode: Sized + Send + Sync + 'static {
+    fn decode(headers: Option<&HeaderMap>, payload: &[u8]) -> Result<Self, EventError>;
+
+    /// When the thing happened, for the occurred_at-to-applied latency metric.
+    fn occurred_at(&self) -> Option<OffsetDateTime> {
+        None
+    }
+}
+
+impl Decode for Event {
+    fn decode(headers: Option<&HeaderMap>, payload: &[u8]) -> Result<Self, EventError> {
+        let content_type = headers.and_then(|h| h.get("Content-Type")).map(|v| v.as_str());
+        sightline_schemas::decode(payload, Encoding::from_content_type(content_type)?)
+    }
+
+    fn occurred_at(&self) -> Option<OffsetDateTime> {
+        Some(self.occurred_at)
+    }
+}
+
+/// One decoded message and where it sits in its stream.
+#[derive(Debug, Clone)]
+pub struct Record<T> {
+    pub stream_seq: u64,
+    pub subject: String,
+    /// 1 on first delivery.
+    pub delivered: u64,
+    pub item: T,
+}
+
+/// Where a projection stands in its stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// The projection is idempotent by key (upserts) and keeps no sequence:
+    /// the consumer's ack floor is its position.
+    Untracked,
+    /// The projection keeps a watermark and has applied nothing yet.
+    Start,
+    /// Everything up to and including this stream sequence is applied durably.
+    After(u64),
+}
+
+/// The result of applying a batch: records the projection refused for good
+/// (by index in the batch) go to the DLQ with their reason; the rest are acked.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub rejected: Vec<(usize, String)>,
+}
+
+/// A projection applies batches durably, then the runtime acks them.
+///
+/// Watermark projections must store the highest applied stream sequence in the
+/// same atomic write as the batch and skip records at or below it: that, plus
+/// the runtime rewinding the consumer to the watermark on start and after a
+/// failure, is what makes redelivery and replay count every event exactly once.
+pub trait Projection: Send + 'static {
+    type Item: Decode;
+
+    /// Where the projection stands, read from its durable store.
+    fn position(&mut self) -> impl Future<Output = Result<Position, Error>> + Send;
+
+    /// Applies a batch durably. A transient error makes the runtime retry the same
+    /// batch with backoff; any other error stops the worker.
+    fn apply(&mut self, batch: &[Record<Self::Item>]) -> impl Future<Output = Result<Outcome, Error>> + Send;
+}

@@ -1,0 +1,138 @@
+//! Real servers run as child processes: `sightline up` and the benchmarks use them
+//! when no URL is configured, and the test kit starts them on random ports.
+//! A [`ChildServer`] is killed and reaped when dropped.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A server process on a loopback port.
+#[derive(Debug)]
+pub struct ChildServer {
+    name: &'static str,
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ChildServer {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Stops the server abruptly (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Checks that the server has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        tracing::debug!(server = self.name, addr = %self.addr, "stopping child server");
+        self.kill();
+    }
+}
+
+/// Finds a server binary: the configured path, then `.tools/venv/bin/<name>` in
+/// this directory or any parent of it or of the running executable, then PATH.
+pub fn find_binary(name: &str, configured: Option<&Path>) -> Result<PathBuf, Error> {
+    if let Some(path) = configured {
+        return if path.is_file() {
+            Ok(path.to_owned())
+        } else {
+            Err(Error::Server(format!("configured {name} binary {} does not exist", path.display())))
+        };
+    }
+    let starts = [std::env::current_dir().ok(), std::env::current_exe().ok()];
+    for start in starts.into_iter().flatten() {
+        for dir in start.ancestors() {
+            let candidate = dir.join(".tools/venv/bin").join(name);
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| Error::Server(format!("{name} not found: run `just setup` (ops/install.sh) or set servers.{} in the config", name.replace('-', "_"))))
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> Result<u16, Error> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("binding a free port", e))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| Error::io("reading a free port", e))
+}
+
+/// Starts nats-server with JetStream, storing under `data_dir`. `port` 0 picks one.
+pub fn start_nats(bin: &Path, data_dir: &Path, port: u16) -> Result<ChildServer, Error> {
+    spawn_ready("nats-server", port, |port| {
+        let mut cmd = Command::new(bin);
+        cmd.args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(data_dir.join("nats"));
+        cmd
+    })
+}
+
+/// Starts redis-server with its files under `data_dir`. `port` 0 picks one.
+pub fn start_redis(bin: &Path, data_dir: &Path, port: u16, append_only: bool) -> Result<ChildServer, Error> {
+    let dir = data_dir.join("redis");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    spawn_ready("redis-server", port, |port| {
+        let mut cmd = Command::new(bin);
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", if append_only { "yes" } else { "no" }])
+            .arg("--dir")
+            .arg(&dir);
+        cmd
+    })
+}
+
+/// Spawns a server and waits until it accepts connections. A random port taken by
+/// someone else between the probe and the bind is retried on another port.
+fn spawn_ready(name: &'static str, port: u16, command: impl Fn(u16) -> Command) -> Result<ChildServer, Error> {
+    let attempts = if port == 0 { 3 } else { 1 };
+    let mut last_err = None;
+    for _ in 0..attempts {
+        let port = if port == 0 { free_port()? } else { port };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let child = command(port)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| Error::io(format!("starting {name}"), e))?;
+        let mut server = ChildServer { name, child, addr };
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                tracing::info!(server = name, %addr, "child server ready");
+                return Ok(server);
+            }
+            if !server.is_running() {
+                last_err = Some(Error::Server(format!("{name} exited at start on port {port}")));
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Server(format!("{name} did not listen on {addr} within {READY_TIMEOUT:?}")));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+    Err(last_err.unwrap_or_else(|| Error::Server(format!("{name} did not start"))))
+}
