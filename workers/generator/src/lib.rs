@@ -1,1 +1,239 @@
+//! Realistic e-commerce traffic for demos, tests and detector scoring. The same seed
+//! and start time give the same events, ids included. Events of a fraud episode
+//! carry the tag `synthetic_fraud=<pattern>` so detectors can be scored; detectors
+//! must never read it.
 
+mod fraud;
+mod population;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sightline_schemas::{Body, ErrorEvent, Event, Performance, Security, Transaction, TxStatus, UserBehavior, Uuid};
+use time::{Duration, OffsetDateTime};
+
+pub use fraud::Pattern;
+use population::{lognormal, money, users, weighted, User};
+
+/// The tag that labels events of a fraud episode.
+pub const LABEL_TAG: &str = "synthetic_fraud";
+
+const SERVICES: &[(&str, &str)] = &[
+    ("/api/checkout", "checkout"),
+    ("/api/cart", "cart"),
+    ("/api/products", "catalog"),
+    ("/api/search", "search"),
+    ("/api/login", "auth"),
+    ("/api/payments", "payments"),
+];
+const ACTIONS: &[(&str, u32)] = &[("view", 55), ("search", 15), ("add_to_cart", 14), ("checkout", 7), ("purchase", 5), ("abandon", 4)];
+const KINDS: &[(u8, u32)] = &[(0, 40), (1, 30), (2, 15), (3, 8), (4, 7)];
+
+pub struct Generator {
+    rng: ChaCha8Rng,
+    clock: OffsetDateTime,
+    /// Mean simulated events per second.
+    rate: f64,
+    users: Vec<User>,
+    /// Events waiting for their instant, by (instant, insertion order).
+    scheduled: BinaryHeap<Reverse<(OffsetDateTime, u64)>>,
+    held: HashMap<u64, Event>,
+    order: u64,
+    /// A service failing until this instant produces many errors.
+    burst: Option<(&'static str, OffsetDateTime)>,
+    /// Chance that an event starts a fraud episode.
+    fraud_rate: f64,
+}
+
+impl Generator {
+    /// A generator whose simulated clock starts at `start`.
+    pub fn new(seed: u64, start: OffsetDateTime, population: usize) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let users = users(&mut rng, population.max(10));
+        Self {
+            rng,
+            clock: start,
+            rate: 200.0,
+            users,
+            scheduled: BinaryHeap::new(),
+            held: HashMap::new(),
+            order: 0,
+            burst: None,
+            fraud_rate: 0.004,
+        }
+    }
+
+    /// Sets the chance that any one event starts a fraud episode (0 disables fraud).
+    pub fn with_fraud_rate(mut self, rate: f64) -> Self {
+        self.fraud_rate = rate.clamp(0.0, 1.0);
+        self
+    }
+
+    /// The next event in time order.
+    pub fn next_event(&mut self) -> Event {
+        self.clock += Duration::seconds_f64(-self.rng.random_range(f64::EPSILON..1.0f64).ln() / self.rate);
+        if self.rng.random_bool(self.fraud_rate) {
+            let pattern = Pattern::ALL[self.rng.random_range(0..Pattern::ALL.len())];
+            for event in fraud::episode(self, pattern) {
+                self.schedule(event);
+            }
+        }
+        let normal = self.normal_event();
+        self.schedule(normal);
+        let Reverse((_, order)) = self.scheduled.pop().expect("an event was just scheduled");
+        self.held.remove(&order).expect("every scheduled event is held")
+    }
+
+    fn schedule(&mut self, event: Event) {
+        self.order += 1;
+        self.scheduled.push(Reverse((event.occurred_at, self.order)));
+        self.held.insert(self.order, event);
+    }
+
+    /// A UUIDv7 for `at` whose random bits come from the seed.
+    fn id(&mut self, at: OffsetDateTime) -> Uuid {
+        let millis = (at.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
+        uuid::Builder::from_unix_timestamp_millis(millis, &self.rng.random()).into_uuid()
+    }
+
+    fn envelope(&mut self, at: OffsetDateTime, service: &str, body: Body) -> Event {
+        let mut event = Event::at(at, service, body);
+        event.id = self.id(at);
+        event.env = Some("production".into());
+        event.host = Some(format!("{service}-{}", self.rng.random_range(1..=4)));
+        event.trace_id = Some(format!("{:032x}", self.rng.random::<u128>()));
+        event
+    }
+
+    fn normal_event(&mut self) -> Event {
+        let at = self.clock;
+        let user = self.rng.random_range(0..self.users.len());
+        let (endpoint, service) = SERVICES[self.rng.random_range(0..SERVICES.len())];
+        if self.burst.is_some_and(|(_, until)| until < at) {
+            self.burst = None;
+        }
+        if self.burst.is_none() && self.rng.random_bool(0.0005) {
+            self.burst = Some((endpoint, at + Duration::seconds(self.rng.random_range(20..90))));
+        }
+        let body = match weighted(&mut self.rng, KINDS) {
+            0 => self.behavior(user),
+            1 => self.performance(endpoint),
+            2 => Body::Transaction(self.transaction(user, TxStatus::Completed)),
+            3 => self.security(user),
+            _ => self.error(endpoint, user),
+        };
+        let service = match &body {
+            Body::Transaction(_) => "payments",
+            Body::Security(_) => "auth",
+            Body::Error(e) => SERVICES.iter().find(|(p, _)| *p == e.endpoint).map_or(service, |(_, s)| s),
+            _ => service,
+        };
+        self.envelope(at, service, body)
+    }
+
+    fn behavior(&mut self, user: usize) -> Body {
+        let u = &self.users[user];
+        let action = weighted(&mut self.rng, ACTIONS);
+        Body::UserBehavior(UserBehavior {
+            user_id: u.id.clone(),
+            session_id: format!("s-{}-{}", u.id, self.clock.unix_timestamp() / 1800),
+            action: action.into(),
+            page: format!("/products/{}", self.rng.random_range(1..500)),
+            ip: Some(population::ip_string(u.ip)),
+            user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0".into()),
+            product_id: Some(format!("p{}", self.rng.random_range(1..500))),
+        })
+    }
+
+    fn latency(&mut self, slow: bool) -> f64 {
+        let base = lognormal(&mut self.rng, 80f64.ln(), 0.6);
+        // A heavy tail: one request in a hundred waits on something slow.
+        let tail = if slow || self.rng.random_bool(0.01) { lognormal(&mut self.rng, 1500f64.ln(), 0.5) } else { 0.0 };
+        ((base + tail) * 100.0).round() / 100.0
+    }
+
+    fn performance(&mut self, endpoint: &'static str) -> Body {
+        let bursting = self.burst.is_some_and(|(e, _)| e == endpoint);
+        let response_time_ms = self.latency(bursting);
+        let status_code = if bursting && self.rng.random_bool(0.4) { 503 } else if self.rng.random_bool(0.01) { 500 } else { 200 };
+        Body::Performance(Performance {
+            endpoint: endpoint.into(),
+            method: if endpoint == "/api/products" || endpoint == "/api/search" { "GET" } else { "POST" }.into(),
+            db_query_time_ms: Some((response_time_ms * self.rng.random_range(0.1..0.6) * 100.0).round() / 100.0),
+            response_time_ms,
+            status_code,
+        })
+    }
+
+    fn error(&mut self, endpoint: &'static str, user: usize) -> Body {
+        let (code, kind, message) = [
+            (500, "InternalServerError", "unexpected error while rendering the response"),
+            (502, "BadGateway", "upstream inventory service returned an invalid response"),
+            (503, "ServiceUnavailable", "database connection pool exhausted"),
+            (504, "GatewayTimeout", "payment provider did not answer in time"),
+            (400, "ValidationError", "request body failed validation"),
+            (404, "NotFound", "product not found"),
+        ][self.rng.random_range(0..6)];
+        Body::Error(ErrorEvent {
+            error_code: code,
+            error_type: kind.into(),
+            error_message: message.into(),
+            endpoint: endpoint.into(),
+            stack: (code >= 500).then(|| format!("at handler ({endpoint})\nat router\nat server")),
+            user_id: Some(self.users[user].id.clone()),
+        })
+    }
+
+    fn security(&mut self, user: usize) -> Body {
+        let u = &self.users[user];
+        let ok = self.rng.random_bool(0.93);
+        Body::Security(Security {
+            action: if ok { "login_success" } else { "login_failure" }.into(),
+            user_id: Some(u.id.clone()),
+            ip: Some(population::ip_string(u.ip)),
+            country: Some(u.home.country.into()),
+            reason: (!ok).then(|| "wrong_password".into()),
+            session_id: None,
+            user_agent: Some("Mozilla/5.0 (Macintosh) Safari/605.1".into()),
+        })
+    }
+
+    fn transaction(&mut self, user: usize, status: TxStatus) -> Transaction {
+        let u = &self.users[user];
+        let amount = lognormal(&mut self.rng, u.typical_amount.ln(), 0.35);
+        let status = if status == TxStatus::Completed && self.rng.random_bool(0.03) { TxStatus::Failed } else { status };
+        Transaction {
+            transaction_id: format!("tx-{:016x}", self.rng.random::<u64>()),
+            user_id: u.id.clone(),
+            amount: money(amount, u.home.currency),
+            currency: u.home.currency.into(),
+            payment_method: u.payment_method.into(),
+            status,
+            order_id: Some(format!("ord-{:012x}", self.rng.random::<u64>() >> 16)),
+            ip: Some(population::ip_string(u.ip)),
+            country: Some(u.home.country.into()),
+            billing_country: Some(u.home.country.into()),
+            lat: Some(u.home.lat),
+            lon: Some(u.home.lon),
+            card_fingerprint: (u.payment_method == "card").then(|| u.cards[0].clone()),
+            failure_reason: (status == TxStatus::Failed).then(|| "insufficient_funds".into()),
+        }
+    }
+}
+
+impl Iterator for Generator {
+    type Item = Event;
+    fn next(&mut self) -> Option<Event> {
+        Some(self.next_event())
+    }
+}
+
+/// The label of a generated event, if it belongs to a fraud episode.
+pub fn label(event: &Event) -> Option<Pattern> {
+    event.tags.get(LABEL_TAG).and_then(|v| v.parse().ok())
+}
+
+#[cfg(test)]
+mod tests;
