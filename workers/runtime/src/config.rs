@@ -109,8 +109,6 @@ impl Default for StreamLimits {
     }
 }
 
-const GIB: i64 = 1024 * 1024 * 1024;
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StreamsSettings {
@@ -123,10 +121,12 @@ pub struct StreamsSettings {
 impl Default for StreamsSettings {
     fn default() -> Self {
         Self {
-            logs: StreamLimits::days(7, 50 * GIB),
-            fraud: StreamLimits::days(90, 10 * GIB),
-            alerts: StreamLimits::days(90, GIB),
-            dlq: StreamLimits::days(30, 5 * GIB),
+            // JetStream reserves max_bytes up front, so defaults bound streams by age
+            // only; production deployments set byte limits that fit their disks.
+            logs: StreamLimits::days(7, -1),
+            fraud: StreamLimits::days(90, -1),
+            alerts: StreamLimits::days(90, -1),
+            dlq: StreamLimits::days(30, -1),
         }
     }
 }
@@ -214,7 +214,7 @@ impl Default for TelemetrySettings {
     fn default() -> Self {
         Self {
             log_format: LogFormat::Text,
-            log_filter: "info".into(),
+            log_filter: "info,async_nats=warn".into(),
         }
     }
 }
@@ -240,9 +240,10 @@ impl Settings {
                 return Err(Error::Config(format!("config file {} does not exist", path.display())));
             }
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
-            None => figment = figment.merge(Toml::file_exact("sightline.toml")),
+            None => figment = figment.merge(Toml::file("sightline.toml")),
         }
-        figment = figment.merge(Env::prefixed("SIGHTLINE_").split("__"));
+        // SIGHTLINE_CONFIG names the file itself and is read by the CLI.
+        figment = figment.merge(Env::prefixed("SIGHTLINE_").split("__").ignore(&["config"]));
         figment.extract().map_err(|e| Error::Config(describe(e)))
     }
 }

@@ -1,0 +1,79 @@
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Sightline: event-sourced log monitoring on NATS JetStream.
+#[derive(Parser)]
+#[command(name = "sightline", version, about)]
+pub struct Cli {
+    /// Configuration file (default: ./sightline.toml when present).
+    #[arg(long, global = true, env = "SIGHTLINE_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Manage the JetStream streams.
+    Streams {
+        #[command(subcommand)]
+        action: StreamsAction,
+    },
+    /// Validate and publish events from an NDJSON file or JSON array (`-` for stdin).
+    Publish {
+        #[arg(default_value = "-")]
+        file: String,
+    },
+    /// Generate realistic e-commerce traffic as NDJSON, or publish it.
+    Generate {
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Emit this many events per second in real time, stamped now (default: as fast as possible, simulated clock).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Start of the simulated clock (RFC 3339). The same seed and start give the same events.
+        #[arg(long, default_value = "2026-01-01T00:00:00Z")]
+        start: String,
+        /// Share of events that start a labeled fraud episode.
+        #[arg(long, default_value_t = 0.004)]
+        fraud_rate: f64,
+        /// Publish to LOGS instead of printing.
+        #[arg(long)]
+        publish: bool,
+    },
+    /// Benchmarks that print one JSON object.
+    Bench {
+        #[command(subcommand)]
+        target: BenchTarget,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum StreamsAction {
+    /// Create or update every stream from configuration (idempotent).
+    Apply {
+        /// Allow changes that can drop data (shorter retention, smaller limits, fewer subjects).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Message counts per stream and pending counts per consumer.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BenchTarget {
+    /// Publisher throughput against bare async-nats publishing, in the same run.
+    Publish {
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
+        /// Measured rounds of each side; the best round counts.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
+}

@@ -1,0 +1,106 @@
+//! `sightline bench ...`: throughput figures as one JSON object, each compared with
+//! the raw ceiling measured in the same run (these machines are noisy).
+
+use std::process::ExitCode;
+use std::future::IntoFuture;
+use std::time::Instant;
+
+use anyhow::Context;
+use async_nats::jetstream::stream::Config;
+use bytes::Bytes;
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use sightline_generator::Generator;
+use sightline_runtime::publisher::Publisher;
+use sightline_runtime::servers::{self, ChildServer};
+use sightline_runtime::{topology, Bus, Settings};
+use sightline_schemas::{encode, Event};
+use time::OffsetDateTime;
+
+use crate::cli::BenchTarget;
+
+pub async fn run(target: BenchTarget, settings: &Settings) -> anyhow::Result<ExitCode> {
+    match target {
+        BenchTarget::Publish { events, rounds } => publish(settings.clone(), events, rounds.max(1)).await,
+    }
+}
+
+/// A NATS server for the benchmark: the configured one, or a child in a temp dir.
+struct BenchBus {
+    bus: Bus,
+    embedded: bool,
+    _server: Option<(ChildServer, tempfile::TempDir)>,
+}
+
+async fn bench_bus(settings: &mut Settings) -> anyhow::Result<BenchBus> {
+    let mut server = None;
+    if settings.nats.url.is_none() {
+        let dir = tempfile::tempdir()?;
+        let bin = servers::find_binary("nats-server", settings.servers.nats_server.as_deref())?;
+        let child = servers::start_nats(&bin, dir.path(), 0)?;
+        settings.nats.url = Some(format!("nats://{}", child.addr()));
+        server = Some((child, dir));
+    }
+    let bus = super::connect(settings).await?;
+    topology::apply(&bus, &settings.streams, false).await.context("applying streams")?;
+    Ok(BenchBus { bus, embedded: server.is_some(), _server: server })
+}
+
+async fn publish(mut settings: Settings, events: usize, rounds: usize) -> anyhow::Result<ExitCode> {
+    let bench = bench_bus(&mut settings).await?;
+    let bus = &bench.bus;
+    // The raw side writes to a stream of its own with LOGS' limits and storage.
+    let logs = topology::desired(&settings.streams).remove(0);
+    let raw_stream = Config { name: "BENCH_RAW".into(), subjects: vec!["bench.raw.>".into()], ..logs };
+    bus.js.get_or_create_stream(raw_stream).await.map_err(|e| anyhow::anyhow!("creating BENCH_RAW: {e}"))?;
+    let publisher = Publisher::new(bus, &settings.publisher);
+    let window = settings.publisher.max_in_flight;
+    let (mut best_raw, mut best_pub, mut payload_bytes) = (0f64, 0f64, 0usize);
+    for round in 0..rounds {
+        // Fresh ids every round, so no round is answered from the duplicate window.
+        let batch: Vec<Event> = Generator::new(round as u64 + 1, OffsetDateTime::now_utc() - time::Duration::hours(1), 5_000)
+            .take(events)
+            .collect();
+        let payloads: Vec<Bytes> = batch
+            .iter()
+            .map(|e| encode(e, settings.publisher.encoding).map(Bytes::from))
+            .collect::<Result<_, _>>()?;
+        payload_bytes = payloads.iter().map(Bytes::len).sum::<usize>() / payloads.len().max(1);
+
+        let started = Instant::now();
+        let mut acks = FuturesUnordered::new();
+        for payload in payloads {
+            if acks.len() >= window {
+                acks.next().await.transpose().map_err(|e| anyhow::anyhow!("raw ack: {e}"))?;
+            }
+            let ack = bus.js.publish("bench.raw.events", payload).await.map_err(|e| anyhow::anyhow!("raw publish: {e}"))?;
+            acks.push(ack.into_future());
+        }
+        while let Some(ack) = acks.next().await {
+            ack.map_err(|e| anyhow::anyhow!("raw ack: {e}"))?;
+        }
+        best_raw = best_raw.max(events as f64 / started.elapsed().as_secs_f64());
+
+        let started = Instant::now();
+        let mut pipeline = publisher.pipeline();
+        for event in &batch {
+            pipeline.send(event).await?;
+        }
+        let summary = pipeline.finish().await?;
+        anyhow::ensure!(summary.published as usize == events, "published {} of {events}", summary.published);
+        best_pub = best_pub.max(events as f64 / started.elapsed().as_secs_f64());
+    }
+    let report = serde_json::json!({
+        "bench": "publish",
+        "events": events,
+        "rounds": rounds,
+        "payload_bytes": payload_bytes,
+        "max_in_flight": window,
+        "nats": if bench.embedded { "embedded" } else { "external" },
+        "raw_msgs_per_s": best_raw.round(),
+        "publisher_msgs_per_s": best_pub.round(),
+        "publisher_vs_raw": (best_pub / best_raw * 100.0).round() / 100.0,
+    });
+    println!("{report}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,84 @@
+//! `sightline publish`: NDJSON (one event per line) or one JSON array, from a file
+//! or stdin. Valid records are published; each invalid one is reported with its
+//! line (or array item) number, and the exit code says whether any was refused.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde::Serialize;
+use sightline_runtime::publisher::Publisher;
+use sightline_runtime::{ErrorKind, Settings};
+use sightline_schemas::{decode, Encoding};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+
+#[derive(Serialize)]
+struct Summary {
+    published: u64,
+    duplicates: u64,
+    rejected: u64,
+}
+
+pub async fn run(file: &str, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let input: Box<dyn AsyncRead + Unpin + Send> = if file == "-" {
+        Box::new(tokio::io::stdin())
+    } else {
+        Box::new(tokio::fs::File::open(file).await.with_context(|| format!("opening {file}"))?)
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, input);
+    let bus = super::connect(settings).await?;
+    let publisher = Publisher::new(&bus, &settings.publisher);
+    let mut pipeline = publisher.pipeline();
+    let mut rejected = 0u64;
+    let mut publish_one = async |place: String, bytes: &[u8]| -> anyhow::Result<()> {
+        let result = match decode(bytes, Encoding::Json) {
+            Ok(event) => pipeline.send(&event).await,
+            Err(e) => Err(e.into()),
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::Poison => {
+                rejected += 1;
+                eprintln!("{place}: {e}");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    };
+    if starts_with_array(&mut reader).await? {
+        let mut text = Vec::new();
+        reader.read_to_end(&mut text).await?;
+        let items: Vec<serde_json::Value> = serde_json::from_slice(&text).context("reading the JSON array")?;
+        for (i, item) in items.iter().enumerate() {
+            publish_one(format!("item {}", i + 1), &serde_json::to_vec(item)?).await?;
+        }
+    } else {
+        let mut lines = reader.lines();
+        let mut number = 0u64;
+        while let Some(line) = lines.next_line().await.context("reading input")? {
+            number += 1;
+            if !line.trim().is_empty() {
+                publish_one(format!("line {number}"), line.as_bytes()).await?;
+            }
+        }
+    }
+    let summary = pipeline.finish().await?;
+    let out = Summary { published: summary.published, duplicates: summary.duplicates, rejected };
+    println!("{}", serde_json::to_string(&out)?);
+    Ok(if rejected > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Peeks past leading white space: `[` means one JSON array, anything else NDJSON.
+async fn starts_with_array<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> anyhow::Result<bool> {
+    loop {
+        let buf = reader.fill_buf().await?;
+        let Some(pos) = buf.iter().position(|b| !b.is_ascii_whitespace()) else {
+            if buf.is_empty() {
+                return Ok(false);
+            }
+            let len = buf.len();
+            reader.consume(len);
+            continue;
+        };
+        return Ok(buf[pos] == b'[');
+    }
+}
