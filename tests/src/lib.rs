@@ -1,1 +1,93 @@
+//! The test kit: real servers on random loopback ports with temporary data dirs,
+//! cleaned up on drop, and a helper that runs the real `sightline` binary.
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use sightline_runtime::servers::{self, ChildServer};
+use sightline_runtime::{topology, Bus, Settings};
+
+/// A NATS server with the Sightline streams applied, and settings pointing at it.
+pub struct Stack {
+    pub settings: Settings,
+    pub bus: Bus,
+    pub nats: ChildServer,
+    pub dir: tempfile::TempDir,
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let bin = servers::find_binary("nats-server", None).expect("nats-server installed (just setup)");
+        let nats = servers::start_nats(&bin, dir.path(), 0).expect("nats-server starts");
+        let mut settings = Settings::default();
+        settings.data_dir = dir.path().join("data");
+        settings.nats.url = Some(nats_url(&nats));
+        settings.consumer.ack_wait = Duration::from_secs(2);
+        settings.consumer.batch_linger = Duration::from_millis(20);
+        settings.consumer.retry_backoff_max = Duration::from_millis(200);
+        let bus = Bus::connect(&settings.nats, settings.publisher.max_in_flight).await.expect("connect");
+        topology::apply(&bus, &settings.streams, false).await.expect("streams apply");
+        Stack { settings, bus, nats, dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `sightline <args>` against this stack, feeding `stdin` when given.
+    pub fn sightline(&self, args: &[&str], stdin: Option<&Path>) -> Output {
+        let mut cmd = std::process::Command::new(sightline_bin());
+        cmd.args(args)
+            .env("SIGHTLINE_NATS__URL", self.settings.nats.url.as_deref().unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .current_dir(self.dir.path());
+        if let Some(path) = stdin {
+            cmd.stdin(std::fs::File::open(path).expect("stdin file"));
+        }
+        cmd.output().expect("sightline runs")
+    }
+
+    /// Messages stored in a stream now.
+    pub async fn stream_messages(&self, name: &str) -> u64 {
+        let mut stream = self.bus.js.get_stream(name).await.expect("stream exists");
+        stream.info().await.expect("stream info").state.messages
+    }
+}
+
+pub fn nats_url(server: &ChildServer) -> String {
+    format!("nats://{}", server.addr())
+}
+
+/// The `sightline` binary of this build (`cargo build --bins` puts it beside the test binaries).
+pub fn sightline_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(Path::parent).expect("target profile dir");
+    let bin = dir.join("sightline");
+    assert!(bin.is_file(), "{} is missing: run `cargo build --bins` first", bin.display());
+    bin
+}
+
+/// Polls `check` until it holds or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    check().await
+}
+
+/// JSON of the last stdout line (the summary commands print).
+pub fn last_json_line(output: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().last().unwrap_or_else(|| panic!("no output; stderr: {}", String::from_utf8_lossy(&output.stderr)));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+}

@@ -1,0 +1,198 @@
+//! The consumer runtime against a real nats-server: poison messages go to the DLQ,
+//! and a worker killed mid-batch loses nothing and counts nothing twice.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sightline_generator::Generator;
+use sightline_runtime::consumer::{self, Outcome, Position, Projection, Record, Worker, WorkerSpec};
+use sightline_runtime::publisher::Publisher;
+use sightline_runtime::{Error, Shutdown};
+use sightline_schemas::{Encoding, Event};
+use sightline_tests::{eventually, Stack};
+
+fn spec(name: &str) -> WorkerSpec {
+    WorkerSpec { stream: "LOGS".into(), consumer: name.into(), filter_subjects: vec!["logs.>".into()] }
+}
+
+async fn publish_generated(stack: &Stack, seed: u64, n: usize) -> Vec<Event> {
+    let events: Vec<Event> = Generator::new(seed, sightline_schemas::OffsetDateTime::now_utc() - time_hour(), 500).take(n).collect();
+    let publisher = Publisher::new(&stack.bus, &stack.settings.publisher);
+    let mut pipeline = publisher.pipeline();
+    for e in &events {
+        pipeline.send(e).await.unwrap();
+    }
+    assert_eq!(pipeline.finish().await.unwrap().published as usize, n);
+    events
+}
+
+fn time_hour() -> std::time::Duration {
+    std::time::Duration::from_secs(3600)
+}
+
+/// Counts events in memory; idempotent by nothing (untracked), like an upsert store.
+#[derive(Clone, Default)]
+struct Tally(Arc<Mutex<Vec<String>>>);
+
+impl Projection for Tally {
+    type Item = Event;
+    async fn position(&mut self) -> Result<Position, Error> {
+        Ok(Position::Untracked)
+    }
+    async fn apply(&mut self, batch: &[Record<Event>]) -> Result<Outcome, Error> {
+        self.0.lock().unwrap().extend(batch.iter().map(|r| r.item.id.to_string()));
+        Ok(Outcome::default())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_messages_land_in_the_dlq_and_their_neighbours_are_applied() {
+    let stack = Stack::start().await;
+    publish_generated(&stack, 1, 50).await;
+    // Undecodable bytes, then a well-formed JSON event that breaks a rule.
+    stack.bus.js.publish("logs.transaction.checkout", "\u{c1}not msgpack".into()).await.unwrap().await.unwrap();
+    let mut bad = Generator::new(2, sightline_schemas::OffsetDateTime::now_utc() - time_hour(), 50)
+        .find(|e| e.kind() == sightline_schemas::Kind::Transaction)
+        .unwrap();
+    if let sightline_schemas::Body::Transaction(tx) = &mut bad.payload {
+        tx.amount = -tx.amount - sightline_schemas::Decimal::ONE;
+    }
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Content-Type", "application/json");
+    let json = sightline_schemas::encode(&bad, Encoding::Json).unwrap();
+    stack.bus.js.publish_with_headers("logs.transaction.payments", headers, json.into()).await.unwrap().await.unwrap();
+    publish_generated(&stack, 3, 50).await;
+
+    let tally = Tally::default();
+    let (trigger, shutdown) = Shutdown::new();
+    let worker = Worker::new(&stack.bus, spec("tally"), stack.settings.consumer.clone(), tally.clone());
+    let task = tokio::spawn(worker.run(shutdown));
+    let applied = eventually(Duration::from_secs(20), || {
+        let tally = tally.clone();
+        async move { tally.0.lock().unwrap().len() >= 100 }
+    })
+    .await;
+    assert!(applied, "applied {}", tally.0.lock().unwrap().len());
+    assert!(eventually(Duration::from_secs(10), || async { stack.stream_messages("DLQ").await == 2 }).await);
+    trigger.trip();
+    task.await.unwrap().unwrap();
+    assert_eq!(tally.0.lock().unwrap().len(), 100);
+
+    let dlq = stack.bus.js.get_stream("DLQ").await.unwrap();
+    let first = dlq.get_raw_message(1).await.unwrap();
+    let second = dlq.get_raw_message(2).await.unwrap();
+    let header = |m: &async_nats::jetstream::message::StreamMessage, name: &str| {
+        m.headers.get(name).map(|v| v.as_str().to_owned()).unwrap_or_default()
+    };
+    assert_eq!(first.subject.as_str(), "dlq.tally.logs.transaction.checkout");
+    assert_eq!(header(&first, consumer::ORIGINAL_SUBJECT), "logs.transaction.checkout");
+    assert_eq!(header(&first, consumer::ORIGINAL_SEQUENCE), "51");
+    assert_eq!(header(&first, consumer::ORIGINAL_STREAM), "LOGS");
+    assert!(header(&first, consumer::ERROR).starts_with("undecodable event"), "{}", header(&first, consumer::ERROR));
+    assert_eq!(first.payload.as_ref(), "\u{c1}not msgpack".as_bytes());
+    assert_eq!(header(&second, consumer::ORIGINAL_SEQUENCE), "52");
+    assert!(header(&second, consumer::ERROR).contains("payload.amount: must be >= 0"), "{}", header(&second, consumer::ERROR));
+    assert_eq!(header(&second, "Content-Type"), "application/json");
+}
+
+/// A watermark projection kept in a file: the counts and the last applied sequence
+/// are written together, atomically (write to a temp file, fsync, rename).
+struct FileCounter {
+    path: PathBuf,
+    state: Counted,
+    /// Crash (hang before the ack, until killed) after this many batches.
+    crash_after: Option<(usize, tokio::sync::mpsc::Sender<()>)>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Counted {
+    watermark: u64,
+    counts: BTreeMap<String, u32>,
+}
+
+impl FileCounter {
+    fn open(path: PathBuf) -> Self {
+        let state = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        Self { path, state, crash_after: None }
+    }
+}
+
+impl Projection for FileCounter {
+    type Item = Event;
+    async fn position(&mut self) -> Result<Position, Error> {
+        *self = Self { crash_after: self.crash_after.take(), ..Self::open(self.path.clone()) };
+        Ok(match self.state.watermark {
+            0 => Position::Start,
+            w => Position::After(w),
+        })
+    }
+
+    async fn apply(&mut self, batch: &[Record<Event>]) -> Result<Outcome, Error> {
+        for r in batch {
+            if r.stream_seq <= self.state.watermark {
+                continue;
+            }
+            *self.state.counts.entry(r.item.id.to_string()).or_default() += 1;
+            self.state.watermark = r.stream_seq;
+        }
+        let tmp = self.path.with_extension("tmp");
+        let file = std::fs::File::create(&tmp).unwrap();
+        serde_json::to_writer(&file, &self.state).unwrap();
+        file.sync_all().unwrap();
+        std::fs::rename(&tmp, &self.path).unwrap();
+        if let Some((left, crashed)) = &mut self.crash_after {
+            *left -= 1;
+            if *left == 0 {
+                crashed.send(()).await.unwrap();
+                std::future::pending::<()>().await;
+            }
+        }
+        Ok(Outcome::default())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_before_its_ack_loses_nothing_and_counts_each_event_once() {
+    let stack = Stack::start().await;
+    let events = publish_generated(&stack, 21, 10_000).await;
+    let path = stack.path("counter.json");
+    let mut settings = stack.settings.clone();
+    settings.consumer.batch_size = 500;
+
+    let (crashed_tx, mut crashed) = tokio::sync::mpsc::channel(1);
+    let mut doomed = FileCounter::open(path.clone());
+    doomed.crash_after = Some((3, crashed_tx));
+    let (_keep, shutdown) = Shutdown::new();
+    let first = tokio::spawn(Worker::new(&stack.bus, spec("counter"), settings.consumer.clone(), doomed).run(shutdown));
+    tokio::time::timeout(Duration::from_secs(30), crashed.recv()).await.expect("third batch applied");
+    first.abort();
+    let _ = first.await;
+    let written: Counted = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert!(written.watermark > 0 && (written.watermark as usize) < events.len(), "killed mid-stream at {}", written.watermark);
+
+    let (trigger, shutdown) = Shutdown::new();
+    let second = tokio::spawn(Worker::new(&stack.bus, spec("counter"), settings.consumer.clone(), FileCounter::open(path.clone())).run(shutdown));
+    let total = events.len() as u64;
+    let caught_up = eventually(Duration::from_secs(60), || {
+        let path = path.clone();
+        async move {
+            let state: Counted = serde_json::from_slice(&std::fs::read(&path).unwrap_or_default()).unwrap_or_default();
+            state.watermark == total
+        }
+    })
+    .await;
+    trigger.trip();
+    second.await.unwrap().unwrap();
+    assert!(caught_up, "the restarted worker did not reach the end of the stream");
+
+    let state: Counted = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(state.counts.len(), events.len(), "every event counted");
+    assert!(state.counts.values().all(|&c| c == 1), "no event counted twice");
+    for e in &events {
+        assert_eq!(state.counts.get(&e.id.to_string()), Some(&1));
+    }
+    assert_eq!(stack.stream_messages("DLQ").await, 0);
+}
