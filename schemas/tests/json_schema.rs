@@ -1,12 +1,12 @@
 //! The committed JSON Schema files must match the Rust types.
-//! Regenerate with `just schemas` (SIGHTLINE_UPDATE_SCHEMAS=1).
+//! Regenerate with `just schemas` (UPDATE_JSON_SCHEMAS=1).
 
 use std::path::Path;
 
 #[test]
 fn committed_json_schemas_are_current() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("json");
-    let update = std::env::var_os("SIGHTLINE_UPDATE_SCHEMAS").is_some();
+    let update = std::env::var_os("UPDATE_JSON_SCHEMAS").is_some();
     let mut stale = Vec::new();
     for (name, text) in sightline_schemas::json_schema::files() {
         let path = dir.join(&name);

