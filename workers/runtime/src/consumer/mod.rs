@@ -3,17 +3,18 @@
 
 mod dlq;
 mod projection;
+mod pull;
 
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsumer};
+use async_nats::jetstream::consumer::{pull as js_pull, AckPolicy, DeliverPolicy, PullConsumer};
 use async_nats::jetstream::message::AckKind;
 use async_nats::jetstream::{stream::Stream, Message};
-use futures::StreamExt;
 use sightline_schemas::OffsetDateTime;
 
 pub use dlq::{DeadLetter, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM, ORIGINAL_SUBJECT};
 pub use projection::{Decode, Outcome, Position, Projection, Record};
+use pull::Puller;
 
 use crate::config::ConsumerSettings;
 use crate::error::{Error, ErrorKind};
@@ -66,42 +67,43 @@ impl<P: Projection> Worker<P> {
         self.health.register(&self.spec.consumer, self.settings.stall_after);
         let monitor = AbortOnDrop(tokio::spawn(monitor_pending(stream.clone(), self.spec.consumer.clone(), self.health.clone())));
         tracing::info!(stream = %self.spec.stream, consumer = %self.spec.consumer, "worker started");
+        let puller = Puller::new(consumer, self.settings.batch_size, self.settings.batch_linger);
+        let mut prefetched: Option<Vec<Message>> = None;
+        let mut restart = true;
         while !shutdown.is_tripped() {
-            self.rewind(&stream, &mut shutdown).await?;
-            let mut messages = match consumer
-                .stream()
-                .max_messages_per_batch(self.settings.batch_size)
-                .expires(Duration::from_secs(5))
-                .heartbeat(Duration::from_secs(2))
-                .messages()
-                .await
-            {
-                Ok(m) => m,
+            if std::mem::take(&mut restart) {
+                // Anything prefetched is cleared by the rewind and delivered again.
+                prefetched = None;
+                self.rewind(&stream, &mut shutdown).await?;
+            }
+            let batch = match prefetched.take() {
+                Some(batch) => Ok(batch),
+                None => puller.next().await,
+            };
+            let batch = match batch {
+                Ok(batch) if shutdown.is_tripped() => {
+                    pull::hand_back(batch).await;
+                    break;
+                }
+                Ok(batch) if batch.is_empty() => continue,
+                Ok(batch) => batch,
                 Err(e) => {
-                    tracing::warn!(consumer = %self.spec.consumer, error = %e, "cannot pull; retrying");
+                    tracing::warn!(consumer = %self.spec.consumer, error = %e, "pull failed; retrying");
                     self.pause(&mut shutdown).await;
+                    restart = true;
                     continue;
                 }
             };
-            loop {
-                let batch = tokio::select! {
-                    batch = next_batch(&mut messages, self.settings.batch_size, self.settings.batch_linger) => batch,
-                    _ = shutdown.tripped() => break,
-                };
-                let flow = match batch {
-                    Ok(batch) => self.process(&stream, batch).await?,
-                    Err(e) => {
-                        tracing::warn!(consumer = %self.spec.consumer, error = %e, "pull interrupted; reconnecting");
-                        Flow::Restart
-                    }
-                };
-                if shutdown.is_tripped() {
-                    break;
-                }
-                if let Flow::Restart = flow {
-                    self.pause(&mut shutdown).await;
-                    break;
-                }
+            // The next batch is fetched while this one is applied.
+            let (flow, next) = tokio::join!(self.process(&stream, batch, &shutdown), puller.next());
+            match next {
+                Ok(next) if shutdown.is_tripped() => pull::hand_back(next).await,
+                Ok(next) => prefetched = Some(next),
+                Err(e) => tracing::debug!(consumer = %self.spec.consumer, error = %e, "prefetch failed"),
+            }
+            if let Flow::Restart = flow? {
+                self.pause(&mut shutdown).await;
+                restart = true;
             }
         }
         drop(monitor);
@@ -110,7 +112,7 @@ impl<P: Projection> Worker<P> {
     }
 
     async fn ensure_consumer(&self, stream: &Stream) -> Result<PullConsumer, Error> {
-        let config = pull::Config {
+        let config = js_pull::Config {
             durable_name: Some(self.spec.consumer.clone()),
             description: Some(format!("Sightline {} worker", self.spec.consumer)),
             filter_subjects: self.spec.filter_subjects.clone(),
@@ -118,8 +120,7 @@ impl<P: Projection> Worker<P> {
             ack_policy: AckPolicy::Explicit,
             ack_wait: self.settings.ack_wait,
             max_deliver: self.settings.max_deliver,
-            // Bounds what one worker holds unacked: a few batches of prefetch.
-            max_ack_pending: (self.settings.batch_size * 4) as i64,
+            max_ack_pending: self.prefetch() as i64,
             ..Default::default()
         };
         stream.create_consumer(config).await.map_err(|e| Error::Topology {
@@ -157,6 +158,11 @@ impl<P: Projection> Worker<P> {
         }
     }
 
+    /// Bounds what one worker holds unacked: a few batches of prefetch.
+    fn prefetch(&self) -> usize {
+        self.settings.batch_size * 4
+    }
+
     async fn pause(&self, shutdown: &mut Shutdown) {
         tokio::select! {
             _ = tokio::time::sleep(self.settings.retry_backoff_max) => {}
@@ -164,7 +170,7 @@ impl<P: Projection> Worker<P> {
         }
     }
 
-    async fn process(&mut self, stream: &Stream, batch: Vec<Message>) -> Result<Flow, Error> {
+    async fn process(&mut self, stream: &Stream, batch: Vec<Message>, shutdown: &Shutdown) -> Result<Flow, Error> {
         let started = Instant::now();
         let consumer = self.spec.consumer.clone();
         let m = metrics::worker();
@@ -194,13 +200,17 @@ impl<P: Projection> Worker<P> {
                 Err(e) if e.kind() == ErrorKind::Transient => {
                     attempt += 1;
                     m.batch_failed(&consumer, attempt, &e);
-                    if attempt > self.settings.retry_attempts {
+                    if attempt > self.settings.retry_attempts || shutdown.is_tripped() {
                         return self.give_back(stream, &batch, &done, &e).await;
                     }
                     for (msg, _) in batch.iter().zip(&done).filter(|(_, d)| !**d) {
                         let _ = msg.ack_with(AckKind::Progress).await;
                     }
-                    tokio::time::sleep(backoff(&self.settings, attempt)).await;
+                    let mut shutdown = shutdown.clone();
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff(&self.settings, attempt)) => {}
+                        _ = shutdown.tripped() => {}
+                    }
                 }
                 Err(e) => return Err(e),
             }
@@ -278,28 +288,6 @@ fn backoff(settings: &ConsumerSettings, attempt: u32) -> Duration {
     let base = settings.retry_backoff.saturating_mul(1 << attempt.min(16));
     let capped = base.min(settings.retry_backoff_max);
     capped.mul_f64(0.5 + rand::random::<f64>() * 0.5)
-}
-
-/// Waits for one message, then gathers more until the batch is full or the linger passes.
-async fn next_batch(messages: &mut pull::Stream, max: usize, linger: Duration) -> Result<Vec<Message>, Error> {
-    let first = match messages.next().await {
-        Some(Ok(m)) => m,
-        Some(Err(e)) => return Err(Error::nats("pull", e)),
-        None => return Err(Error::nats("pull", "message stream ended")),
-    };
-    let mut batch = vec![first];
-    let deadline = tokio::time::Instant::now() + linger;
-    while batch.len() < max {
-        match tokio::time::timeout_at(deadline, messages.next()).await {
-            Ok(Some(Ok(m))) => batch.push(m),
-            Ok(Some(Err(e))) => {
-                tracing::debug!(error = %e, "pull hiccup while filling a batch");
-                break;
-            }
-            Ok(None) | Err(_) => break,
-        }
-    }
-    Ok(batch)
 }
 
 async fn monitor_pending(stream: Stream, consumer: String, health: Health) {

@@ -1,0 +1,96 @@
+//! Pulling batches. Every pull request is bounded and completes: a no-wait fetch
+//! when messages are waiting, else a long poll for a single message. No request
+//! is left open to deliver into a subscription that is gone, so on shutdown every
+//! received message can be handed back.
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::PullConsumer;
+use async_nats::jetstream::message::AckKind;
+use async_nats::jetstream::Message;
+use futures::StreamExt;
+
+use crate::error::Error;
+
+/// How long an idle worker's long poll waits before checking in again.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+pub(super) struct Puller {
+    consumer: PullConsumer,
+    batch_size: usize,
+    linger: Duration,
+}
+
+impl Puller {
+    pub(super) fn new(consumer: PullConsumer, batch_size: usize, linger: Duration) -> Self {
+        Self { consumer, batch_size: batch_size.max(1), linger }
+    }
+
+    /// The next batch; empty when nothing arrived within the idle poll.
+    pub(super) async fn next(&self) -> Result<Vec<Message>, Error> {
+        let batch = self.fetch(self.batch_size).await?;
+        if !batch.is_empty() {
+            return Ok(batch);
+        }
+        let mut batch = self.wait_for_one().await?;
+        if batch.is_empty() {
+            return Ok(batch);
+        }
+        // Traffic is light: give a partial batch a moment to fill.
+        tokio::time::sleep(self.linger).await;
+        batch.extend(self.fetch(self.batch_size - 1).await?);
+        Ok(batch)
+    }
+
+    /// Whatever is available now, up to `max`, without waiting.
+    async fn fetch(&self, max: usize) -> Result<Vec<Message>, Error> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let messages = self.consumer.fetch().max_messages(max).messages().await.map_err(|e| Error::nats("fetch", e))?;
+        collect(messages).await
+    }
+
+    async fn wait_for_one(&self) -> Result<Vec<Message>, Error> {
+        let messages = self
+            .consumer
+            .batch()
+            .max_messages(1)
+            .expires(IDLE_POLL)
+            .messages()
+            .await
+            .map_err(|e| Error::nats("poll", e))?;
+        collect(messages).await
+    }
+}
+
+async fn collect<S, E>(mut messages: S) -> Result<Vec<Message>, Error>
+where
+    S: futures::Stream<Item = Result<Message, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut out = Vec::new();
+    while let Some(next) = messages.next().await {
+        match next {
+            Ok(m) => out.push(m),
+            // A pull that ends in an error still hands over what it delivered.
+            Err(e) if !out.is_empty() => {
+                tracing::debug!(error = %e, "pull ended early");
+                break;
+            }
+            Err(e) => return Err(Error::nats("pull", e)),
+        }
+    }
+    Ok(out)
+}
+
+/// Naks received but unapplied messages so they are redelivered now, not after ack_wait.
+pub(super) async fn hand_back(messages: Vec<Message>) {
+    let n = messages.len();
+    for msg in messages {
+        let _ = msg.ack_with(AckKind::Nak(None)).await;
+    }
+    if n > 0 {
+        tracing::info!(messages = n, "handed unapplied messages back for redelivery");
+    }
+}
