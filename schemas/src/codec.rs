@@ -41,11 +41,14 @@ impl Encoding {
 
 /// Serializes an event. Validation is the caller's business (see [`Validate`]).
 pub fn encode(event: &Event, encoding: Encoding) -> Result<Vec<u8>, EventError> {
-    let out = match encoding {
-        Encoding::MsgPack => rmp_serde::to_vec_named(event).map_err(|e| e.to_string()),
-        Encoding::Json => serde_json::to_vec(event).map_err(|e| e.to_string()),
+    // Typical events are 300-500 bytes: one allocation instead of several regrowths.
+    let mut out = Vec::with_capacity(512);
+    let written = match encoding {
+        Encoding::MsgPack => rmp_serde::encode::write_named(&mut out, event).map_err(|e| e.to_string()),
+        Encoding::Json => serde_json::to_writer(&mut out, event).map_err(|e| e.to_string()),
     };
-    out.map_err(|e| EventError::single(EventErrorKind::Encode, "event", redact(&e)))
+    written.map_err(|e| EventError::single(EventErrorKind::Encode, "event", redact(&e)))?;
+    Ok(out)
 }
 
 /// Decodes and validates an event.

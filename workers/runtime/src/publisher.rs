@@ -1,16 +1,12 @@
 //! Publishing events to LOGS: validate, encode, publish with `Nats-Msg-Id` = event id,
 //! and keep a bounded window of publish acks in flight.
 
-use std::future::IntoFuture;
-use std::pin::Pin;
+use std::collections::VecDeque;
 
-use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage as Publish;
 use async_nats::jetstream::publish::PublishAck;
-use async_nats::HeaderMap;
 use bytes::Bytes;
-use futures::stream::FuturesUnordered;
-use futures::{Future, StreamExt};
 use serde::Serialize;
 use sightline_schemas::{encode, subject, Encoding, Event, Validate};
 
@@ -18,21 +14,22 @@ use crate::config::PublisherSettings;
 use crate::error::Error;
 use crate::nats::Bus;
 
-/// An event ready to go on the wire.
+/// An event ready to go on the wire. Cheap to clone (the payload is shared).
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub subject: String,
     pub message_id: String,
-    pub headers: HeaderMap,
+    pub encoding: Encoding,
     pub payload: Bytes,
 }
 
 impl Prepared {
-    fn publish(&self) -> Publish {
-        Publish::build()
-            .payload(self.payload.clone())
-            .headers(self.headers.clone())
-            .message_id(&self.message_id)
+    fn message(&self) -> Publish {
+        let mut message = Publish::build().payload(self.payload.clone()).message_id(&self.message_id);
+        if self.encoding == Encoding::Json {
+            message = message.header("Content-Type", Encoding::Json.content_type());
+        }
+        message
     }
 }
 
@@ -64,16 +61,11 @@ impl Publisher {
     /// Validates and encodes an event. Invalid events never reach the bus.
     pub fn prepare(&self, event: &Event) -> Result<Prepared, Error> {
         event.validate()?;
-        let payload = Bytes::from(encode(event, self.encoding)?);
-        let mut headers = HeaderMap::new();
-        if self.encoding == Encoding::Json {
-            headers.insert("Content-Type", Encoding::Json.content_type());
-        }
         Ok(Prepared {
             subject: subject::for_event(event),
             message_id: event.id.to_string(),
-            headers,
-            payload,
+            encoding: self.encoding,
+            payload: Bytes::from(encode(event, self.encoding)?),
         })
     }
 
@@ -89,19 +81,25 @@ impl Publisher {
     pub fn pipeline(&self) -> Pipeline<'_> {
         Pipeline {
             publisher: self,
-            in_flight: FuturesUnordered::new(),
+            in_flight: VecDeque::new(),
             summary: PublishSummary::default(),
             last_ack: None,
         }
     }
 }
 
-type AckFuture = Pin<Box<dyn Future<Output = (Prepared, u32, Result<PublishAck, async_nats::jetstream::context::PublishError>)> + Send>>;
+/// A message whose ack is awaited, kept for a retry.
+struct InFlight {
+    ack: PublishAckFuture,
+    prepared: Prepared,
+    attempt: u32,
+}
 
 /// Publishes a stream of events with at most `max_in_flight` acks outstanding.
+/// Acks come back in publish order, so the oldest is awaited first.
 pub struct Pipeline<'a> {
     publisher: &'a Publisher,
-    in_flight: FuturesUnordered<AckFuture>,
+    in_flight: VecDeque<InFlight>,
     summary: PublishSummary,
     last_ack: Option<PublishAck>,
 }
@@ -126,22 +124,19 @@ impl Pipeline<'_> {
             .publisher
             .bus
             .js
-            .send_publish(prepared.subject.clone(), prepared.publish())
+            .send_publish(prepared.subject.clone(), prepared.message())
             .await
             .map_err(|e| Error::nats("publish", e))?;
-        self.in_flight.push(Box::pin(async move {
-            let result = ack.into_future().await;
-            (prepared, attempt, result)
-        }));
+        self.in_flight.push_back(InFlight { ack, prepared, attempt });
         Ok(())
     }
 
     /// Waits for one outstanding ack; a timed-out one is sent again (de-duplicated by id).
     async fn drain_one(&mut self) -> Result<(), Error> {
-        let Some((prepared, attempt, result)) = self.in_flight.next().await else {
+        let Some(InFlight { ack, prepared, attempt }) = self.in_flight.pop_front() else {
             return Ok(());
         };
-        match result {
+        match ack.await {
             Ok(ack) => {
                 if ack.duplicate {
                     self.summary.duplicates += 1;

@@ -6,6 +6,7 @@ use std::future::IntoFuture;
 use std::time::Instant;
 
 use anyhow::Context;
+use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::Config;
 use bytes::Bytes;
 use futures::stream::FuturesUnordered;
@@ -55,7 +56,7 @@ async fn publish(mut settings: Settings, events: usize, rounds: usize) -> anyhow
     bus.js.get_or_create_stream(raw_stream).await.map_err(|e| anyhow::anyhow!("creating BENCH_RAW: {e}"))?;
     let publisher = Publisher::new(bus, &settings.publisher);
     let window = settings.publisher.max_in_flight;
-    let (mut best_raw, mut best_pub, mut payload_bytes) = (0f64, 0f64, 0usize);
+    let (mut best_raw, mut best_raw_ids, mut best_pub, mut payload_bytes) = (0f64, 0f64, 0f64, 0usize);
     for round in 0..rounds {
         // Fresh ids every round, so no round is answered from the duplicate window.
         let batch: Vec<Event> = Generator::new(round as u64 + 1, OffsetDateTime::now_utc() - time::Duration::hours(1), 5_000)
@@ -67,19 +68,11 @@ async fn publish(mut settings: Settings, events: usize, rounds: usize) -> anyhow
             .collect::<Result<_, _>>()?;
         payload_bytes = payloads.iter().map(Bytes::len).sum::<usize>() / payloads.len().max(1);
 
-        let started = Instant::now();
-        let mut acks = FuturesUnordered::new();
-        for payload in payloads {
-            if acks.len() >= window {
-                acks.next().await.transpose().map_err(|e| anyhow::anyhow!("raw ack: {e}"))?;
-            }
-            let ack = bus.js.publish("bench.raw.events", payload).await.map_err(|e| anyhow::anyhow!("raw publish: {e}"))?;
-            acks.push(ack.into_future());
-        }
-        while let Some(ack) = acks.next().await {
-            ack.map_err(|e| anyhow::anyhow!("raw ack: {e}"))?;
-        }
-        best_raw = best_raw.max(events as f64 / started.elapsed().as_secs_f64());
+        let ids: Vec<String> = batch.iter().map(|e| e.id.to_string()).collect();
+        // Same subject shape as LOGS (`<kind>.<service>` under the raw stream's prefix).
+        let subjects: Vec<String> = batch.iter().map(|e| format!("bench.raw.{}.{}", e.kind(), e.service)).collect();
+        best_raw = best_raw.max(raw_publish(bus, &subjects, &payloads, None, window).await?);
+        best_raw_ids = best_raw_ids.max(raw_publish(bus, &subjects, &payloads, Some(&ids), window).await?);
 
         let started = Instant::now();
         let mut pipeline = publisher.pipeline();
@@ -98,9 +91,33 @@ async fn publish(mut settings: Settings, events: usize, rounds: usize) -> anyhow
         "max_in_flight": window,
         "nats": if bench.embedded { "embedded" } else { "external" },
         "raw_msgs_per_s": best_raw.round(),
+        "raw_with_ids_msgs_per_s": best_raw_ids.round(),
         "publisher_msgs_per_s": best_pub.round(),
         "publisher_vs_raw": (best_pub / best_raw * 100.0).round() / 100.0,
+        "publisher_vs_raw_with_ids": (best_pub / best_raw_ids * 100.0).round() / 100.0,
     });
     println!("{report}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Bare async-nats publishing of pre-encoded payloads with `window` acks in flight;
+/// with `ids`, each message also carries its `Nats-Msg-Id` (the stream's dedup cost).
+async fn raw_publish(bus: &Bus, subjects: &[String], payloads: &[Bytes], ids: Option<&[String]>, window: usize) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let mut acks = FuturesUnordered::new();
+    for (i, payload) in payloads.iter().enumerate() {
+        if acks.len() >= window {
+            acks.next().await.transpose().map_err(|e| anyhow::anyhow!("raw ack: {e}"))?;
+        }
+        let mut message = PublishMessage::build().payload(payload.clone());
+        if let Some(ids) = ids {
+            message = message.message_id(&ids[i]);
+        }
+        let ack = bus.js.send_publish(subjects[i].clone(), message).await.map_err(|e| anyhow::anyhow!("raw publish: {e}"))?;
+        acks.push(ack.into_future());
+    }
+    while let Some(ack) = acks.next().await {
+        ack.map_err(|e| anyhow::anyhow!("raw ack: {e}"))?;
+    }
+    Ok(payloads.len() as f64 / started.elapsed().as_secs_f64())
 }
