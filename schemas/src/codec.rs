@@ -19,9 +19,16 @@ impl Encoding {
         let Some(raw) = value else {
             return Ok(Encoding::MsgPack);
         };
-        let mime = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let mime = raw
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match mime.as_str() {
-            "" | "application/msgpack" | "application/x-msgpack" | "application/vnd.msgpack" => Ok(Encoding::MsgPack),
+            "" | "application/msgpack" | "application/x-msgpack" | "application/vnd.msgpack" => {
+                Ok(Encoding::MsgPack)
+            }
             "application/json" => Ok(Encoding::Json),
             _ => Err(EventError::single(
                 EventErrorKind::UnsupportedEncoding,
@@ -44,7 +51,9 @@ pub fn encode(event: &Event, encoding: Encoding) -> Result<Vec<u8>, EventError> 
     // Typical events are 300-500 bytes: one allocation instead of several regrowths.
     let mut out = Vec::with_capacity(512);
     let written = match encoding {
-        Encoding::MsgPack => rmp_serde::encode::write_named(&mut out, event).map_err(|e| e.to_string()),
+        Encoding::MsgPack => {
+            rmp_serde::encode::write_named(&mut out, event).map_err(|e| e.to_string())
+        }
         Encoding::Json => serde_json::to_writer(&mut out, event).map_err(|e| e.to_string()),
     };
     written.map_err(|e| EventError::single(EventErrorKind::Encode, "event", redact(&e)))?;
@@ -56,12 +65,15 @@ pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<Event, EventError> {
     let event = match encoding {
         Encoding::MsgPack => {
             let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
-            serde_path_to_error::deserialize(&mut de).map_err(|e| decode_error(e.path().to_string(), e.inner().to_string()))?
+            serde_path_to_error::deserialize(&mut de)
+                .map_err(|e| decode_error(e.path().to_string(), e.inner().to_string()))?
         }
         Encoding::Json => {
             let mut de = serde_json::Deserializer::from_slice(bytes);
-            let event: Event = serde_path_to_error::deserialize(&mut de).map_err(|e| decode_error(e.path().to_string(), e.inner().to_string()))?;
-            de.end().map_err(|e| decode_error(".".into(), e.to_string()))?;
+            let event: Event = serde_path_to_error::deserialize(&mut de)
+                .map_err(|e| decode_error(e.path().to_string(), e.inner().to_string()))?;
+            de.end()
+                .map_err(|e| decode_error(".".into(), e.to_string()))?;
             event
         }
     };
@@ -77,7 +89,10 @@ fn decode_error(path: String, message: String) -> EventError {
         // serde reports a missing top-level field at the root path.
         let name = rest.split('`').next().unwrap_or("event");
         (name.to_owned(), "is required".to_owned())
-    } else if let Some((field, reason)) = message.split_once(": ").filter(|(f, _)| f.starts_with("payload.")) {
+    } else if let Some((field, reason)) = message
+        .split_once(": ")
+        .filter(|(f, _)| f.starts_with("payload."))
+    {
         // A payload that arrived before `kind` is decoded late and reports its own path.
         (field.to_owned(), reason.to_owned())
     } else {

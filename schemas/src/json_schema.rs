@@ -39,7 +39,10 @@ pub fn for_kind(kind: Kind) -> Schema {
         Kind::Performance => schemars::schema_for!(Envelope<Performance>),
         Kind::Security => schemars::schema_for!(Envelope<Security>),
     };
-    schema.insert("title".into(), Value::String(format!("Sightline {kind} event")));
+    schema.insert(
+        "title".into(),
+        Value::String(format!("Sightline {kind} event")),
+    );
     if let Some(Value::Object(props)) = schema.get_mut("properties") {
         props.insert("kind".into(), serde_json::json!({ "const": kind.as_str() }));
     }

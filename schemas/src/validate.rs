@@ -68,7 +68,10 @@ impl Checker {
             self.fail(field, "must not be empty");
         } else if value.len() > max {
             self.fail(field, format!("must be at most {max} bytes"));
-        } else if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        } else if value
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
             self.fail(field, "must not contain control characters");
         }
     }
@@ -83,9 +86,14 @@ impl Checker {
     fn token(&mut self, field: &str, value: &str) {
         let ok = !value.is_empty()
             && value.len() <= MAX_TOKEN
-            && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !ok {
-            self.fail(field, format!("must be 1-{MAX_TOKEN} characters of a-z, 0-9 and _"));
+            self.fail(
+                field,
+                format!("must be 1-{MAX_TOKEN} characters of a-z, 0-9 and _"),
+            );
         }
     }
 
@@ -128,16 +136,29 @@ pub fn looks_like_card_number(s: &str) -> bool {
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, &d)| if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d })
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                if d * 2 > 9 {
+                    d * 2 - 9
+                } else {
+                    d * 2
+                }
+            } else {
+                d
+            }
+        })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 impl Validate for Event {
     fn check(&self, c: &mut Checker) {
         let service_ok = !self.service.is_empty()
             && self.service.len() <= MAX_TOKEN
-            && self.service.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            && self
+                .service
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
         if !service_ok {
             c.fail("service", format!("must be 1-{MAX_TOKEN} characters of a-z, 0-9, _ and - (it becomes a subject token)"));
         }
@@ -148,7 +169,10 @@ impl Validate for Event {
         if self.occurred_at.unix_timestamp() < EARLIEST_UNIX {
             c.fail("occurred_at", "must not be before 2000-01-01");
         } else if self.occurred_at > now + FUTURE_SKEW {
-            c.fail("occurred_at", "must not be more than 5 minutes in the future");
+            c.fail(
+                "occurred_at",
+                "must not be more than 5 minutes in the future",
+            );
         }
         if self.id.get_version_num() != 7 {
             c.fail("id", "must be a UUIDv7");
@@ -162,7 +186,12 @@ impl Validate for Event {
         }
         for (k, v) in &self.tags {
             if k.is_empty() || k.len() > MAX_TAG_KEY || v.len() > MAX_TAG_VALUE {
-                c.fail("tags", format!("keys must be 1-{MAX_TAG_KEY} bytes and values at most {MAX_TAG_VALUE}"));
+                c.fail(
+                    "tags",
+                    format!(
+                        "keys must be 1-{MAX_TAG_KEY} bytes and values at most {MAX_TAG_VALUE}"
+                    ),
+                );
                 break;
             }
         }
@@ -211,7 +240,10 @@ impl Validate for Transaction {
         }
         if let Some(fp) = &self.card_fingerprint {
             if looks_like_card_number(fp) {
-                c.fail("card_fingerprint", "looks like a card number; send the PSP's card fingerprint, never the number");
+                c.fail(
+                    "card_fingerprint",
+                    "looks like a card number; send the PSP's card fingerprint, never the number",
+                );
             } else {
                 c.text("card_fingerprint", fp, MAX_ID);
             }
@@ -247,7 +279,9 @@ impl Validate for UserBehavior {
 impl Validate for Performance {
     fn check(&self, c: &mut Checker) {
         c.text("endpoint", &self.endpoint, MAX_LABEL);
-        let method_ok = !self.method.is_empty() && self.method.len() <= 16 && self.method.bytes().all(|b| b.is_ascii_uppercase());
+        let method_ok = !self.method.is_empty()
+            && self.method.len() <= 16
+            && self.method.bytes().all(|b| b.is_ascii_uppercase());
         if !method_ok {
             c.fail("method", "must be an upper-case HTTP method such as GET");
         }

@@ -1,5 +1,6 @@
 use sightline_schemas::{
-    decode, encode, Body, Decimal, Encoding, Event, EventErrorKind, Kind, Performance, Transaction, TxStatus, Validate,
+    decode, encode, Body, Decimal, Encoding, Event, EventErrorKind, Kind, Performance, Transaction,
+    TxStatus, Validate,
 };
 
 fn transaction() -> Event {
@@ -59,8 +60,14 @@ fn msgpack_uses_named_fields() {
 
 #[test]
 fn content_type_picks_the_codec() {
-    assert_eq!(Encoding::from_content_type(None).unwrap(), Encoding::MsgPack);
-    assert_eq!(Encoding::from_content_type(Some("application/json; charset=utf-8")).unwrap(), Encoding::Json);
+    assert_eq!(
+        Encoding::from_content_type(None).unwrap(),
+        Encoding::MsgPack
+    );
+    assert_eq!(
+        Encoding::from_content_type(Some("application/json; charset=utf-8")).unwrap(),
+        Encoding::Json
+    );
     let err = Encoding::from_content_type(Some("text/xml")).unwrap_err();
     assert_eq!(err.kind(), EventErrorKind::UnsupportedEncoding);
 }
@@ -69,8 +76,10 @@ fn content_type_picks_the_codec() {
 fn payload_before_kind_still_decodes_and_names_fields() {
     let ev = transaction();
     let v = serde_json::to_value(&ev).unwrap();
-    let text = format!(r#"{{"payload":{},"id":"{}","kind":"transaction","occurred_at":{},"service":"checkout"}}"#,
-        v["payload"], ev.id, v["occurred_at"]);
+    let text = format!(
+        r#"{{"payload":{},"id":"{}","kind":"transaction","occurred_at":{},"service":"checkout"}}"#,
+        v["payload"], ev.id, v["occurred_at"]
+    );
     assert_eq!(decode(text.as_bytes(), Encoding::Json).unwrap(), ev);
     let bad = text.replace(r#""currency":"EUR""#, r#""currency":7"#);
     let err = decode(bad.as_bytes(), Encoding::Json).unwrap_err();
@@ -87,17 +96,36 @@ fn unknown_fields_are_ignored_for_forward_compatibility() {
 
 #[test]
 fn decode_errors_name_the_field() {
-    assert_eq!(field_errors(&tx_json(r#"{"amount":"abc"}"#)), ["payload.amount"]);
-    assert_eq!(field_errors(&tx_json(r#"{"status":"lost"}"#)), ["payload.status"]);
-    assert_eq!(field_errors(&tx_json(r#"{"ip":"999.1.1.1"}"#)), ["payload.ip"]);
+    assert_eq!(
+        field_errors(&tx_json(r#"{"amount":"abc"}"#)),
+        ["payload.amount"]
+    );
+    assert_eq!(
+        field_errors(&tx_json(r#"{"status":"lost"}"#)),
+        ["payload.status"]
+    );
+    assert_eq!(
+        field_errors(&tx_json(r#"{"ip":"999.1.1.1"}"#)),
+        ["payload.ip"]
+    );
     assert_eq!(field_errors(r#"{"kind":"transaction"}"#), ["id"]);
     assert_eq!(field_errors("not json"), ["event"]);
 }
 
 #[test]
 fn validation_names_every_bad_field() {
-    let fields = field_errors(&tx_json(r#"{"amount":-5,"currency":"EURO","country":"Germany","lat":95.0}"#));
-    assert_eq!(fields, ["payload.amount", "payload.currency", "payload.country", "payload.lat"]);
+    let fields = field_errors(&tx_json(
+        r#"{"amount":-5,"currency":"EURO","country":"Germany","lat":95.0}"#,
+    ));
+    assert_eq!(
+        fields,
+        [
+            "payload.amount",
+            "payload.currency",
+            "payload.country",
+            "payload.lat"
+        ]
+    );
 }
 
 #[test]
@@ -114,8 +142,20 @@ fn durations_status_codes_and_timestamps_are_checked() {
     );
     ev.occurred_at += time::Duration::hours(2);
     let err = ev.validate().unwrap_err();
-    let fields: Vec<_> = err.field_errors().iter().map(|e| e.field.as_str()).collect();
-    assert_eq!(fields, ["occurred_at", "payload.response_time_ms", "payload.db_query_time_ms", "payload.status_code"]);
+    let fields: Vec<_> = err
+        .field_errors()
+        .iter()
+        .map(|e| e.field.as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "occurred_at",
+            "payload.response_time_ms",
+            "payload.db_query_time_ms",
+            "payload.status_code"
+        ]
+    );
 }
 
 #[test]
@@ -123,7 +163,13 @@ fn service_must_be_a_subject_token_and_kind_must_match() {
     let mut ev = transaction();
     ev.service = "check out.*".into();
     ev.kind = Kind::Error;
-    let fields: Vec<_> = ev.validate().unwrap_err().field_errors().iter().map(|e| e.field.clone()).collect();
+    let fields: Vec<_> = ev
+        .validate()
+        .unwrap_err()
+        .field_errors()
+        .iter()
+        .map(|e| e.field.clone())
+        .collect();
     assert_eq!(fields, ["service", "kind"]);
 }
 
@@ -135,22 +181,41 @@ fn card_numbers_are_refused_and_never_echoed() {
     assert_eq!(err.field_errors()[0].field, "payload.card_fingerprint");
     assert!(!err.to_string().contains(pan));
     // A number in the wrong field is not echoed by the decoder either.
-    let err = decode(tx_json(&format!(r#"{{"amount":"{pan}x"}}"#)).as_bytes(), Encoding::Json).unwrap_err();
+    let err = decode(
+        tx_json(&format!(r#"{{"amount":"{pan}x"}}"#)).as_bytes(),
+        Encoding::Json,
+    )
+    .unwrap_err();
     assert!(!err.to_string().contains("411111"), "{err}");
-    let err = decode(tx_json(&format!(r#"{{"status":{pan}}}"#)).as_bytes(), Encoding::Json).unwrap_err();
+    let err = decode(
+        tx_json(&format!(r#"{{"status":{pan}}}"#)).as_bytes(),
+        Encoding::Json,
+    )
+    .unwrap_err();
     assert!(!err.to_string().contains("411111"), "{err}");
 }
 
 #[test]
 fn luhn_detection() {
-    assert!(sightline_schemas::looks_like_card_number("4111 1111 1111 1111"));
-    assert!(sightline_schemas::looks_like_card_number("5500-0000-0000-0004"));
-    assert!(!sightline_schemas::looks_like_card_number("4111111111111112"));
-    assert!(!sightline_schemas::looks_like_card_number("fp_4111111111111111"));
+    assert!(sightline_schemas::looks_like_card_number(
+        "4111 1111 1111 1111"
+    ));
+    assert!(sightline_schemas::looks_like_card_number(
+        "5500-0000-0000-0004"
+    ));
+    assert!(!sightline_schemas::looks_like_card_number(
+        "4111111111111112"
+    ));
+    assert!(!sightline_schemas::looks_like_card_number(
+        "fp_4111111111111111"
+    ));
     assert!(!sightline_schemas::looks_like_card_number("12345"));
 }
 
 #[test]
 fn subjects_follow_kind_and_service() {
-    assert_eq!(sightline_schemas::subject::for_event(&transaction()), "logs.transaction.checkout");
+    assert_eq!(
+        sightline_schemas::subject::for_event(&transaction()),
+        "logs.transaction.checkout"
+    );
 }

@@ -9,7 +9,8 @@ fn every_example_in_the_events_doc_decodes_and_validates() {
     let mut kinds = Vec::new();
     for block in doc.split("```json\n").skip(1) {
         let json = block.split("```").next().unwrap().trim();
-        let event = decode(json.as_bytes(), Encoding::Json).unwrap_or_else(|e| panic!("{e}\n{json}"));
+        let event =
+            decode(json.as_bytes(), Encoding::Json).unwrap_or_else(|e| panic!("{e}\n{json}"));
         kinds.push(event.kind());
     }
     assert_eq!(kinds, Kind::ALL.to_vec());

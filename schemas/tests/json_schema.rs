@@ -16,7 +16,10 @@ fn committed_json_schemas_are_current() {
             stale.push(name);
         }
     }
-    assert!(stale.is_empty(), "stale JSON Schema files {stale:?}: run `just schemas` and commit schemas/json/");
+    assert!(
+        stale.is_empty(),
+        "stale JSON Schema files {stale:?}: run `just schemas` and commit schemas/json/"
+    );
 }
 
 #[test]
@@ -25,7 +28,14 @@ fn schemas_pin_the_kind_and_require_payload_fields() {
     let v = serde_json::to_value(&schema).unwrap();
     assert_eq!(v["properties"]["kind"]["const"], "transaction");
     let defs = v["$defs"]["Transaction"]["required"].as_array().unwrap();
-    for f in ["transaction_id", "user_id", "amount", "currency", "payment_method", "status"] {
+    for f in [
+        "transaction_id",
+        "user_id",
+        "amount",
+        "currency",
+        "payment_method",
+        "status",
+    ] {
         assert!(defs.iter().any(|r| r == f), "{f} must be required");
     }
 }

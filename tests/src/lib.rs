@@ -5,8 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
+use sightline_generator::Generator;
+use sightline_runtime::consumer::WorkerSpec;
+use sightline_runtime::publisher::Publisher;
 use sightline_runtime::servers::{self, ChildServer};
 use sightline_runtime::{topology, Bus, Settings};
+use sightline_schemas::{Event, OffsetDateTime};
 
 /// A NATS server with the Sightline streams applied, and settings pointing at it.
 pub struct Stack {
@@ -19,17 +23,29 @@ pub struct Stack {
 impl Stack {
     pub async fn start() -> Stack {
         let dir = tempfile::tempdir().expect("temp dir");
-        let bin = servers::find_binary("nats-server", None).expect("nats-server installed (just setup)");
+        let bin =
+            servers::find_binary("nats-server", None).expect("nats-server installed (just setup)");
         let nats = servers::start_nats(&bin, dir.path(), 0).expect("nats-server starts");
-        let mut settings = Settings::default();
-        settings.data_dir = dir.path().join("data");
+        let mut settings = Settings {
+            data_dir: dir.path().join("data"),
+            ..Settings::default()
+        };
         settings.nats.url = Some(nats_url(&nats));
         settings.consumer.ack_wait = Duration::from_secs(2);
         settings.consumer.batch_linger = Duration::from_millis(20);
         settings.consumer.retry_backoff_max = Duration::from_millis(200);
-        let bus = Bus::connect(&settings.nats, settings.publisher.max_in_flight).await.expect("connect");
-        topology::apply(&bus, &settings.streams, false).await.expect("streams apply");
-        Stack { settings, bus, nats, dir }
+        let bus = Bus::connect(&settings.nats, settings.publisher.max_in_flight)
+            .await
+            .expect("connect");
+        topology::apply(&bus, &settings.streams, false)
+            .await
+            .expect("streams apply");
+        Stack {
+            settings,
+            bus,
+            nats,
+            dir,
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -40,7 +56,10 @@ impl Stack {
     pub fn sightline(&self, args: &[&str], stdin: Option<&Path>) -> Output {
         let mut cmd = std::process::Command::new(sightline_bin());
         cmd.args(args)
-            .env("SIGHTLINE_NATS__URL", self.settings.nats.url.as_deref().unwrap_or_default())
+            .env(
+                "SIGHTLINE_NATS__URL",
+                self.settings.nats.url.as_deref().unwrap_or_default(),
+            )
             .env("RUST_LOG", "warn")
             .current_dir(self.dir.path());
         if let Some(path) = stdin {
@@ -49,10 +68,33 @@ impl Stack {
         cmd.output().expect("sightline runs")
     }
 
+    /// Publishes `n` generated events (stamped an hour ago) through the real Publisher.
+    pub async fn publish_generated(&self, seed: u64, n: usize) -> Vec<Event> {
+        let start = OffsetDateTime::now_utc() - Duration::from_secs(3600);
+        let events: Vec<Event> = Generator::new(seed, start, 500).take(n).collect();
+        let publisher = Publisher::new(&self.bus, &self.settings.publisher);
+        let mut pipeline = publisher.pipeline();
+        for e in &events {
+            pipeline.send(e).await.expect("valid generated event");
+        }
+        let summary = pipeline.finish().await.expect("published");
+        assert_eq!(summary.published as usize, n);
+        events
+    }
+
     /// Messages stored in a stream now.
     pub async fn stream_messages(&self, name: &str) -> u64 {
         let mut stream = self.bus.js.get_stream(name).await.expect("stream exists");
         stream.info().await.expect("stream info").state.messages
+    }
+}
+
+/// A worker reading all of LOGS under the durable name `name`.
+pub fn logs_worker(name: &str) -> WorkerSpec {
+    WorkerSpec {
+        stream: "LOGS".into(),
+        consumer: name.into(),
+        filter_subjects: vec!["logs.>".into()],
     }
 }
 
@@ -63,9 +105,16 @@ pub fn nats_url(server: &ChildServer) -> String {
 /// The `sightline` binary of this build (`cargo build --bins` puts it beside the test binaries).
 pub fn sightline_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(Path::parent).expect("target profile dir");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
     let bin = dir.join("sightline");
-    assert!(bin.is_file(), "{} is missing: run `cargo build --bins` first", bin.display());
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build --bins` first",
+        bin.display()
+    );
     bin
 }
 
@@ -88,7 +137,12 @@ where
 /// JSON of the last stdout line (the summary commands print).
 pub fn last_json_line(output: &Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&output.stdout);
-    let line = text.lines().last().unwrap_or_else(|| panic!("no output; stderr: {}", String::from_utf8_lossy(&output.stderr)));
+    let line = text.lines().last().unwrap_or_else(|| {
+        panic!(
+            "no output; stderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
     serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
 }
 
@@ -101,8 +155,10 @@ pub struct Redis {
 impl Redis {
     pub fn start(append_only: bool) -> Redis {
         let dir = tempfile::tempdir().expect("temp dir");
-        let bin = servers::find_binary("redis-server", None).expect("redis-server installed (just setup)");
-        let server = servers::start_redis(&bin, dir.path(), 0, append_only).expect("redis-server starts");
+        let bin = servers::find_binary("redis-server", None)
+            .expect("redis-server installed (just setup)");
+        let server =
+            servers::start_redis(&bin, dir.path(), 0, append_only).expect("redis-server starts");
         Redis { server, dir }
     }
 
@@ -116,18 +172,28 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    conn.write_all(request.as_bytes()).await.expect("send request");
+    conn.write_all(request.as_bytes())
+        .await
+        .expect("send request");
     let mut raw = Vec::new();
     conn.read_to_end(&mut raw).await.expect("read response");
     let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
 /// The value of one sample line of a Prometheus text exposition, if present.
 pub fn metric_value(exposition: &str, name_and_labels: &str) -> Option<f64> {
-    exposition
-        .lines()
-        .find_map(|l| l.strip_prefix(name_and_labels).and_then(|rest| rest.trim().parse().ok()))
+    exposition.lines().find_map(|l| {
+        l.strip_prefix(name_and_labels)
+            .and_then(|rest| rest.trim().parse().ok())
+    })
 }

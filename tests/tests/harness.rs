@@ -19,7 +19,10 @@ fn redis_answers_on_a_random_port_and_stops_on_drop() {
     let dir = a.dir.path().to_owned();
     drop(conn);
     drop(a);
-    assert!(TcpStream::connect(addr).is_err(), "redis still listening after drop");
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "redis still listening after drop"
+    );
     assert!(!dir.exists(), "temporary data dir left behind");
 }
 
@@ -29,5 +32,8 @@ async fn nats_runs_jetstream_and_stops_on_drop() {
     assert_eq!(stack.stream_messages("LOGS").await, 0);
     let addr = stack.nats.addr();
     drop(stack);
-    assert!(TcpStream::connect(addr).is_err(), "nats-server still listening after drop");
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "nats-server still listening after drop"
+    );
 }

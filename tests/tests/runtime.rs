@@ -6,28 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sightline_generator::Generator;
-use sightline_runtime::consumer::{Outcome, Position, Projection, Record, Worker, WorkerSpec};
+use sightline_runtime::consumer::{Outcome, Position, Projection, Record, Worker};
 use sightline_runtime::metrics::{self, Health};
-use sightline_runtime::publisher::Publisher;
 use sightline_runtime::{Error, Shutdown};
-use sightline_schemas::{Event, OffsetDateTime};
-use sightline_tests::{eventually, http_get, metric_value, Stack};
-
-fn spec(name: &str) -> WorkerSpec {
-    WorkerSpec { stream: "LOGS".into(), consumer: name.into(), filter_subjects: vec!["logs.>".into()] }
-}
-
-async fn publish(stack: &Stack, seed: u64, n: usize) -> Vec<Event> {
-    let events: Vec<Event> = Generator::new(seed, OffsetDateTime::now_utc() - Duration::from_secs(600), 300).take(n).collect();
-    let publisher = Publisher::new(&stack.bus, &stack.settings.publisher);
-    let mut pipeline = publisher.pipeline();
-    for e in &events {
-        pipeline.send(e).await.unwrap();
-    }
-    pipeline.finish().await.unwrap();
-    events
-}
+use sightline_schemas::Event;
+use sightline_tests::{eventually, http_get, logs_worker, metric_value, Stack};
 
 /// Counts applications per event id; fails while `failures` is above zero;
 /// rejects events whose service is in `reject`.
@@ -53,7 +36,10 @@ impl Projection for Flaky {
     async fn apply(&mut self, batch: &[Record<Event>]) -> Result<Outcome, Error> {
         if self.failures.load(Ordering::SeqCst) > 0 {
             self.failures.fetch_sub(1, Ordering::SeqCst);
-            return Err(Error::Nats { context: "test store", message: "unavailable".into() });
+            return Err(Error::Nats {
+                context: "test store",
+                message: "unavailable".into(),
+            });
         }
         if let Some((pause, started)) = &self.slow {
             started.notify_one();
@@ -63,7 +49,9 @@ impl Projection for Flaky {
         let mut seen = self.seen.lock().unwrap();
         for (i, r) in batch.iter().enumerate() {
             if Some(r.item.service.as_str()) == self.reject_service {
-                outcome.rejected.push((i, format!("store refused document from {}", r.item.service)));
+                outcome
+                    .rejected
+                    .push((i, format!("store refused document from {}", r.item.service)));
             } else {
                 *seen.entry(r.item.id.to_string()).or_default() += 1;
             }
@@ -75,60 +63,135 @@ impl Projection for Flaky {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_failures_are_retried_and_counted_without_loss() {
     let stack = Stack::start().await;
-    let events = publish(&stack, 5, 300).await;
-    let flaky = Flaky { failures: Arc::new(AtomicUsize::new(3)), ..Default::default() };
+    let events = stack.publish_generated(5, 300).await;
+    let flaky = Flaky {
+        failures: Arc::new(AtomicUsize::new(3)),
+        ..Default::default()
+    };
     let health = Health::default();
-    let (addr, _server) = metrics::serve("127.0.0.1:0".parse().unwrap(), health.clone()).await.unwrap();
+    let (addr, _server) = metrics::serve("127.0.0.1:0".parse().unwrap(), health.clone())
+        .await
+        .unwrap();
     let (trigger, shutdown) = Shutdown::new();
-    let worker = Worker::new(&stack.bus, spec("flaky"), stack.settings.consumer.clone(), flaky.clone()).with_health(health);
+    let worker = Worker::new(
+        &stack.bus,
+        logs_worker("flaky"),
+        stack.settings.consumer.clone(),
+        flaky.clone(),
+    )
+    .with_health(health);
     let task = tokio::spawn(worker.run(shutdown));
-    assert!(eventually(Duration::from_secs(30), || async { flaky.applied() == events.len() }).await);
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            flaky.applied() == events.len()
+        })
+        .await
+    );
     let (status, body) = http_get(addr, "/metrics").await;
     assert_eq!(status, 200);
-    assert!(metric_value(&body, "sightline_worker_batches_failed_total{consumer=\"flaky\"}").unwrap() >= 3.0, "{body}");
-    assert_eq!(metric_value(&body, "sightline_worker_messages_applied_total{consumer=\"flaky\"}"), Some(events.len() as f64));
+    assert!(
+        metric_value(
+            &body,
+            "sightline_worker_batches_failed_total{consumer=\"flaky\"}"
+        )
+        .unwrap()
+            >= 3.0,
+        "{body}"
+    );
+    assert_eq!(
+        metric_value(
+            &body,
+            "sightline_worker_messages_applied_total{consumer=\"flaky\"}"
+        ),
+        Some(events.len() as f64)
+    );
     assert!(body.contains("sightline_worker_event_lag_seconds_bucket{consumer=\"flaky\""));
     let (status, health_body) = http_get(addr, "/healthz").await;
     assert_eq!(status, 200, "{health_body}");
     trigger.trip();
     task.await.unwrap().unwrap();
-    assert!(flaky.seen.lock().unwrap().values().all(|&n| n == 1), "a batch that failed was applied twice");
+    assert!(
+        flaky.seen.lock().unwrap().values().all(|&n| n == 1),
+        "a batch that failed was applied twice"
+    );
     assert_eq!(stack.stream_messages("DLQ").await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn items_the_projection_rejects_go_to_the_dlq_with_its_reason() {
     let stack = Stack::start().await;
-    let events = publish(&stack, 6, 400).await;
+    let events = stack.publish_generated(6, 400).await;
     let rejected = events.iter().filter(|e| e.service == "auth").count();
     assert!(rejected > 0);
-    let flaky = Flaky { reject_service: Some("auth"), ..Default::default() };
+    let flaky = Flaky {
+        reject_service: Some("auth"),
+        ..Default::default()
+    };
     let (trigger, shutdown) = Shutdown::new();
-    let task = tokio::spawn(Worker::new(&stack.bus, spec("picky"), stack.settings.consumer.clone(), flaky.clone()).run(shutdown));
-    assert!(eventually(Duration::from_secs(30), || async { flaky.applied() == events.len() - rejected }).await);
-    assert!(eventually(Duration::from_secs(10), || async { stack.stream_messages("DLQ").await == rejected as u64 }).await);
+    let task = tokio::spawn(
+        Worker::new(
+            &stack.bus,
+            logs_worker("picky"),
+            stack.settings.consumer.clone(),
+            flaky.clone(),
+        )
+        .run(shutdown),
+    );
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            flaky.applied() == events.len() - rejected
+        })
+        .await
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            stack.stream_messages("DLQ").await == rejected as u64
+        })
+        .await
+    );
     trigger.trip();
     task.await.unwrap().unwrap();
     let dlq = stack.bus.js.get_stream("DLQ").await.unwrap();
     let letter = dlq.get_raw_message(1).await.unwrap();
-    assert!(letter.subject.as_str().starts_with("dlq.picky.logs."), "{}", letter.subject);
-    let reason = letter.headers.get("Sightline-Error").unwrap().as_str().to_owned();
+    assert!(
+        letter.subject.as_str().starts_with("dlq.picky.logs."),
+        "{}",
+        letter.subject
+    );
+    let reason = letter
+        .headers
+        .get("Sightline-Error")
+        .unwrap()
+        .as_str()
+        .to_owned();
     assert_eq!(reason, "store refused document from auth");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_worker_is_reported_unhealthy() {
     let stack = Stack::start().await;
-    publish(&stack, 7, 50).await;
-    let broken = Flaky { failures: Arc::new(AtomicUsize::new(usize::MAX)), ..Default::default() };
+    stack.publish_generated(7, 50).await;
+    let broken = Flaky {
+        failures: Arc::new(AtomicUsize::new(usize::MAX)),
+        ..Default::default()
+    };
     let mut settings = stack.settings.consumer.clone();
     settings.stall_after = Duration::from_secs(1);
     settings.retry_attempts = 1_000;
     let health = Health::default();
-    let (addr, _server) = metrics::serve("127.0.0.1:0".parse().unwrap(), health.clone()).await.unwrap();
+    let (addr, _server) = metrics::serve("127.0.0.1:0".parse().unwrap(), health.clone())
+        .await
+        .unwrap();
     let (trigger, shutdown) = Shutdown::new();
-    let task = tokio::spawn(Worker::new(&stack.bus, spec("stuck"), settings, broken).with_health(health).run(shutdown));
-    let stalled = eventually(Duration::from_secs(15), || async { http_get(addr, "/healthz").await.0 == 503 }).await;
+    let task = tokio::spawn(
+        Worker::new(&stack.bus, logs_worker("stuck"), settings, broken)
+            .with_health(health)
+            .run(shutdown),
+    );
+    let stalled = eventually(Duration::from_secs(15), || async {
+        http_get(addr, "/healthz").await.0 == 503
+    })
+    .await;
     let (_, body) = http_get(addr, "/healthz").await;
     assert!(stalled, "{body}");
     let report: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -136,33 +199,68 @@ async fn a_stalled_worker_is_reported_unhealthy() {
     assert_eq!(report["workers"][0]["consumer"], "stuck");
     assert!(report["workers"][0]["pending"].as_u64().unwrap() > 0);
     trigger.trip();
-    tokio::time::timeout(Duration::from_secs(10), task).await.expect("stops while retrying").unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("stops while retrying")
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_the_batch_in_flight_and_hands_back_the_rest() {
     let stack = Stack::start().await;
-    let events = publish(&stack, 8, 3_000).await;
+    let events = stack.publish_generated(8, 3_000).await;
     let started = Arc::new(tokio::sync::Notify::new());
-    let slow = Flaky { slow: Some((Duration::from_millis(500), started.clone())), ..Default::default() };
+    let slow = Flaky {
+        slow: Some((Duration::from_millis(500), started.clone())),
+        ..Default::default()
+    };
     let mut settings = stack.settings.consumer.clone();
     settings.batch_size = 200;
     settings.ack_wait = Duration::from_secs(60);
     let (trigger, shutdown) = Shutdown::new();
-    let task = tokio::spawn(Worker::new(&stack.bus, spec("graceful"), settings.clone(), slow.clone()).run(shutdown));
+    let task = tokio::spawn(
+        Worker::new(
+            &stack.bus,
+            logs_worker("graceful"),
+            settings.clone(),
+            slow.clone(),
+        )
+        .run(shutdown),
+    );
     started.notified().await;
     trigger.trip();
     task.await.unwrap().unwrap();
     let first_run = slow.applied();
-    assert!(first_run > 0 && first_run < events.len(), "the batch in flight was finished: {first_run}");
+    assert!(
+        first_run > 0 && first_run < events.len(),
+        "the batch in flight was finished: {first_run}"
+    );
 
     // With a 60 s ack_wait, only handed-back (nak'ed) messages can be redelivered this fast.
-    let resumed = Flaky { seen: slow.seen.clone(), ..Default::default() };
+    let resumed = Flaky {
+        seen: slow.seen.clone(),
+        ..Default::default()
+    };
     let (trigger, shutdown) = Shutdown::new();
-    let task = tokio::spawn(Worker::new(&stack.bus, spec("graceful"), settings, resumed.clone()).run(shutdown));
-    let all = eventually(Duration::from_secs(20), || async { resumed.applied() == events.len() }).await;
+    let task = tokio::spawn(
+        Worker::new(
+            &stack.bus,
+            logs_worker("graceful"),
+            settings,
+            resumed.clone(),
+        )
+        .run(shutdown),
+    );
+    let all = eventually(Duration::from_secs(20), || async {
+        resumed.applied() == events.len()
+    })
+    .await;
     trigger.trip();
     task.await.unwrap().unwrap();
     assert!(all, "applied {} of {}", resumed.applied(), events.len());
-    assert!(resumed.seen.lock().unwrap().values().all(|&n| n == 1), "an acked batch was delivered again");
+    assert!(
+        resumed.seen.lock().unwrap().values().all(|&n| n == 1),
+        "an acked batch was delivered again"
+    );
 }

@@ -8,30 +8,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sightline_generator::Generator;
-use sightline_runtime::consumer::{self, Outcome, Position, Projection, Record, Worker, WorkerSpec};
-use sightline_runtime::publisher::Publisher;
+use sightline_runtime::consumer::{self, Outcome, Position, Projection, Record, Worker};
 use sightline_runtime::{Error, Shutdown};
 use sightline_schemas::{Encoding, Event};
-use sightline_tests::{eventually, Stack};
-
-fn spec(name: &str) -> WorkerSpec {
-    WorkerSpec { stream: "LOGS".into(), consumer: name.into(), filter_subjects: vec!["logs.>".into()] }
-}
-
-async fn publish_generated(stack: &Stack, seed: u64, n: usize) -> Vec<Event> {
-    let events: Vec<Event> = Generator::new(seed, sightline_schemas::OffsetDateTime::now_utc() - time_hour(), 500).take(n).collect();
-    let publisher = Publisher::new(&stack.bus, &stack.settings.publisher);
-    let mut pipeline = publisher.pipeline();
-    for e in &events {
-        pipeline.send(e).await.unwrap();
-    }
-    assert_eq!(pipeline.finish().await.unwrap().published as usize, n);
-    events
-}
-
-fn time_hour() -> std::time::Duration {
-    std::time::Duration::from_secs(3600)
-}
+use sightline_tests::{eventually, logs_worker, Stack};
 
 /// Counts events in memory; idempotent by nothing (untracked), like an upsert store.
 #[derive(Clone, Default)]
@@ -43,7 +23,10 @@ impl Projection for Tally {
         Ok(Position::Untracked)
     }
     async fn apply(&mut self, batch: &[Record<Event>]) -> Result<Outcome, Error> {
-        self.0.lock().unwrap().extend(batch.iter().map(|r| r.item.id.to_string()));
+        self.0
+            .lock()
+            .unwrap()
+            .extend(batch.iter().map(|r| r.item.id.to_string()));
         Ok(Outcome::default())
     }
 }
@@ -51,24 +34,47 @@ impl Projection for Tally {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_messages_land_in_the_dlq_and_their_neighbours_are_applied() {
     let stack = Stack::start().await;
-    publish_generated(&stack, 1, 50).await;
+    stack.publish_generated(1, 50).await;
     // Undecodable bytes, then a well-formed JSON event that breaks a rule.
-    stack.bus.js.publish("logs.transaction.checkout", "\u{c1}not msgpack".into()).await.unwrap().await.unwrap();
-    let mut bad = Generator::new(2, sightline_schemas::OffsetDateTime::now_utc() - time_hour(), 50)
-        .find(|e| e.kind() == sightline_schemas::Kind::Transaction)
+    stack
+        .bus
+        .js
+        .publish("logs.transaction.checkout", "\u{c1}not msgpack".into())
+        .await
+        .unwrap()
+        .await
         .unwrap();
+    let mut bad = Generator::new(
+        2,
+        sightline_schemas::OffsetDateTime::now_utc() - Duration::from_secs(3600),
+        50,
+    )
+    .find(|e| e.kind() == sightline_schemas::Kind::Transaction)
+    .unwrap();
     if let sightline_schemas::Body::Transaction(tx) = &mut bad.payload {
         tx.amount = -tx.amount - sightline_schemas::Decimal::ONE;
     }
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Content-Type", "application/json");
     let json = sightline_schemas::encode(&bad, Encoding::Json).unwrap();
-    stack.bus.js.publish_with_headers("logs.transaction.payments", headers, json.into()).await.unwrap().await.unwrap();
-    publish_generated(&stack, 3, 50).await;
+    stack
+        .bus
+        .js
+        .publish_with_headers("logs.transaction.payments", headers, json.into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    stack.publish_generated(3, 50).await;
 
     let tally = Tally::default();
     let (trigger, shutdown) = Shutdown::new();
-    let worker = Worker::new(&stack.bus, spec("tally"), stack.settings.consumer.clone(), tally.clone());
+    let worker = Worker::new(
+        &stack.bus,
+        logs_worker("tally"),
+        stack.settings.consumer.clone(),
+        tally.clone(),
+    );
     let task = tokio::spawn(worker.run(shutdown));
     let applied = eventually(Duration::from_secs(20), || {
         let tally = tally.clone();
@@ -76,7 +82,12 @@ async fn poison_messages_land_in_the_dlq_and_their_neighbours_are_applied() {
     })
     .await;
     assert!(applied, "applied {}", tally.0.lock().unwrap().len());
-    assert!(eventually(Duration::from_secs(10), || async { stack.stream_messages("DLQ").await == 2 }).await);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            stack.stream_messages("DLQ").await == 2
+        })
+        .await
+    );
     trigger.trip();
     task.await.unwrap().unwrap();
     assert_eq!(tally.0.lock().unwrap().len(), 100);
@@ -85,16 +96,33 @@ async fn poison_messages_land_in_the_dlq_and_their_neighbours_are_applied() {
     let first = dlq.get_raw_message(1).await.unwrap();
     let second = dlq.get_raw_message(2).await.unwrap();
     let header = |m: &async_nats::jetstream::message::StreamMessage, name: &str| {
-        m.headers.get(name).map(|v| v.as_str().to_owned()).unwrap_or_default()
+        m.headers
+            .get(name)
+            .map(|v| v.as_str().to_owned())
+            .unwrap_or_default()
     };
-    assert_eq!(first.subject.as_str(), "dlq.tally.logs.transaction.checkout");
-    assert_eq!(header(&first, consumer::ORIGINAL_SUBJECT), "logs.transaction.checkout");
+    assert_eq!(
+        first.subject.as_str(),
+        "dlq.tally.logs.transaction.checkout"
+    );
+    assert_eq!(
+        header(&first, consumer::ORIGINAL_SUBJECT),
+        "logs.transaction.checkout"
+    );
     assert_eq!(header(&first, consumer::ORIGINAL_SEQUENCE), "51");
     assert_eq!(header(&first, consumer::ORIGINAL_STREAM), "LOGS");
-    assert!(header(&first, consumer::ERROR).starts_with("undecodable event"), "{}", header(&first, consumer::ERROR));
+    assert!(
+        header(&first, consumer::ERROR).starts_with("undecodable event"),
+        "{}",
+        header(&first, consumer::ERROR)
+    );
     assert_eq!(first.payload.as_ref(), "\u{c1}not msgpack".as_bytes());
     assert_eq!(header(&second, consumer::ORIGINAL_SEQUENCE), "52");
-    assert!(header(&second, consumer::ERROR).contains("payload.amount: must be >= 0"), "{}", header(&second, consumer::ERROR));
+    assert!(
+        header(&second, consumer::ERROR).contains("payload.amount: must be >= 0"),
+        "{}",
+        header(&second, consumer::ERROR)
+    );
     assert_eq!(header(&second, "Content-Type"), "application/json");
 }
 
@@ -115,15 +143,25 @@ struct Counted {
 
 impl FileCounter {
     fn open(path: PathBuf) -> Self {
-        let state = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-        Self { path, state, crash_after: None }
+        let state = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Self {
+            path,
+            state,
+            crash_after: None,
+        }
     }
 }
 
 impl Projection for FileCounter {
     type Item = Event;
     async fn position(&mut self) -> Result<Position, Error> {
-        *self = Self { crash_after: self.crash_after.take(), ..Self::open(self.path.clone()) };
+        *self = Self {
+            crash_after: self.crash_after.take(),
+            ..Self::open(self.path.clone())
+        };
         Ok(match self.state.watermark {
             0 => Position::Start,
             w => Position::After(w),
@@ -157,7 +195,7 @@ impl Projection for FileCounter {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_before_its_ack_loses_nothing_and_counts_each_event_once() {
     let stack = Stack::start().await;
-    let events = publish_generated(&stack, 21, 10_000).await;
+    let events = stack.publish_generated(21, 10_000).await;
     let path = stack.path("counter.json");
     let mut settings = stack.settings.clone();
     settings.consumer.batch_size = 500;
@@ -166,31 +204,60 @@ async fn a_worker_killed_before_its_ack_loses_nothing_and_counts_each_event_once
     let mut doomed = FileCounter::open(path.clone());
     doomed.crash_after = Some((3, crashed_tx));
     let (_keep, shutdown) = Shutdown::new();
-    let first = tokio::spawn(Worker::new(&stack.bus, spec("counter"), settings.consumer.clone(), doomed).run(shutdown));
-    tokio::time::timeout(Duration::from_secs(30), crashed.recv()).await.expect("third batch applied");
+    let first = tokio::spawn(
+        Worker::new(
+            &stack.bus,
+            logs_worker("counter"),
+            settings.consumer.clone(),
+            doomed,
+        )
+        .run(shutdown),
+    );
+    tokio::time::timeout(Duration::from_secs(30), crashed.recv())
+        .await
+        .expect("third batch applied");
     first.abort();
     let _ = first.await;
     let written: Counted = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    assert!(written.watermark > 0 && (written.watermark as usize) < events.len(), "killed mid-stream at {}", written.watermark);
+    assert!(
+        written.watermark > 0 && (written.watermark as usize) < events.len(),
+        "killed mid-stream at {}",
+        written.watermark
+    );
 
     let (trigger, shutdown) = Shutdown::new();
-    let second = tokio::spawn(Worker::new(&stack.bus, spec("counter"), settings.consumer.clone(), FileCounter::open(path.clone())).run(shutdown));
+    let second = tokio::spawn(
+        Worker::new(
+            &stack.bus,
+            logs_worker("counter"),
+            settings.consumer.clone(),
+            FileCounter::open(path.clone()),
+        )
+        .run(shutdown),
+    );
     let total = events.len() as u64;
     let caught_up = eventually(Duration::from_secs(60), || {
         let path = path.clone();
         async move {
-            let state: Counted = serde_json::from_slice(&std::fs::read(&path).unwrap_or_default()).unwrap_or_default();
+            let state: Counted = serde_json::from_slice(&std::fs::read(&path).unwrap_or_default())
+                .unwrap_or_default();
             state.watermark == total
         }
     })
     .await;
     trigger.trip();
     second.await.unwrap().unwrap();
-    assert!(caught_up, "the restarted worker did not reach the end of the stream");
+    assert!(
+        caught_up,
+        "the restarted worker did not reach the end of the stream"
+    );
 
     let state: Counted = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(state.counts.len(), events.len(), "every event counted");
-    assert!(state.counts.values().all(|&c| c == 1), "no event counted twice");
+    assert!(
+        state.counts.values().all(|&c| c == 1),
+        "no event counted twice"
+    );
     for e in &events {
         assert_eq!(state.counts.get(&e.id.to_string()), Some(&1));
     }

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Sightline: event-sourced log monitoring on NATS JetStream.
 #[derive(Parser)]
@@ -26,24 +26,7 @@ pub enum Command {
         file: String,
     },
     /// Generate realistic e-commerce traffic as NDJSON, or publish it.
-    Generate {
-        #[arg(long, default_value_t = 1000)]
-        count: u64,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Emit this many events per second in real time, stamped now (default: as fast as possible, simulated clock).
-        #[arg(long)]
-        rate: Option<f64>,
-        /// Start of the simulated clock (RFC 3339). The same seed and start give the same events.
-        #[arg(long, default_value = "2026-01-01T00:00:00Z")]
-        start: String,
-        /// Share of events that start a labeled fraud episode.
-        #[arg(long, default_value_t = 0.004)]
-        fraud_rate: f64,
-        /// Publish to LOGS instead of printing.
-        #[arg(long)]
-        publish: bool,
-    },
+    Generate(GenerateArgs),
     /// Benchmarks that print one JSON object.
     Bench {
         #[command(subcommand)]
@@ -76,4 +59,24 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+}
+
+#[derive(Args)]
+pub struct GenerateArgs {
+    #[arg(long, default_value_t = 1000)]
+    pub count: u64,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Emit this many events per second in real time, stamped now (default: as fast as possible, simulated clock).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Start of the simulated clock (RFC 3339). The same seed and start give the same events.
+    #[arg(long, default_value = "2026-01-01T00:00:00Z")]
+    pub start: String,
+    /// Share of events that start a labeled fraud episode.
+    #[arg(long, default_value_t = 0.004)]
+    pub fraud_rate: f64,
+    /// Publish to LOGS instead of printing.
+    #[arg(long)]
+    pub publish: bool,
 }

@@ -51,7 +51,10 @@ impl Pattern {
 impl FromStr for Pattern {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Pattern::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| format!("unknown pattern {s}"))
+        Pattern::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown pattern {s}"))
     }
 }
 
@@ -60,7 +63,12 @@ pub(crate) fn episode(g: &mut Generator, pattern: Pattern) -> Vec<Event> {
     let user = g.rng.random_range(0..g.users.len());
     let start = g.clock;
     let origin = &FRAUD_ORIGINS[g.rng.random_range(0..FRAUD_ORIGINS.len())];
-    let fraud_ip = std::net::IpAddr::from([origin.ip_prefix[0], origin.ip_prefix[1], g.rng.random(), g.rng.random_range(1..255)]);
+    let fraud_ip = std::net::IpAddr::from([
+        origin.ip_prefix[0],
+        origin.ip_prefix[1],
+        g.rng.random(),
+        g.rng.random_range(1..255),
+    ]);
     let mut out = Vec::new();
     let mut push = |g: &mut Generator, offset_ms: i64, service: &str, body: Body| {
         let mut event = g.envelope(start + Duration::milliseconds(offset_ms), service, body);

@@ -11,7 +11,9 @@ use std::collections::{BinaryHeap, HashMap};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sightline_schemas::{Body, ErrorEvent, Event, Performance, Security, Transaction, TxStatus, UserBehavior, Uuid};
+use sightline_schemas::{
+    Body, ErrorEvent, Event, Performance, Security, Transaction, TxStatus, UserBehavior, Uuid,
+};
 use time::{Duration, OffsetDateTime};
 
 pub use fraud::Pattern;
@@ -28,7 +30,14 @@ const SERVICES: &[(&str, &str)] = &[
     ("/api/login", "auth"),
     ("/api/payments", "payments"),
 ];
-const ACTIONS: &[(&str, u32)] = &[("view", 55), ("search", 15), ("add_to_cart", 14), ("checkout", 7), ("purchase", 5), ("abandon", 4)];
+const ACTIONS: &[(&str, u32)] = &[
+    ("view", 55),
+    ("search", 15),
+    ("add_to_cart", 14),
+    ("checkout", 7),
+    ("purchase", 5),
+    ("abandon", 4),
+];
 const KINDS: &[(u8, u32)] = &[(0, 40), (1, 30), (2, 15), (3, 8), (4, 7)];
 
 pub struct Generator {
@@ -73,7 +82,8 @@ impl Generator {
 
     /// The next event in time order.
     pub fn next_event(&mut self) -> Event {
-        self.clock += Duration::seconds_f64(-self.rng.random_range(f64::EPSILON..1.0f64).ln() / self.rate);
+        self.clock +=
+            Duration::seconds_f64(-self.rng.random_range(f64::EPSILON..1.0f64).ln() / self.rate);
         if self.rng.random_bool(self.fraud_rate) {
             let pattern = Pattern::ALL[self.rng.random_range(0..Pattern::ALL.len())];
             for event in fraud::episode(self, pattern) {
@@ -83,12 +93,15 @@ impl Generator {
         let normal = self.normal_event();
         self.schedule(normal);
         let Reverse((_, order)) = self.scheduled.pop().expect("an event was just scheduled");
-        self.held.remove(&order).expect("every scheduled event is held")
+        self.held
+            .remove(&order)
+            .expect("every scheduled event is held")
     }
 
     fn schedule(&mut self, event: Event) {
         self.order += 1;
-        self.scheduled.push(Reverse((event.occurred_at, self.order)));
+        self.scheduled
+            .push(Reverse((event.occurred_at, self.order)));
         self.held.insert(self.order, event);
     }
 
@@ -115,7 +128,10 @@ impl Generator {
             self.burst = None;
         }
         if self.burst.is_none() && self.rng.random_bool(0.0005) {
-            self.burst = Some((endpoint, at + Duration::seconds(self.rng.random_range(20..90))));
+            self.burst = Some((
+                endpoint,
+                at + Duration::seconds(self.rng.random_range(20..90)),
+            ));
         }
         let body = match weighted(&mut self.rng, KINDS) {
             0 => self.behavior(user),
@@ -127,7 +143,10 @@ impl Generator {
         let service = match &body {
             Body::Transaction(_) => "payments",
             Body::Security(_) => "auth",
-            Body::Error(e) => SERVICES.iter().find(|(p, _)| *p == e.endpoint).map_or(service, |(_, s)| s),
+            Body::Error(e) => SERVICES
+                .iter()
+                .find(|(p, _)| *p == e.endpoint)
+                .map_or(service, |(_, s)| s),
             _ => service,
         };
         self.envelope(at, service, body)
@@ -150,18 +169,35 @@ impl Generator {
     fn latency(&mut self, slow: bool) -> f64 {
         let base = lognormal(&mut self.rng, 80f64.ln(), 0.6);
         // A heavy tail: one request in a hundred waits on something slow.
-        let tail = if slow || self.rng.random_bool(0.01) { lognormal(&mut self.rng, 1500f64.ln(), 0.5) } else { 0.0 };
+        let tail = if slow || self.rng.random_bool(0.01) {
+            lognormal(&mut self.rng, 1500f64.ln(), 0.5)
+        } else {
+            0.0
+        };
         ((base + tail) * 100.0).round() / 100.0
     }
 
     fn performance(&mut self, endpoint: &'static str) -> Body {
         let bursting = self.burst.is_some_and(|(e, _)| e == endpoint);
         let response_time_ms = self.latency(bursting);
-        let status_code = if bursting && self.rng.random_bool(0.4) { 503 } else if self.rng.random_bool(0.01) { 500 } else { 200 };
+        let status_code = if bursting && self.rng.random_bool(0.4) {
+            503
+        } else if self.rng.random_bool(0.01) {
+            500
+        } else {
+            200
+        };
         Body::Performance(Performance {
             endpoint: endpoint.into(),
-            method: if endpoint == "/api/products" || endpoint == "/api/search" { "GET" } else { "POST" }.into(),
-            db_query_time_ms: Some((response_time_ms * self.rng.random_range(0.1..0.6) * 100.0).round() / 100.0),
+            method: if endpoint == "/api/products" || endpoint == "/api/search" {
+                "GET"
+            } else {
+                "POST"
+            }
+            .into(),
+            db_query_time_ms: Some(
+                (response_time_ms * self.rng.random_range(0.1..0.6) * 100.0).round() / 100.0,
+            ),
             response_time_ms,
             status_code,
         })
@@ -169,10 +205,26 @@ impl Generator {
 
     fn error(&mut self, endpoint: &'static str, user: usize) -> Body {
         let (code, kind, message) = [
-            (500, "InternalServerError", "unexpected error while rendering the response"),
-            (502, "BadGateway", "upstream inventory service returned an invalid response"),
-            (503, "ServiceUnavailable", "database connection pool exhausted"),
-            (504, "GatewayTimeout", "payment provider did not answer in time"),
+            (
+                500,
+                "InternalServerError",
+                "unexpected error while rendering the response",
+            ),
+            (
+                502,
+                "BadGateway",
+                "upstream inventory service returned an invalid response",
+            ),
+            (
+                503,
+                "ServiceUnavailable",
+                "database connection pool exhausted",
+            ),
+            (
+                504,
+                "GatewayTimeout",
+                "payment provider did not answer in time",
+            ),
             (400, "ValidationError", "request body failed validation"),
             (404, "NotFound", "product not found"),
         ][self.rng.random_range(0..6)];
@@ -203,7 +255,11 @@ impl Generator {
     fn transaction(&mut self, user: usize, status: TxStatus) -> Transaction {
         let u = &self.users[user];
         let amount = lognormal(&mut self.rng, u.typical_amount.ln(), 0.35);
-        let status = if status == TxStatus::Completed && self.rng.random_bool(0.03) { TxStatus::Failed } else { status };
+        let status = if status == TxStatus::Completed && self.rng.random_bool(0.03) {
+            TxStatus::Failed
+        } else {
+            status
+        };
         Transaction {
             transaction_id: format!("tx-{:016x}", self.rng.random::<u64>()),
             user_id: u.id.clone(),

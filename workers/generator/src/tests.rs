@@ -29,7 +29,10 @@ fn events_are_valid_time_ordered_and_unique() {
 
 #[test]
 fn traffic_mixes_every_kind_and_every_fraud_pattern() {
-    let events: Vec<_> = Generator::new(3, start(), 1000).with_fraud_rate(0.01).take(30_000).collect();
+    let events: Vec<_> = Generator::new(3, start(), 1000)
+        .with_fraud_rate(0.01)
+        .take(30_000)
+        .collect();
     for kind in sightline_schemas::Kind::ALL {
         let share = events.iter().filter(|e| e.kind() == kind).count() as f64 / events.len() as f64;
         assert!(share > 0.03, "{kind} is {share}");
@@ -37,12 +40,17 @@ fn traffic_mixes_every_kind_and_every_fraud_pattern() {
     for pattern in Pattern::ALL {
         let labeled_tx = events
             .iter()
-            .filter(|e| label(e) == Some(pattern) && e.kind() == sightline_schemas::Kind::Transaction)
+            .filter(|e| {
+                label(e) == Some(pattern) && e.kind() == sightline_schemas::Kind::Transaction
+            })
             .count();
         assert!(labeled_tx > 0, "{pattern:?} has no labeled transaction");
     }
     let labeled = events.iter().filter(|e| label(e).is_some()).count();
-    assert!(labeled < events.len() / 5, "fraud must stay a minority: {labeled}");
+    assert!(
+        labeled < events.len() / 5,
+        "fraud must stay a minority: {labeled}"
+    );
 }
 
 #[test]

@@ -237,7 +237,10 @@ impl Settings {
         }));
         match file {
             Some(path) if !path.exists() => {
-                return Err(Error::Config(format!("config file {} does not exist", path.display())));
+                return Err(Error::Config(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
             }
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
             None => figment = figment.merge(Toml::file("sightline.toml")),
@@ -249,5 +252,96 @@ impl Settings {
 }
 
 fn describe(err: figment::Error) -> String {
-    err.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+    err.into_iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+// figment's Jail closures must return figment::Error, which is large; not ours to shrink.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "sightline.toml",
+                r#"
+                [nats]
+                url = "nats://10.0.0.1:4222"
+                [consumer]
+                batch_size = 250
+                ack_wait = "45s"
+                [streams.logs]
+                max_age = "3d"
+                "#,
+            )?;
+            jail.set_env("SIGHTLINE_CONSUMER__BATCH_SIZE", "64");
+            jail.set_env("SIGHTLINE_TELEMETRY__LOG_FORMAT", "json");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.nats.url.as_deref(), Some("nats://10.0.0.1:4222"));
+            assert_eq!(s.consumer.batch_size, 64, "environment wins over the file");
+            assert_eq!(s.consumer.ack_wait, Duration::from_secs(45));
+            assert_eq!(s.consumer.max_deliver, 10, "defaults fill the rest");
+            assert_eq!(s.streams.logs.max_age, Duration::from_secs(3 * 86_400));
+            assert_eq!(s.streams.fraud.max_age, Duration::from_secs(90 * 86_400));
+            assert_eq!(s.telemetry.log_format, LogFormat::Json);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_path() {
+        Jail::expect_with(|jail| {
+            jail.create_file("sightline.toml", "[consumer]\nbatch_sise = 5\n")?;
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(
+                err.contains("batch_sise") && err.contains("consumer"),
+                "{err}"
+            );
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("SIGHTLINE_NATS__URLL", "x");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("urll"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_named_config_file_must_exist_and_bad_values_name_the_key() {
+        Jail::expect_with(|jail| {
+            let err = Settings::load(Some(Path::new("missing.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("missing.toml"), "{err}");
+            jail.create_file("bad.toml", "[consumer]\nack_wait = \"soon\"\n")?;
+            let err = Settings::load(Some(Path::new("bad.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("ack_wait"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        Jail::expect_with(|jail| {
+            jail.set_env("SIGHTLINE_NATS__PASSWORD", "hunter2");
+            jail.set_env("SIGHTLINE_NATS__USER", "svc");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.nats.password, Some(Secret("hunter2".into())));
+            let shown = format!("{s:?}");
+            assert!(
+                !shown.contains("hunter2") && shown.contains("svc"),
+                "{shown}"
+            );
+            Ok(())
+        });
+    }
 }

@@ -16,7 +16,10 @@ pub enum Error {
     #[error("configuration: {0}")]
     Config(String),
     #[error("NATS {context}: {message}")]
-    Nats { context: &'static str, message: String },
+    Nats {
+        context: &'static str,
+        message: String,
+    },
     #[error("stream {stream}: {message}")]
     Topology { stream: String, message: String },
     #[error(transparent)]

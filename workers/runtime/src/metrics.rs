@@ -11,7 +11,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 use serde::Serialize;
 
 use crate::error::Error;
@@ -35,13 +37,21 @@ pub fn registry() -> &'static Registry {
 
 fn counter(name: &str, help: &str) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), &["consumer"]).expect("valid metric");
-    registry().register(Box::new(c.clone())).expect("metric registered once");
+    registry()
+        .register(Box::new(c.clone()))
+        .expect("metric registered once");
     c
 }
 
 fn histogram(name: &str, help: &str, buckets: Vec<f64>) -> HistogramVec {
-    let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), &["consumer"]).expect("valid metric");
-    registry().register(Box::new(h.clone())).expect("metric registered once");
+    let h = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets),
+        &["consumer"],
+    )
+    .expect("valid metric");
+    registry()
+        .register(Box::new(h.clone()))
+        .expect("metric registered once");
     h
 }
 
@@ -50,16 +60,33 @@ pub fn worker() -> &'static WorkerMetrics {
     static METRICS: OnceLock<WorkerMetrics> = OnceLock::new();
     METRICS.get_or_init(|| {
         let pending = IntGaugeVec::new(
-            Opts::new("sightline_worker_consumer_pending_messages", "Messages not yet delivered or acked"),
+            Opts::new(
+                "sightline_worker_consumer_pending_messages",
+                "Messages not yet delivered or acked",
+            ),
             &["consumer"],
         )
         .expect("valid metric");
-        registry().register(Box::new(pending.clone())).expect("metric registered once");
+        registry()
+            .register(Box::new(pending.clone()))
+            .expect("metric registered once");
         WorkerMetrics {
-            received: counter("sightline_worker_messages_received_total", "Messages delivered to the worker"),
-            applied: counter("sightline_worker_messages_applied_total", "Messages applied to the projection and acked"),
-            failed: counter("sightline_worker_batches_failed_total", "Batch applications that failed and were retried"),
-            dead_lettered: counter("sightline_worker_messages_dead_lettered_total", "Poison messages sent to the DLQ"),
+            received: counter(
+                "sightline_worker_messages_received_total",
+                "Messages delivered to the worker",
+            ),
+            applied: counter(
+                "sightline_worker_messages_applied_total",
+                "Messages applied to the projection and acked",
+            ),
+            failed: counter(
+                "sightline_worker_batches_failed_total",
+                "Batch applications that failed and were retried",
+            ),
+            dead_lettered: counter(
+                "sightline_worker_messages_dead_lettered_total",
+                "Poison messages sent to the DLQ",
+            ),
             batch_seconds: histogram(
                 "sightline_worker_batch_duration_seconds",
                 "Time to decode, apply and ack one batch",
@@ -77,13 +104,22 @@ pub fn worker() -> &'static WorkerMetrics {
 
 impl WorkerMetrics {
     pub fn received(&self, consumer: &str, n: usize) {
-        self.received.with_label_values(&[consumer]).inc_by(n as u64);
+        self.received
+            .with_label_values(&[consumer])
+            .inc_by(n as u64);
     }
 
     pub fn applied(&self, consumer: &str, n: usize, took: Duration) {
         self.applied.with_label_values(&[consumer]).inc_by(n as u64);
-        self.batch_seconds.with_label_values(&[consumer]).observe(took.as_secs_f64());
-        tracing::debug!(consumer, applied = n, took_ms = took.as_millis() as u64, "batch applied");
+        self.batch_seconds
+            .with_label_values(&[consumer])
+            .observe(took.as_secs_f64());
+        tracing::debug!(
+            consumer,
+            applied = n,
+            took_ms = took.as_millis() as u64,
+            "batch applied"
+        );
     }
 
     pub fn batch_failed(&self, consumer: &str, attempt: u32, error: &Error) {
@@ -93,15 +129,25 @@ impl WorkerMetrics {
 
     pub fn dead_lettered(&self, consumer: &str, subject: &str, stream_seq: u64, reason: &str) {
         self.dead_lettered.with_label_values(&[consumer]).inc();
-        tracing::warn!(consumer, subject, stream_seq, reason, "message dead-lettered");
+        tracing::warn!(
+            consumer,
+            subject,
+            stream_seq,
+            reason,
+            "message dead-lettered"
+        );
     }
 
     pub fn event_lag(&self, consumer: &str, seconds: f64) {
-        self.event_lag_seconds.with_label_values(&[consumer]).observe(seconds.max(0.0));
+        self.event_lag_seconds
+            .with_label_values(&[consumer])
+            .observe(seconds.max(0.0));
     }
 
     pub fn pending(&self, consumer: &str, pending: u64) {
-        self.pending.with_label_values(&[consumer]).set(pending as i64);
+        self.pending
+            .with_label_values(&[consumer])
+            .set(pending as i64);
     }
 }
 
@@ -126,7 +172,11 @@ struct WorkerReport {
 
 impl Health {
     pub fn register(&self, consumer: &str, stall_after: Duration) {
-        let state = WorkerState { last_progress: Instant::now(), pending: 0, stall_after };
+        let state = WorkerState {
+            last_progress: Instant::now(),
+            pending: 0,
+            stall_after,
+        };
         self.lock().insert(consumer.to_owned(), state);
     }
 
@@ -178,12 +228,24 @@ async fn metrics_text() -> impl IntoResponse {
 async fn healthz(State(health): State<Health>) -> impl IntoResponse {
     let workers = health.report();
     let ok = workers.iter().all(|w| !w.stalled);
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(serde_json::json!({ "status": if ok { "ok" } else { "stalled" }, "workers": workers })))
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(
+            serde_json::json!({ "status": if ok { "ok" } else { "stalled" }, "workers": workers }),
+        ),
+    )
 }
 
 /// Serves /metrics and /healthz until the task is dropped. Returns the bound address.
-pub async fn serve(addr: SocketAddr, health: Health) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Error> {
+pub async fn serve(
+    addr: SocketAddr,
+    health: Health,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Error> {
     let app = Router::new()
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
@@ -191,7 +253,9 @@ pub async fn serve(addr: SocketAddr, health: Health) -> Result<(SocketAddr, toki
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| Error::io(format!("binding metrics on {addr}"), e))?;
-    let bound = listener.local_addr().map_err(|e| Error::io("metrics address", e))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::io("metrics address", e))?;
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "metrics server stopped");

@@ -34,7 +34,10 @@ impl Bus {
                 .await
                 .map_err(|e| Error::Config(format!("nats.credentials_file: {e}")))?;
         }
-        let client = opts.connect(url).await.map_err(|e| Error::nats("connect", e))?;
+        let client = opts
+            .connect(url)
+            .await
+            .map_err(|e| Error::nats("connect", e))?;
         let js = jetstream::ContextBuilder::new()
             .timeout(settings.request_timeout)
             .ack_timeout(settings.request_timeout)

@@ -25,7 +25,9 @@ pub struct Prepared {
 
 impl Prepared {
     fn message(&self) -> Publish {
-        let mut message = Publish::build().payload(self.payload.clone()).message_id(&self.message_id);
+        let mut message = Publish::build()
+            .payload(self.payload.clone())
+            .message_id(&self.message_id);
         if self.encoding == Encoding::Json {
             message = message.header("Content-Type", Encoding::Json.content_type());
         }
@@ -74,7 +76,10 @@ impl Publisher {
         let mut pipeline = self.pipeline();
         pipeline.send(event).await?;
         pipeline.drain_one().await?;
-        pipeline.last_ack.take().ok_or_else(|| Error::nats("publish", "no ack received"))
+        pipeline
+            .last_ack
+            .take()
+            .ok_or_else(|| Error::nats("publish", "no ack received"))
     }
 
     /// A pipeline for many events: sends without waiting, collects acks as they come.
@@ -127,13 +132,22 @@ impl Pipeline<'_> {
             .send_publish(prepared.subject.clone(), prepared.message())
             .await
             .map_err(|e| Error::nats("publish", e))?;
-        self.in_flight.push_back(InFlight { ack, prepared, attempt });
+        self.in_flight.push_back(InFlight {
+            ack,
+            prepared,
+            attempt,
+        });
         Ok(())
     }
 
     /// Waits for one outstanding ack; a timed-out one is sent again (de-duplicated by id).
     async fn drain_one(&mut self) -> Result<(), Error> {
-        let Some(InFlight { ack, prepared, attempt }) = self.in_flight.pop_front() else {
+        let Some(InFlight {
+            ack,
+            prepared,
+            attempt,
+        }) = self.in_flight.pop_front()
+        else {
             return Ok(());
         };
         match ack.await {
@@ -146,13 +160,18 @@ impl Pipeline<'_> {
                 self.last_ack = Some(ack);
                 Ok(())
             }
-            Err(e) if e.kind() == PublishErrorKind::TimedOut && attempt < self.publisher.retries => {
+            Err(e)
+                if e.kind() == PublishErrorKind::TimedOut && attempt < self.publisher.retries =>
+            {
                 tracing::warn!(subject = %prepared.subject, attempt, "publish ack timed out; publishing again");
                 self.dispatch(prepared, attempt + 1).await
             }
             Err(e) if e.kind() == PublishErrorKind::StreamNotFound => Err(Error::Topology {
                 stream: "LOGS".into(),
-                message: format!("no stream stores {} (run `sightline streams apply`)", prepared.subject),
+                message: format!(
+                    "no stream stores {} (run `sightline streams apply`)",
+                    prepared.subject
+                ),
             }),
             Err(e) => Err(Error::nats("publish ack", e)),
         }

@@ -54,7 +54,10 @@ pub fn find_binary(name: &str, configured: Option<&Path>) -> Result<PathBuf, Err
         return if path.is_file() {
             Ok(path.to_owned())
         } else {
-            Err(Error::Server(format!("configured {name} binary {} does not exist", path.display())))
+            Err(Error::Server(format!(
+                "configured {name} binary {} does not exist",
+                path.display()
+            )))
         };
     }
     let starts = [std::env::current_dir().ok(), std::env::current_exe().ok()];
@@ -75,8 +78,12 @@ pub fn find_binary(name: &str, configured: Option<&Path>) -> Result<PathBuf, Err
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> Result<u16, Error> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("binding a free port", e))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| Error::io("reading a free port", e))
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("binding a free port", e))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| Error::io("reading a free port", e))
 }
 
 /// Starts nats-server with JetStream, storing under `data_dir`. `port` 0 picks one.
@@ -90,22 +97,39 @@ pub fn start_nats(bin: &Path, data_dir: &Path, port: u16) -> Result<ChildServer,
 }
 
 /// Starts redis-server with its files under `data_dir`. `port` 0 picks one.
-pub fn start_redis(bin: &Path, data_dir: &Path, port: u16, append_only: bool) -> Result<ChildServer, Error> {
+pub fn start_redis(
+    bin: &Path,
+    data_dir: &Path,
+    port: u16,
+    append_only: bool,
+) -> Result<ChildServer, Error> {
     let dir = data_dir.join("redis");
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     spawn_ready("redis-server", port, |port| {
         let mut cmd = Command::new(bin);
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-            .args(["--appendonly", if append_only { "yes" } else { "no" }])
-            .arg("--dir")
-            .arg(&dir);
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--appendonly", if append_only { "yes" } else { "no" }])
+        .arg("--dir")
+        .arg(&dir);
         cmd
     })
 }
 
 /// Spawns a server and waits until it accepts connections. A random port taken by
 /// someone else between the probe and the bind is retried on another port.
-fn spawn_ready(name: &'static str, port: u16, command: impl Fn(u16) -> Command) -> Result<ChildServer, Error> {
+fn spawn_ready(
+    name: &'static str,
+    port: u16,
+    command: impl Fn(u16) -> Command,
+) -> Result<ChildServer, Error> {
     let attempts = if port == 0 { 3 } else { 1 };
     let mut last_err = None;
     for _ in 0..attempts {
@@ -125,11 +149,15 @@ fn spawn_ready(name: &'static str, port: u16, command: impl Fn(u16) -> Command) 
                 return Ok(server);
             }
             if !server.is_running() {
-                last_err = Some(Error::Server(format!("{name} exited at start on port {port}")));
+                last_err = Some(Error::Server(format!(
+                    "{name} exited at start on port {port}"
+                )));
                 break;
             }
             if Instant::now() > deadline {
-                return Err(Error::Server(format!("{name} did not listen on {addr} within {READY_TIMEOUT:?}")));
+                return Err(Error::Server(format!(
+                    "{name} did not listen on {addr} within {READY_TIMEOUT:?}"
+                )));
             }
             std::thread::sleep(Duration::from_millis(25));
         }

@@ -1,8 +1,8 @@
 //! `sightline bench ...`: throughput figures as one JSON object, each compared with
 //! the raw ceiling measured in the same run (these machines are noisy).
 
-use std::process::ExitCode;
 use std::future::IntoFuture;
+use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -22,7 +22,9 @@ use crate::cli::BenchTarget;
 
 pub async fn run(target: BenchTarget, settings: &Settings) -> anyhow::Result<ExitCode> {
     match target {
-        BenchTarget::Publish { events, rounds } => publish(settings.clone(), events, rounds.max(1)).await,
+        BenchTarget::Publish { events, rounds } => {
+            publish(settings.clone(), events, rounds.max(1)).await
+        }
     }
 }
 
@@ -43,8 +45,14 @@ async fn bench_bus(settings: &mut Settings) -> anyhow::Result<BenchBus> {
         server = Some((child, dir));
     }
     let bus = super::connect(settings).await?;
-    topology::apply(&bus, &settings.streams, false).await.context("applying streams")?;
-    Ok(BenchBus { bus, embedded: server.is_some(), _server: server })
+    topology::apply(&bus, &settings.streams, false)
+        .await
+        .context("applying streams")?;
+    Ok(BenchBus {
+        bus,
+        embedded: server.is_some(),
+        _server: server,
+    })
 }
 
 async fn publish(mut settings: Settings, events: usize, rounds: usize) -> anyhow::Result<ExitCode> {
@@ -52,16 +60,28 @@ async fn publish(mut settings: Settings, events: usize, rounds: usize) -> anyhow
     let bus = &bench.bus;
     // The raw side writes to a stream of its own with LOGS' limits and storage.
     let logs = topology::desired(&settings.streams).remove(0);
-    let raw_stream = Config { name: "BENCH_RAW".into(), subjects: vec!["bench.raw.>".into()], ..logs };
-    bus.js.get_or_create_stream(raw_stream).await.map_err(|e| anyhow::anyhow!("creating BENCH_RAW: {e}"))?;
+    let raw_stream = Config {
+        name: "BENCH_RAW".into(),
+        subjects: vec!["bench.raw.>".into()],
+        ..logs
+    };
+    bus.js
+        .get_or_create_stream(raw_stream)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating BENCH_RAW: {e}"))?;
     let publisher = Publisher::new(bus, &settings.publisher);
     let window = settings.publisher.max_in_flight;
-    let (mut best_raw, mut best_raw_ids, mut best_pub, mut payload_bytes) = (0f64, 0f64, 0f64, 0usize);
+    let (mut best_raw, mut best_raw_ids, mut best_pub, mut payload_bytes) =
+        (0f64, 0f64, 0f64, 0usize);
     for round in 0..rounds {
         // Fresh ids every round, so no round is answered from the duplicate window.
-        let batch: Vec<Event> = Generator::new(round as u64 + 1, OffsetDateTime::now_utc() - time::Duration::hours(1), 5_000)
-            .take(events)
-            .collect();
+        let batch: Vec<Event> = Generator::new(
+            round as u64 + 1,
+            OffsetDateTime::now_utc() - time::Duration::hours(1),
+            5_000,
+        )
+        .take(events)
+        .collect();
         let payloads: Vec<Bytes> = batch
             .iter()
             .map(|e| encode(e, settings.publisher.encoding).map(Bytes::from))
@@ -70,9 +90,13 @@ async fn publish(mut settings: Settings, events: usize, rounds: usize) -> anyhow
 
         let ids: Vec<String> = batch.iter().map(|e| e.id.to_string()).collect();
         // Same subject shape as LOGS (`<kind>.<service>` under the raw stream's prefix).
-        let subjects: Vec<String> = batch.iter().map(|e| format!("bench.raw.{}.{}", e.kind(), e.service)).collect();
+        let subjects: Vec<String> = batch
+            .iter()
+            .map(|e| format!("bench.raw.{}.{}", e.kind(), e.service))
+            .collect();
         best_raw = best_raw.max(raw_publish(bus, &subjects, &payloads, None, window).await?);
-        best_raw_ids = best_raw_ids.max(raw_publish(bus, &subjects, &payloads, Some(&ids), window).await?);
+        best_raw_ids =
+            best_raw_ids.max(raw_publish(bus, &subjects, &payloads, Some(&ids), window).await?);
 
         let started = Instant::now();
         let mut pipeline = publisher.pipeline();
@@ -80,7 +104,11 @@ async fn publish(mut settings: Settings, events: usize, rounds: usize) -> anyhow
             pipeline.send(event).await?;
         }
         let summary = pipeline.finish().await?;
-        anyhow::ensure!(summary.published as usize == events, "published {} of {events}", summary.published);
+        anyhow::ensure!(
+            summary.published as usize == events,
+            "published {} of {events}",
+            summary.published
+        );
         best_pub = best_pub.max(events as f64 / started.elapsed().as_secs_f64());
     }
     let report = serde_json::json!({
@@ -102,18 +130,31 @@ async fn publish(mut settings: Settings, events: usize, rounds: usize) -> anyhow
 
 /// Bare async-nats publishing of pre-encoded payloads with `window` acks in flight;
 /// with `ids`, each message also carries its `Nats-Msg-Id` (the stream's dedup cost).
-async fn raw_publish(bus: &Bus, subjects: &[String], payloads: &[Bytes], ids: Option<&[String]>, window: usize) -> anyhow::Result<f64> {
+async fn raw_publish(
+    bus: &Bus,
+    subjects: &[String],
+    payloads: &[Bytes],
+    ids: Option<&[String]>,
+    window: usize,
+) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut acks = FuturesUnordered::new();
     for (i, payload) in payloads.iter().enumerate() {
         if acks.len() >= window {
-            acks.next().await.transpose().map_err(|e| anyhow::anyhow!("raw ack: {e}"))?;
+            acks.next()
+                .await
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("raw ack: {e}"))?;
         }
         let mut message = PublishMessage::build().payload(payload.clone());
         if let Some(ids) = ids {
             message = message.message_id(&ids[i]);
         }
-        let ack = bus.js.send_publish(subjects[i].clone(), message).await.map_err(|e| anyhow::anyhow!("raw publish: {e}"))?;
+        let ack = bus
+            .js
+            .send_publish(subjects[i].clone(), message)
+            .await
+            .map_err(|e| anyhow::anyhow!("raw publish: {e}"))?;
         acks.push(ack.into_future());
     }
     while let Some(ack) = acks.next().await {

@@ -8,31 +8,33 @@ use anyhow::Context;
 use sightline_generator::Generator;
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::Settings;
+
+use crate::cli::GenerateArgs;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-pub struct Options {
-    pub count: u64,
-    pub seed: u64,
-    pub rate: Option<f64>,
-    pub start: String,
-    pub fraud_rate: f64,
-    pub publish: bool,
-}
-
-pub async fn run(opts: Options, settings: &Settings) -> anyhow::Result<ExitCode> {
+pub async fn run(opts: GenerateArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let live = opts.rate.is_some();
     // Live traffic is stamped with the wall clock; otherwise the simulated clock starts at --start.
     let start = if live {
         OffsetDateTime::now_utc()
     } else {
-        OffsetDateTime::parse(&opts.start, &Rfc3339).with_context(|| format!("--start {} is not RFC 3339", opts.start))?
+        OffsetDateTime::parse(&opts.start, &Rfc3339)
+            .with_context(|| format!("--start {} is not RFC 3339", opts.start))?
     };
     let population = (opts.count as usize / 50).clamp(200, 50_000);
-    let mut generator = Generator::new(opts.seed, start, population).with_fraud_rate(opts.fraud_rate);
-    let pacer = opts.rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
+    let mut generator =
+        Generator::new(opts.seed, start, population).with_fraud_rate(opts.fraud_rate);
+    let pacer = opts
+        .rate
+        .filter(|r| *r > 0.0)
+        .map(|r| Duration::from_secs_f64(1.0 / r));
     let began = Instant::now();
-    let bus = if opts.publish { Some(super::connect(settings).await?) } else { None };
+    let bus = if opts.publish {
+        Some(super::connect(settings).await?)
+    } else {
+        None
+    };
     let publisher = bus.as_ref().map(|b| Publisher::new(b, &settings.publisher));
     let mut pipeline = publisher.as_ref().map(|p| p.pipeline());
     let stdout = std::io::stdout();
@@ -60,7 +62,10 @@ pub async fn run(opts: Options, settings: &Settings) -> anyhow::Result<ExitCode>
     drop(out);
     if let Some(p) = pipeline {
         let summary = p.finish().await?;
-        println!("{}", serde_json::json!({ "published": summary.published, "duplicates": summary.duplicates, "rejected": 0 }));
+        println!(
+            "{}",
+            serde_json::json!({ "published": summary.published, "duplicates": summary.duplicates, "rejected": 0 })
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -14,17 +14,16 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
     match command {
         Command::Streams { action } => streams::run(action, &settings).await,
         Command::Publish { file } => publish::run(&file, &settings).await,
-        Command::Generate { count, seed, rate, start, fraud_rate, publish } => {
-            let opts = generate::Options { count, seed, rate, start, fraud_rate, publish };
-            generate::run(opts, &settings).await
-        }
+        Command::Generate(args) => generate::run(args, &settings).await,
         Command::Bench { target } => bench::run(target, &settings).await,
     }
 }
 
 /// Connects to the configured NATS server.
 pub async fn connect(settings: &Settings) -> anyhow::Result<Bus> {
-    let url = settings.nats.url.as_deref().context("no NATS server configured: set nats.url in sightline.toml or SIGHTLINE_NATS__URL")?;
+    let url = settings.nats.url.as_deref().context(
+        "no NATS server configured: set nats.url in sightline.toml or SIGHTLINE_NATS__URL",
+    )?;
     Bus::connect(&settings.nats, settings.publisher.max_in_flight)
         .await
         .with_context(|| format!("connecting to {url}"))

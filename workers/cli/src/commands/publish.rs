@@ -22,7 +22,11 @@ pub async fn run(file: &str, settings: &Settings) -> anyhow::Result<ExitCode> {
     let input: Box<dyn AsyncRead + Unpin + Send> = if file == "-" {
         Box::new(tokio::io::stdin())
     } else {
-        Box::new(tokio::fs::File::open(file).await.with_context(|| format!("opening {file}"))?)
+        Box::new(
+            tokio::fs::File::open(file)
+                .await
+                .with_context(|| format!("opening {file}"))?,
+        )
     };
     let mut reader = BufReader::with_capacity(1 << 20, input);
     let bus = super::connect(settings).await?;
@@ -47,7 +51,8 @@ pub async fn run(file: &str, settings: &Settings) -> anyhow::Result<ExitCode> {
     if starts_with_array(&mut reader).await? {
         let mut text = Vec::new();
         reader.read_to_end(&mut text).await?;
-        let items: Vec<serde_json::Value> = serde_json::from_slice(&text).context("reading the JSON array")?;
+        let items: Vec<serde_json::Value> =
+            serde_json::from_slice(&text).context("reading the JSON array")?;
         for (i, item) in items.iter().enumerate() {
             publish_one(format!("item {}", i + 1), &serde_json::to_vec(item)?).await?;
         }
@@ -62,13 +67,23 @@ pub async fn run(file: &str, settings: &Settings) -> anyhow::Result<ExitCode> {
         }
     }
     let summary = pipeline.finish().await?;
-    let out = Summary { published: summary.published, duplicates: summary.duplicates, rejected };
+    let out = Summary {
+        published: summary.published,
+        duplicates: summary.duplicates,
+        rejected,
+    };
     println!("{}", serde_json::to_string(&out)?);
-    Ok(if rejected > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if rejected > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Peeks past leading white space: `[` means one JSON array, anything else NDJSON.
-async fn starts_with_array<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> anyhow::Result<bool> {
+async fn starts_with_array<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+) -> anyhow::Result<bool> {
     loop {
         let buf = reader.fill_buf().await?;
         let Some(pos) = buf.iter().position(|b| !b.is_ascii_whitespace()) else {

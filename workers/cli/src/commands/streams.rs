@@ -18,9 +18,15 @@ pub async fn run(action: StreamsAction, settings: &Settings) -> anyhow::Result<E
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
                 for s in status {
-                    println!("{:<8} messages={:<10} bytes={:<12} seq={}..{}", s.stream, s.messages, s.bytes, s.first_seq, s.last_seq);
+                    println!(
+                        "{:<8} messages={:<10} bytes={:<12} seq={}..{}",
+                        s.stream, s.messages, s.bytes, s.first_seq, s.last_seq
+                    );
                     for c in s.consumers {
-                        println!("  {:<20} pending={:<10} ack_pending={:<8} redelivered={}", c.name, c.pending, c.ack_pending, c.redelivered);
+                        println!(
+                            "  {:<20} pending={:<10} ack_pending={:<8} redelivered={}",
+                            c.name, c.pending, c.ack_pending, c.redelivered
+                        );
                     }
                 }
             }

@@ -44,10 +44,16 @@ pub async fn publish(bus: &Bus, letter: DeadLetter<'_>) -> Result<(), Error> {
     let message = PublishMessage::build()
         .payload(letter.payload)
         .headers(headers)
-        .message_id(format!("{}.{}.{}", letter.stream, letter.stream_seq, letter.consumer));
+        .message_id(format!(
+            "{}.{}.{}",
+            letter.stream, letter.stream_seq, letter.consumer
+        ));
     let ack = bus
         .js
-        .send_publish(subject::dead_letter(letter.consumer, letter.subject), message)
+        .send_publish(
+            subject::dead_letter(letter.consumer, letter.subject),
+            message,
+        )
         .await
         .map_err(|e| Error::nats("publish dead letter", e))?;
     ack.await.map_err(|e| Error::nats("dead letter ack", e))?;
@@ -58,7 +64,13 @@ pub async fn publish(bus: &Bus, letter: DeadLetter<'_>) -> Result<(), Error> {
 fn header_safe(reason: &str) -> String {
     reason
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .take(1024)
         .collect()
 }

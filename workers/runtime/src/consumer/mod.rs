@@ -12,7 +12,10 @@ use async_nats::jetstream::message::AckKind;
 use async_nats::jetstream::{stream::Stream, Message};
 use sightline_schemas::OffsetDateTime;
 
-pub use dlq::{DeadLetter, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM, ORIGINAL_SUBJECT};
+pub use dlq::{
+    DeadLetter, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM,
+    ORIGINAL_SUBJECT,
+};
 pub use projection::{Decode, Outcome, Position, Projection, Record};
 use pull::Puller;
 
@@ -47,7 +50,13 @@ enum Flow {
 
 impl<P: Projection> Worker<P> {
     pub fn new(bus: &Bus, spec: WorkerSpec, settings: ConsumerSettings, projection: P) -> Self {
-        Self { bus: bus.clone(), spec, settings, projection, health: Health::default() }
+        Self {
+            bus: bus.clone(),
+            spec,
+            settings,
+            projection,
+            health: Health::default(),
+        }
     }
 
     /// Reports into a shared [`Health`] (the one behind the process's /healthz).
@@ -59,15 +68,29 @@ impl<P: Projection> Worker<P> {
     /// Consumes until `shutdown` trips. The batch being applied then is finished and
     /// acked; messages received but not yet applied are left to redelivery.
     pub async fn run(mut self, mut shutdown: Shutdown) -> Result<P, Error> {
-        let stream = self.bus.js.get_stream(&self.spec.stream).await.map_err(|e| Error::Topology {
-            stream: self.spec.stream.clone(),
-            message: format!("{e} (run `sightline streams apply`)"),
-        })?;
+        let stream = self
+            .bus
+            .js
+            .get_stream(&self.spec.stream)
+            .await
+            .map_err(|e| Error::Topology {
+                stream: self.spec.stream.clone(),
+                message: format!("{e} (run `sightline streams apply`)"),
+            })?;
         let consumer = self.ensure_consumer(&stream).await?;
-        self.health.register(&self.spec.consumer, self.settings.stall_after);
-        let monitor = AbortOnDrop(tokio::spawn(monitor_pending(stream.clone(), self.spec.consumer.clone(), self.health.clone())));
+        self.health
+            .register(&self.spec.consumer, self.settings.stall_after);
+        let monitor = AbortOnDrop(tokio::spawn(monitor_pending(
+            stream.clone(),
+            self.spec.consumer.clone(),
+            self.health.clone(),
+        )));
         tracing::info!(stream = %self.spec.stream, consumer = %self.spec.consumer, "worker started");
-        let puller = Puller::new(consumer, self.settings.batch_size, self.settings.batch_linger);
+        let puller = Puller::new(
+            consumer,
+            self.settings.batch_size,
+            self.settings.batch_linger,
+        );
         let mut prefetched: Option<Vec<Message>> = None;
         let mut restart = true;
         while !shutdown.is_tripped() {
@@ -99,7 +122,9 @@ impl<P: Projection> Worker<P> {
             match next {
                 Ok(next) if shutdown.is_tripped() => pull::hand_back(next).await,
                 Ok(next) => prefetched = Some(next),
-                Err(e) => tracing::debug!(consumer = %self.spec.consumer, error = %e, "prefetch failed"),
+                Err(e) => {
+                    tracing::debug!(consumer = %self.spec.consumer, error = %e, "prefetch failed")
+                }
             }
             if let Flow::Restart = flow? {
                 self.pause(&mut shutdown).await;
@@ -123,10 +148,13 @@ impl<P: Projection> Worker<P> {
             max_ack_pending: self.prefetch() as i64,
             ..Default::default()
         };
-        stream.create_consumer(config).await.map_err(|e| Error::Topology {
-            stream: self.spec.stream.clone(),
-            message: format!("consumer {}: {e}", self.spec.consumer),
-        })
+        stream
+            .create_consumer(config)
+            .await
+            .map_err(|e| Error::Topology {
+                stream: self.spec.stream.clone(),
+                message: format!("consumer {}: {e}", self.spec.consumer),
+            })
     }
 
     /// Moves the consumer to just after the projection's watermark, clearing what an
@@ -170,7 +198,12 @@ impl<P: Projection> Worker<P> {
         }
     }
 
-    async fn process(&mut self, stream: &Stream, batch: Vec<Message>, shutdown: &Shutdown) -> Result<Flow, Error> {
+    async fn process(
+        &mut self,
+        stream: &Stream,
+        batch: Vec<Message>,
+        shutdown: &Shutdown,
+    ) -> Result<Flow, Error> {
         let started = Instant::now();
         let consumer = self.spec.consumer.clone();
         let m = metrics::worker();
@@ -182,7 +215,12 @@ impl<P: Projection> Worker<P> {
             let (seq, delivered) = position_of(msg)?;
             match P::Item::decode(msg.headers.as_ref(), &msg.payload) {
                 Ok(item) => {
-                    records.push(Record { stream_seq: seq, subject: msg.subject.to_string(), delivered, item });
+                    records.push(Record {
+                        stream_seq: seq,
+                        subject: msg.subject.to_string(),
+                        delivered,
+                        item,
+                    });
                     sources.push(i);
                 }
                 Err(e) => {
@@ -216,7 +254,9 @@ impl<P: Projection> Worker<P> {
             }
         };
         for (index, reason) in &outcome.rejected {
-            let Some(&i) = sources.get(*index) else { continue };
+            let Some(&i) = sources.get(*index) else {
+                continue;
+            };
             if !self.dead_letter(stream, &batch[i], reason).await {
                 return Ok(Flow::Restart);
             }
@@ -225,14 +265,22 @@ impl<P: Projection> Worker<P> {
         for (msg, _) in batch.iter().zip(&done).filter(|(_, d)| !**d) {
             msg.ack().await.map_err(|e| Error::nats("ack", e))?;
         }
-        self.bus.client.flush().await.map_err(|e| Error::nats("flush acks", e))?;
+        self.bus
+            .client
+            .flush()
+            .await
+            .map_err(|e| Error::nats("flush acks", e))?;
         let now = OffsetDateTime::now_utc();
         for r in &records {
             if let Some(at) = r.item.occurred_at() {
                 m.event_lag(&consumer, (now - at).as_seconds_f64());
             }
         }
-        m.applied(&consumer, records.len() - outcome.rejected.len(), started.elapsed());
+        m.applied(
+            &consumer,
+            records.len() - outcome.rejected.len(),
+            started.elapsed(),
+        );
         self.health.progressed(&consumer);
         Ok(Flow::Continue)
     }
@@ -240,7 +288,13 @@ impl<P: Projection> Worker<P> {
     /// Retries ran out. A watermark projection restarts from its watermark; an
     /// untracked one hands the batch back for redelivery, dead-lettering messages
     /// that reached max_deliver.
-    async fn give_back(&mut self, stream: &Stream, batch: &[Message], done: &[bool], error: &Error) -> Result<Flow, Error> {
+    async fn give_back(
+        &mut self,
+        stream: &Stream,
+        batch: &[Message],
+        done: &[bool],
+        error: &Error,
+    ) -> Result<Flow, Error> {
         let tracked = !matches!(self.projection.position().await, Ok(Position::Untracked));
         for (msg, _) in batch.iter().zip(done).filter(|(_, d)| !**d) {
             let (_, delivered) = position_of(msg)?;
@@ -248,16 +302,24 @@ impl<P: Projection> Worker<P> {
                 let reason = format!("gave up after {delivered} deliveries: {error}");
                 self.dead_letter(stream, msg, &reason).await;
             } else {
-                let _ = msg.ack_with(AckKind::Nak(Some(self.settings.retry_backoff_max))).await;
+                let _ = msg
+                    .ack_with(AckKind::Nak(Some(self.settings.retry_backoff_max)))
+                    .await;
             }
         }
-        Ok(if tracked { Flow::Restart } else { Flow::Continue })
+        Ok(if tracked {
+            Flow::Restart
+        } else {
+            Flow::Continue
+        })
     }
 
     /// Publishes to the DLQ, then terminates the message. False when the DLQ could
     /// not be written: the message stays unacked and is redelivered.
     async fn dead_letter(&self, stream: &Stream, msg: &Message, reason: &str) -> bool {
-        let Ok((seq, delivered)) = position_of(msg) else { return false };
+        let Ok((seq, delivered)) = position_of(msg) else {
+            return false;
+        };
         let letter = DeadLetter {
             stream: &stream.cached_info().config.name,
             consumer: &self.spec.consumer,
@@ -306,5 +368,29 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_stays_capped() {
+        let settings = ConsumerSettings {
+            retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_secs(2),
+            ..Default::default()
+        };
+        for attempt in 1..30 {
+            let full = Duration::from_millis(100)
+                .saturating_mul(1 << attempt.min(16))
+                .min(Duration::from_secs(2));
+            let b = backoff(&settings, attempt);
+            assert!(
+                b >= full / 2 && b <= full,
+                "attempt {attempt}: {b:?} vs {full:?}"
+            );
+        }
     }
 }

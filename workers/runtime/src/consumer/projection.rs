@@ -21,7 +21,9 @@ pub trait Decode: Sized + Send + Sync + 'static {
 
 impl Decode for Event {
     fn decode(headers: Option<&HeaderMap>, payload: &[u8]) -> Result<Self, EventError> {
-        let content_type = headers.and_then(|h| h.get("Content-Type")).map(|v| v.as_str());
+        let content_type = headers
+            .and_then(|h| h.get("Content-Type"))
+            .map(|v| v.as_str());
         sightline_schemas::decode(payload, Encoding::from_content_type(content_type)?)
     }
 
@@ -73,5 +75,8 @@ pub trait Projection: Send + 'static {
 
     /// Applies a batch durably. A transient error makes the runtime retry the same
     /// batch with backoff; any other error stops the worker.
-    fn apply(&mut self, batch: &[Record<Self::Item>]) -> impl Future<Output = Result<Outcome, Error>> + Send;
+    fn apply(
+        &mut self,
+        batch: &[Record<Self::Item>],
+    ) -> impl Future<Output = Result<Outcome, Error>> + Send;
 }

@@ -23,7 +23,11 @@ pub(super) struct Puller {
 
 impl Puller {
     pub(super) fn new(consumer: PullConsumer, batch_size: usize, linger: Duration) -> Self {
-        Self { consumer, batch_size: batch_size.max(1), linger }
+        Self {
+            consumer,
+            batch_size: batch_size.max(1),
+            linger,
+        }
     }
 
     /// The next batch; empty when nothing arrived within the idle poll.
@@ -47,7 +51,13 @@ impl Puller {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let messages = self.consumer.fetch().max_messages(max).messages().await.map_err(|e| Error::nats("fetch", e))?;
+        let messages = self
+            .consumer
+            .fetch()
+            .max_messages(max)
+            .messages()
+            .await
+            .map_err(|e| Error::nats("fetch", e))?;
         collect(messages).await
     }
 
@@ -91,6 +101,9 @@ pub(super) async fn hand_back(messages: Vec<Message>) {
         let _ = msg.ack_with(AckKind::Nak(None)).await;
     }
     if n > 0 {
-        tracing::info!(messages = n, "handed unapplied messages back for redelivery");
+        tracing::info!(
+            messages = n,
+            "handed unapplied messages back for redelivery"
+        );
     }
 }
