@@ -98,6 +98,8 @@ pub fn logs_worker(name: &str) -> WorkerSpec {
     }
 }
 
+pub mod search_suite;
+
 pub fn nats_url(server: &ChildServer) -> String {
     format!("nats://{}", server.addr())
 }

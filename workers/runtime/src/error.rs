@@ -26,6 +26,9 @@ pub enum Error {
     Event(#[from] EventError),
     #[error("{0}")]
     Server(String),
+    /// A projection store failed; the store says whether retrying can help.
+    #[error("store: {message}")]
+    Store { kind: ErrorKind, message: String },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -39,6 +42,7 @@ impl Error {
         match self {
             Error::Config(_) | Error::Topology { .. } | Error::Server(_) => ErrorKind::Config,
             Error::Nats { .. } | Error::Io { .. } => ErrorKind::Transient,
+            Error::Store { kind, .. } => *kind,
             Error::Event(e) => match e.kind() {
                 EventErrorKind::Encode => ErrorKind::Config,
                 _ => ErrorKind::Poison,

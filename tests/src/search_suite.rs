@@ -1,0 +1,645 @@
+//! The one search suite every `SearchStore` backend runs: a small fixture with
+//! results worked out by hand, then the same cases against each engine. Engines
+//! lacking an aggregation skip that case by name, and nothing else.
+
+use std::collections::BTreeMap;
+
+use sightline_schemas::{
+    Body, Decimal, ErrorEvent, Event, Performance, Security, Transaction, TxStatus, UserBehavior,
+    Uuid,
+};
+use sightline_search::document::{PiiHasher, SearchDoc};
+use sightline_search::query::{
+    Agg, AggRequest, AggResult, Bucket, Field, Filters, SearchRequest, Sort,
+};
+use sightline_search::store::SearchStore;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+pub const T0: OffsetDateTime = datetime!(2026-01-01 10:00 UTC);
+pub const CARD: &str = "fp_secret_card_token_77";
+
+fn at(secs: i64, n: u32, service: &str, body: Body) -> Event {
+    let mut e = Event::at(T0 + Duration::seconds(secs), service, body);
+    // Fixed ids: id n sorts after id n-1, like UUIDv7s minted in order.
+    e.id = Uuid::parse_str(&format!("01900000-0000-7000-8000-{n:012}")).expect("valid uuid");
+    e
+}
+
+fn tx(user: &str, amount: i64, currency: &str, method: &str, status: TxStatus) -> Body {
+    Body::Transaction(Transaction {
+        transaction_id: format!("tx-{user}-{amount}"),
+        user_id: user.into(),
+        amount: Decimal::new(amount * 100, 2),
+        currency: currency.into(),
+        payment_method: method.into(),
+        status,
+        order_id: None,
+        ip: Some("203.0.113.9".parse().expect("ip")),
+        country: Some("DE".into()),
+        billing_country: Some("DE".into()),
+        lat: None,
+        lon: None,
+        card_fingerprint: Some(CARD.into()),
+        failure_reason: (status == TxStatus::Failed).then(|| "insufficient_funds".into()),
+    })
+}
+
+fn err(code: u16, kind: &str, message: &str, endpoint: &str, user: Option<&str>) -> Body {
+    Body::Error(ErrorEvent {
+        error_code: code,
+        error_type: kind.into(),
+        error_message: message.into(),
+        endpoint: endpoint.into(),
+        stack: None,
+        user_id: user.map(Into::into),
+    })
+}
+
+fn perf(method: &str, endpoint: &str, status: u16, ms: f64) -> Body {
+    Body::Performance(Performance {
+        endpoint: endpoint.into(),
+        method: method.into(),
+        response_time_ms: ms,
+        db_query_time_ms: None,
+        status_code: status,
+    })
+}
+
+/// Twelve events in two minutes, then 200 timings of 1..=200 ms on /api/bench.
+pub fn fixture() -> Vec<Event> {
+    let mut events = vec![
+        at(
+            0,
+            1,
+            "payments",
+            tx("u1", 100, "EUR", "card", TxStatus::Completed),
+        ),
+        at(
+            1,
+            2,
+            "payments",
+            tx("u1", 50, "EUR", "card", TxStatus::Failed),
+        ),
+        at(
+            2,
+            3,
+            "payments",
+            tx("u2", 250, "USD", "paypal", TxStatus::Completed),
+        ),
+        at(
+            3,
+            4,
+            "checkout",
+            err(
+                503,
+                "ServiceUnavailable",
+                "database connection pool exhausted",
+                "/api/checkout",
+                Some("u1"),
+            ),
+        ),
+        at(
+            4,
+            5,
+            "cart",
+            err(
+                500,
+                "InternalServerError",
+                "unexpected null pointer in cart service",
+                "/api/cart",
+                None,
+            ),
+        ),
+        at(
+            61,
+            6,
+            "checkout",
+            err(
+                503,
+                "ServiceUnavailable",
+                "database timeout while reserving inventory",
+                "/api/checkout",
+                None,
+            ),
+        ),
+        at(5, 7, "catalog", perf("GET", "/api/products", 200, 120.0)),
+        at(6, 8, "checkout", perf("POST", "/api/checkout", 200, 480.0)),
+        at(62, 9, "catalog", perf("GET", "/api/products", 200, 80.0)),
+        at(63, 10, "search", perf("GET", "/api/search", 500, 2000.0)),
+        at(
+            7,
+            11,
+            "catalog",
+            Body::UserBehavior(UserBehavior {
+                user_id: "u1".into(),
+                session_id: "s1".into(),
+                action: "add_to_cart".into(),
+                page: "/products/42".into(),
+                ip: None,
+                user_agent: None,
+                product_id: Some("p42".into()),
+            }),
+        ),
+        at(
+            8,
+            12,
+            "auth",
+            Body::Security(Security {
+                action: "login_failure".into(),
+                user_id: Some("u3".into()),
+                ip: None,
+                country: Some("NG".into()),
+                reason: Some("wrong_password".into()),
+                session_id: None,
+                user_agent: None,
+            }),
+        ),
+    ];
+    for i in 1..=200u32 {
+        events.push(at(
+            3600 + i64::from(i),
+            1000 + i,
+            "bench",
+            perf("GET", "/api/bench", 200, f64::from(i)),
+        ));
+    }
+    events
+}
+
+pub fn pii() -> PiiHasher {
+    PiiHasher::new([7; 32])
+}
+
+pub fn documents() -> Vec<SearchDoc> {
+    fixture()
+        .iter()
+        .map(|e| SearchDoc::from_event(e, &pii()))
+        .collect()
+}
+
+fn not_bench() -> Filters {
+    Filters {
+        until: Some(T0 + Duration::seconds(3600)),
+        ..Filters::default()
+    }
+}
+
+fn request(text: Option<&str>, filters: Filters) -> SearchRequest {
+    SearchRequest {
+        text: text.map(Into::into),
+        filters,
+        size: 20,
+        ..SearchRequest::default()
+    }
+}
+
+fn ids(response: &sightline_search::query::SearchResponse) -> Vec<u32> {
+    response
+        .hits
+        .iter()
+        .map(|h| (h.id.as_u128() & 0xffff_ffff_ffff) as u32)
+        .map(|n| format!("{n:x}").parse().unwrap())
+        .collect()
+}
+
+/// Indexes the fixture, then runs every case not named in `skip`.
+pub async fn run<S: SearchStore>(store: &S, skip: &[&str]) {
+    store
+        .index(documents(), 212)
+        .await
+        .expect("fixture indexed");
+    assert_eq!(store.count().await.unwrap(), 212, "count");
+    let cases: Vec<(&str, CaseFn<S>)> = vec![
+        ("full_text_newest_first_with_highlights", |s| {
+            Box::pin(full_text(s))
+        }),
+        ("fuzzy_matching", |s| Box::pin(fuzzy(s))),
+        ("filters", |s| Box::pin(filters(s))),
+        ("time_range", |s| Box::pin(time_range(s))),
+        ("sorting_and_from_size", |s| Box::pin(sorting(s))),
+        ("search_after_pages_through_everything_once", |s| {
+            Box::pin(search_after(s))
+        }),
+        ("terms", |s| Box::pin(terms(s))),
+        ("date_histogram", |s| Box::pin(date_histogram(s))),
+        ("avg_sum_min_max", |s| Box::pin(metrics(s))),
+        ("percentiles", |s| Box::pin(percentiles(s))),
+        ("cardinality", |s| Box::pin(cardinality(s))),
+        ("autocomplete", |s| Box::pin(autocomplete(s))),
+        ("card_fingerprints_are_not_searchable_in_clear", |s| {
+            Box::pin(no_clear_pii(s))
+        }),
+        ("bad_requests_are_refused", |s| Box::pin(bad_requests(s))),
+        ("indexing_again_is_idempotent", |s| Box::pin(idempotent(s))),
+        ("retention_deletes_old_documents", |s| {
+            Box::pin(retention(s))
+        }),
+    ];
+    for (name, case) in cases {
+        if skip.contains(&name) {
+            eprintln!("search suite: skipping {name}");
+            continue;
+        }
+        eprintln!("search suite: {name}");
+        case(store).await;
+    }
+}
+
+type CaseFn<S> =
+    for<'a> fn(&'a S) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
+async fn full_text<S: SearchStore>(s: &S) {
+    let mut req = request(Some("database"), not_bench());
+    req.highlight = true;
+    let r = s.search(&req).await.unwrap();
+    assert_eq!(r.total, 2);
+    assert_eq!(ids(&r), [6, 4]);
+    assert!(
+        r.hits[0].highlights[0].contains("<em>database</em>"),
+        "{:?}",
+        r.hits[0].highlights
+    );
+    assert_eq!(r.hits[0].service, "checkout");
+    assert_eq!(r.hits[0].occurred_at, T0 + Duration::seconds(61));
+    let both = s
+        .search(&request(Some("database timeout"), not_bench()))
+        .await
+        .unwrap();
+    assert_eq!(ids(&both), [6], "all words must match");
+}
+
+async fn fuzzy<S: SearchStore>(s: &S) {
+    let exact = s
+        .search(&request(Some("databse"), not_bench()))
+        .await
+        .unwrap();
+    assert_eq!(exact.total, 0);
+    let mut req = request(Some("databse"), not_bench());
+    req.fuzzy = true;
+    assert_eq!(ids(&s.search(&req).await.unwrap()), [6, 4]);
+}
+
+async fn filters<S: SearchStore>(s: &S) {
+    let cases: Vec<(Filters, Vec<u32>)> = vec![
+        (
+            Filters {
+                kinds: vec![sightline_schemas::Kind::Error],
+                ..not_bench()
+            },
+            vec![6, 5, 4],
+        ),
+        (
+            Filters {
+                error_code: Some(503),
+                ..not_bench()
+            },
+            vec![6, 4],
+        ),
+        (
+            Filters {
+                status: Some("failed".into()),
+                ..not_bench()
+            },
+            vec![2],
+        ),
+        (
+            Filters {
+                user_id: Some("u1".into()),
+                ..not_bench()
+            },
+            vec![11, 4, 2, 1],
+        ),
+        (
+            Filters {
+                endpoint: Some("/api/checkout".into()),
+                ..not_bench()
+            },
+            vec![6, 8, 4],
+        ),
+        (
+            Filters {
+                services: vec!["cart".into(), "auth".into()],
+                ..not_bench()
+            },
+            vec![12, 5],
+        ),
+    ];
+    for (f, expected) in cases {
+        let r = s.search(&request(None, f.clone())).await.unwrap();
+        assert_eq!(ids(&r), expected, "{f:?}");
+        assert_eq!(r.total as usize, expected.len());
+    }
+}
+
+async fn time_range<S: SearchStore>(s: &S) {
+    let f = Filters {
+        since: Some(T0 + Duration::seconds(60)),
+        until: Some(T0 + Duration::seconds(63)),
+        ..Filters::default()
+    };
+    assert_eq!(
+        ids(&s.search(&request(None, f)).await.unwrap()),
+        [9, 6],
+        "since inclusive, until exclusive"
+    );
+}
+
+async fn sorting<S: SearchStore>(s: &S) {
+    let mut req = request(None, not_bench());
+    req.sort = Sort::Oldest;
+    req.size = 5;
+    assert_eq!(ids(&s.search(&req).await.unwrap()), [1, 2, 3, 4, 5]);
+    req.from = 10;
+    let last = s.search(&req).await.unwrap();
+    assert_eq!(ids(&last), [9, 10]);
+    assert_eq!(last.total, 12);
+    let mut relevance = request(Some("checkout"), not_bench());
+    relevance.sort = Sort::Relevance;
+    let mut found = ids(&s.search(&relevance).await.unwrap());
+    found.sort();
+    assert_eq!(found, [4, 6, 8]);
+}
+
+async fn search_after<S: SearchStore>(s: &S) {
+    let mut req = request(None, Filters::default());
+    req.size = 37;
+    let mut seen = Vec::new();
+    loop {
+        let page = s.search(&req).await.unwrap();
+        assert_eq!(
+            page.total, 212,
+            "total counts every match, not what is left"
+        );
+        seen.extend(page.hits.iter().map(|h| (h.occurred_at, h.id)));
+        match page.next {
+            Some(cursor) => req.search_after = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 212);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    sorted.dedup();
+    assert_eq!(seen, sorted, "newest first, no repeats");
+}
+
+async fn agg<S: SearchStore>(s: &S, query: SearchRequest, agg: Agg) -> AggResult {
+    let req = AggRequest {
+        query,
+        aggs: BTreeMap::from([("a".to_string(), agg)]),
+    };
+    s.aggregate(&req).await.unwrap().remove("a").unwrap()
+}
+
+fn b(key: &str, count: u64) -> Bucket {
+    Bucket {
+        key: key.into(),
+        count,
+    }
+}
+
+async fn terms<S: SearchStore>(s: &S) {
+    let r = agg(
+        s,
+        request(None, not_bench()),
+        Agg::Terms {
+            field: Field::Kind,
+            size: 10,
+        },
+    )
+    .await;
+    let expected = vec![
+        b("performance", 4),
+        b("error", 3),
+        b("transaction", 3),
+        b("security", 1),
+        b("user_behavior", 1),
+    ];
+    assert_eq!(r, AggResult::Buckets(expected));
+    let top = agg(
+        s,
+        request(None, not_bench()),
+        Agg::Terms {
+            field: Field::Service,
+            size: 2,
+        },
+    )
+    .await;
+    assert_eq!(
+        top,
+        AggResult::Buckets(vec![b("catalog", 3), b("checkout", 3)])
+    );
+    let codes = agg(
+        s,
+        request(None, not_bench()),
+        Agg::Terms {
+            field: Field::ErrorCode,
+            size: 5,
+        },
+    )
+    .await;
+    assert_eq!(codes, AggResult::Buckets(vec![b("503", 2), b("500", 1)]));
+}
+
+async fn date_histogram<S: SearchStore>(s: &S) {
+    let r = agg(
+        s,
+        request(None, not_bench()),
+        Agg::DateHistogram { interval_secs: 60 },
+    )
+    .await;
+    assert_eq!(
+        r,
+        AggResult::Buckets(vec![
+            b("2026-01-01T10:00:00Z", 9),
+            b("2026-01-01T10:01:00Z", 3)
+        ])
+    );
+}
+
+async fn metrics<S: SearchStore>(s: &S) {
+    let q = || request(None, not_bench());
+    assert_eq!(
+        agg(
+            s,
+            q(),
+            Agg::Avg {
+                field: Field::ResponseTimeMs
+            }
+        )
+        .await,
+        AggResult::Value(Some(670.0))
+    );
+    assert_eq!(
+        agg(
+            s,
+            q(),
+            Agg::Sum {
+                field: Field::Amount
+            }
+        )
+        .await,
+        AggResult::Value(Some(400.0))
+    );
+    assert_eq!(
+        agg(
+            s,
+            q(),
+            Agg::Min {
+                field: Field::Amount
+            }
+        )
+        .await,
+        AggResult::Value(Some(50.0))
+    );
+    assert_eq!(
+        agg(
+            s,
+            q(),
+            Agg::Max {
+                field: Field::Amount
+            }
+        )
+        .await,
+        AggResult::Value(Some(250.0))
+    );
+    let none = request(
+        None,
+        Filters {
+            status: Some("refunded".into()),
+            ..not_bench()
+        },
+    );
+    assert_eq!(
+        agg(
+            s,
+            none,
+            Agg::Max {
+                field: Field::Amount
+            }
+        )
+        .await,
+        AggResult::Value(None)
+    );
+}
+
+async fn percentiles<S: SearchStore>(s: &S) {
+    let bench = request(
+        None,
+        Filters {
+            endpoint: Some("/api/bench".into()),
+            ..Filters::default()
+        },
+    );
+    let r = agg(
+        s,
+        bench,
+        Agg::Percentiles {
+            field: Field::ResponseTimeMs,
+            percents: vec![50.0, 90.0, 95.0, 99.0],
+        },
+    )
+    .await;
+    let AggResult::Percentiles(values) = r else {
+        panic!("{r:?}")
+    };
+    // 1..=200 ms: engines estimate (t-digest, DDSketch); allow 3%.
+    for (p, truth) in [
+        ("50.0", 100.0),
+        ("90.0", 180.0),
+        ("95.0", 190.0),
+        ("99.0", 198.0),
+    ] {
+        let got = values[p].unwrap_or_else(|| panic!("no p{p}"));
+        assert!(
+            (got - truth).abs() <= truth * 0.03,
+            "p{p}: {got} vs {truth}"
+        );
+    }
+}
+
+async fn cardinality<S: SearchStore>(s: &S) {
+    assert_eq!(
+        agg(
+            s,
+            request(None, not_bench()),
+            Agg::Cardinality {
+                field: Field::UserId
+            }
+        )
+        .await,
+        AggResult::Value(Some(3.0))
+    );
+}
+
+async fn autocomplete<S: SearchStore>(s: &S) {
+    assert_eq!(s.suggest("data", 5).await.unwrap(), ["database"]);
+    let che = s.suggest("Che", 5).await.unwrap();
+    assert_eq!(che.first().map(String::as_str), Some("checkout"), "{che:?}");
+    assert!(s.suggest("zzz", 5).await.unwrap().is_empty());
+    assert!(
+        s.suggest("a.*", 5).await.is_err(),
+        "patterns are not accepted as prefixes"
+    );
+}
+
+async fn no_clear_pii<S: SearchStore>(s: &S) {
+    let r = s
+        .search(&request(Some(CARD), Filters::default()))
+        .await
+        .unwrap();
+    assert_eq!(r.total, 0);
+    let doc = &documents()[0];
+    assert!(!serde_json::to_string(doc).unwrap().contains(CARD));
+    assert!(!serde_json::to_string(doc).unwrap().contains("203.0.113.9"));
+    assert_eq!(
+        doc.keywords.card_ref.as_deref(),
+        Some(pii().reference("card", CARD).as_str())
+    );
+}
+
+async fn bad_requests<S: SearchStore>(s: &S) {
+    let mut huge = request(None, Filters::default());
+    huge.size = 100_000;
+    assert!(s.search(&huge).await.is_err());
+    let mut backwards = request(None, Filters::default());
+    backwards.filters.since = Some(T0 + Duration::seconds(10));
+    backwards.filters.until = Some(T0);
+    assert!(s.search(&backwards).await.is_err());
+    let not_numeric = AggRequest {
+        query: SearchRequest::default(),
+        aggs: BTreeMap::from([(
+            "x".into(),
+            Agg::Avg {
+                field: Field::Service,
+            },
+        )]),
+    };
+    assert!(s.aggregate(&not_numeric).await.is_err());
+}
+
+async fn idempotent<S: SearchStore>(s: &S) {
+    s.index(documents(), 212).await.unwrap();
+    assert_eq!(s.count().await.unwrap(), 212);
+    assert_eq!(
+        s.search(&request(Some("database"), not_bench()))
+            .await
+            .unwrap()
+            .total,
+        2
+    );
+}
+
+async fn retention<S: SearchStore>(s: &S) {
+    let removed = s.delete_before(T0 + Duration::seconds(60)).await.unwrap();
+    assert_eq!(removed, 9);
+    assert_eq!(s.count().await.unwrap(), 203);
+    assert_eq!(
+        s.search(&request(Some("database"), Filters::default()))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+}

@@ -1,0 +1,61 @@
+//! The search suite on the embedded Tantivy store, plus what only Tantivy does:
+//! the watermark in the commit payload, read-only handles, nothing in clear on disk.
+
+use sightline_search::store::tantivy::TantivyStore;
+use sightline_search::store::SearchStore;
+use sightline_tests::search_suite;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tantivy_passes_the_search_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = TantivyStore::open(dir.path()).unwrap();
+    search_suite::run(&store, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watermark_survives_a_reopen_and_readers_follow_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = search_suite::documents();
+    {
+        let store = TantivyStore::open(dir.path()).unwrap();
+        assert_eq!(store.watermark().await.unwrap(), None);
+        store.index(docs[..5].to_vec(), 40).await.unwrap();
+        store.delete_before(search_suite::T0).await.unwrap();
+        assert_eq!(
+            store.watermark().await.unwrap(),
+            Some(40),
+            "a retention commit keeps the watermark"
+        );
+    }
+    let store = TantivyStore::open(dir.path()).unwrap();
+    assert_eq!(store.watermark().await.unwrap(), Some(40));
+    let reader = TantivyStore::open_read_only(dir.path()).unwrap();
+    assert!(
+        reader.index(docs.clone(), 99).await.is_err(),
+        "read-only handles refuse writes"
+    );
+    store.index(docs[5..].to_vec(), 300).await.unwrap();
+    let followed = sightline_tests::eventually(std::time::Duration::from_secs(5), || async {
+        reader.count().await.unwrap() == 212
+    })
+    .await;
+    assert!(followed, "the read-only handle did not see the new commit");
+    assert_eq!(reader.watermark().await.unwrap(), Some(300));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_card_fingerprint_or_ip_reaches_the_index_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = TantivyStore::open(dir.path()).unwrap();
+    store.index(search_suite::documents(), 1).await.unwrap();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for secret in [search_suite::CARD.as_bytes(), b"203.0.113.9"] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret),
+                "found {} on disk",
+                String::from_utf8_lossy(secret)
+            );
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Aggregations as Elasticsearch-style JSON, which both Elasticsearch and Tantivy
+//! read and answer in the same shape: one translation, one parser.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
+
+use crate::error::SearchError;
+use crate::query::{percent_key, Agg, AggResult, Bucket};
+
+/// The `aggs` object of a search request.
+pub fn request(aggs: &BTreeMap<String, Agg>) -> Result<Value, SearchError> {
+    let mut out = Map::new();
+    for (name, agg) in aggs {
+        let numeric = |field: crate::query::Field| {
+            if field.is_numeric() {
+                Ok(field.name())
+            } else {
+                Err(SearchError::invalid(format!(
+                    "aggregation {name}: {} is not numeric",
+                    field.name()
+                )))
+            }
+        };
+        let body = match agg {
+            Agg::Terms { field, size } => {
+                json!({ "terms": { "field": field.name(), "size": (*size).clamp(1, 1000) } })
+            }
+            Agg::DateHistogram { interval_secs } => {
+                if *interval_secs == 0 {
+                    return Err(SearchError::invalid(format!(
+                        "aggregation {name}: interval_secs must be > 0"
+                    )));
+                }
+                json!({ "date_histogram": { "field": "occurred_at", "fixed_interval": format!("{interval_secs}s"), "min_doc_count": 1 } })
+            }
+            Agg::Avg { field } => json!({ "avg": { "field": numeric(*field)? } }),
+            Agg::Sum { field } => json!({ "sum": { "field": numeric(*field)? } }),
+            Agg::Min { field } => json!({ "min": { "field": numeric(*field)? } }),
+            Agg::Max { field } => json!({ "max": { "field": numeric(*field)? } }),
+            Agg::Percentiles { field, percents } => {
+                if percents.is_empty() || percents.iter().any(|p| !(0.0..=100.0).contains(p)) {
+                    return Err(SearchError::invalid(format!(
+                        "aggregation {name}: percents must be between 0 and 100"
+                    )));
+                }
+                json!({ "percentiles": { "field": numeric(*field)?, "percents": percents, "keyed": true } })
+            }
+            Agg::Cardinality { field } => json!({ "cardinality": { "field": field.name() } }),
+        };
+        out.insert(name.clone(), body);
+    }
+    Ok(Value::Object(out))
+}
+
+/// Reads the `aggregations` object of a response into results, under the request's names.
+pub fn parse(
+    aggs: &BTreeMap<String, Agg>,
+    response: &Value,
+) -> Result<BTreeMap<String, AggResult>, SearchError> {
+    let mut out = BTreeMap::new();
+    for (name, agg) in aggs {
+        let v = response.get(name).ok_or_else(|| {
+            SearchError::backend(format!("aggregation {name} missing from the response"))
+        })?;
+        let result = match agg {
+            Agg::Terms { .. } => AggResult::Buckets(terms(v)),
+            Agg::DateHistogram { .. } => AggResult::Buckets(histogram(v)),
+            Agg::Percentiles { percents, .. } => AggResult::Percentiles(percentiles(percents, v)),
+            Agg::Cardinality { .. } => AggResult::Value(v["value"].as_f64().map(f64::round)),
+            Agg::Avg { .. } | Agg::Min { .. } | Agg::Max { .. } => {
+                AggResult::Value(v["value"].as_f64())
+            }
+            // An empty sum is 0 in both engines; report it as no value, like the others.
+            Agg::Sum { .. } => AggResult::Value(v["value"].as_f64()),
+        };
+        out.insert(name.clone(), result);
+    }
+    Ok(out)
+}
+
+fn buckets(v: &Value) -> impl Iterator<Item = &Value> {
+    v["buckets"].as_array().into_iter().flatten()
+}
+
+fn key_string(key: &Value) -> String {
+    match key {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 => format!("{}", f as i64),
+            _ => n.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// Most frequent first, ties by key, whatever order the engine used.
+fn terms(v: &Value) -> Vec<Bucket> {
+    let mut out: Vec<Bucket> = buckets(v)
+        .map(|b| Bucket {
+            key: key_string(&b["key"]),
+            count: b["doc_count"].as_u64().unwrap_or(0),
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    out
+}
+
+fn histogram(v: &Value) -> Vec<Bucket> {
+    let mut out: Vec<(i64, u64)> = buckets(v)
+        .filter_map(|b| {
+            Some((
+                b["key"].as_f64()? as i64,
+                b["doc_count"].as_u64().unwrap_or(0),
+            ))
+        })
+        .filter(|(_, count)| *count > 0)
+        .collect();
+    out.sort();
+    out.into_iter()
+        .map(|(ms, count)| {
+            let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            let key = at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            Bucket { key, count }
+        })
+        .collect()
+}
+
+fn percentiles(percents: &[f64], v: &Value) -> BTreeMap<String, Option<f64>> {
+    let values = &v["values"];
+    percents
+        .iter()
+        .map(|p| {
+            // Engines key percentiles as "95.0" or "95"; accept either.
+            let found = values.as_object().and_then(|m| {
+                m.iter()
+                    .find(|(k, _)| k.parse::<f64>().ok() == Some(*p))
+                    .and_then(|(_, val)| val.as_f64())
+            });
+            (percent_key(*p), found)
+        })
+        .collect()
+}

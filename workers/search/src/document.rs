@@ -1,0 +1,213 @@
+//! The flat document both backends index for an event. `message` is the one text
+//! field searched and highlighted; the rest are exact-match keywords and numbers.
+//! Card fingerprints and IP addresses are indexed only as keyed hashes, so an index
+//! can answer "everything from this card" without holding the card's token.
+
+use serde::{Deserialize, Serialize};
+use sightline_schemas::{Body, Event};
+
+/// Keyed hashing of identifiers that must not be indexed in clear.
+#[derive(Clone)]
+pub struct PiiHasher {
+    key: [u8; 32],
+}
+
+impl PiiHasher {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self { key }
+    }
+
+    /// A stable, non-reversible reference: the first 16 bytes of keyed BLAKE3, in hex.
+    pub fn reference(&self, kind: &str, value: &str) -> String {
+        let mut hasher = blake3::Hasher::new_keyed(&self.key);
+        hasher.update(kind.as_bytes());
+        hasher.update(&[0]);
+        hasher.update(value.as_bytes());
+        hasher.finalize().to_hex()[..32].to_owned()
+    }
+}
+
+impl std::fmt::Debug for PiiHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PiiHasher(***)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchDoc {
+    pub id: String,
+    pub kind: String,
+    pub service: String,
+    /// RFC 3339 with nanoseconds.
+    pub occurred_at: String,
+    pub occurred_at_ns: i64,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    #[serde(flatten)]
+    pub keywords: Keywords,
+    #[serde(flatten)]
+    pub numbers: Numbers,
+}
+
+/// Exact-match fields, present only for the kinds that have them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Keywords {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_ref: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Numbers {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_time_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_query_time_ms: Option<f64>,
+}
+
+impl SearchDoc {
+    pub fn from_event(event: &Event, pii: &PiiHasher) -> Self {
+        let mut k = Keywords::default();
+        let mut n = Numbers::default();
+        let ip_ref =
+            |ip: &Option<std::net::IpAddr>| ip.map(|ip| pii.reference("ip", &ip.to_string()));
+        let (message, stack) = match &event.payload {
+            Body::Transaction(t) => {
+                k.status = Some(t.status.as_str().into());
+                k.user_id = Some(t.user_id.clone());
+                k.currency = Some(t.currency.clone());
+                k.payment_method = Some(t.payment_method.clone());
+                k.country = t.country.clone();
+                k.card_ref = t
+                    .card_fingerprint
+                    .as_ref()
+                    .map(|c| pii.reference("card", c));
+                k.ip_ref = ip_ref(&t.ip);
+                n.amount = t.amount.to_string().parse().ok();
+                let reason = t
+                    .failure_reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                let text = format!(
+                    "payment {} {} {} by {} for user {}{reason}",
+                    t.status.as_str(),
+                    t.amount,
+                    t.currency,
+                    t.payment_method.replace('_', " "),
+                    t.user_id
+                );
+                (text, None)
+            }
+            Body::Error(e) => {
+                k.endpoint = Some(e.endpoint.clone());
+                k.error_type = Some(e.error_type.clone());
+                k.user_id = e.user_id.clone();
+                n.error_code = Some(e.error_code.into());
+                let text = format!(
+                    "{} {} {} on {}",
+                    e.error_code, e.error_type, e.error_message, e.endpoint
+                );
+                (text, e.stack.clone())
+            }
+            Body::UserBehavior(b) => {
+                k.user_id = Some(b.user_id.clone());
+                k.session_id = Some(b.session_id.clone());
+                k.action = Some(b.action.clone());
+                k.ip_ref = ip_ref(&b.ip);
+                (
+                    format!(
+                        "user {} {} {}",
+                        b.user_id,
+                        b.action.replace('_', " "),
+                        b.page
+                    ),
+                    None,
+                )
+            }
+            Body::Performance(p) => {
+                k.endpoint = Some(p.endpoint.clone());
+                k.method = Some(p.method.clone());
+                n.status_code = Some(p.status_code.into());
+                n.response_time_ms = Some(p.response_time_ms);
+                n.db_query_time_ms = p.db_query_time_ms;
+                let text = format!(
+                    "{} {} answered {} in {} ms",
+                    p.method, p.endpoint, p.status_code, p.response_time_ms
+                );
+                (text, None)
+            }
+            Body::Security(s) => {
+                k.action = Some(s.action.clone());
+                k.user_id = s.user_id.clone();
+                k.session_id = s.session_id.clone();
+                k.country = s.country.clone();
+                k.ip_ref = ip_ref(&s.ip);
+                let who = s.user_id.as_deref().unwrap_or("unknown user");
+                let reason = s
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default();
+                (
+                    format!("{} for {who}{reason}", s.action.replace('_', " ")),
+                    None,
+                )
+            }
+        };
+        let ts = event.occurred_at;
+        Self {
+            id: event.id.to_string(),
+            kind: event.kind().as_str().into(),
+            service: event.service.clone(),
+            occurred_at: ts
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            occurred_at_ns: i64::try_from(ts.unix_timestamp_nanos()).unwrap_or(i64::MAX),
+            message,
+            stack,
+            env: event.env.clone(),
+            host: event.host.clone(),
+            tenant: event.tenant.clone(),
+            trace_id: event.trace_id.clone(),
+            keywords: k,
+            numbers: n,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The search and analytics projection. Events become flat documents
+//! ([`document`]), stored by a [`store::SearchStore`] backend and read through one
+//! query model ([`query`]) that the API and the CLI share.
+
+mod aggs;
+pub mod document;
+mod error;
+pub mod project;
+pub mod query;
+pub mod store;
+
+pub use error::SearchError;

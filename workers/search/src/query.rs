@@ -1,0 +1,237 @@
+//! One query model for every search backend and for the API: full text with
+//! highlighting and fuzzy matching, filters, sorting, pagination, autocomplete and
+//! aggregations. Backends translate it; they never invent their own.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sightline_schemas::{Kind, OffsetDateTime};
+
+/// Largest page a single request may ask for.
+pub const MAX_PAGE: usize = 1000;
+/// Deepest `from` offset; deeper pages use `search_after`.
+pub const MAX_FROM: usize = 10_000;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchRequest {
+    /// Words to find in the event's message; all must match.
+    pub text: Option<String>,
+    /// Tolerate typos (edit distance 1 on words of 4+ letters, 2 on 8+).
+    pub fuzzy: bool,
+    pub filters: Filters,
+    pub sort: Sort,
+    pub from: usize,
+    pub size: usize,
+    /// Continue after this hit (time sorts only); use the `next` of the previous page.
+    pub search_after: Option<Cursor>,
+    pub highlight: bool,
+}
+
+/// Exact-match filters; every one given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Filters {
+    pub kinds: Vec<Kind>,
+    pub services: Vec<String>,
+    /// Transaction status (`failed`...).
+    pub status: Option<String>,
+    pub user_id: Option<String>,
+    pub endpoint: Option<String>,
+    pub error_code: Option<u16>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub since: Option<OffsetDateTime>,
+    /// Exclusive upper bound.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub until: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    /// Newest first (the default for logs).
+    #[default]
+    Newest,
+    Oldest,
+    /// Best match first; ties newest first.
+    Relevance,
+}
+
+/// Where a time-sorted page ended: the last hit's time and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub occurred_at_ns: i64,
+    pub id: uuid::Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResponse {
+    /// Matching documents in all (exact).
+    pub total: u64,
+    pub hits: Vec<Hit>,
+    /// Pass as `search_after` for the next page; absent when this page was the last.
+    pub next: Option<Cursor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    pub id: uuid::Uuid,
+    pub kind: Kind,
+    pub service: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    pub message: String,
+    /// Message fragments with matches wrapped in `<em>...</em>` (HTML-escaped otherwise).
+    pub highlights: Vec<String>,
+}
+
+impl SearchRequest {
+    pub fn text(text: &str) -> Self {
+        Self {
+            text: Some(text.into()),
+            size: 10,
+            ..Self::default()
+        }
+    }
+
+    /// The page size actually used, and a clear error for requests out of bounds.
+    pub fn checked_size(&self) -> Result<usize, String> {
+        if self.size > MAX_PAGE {
+            return Err(format!("size must be at most {MAX_PAGE}"));
+        }
+        if self.from > MAX_FROM {
+            return Err(format!(
+                "from must be at most {MAX_FROM}; use search_after for deeper pages"
+            ));
+        }
+        if self.search_after.is_some() && self.sort == Sort::Relevance {
+            return Err("search_after needs a time sort (newest or oldest)".into());
+        }
+        if let (Some(a), Some(b)) = (self.filters.since, self.filters.until) {
+            if a >= b {
+                return Err("since must be before until".into());
+            }
+        }
+        Ok(if self.size == 0 { 10 } else { self.size })
+    }
+}
+
+/// Fields that aggregations may group or measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Kind,
+    Service,
+    Status,
+    UserId,
+    Endpoint,
+    ErrorCode,
+    ErrorType,
+    Currency,
+    PaymentMethod,
+    Country,
+    Action,
+    StatusCode,
+    Amount,
+    ResponseTimeMs,
+    DbQueryTimeMs,
+}
+
+impl Field {
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Kind => "kind",
+            Field::Service => "service",
+            Field::Status => "status",
+            Field::UserId => "user_id",
+            Field::Endpoint => "endpoint",
+            Field::ErrorCode => "error_code",
+            Field::ErrorType => "error_type",
+            Field::Currency => "currency",
+            Field::PaymentMethod => "payment_method",
+            Field::Country => "country",
+            Field::Action => "action",
+            Field::StatusCode => "status_code",
+            Field::Amount => "amount",
+            Field::ResponseTimeMs => "response_time_ms",
+            Field::DbQueryTimeMs => "db_query_time_ms",
+        }
+    }
+
+    pub fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            Field::ErrorCode
+                | Field::StatusCode
+                | Field::Amount
+                | Field::ResponseTimeMs
+                | Field::DbQueryTimeMs
+        )
+    }
+}
+
+/// One aggregation. Requests are named; results come back under the same names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Agg {
+    /// The most frequent values, most frequent first (ties by key).
+    Terms {
+        field: Field,
+        size: usize,
+    },
+    /// Counts per fixed interval of `occurred_at`, in seconds.
+    DateHistogram {
+        interval_secs: u64,
+    },
+    Avg {
+        field: Field,
+    },
+    Sum {
+        field: Field,
+    },
+    Min {
+        field: Field,
+    },
+    Max {
+        field: Field,
+    },
+    /// The given percentiles (50, 90, 95, 99...) of a numeric field.
+    Percentiles {
+        field: Field,
+        percents: Vec<f64>,
+    },
+    /// Approximate number of distinct values.
+    Cardinality {
+        field: Field,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AggRequest {
+    /// Which documents to aggregate (text and filters; paging is ignored).
+    pub query: SearchRequest,
+    pub aggs: BTreeMap<String, Agg>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggResult {
+    Buckets(Vec<Bucket>),
+    /// `None` when no document had the field.
+    Value(Option<f64>),
+    /// Percent (as written in the request, e.g. "95.0") to value.
+    Percentiles(BTreeMap<String, Option<f64>>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// The term, or the bucket start as RFC 3339 for date histograms.
+    pub key: String,
+    pub count: u64,
+}
+
+/// The percent key used in results: `95.0`, `99.9`.
+pub fn percent_key(p: f64) -> String {
+    format!("{p:.1}")
+}

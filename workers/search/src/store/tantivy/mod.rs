@@ -1,0 +1,233 @@
+//! The embedded search store: a Tantivy index on disk. Each batch is one commit whose
+//! payload carries the last applied stream sequence, so the index and its watermark
+//! move together; readers reload after every commit.
+
+mod read;
+mod schema;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+use sightline_schemas::OffsetDateTime;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::RangeQuery;
+use tantivy::{DateTime, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use super::{Indexed, SearchStore};
+use crate::document::SearchDoc;
+use crate::error::SearchError;
+use crate::query::{AggRequest, AggResult, SearchRequest, SearchResponse};
+use schema::Fields;
+
+/// Memory the writer may buffer before it flushes a segment on its own.
+const WRITER_MEMORY: usize = 256 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct TantivyStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    index: Index,
+    fields: Fields,
+    reader: IndexReader,
+    /// `None` for a read-only handle (a CLI or API process beside the indexer).
+    writer: Option<Mutex<Writer>>,
+}
+
+struct Writer {
+    writer: IndexWriter<TantivyDocument>,
+    /// The watermark of the last commit, written again by every commit.
+    watermark: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CommitPayload {
+    watermark: u64,
+}
+
+impl TantivyStore {
+    /// Opens the index in `dir` for writing, creating it when empty. One process
+    /// at a time may hold the writer.
+    pub fn open(dir: &Path) -> Result<Self, SearchError> {
+        Self::open_with(dir, true)
+    }
+
+    /// Opens an existing index for reading only; it follows the writer's commits.
+    pub fn open_read_only(dir: &Path) -> Result<Self, SearchError> {
+        if !dir.join("meta.json").exists() {
+            return Err(SearchError::invalid(format!(
+                "no search index in {} (has the indexer run?)",
+                dir.display()
+            )));
+        }
+        Self::open_with(dir, false)
+    }
+
+    fn open_with(dir: &Path, write: bool) -> Result<Self, SearchError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| SearchError::Unavailable(format!("creating {}: {e}", dir.display())))?;
+        let fields = Fields::new();
+        let directory = MmapDirectory::open(dir)
+            .map_err(|e| SearchError::Unavailable(format!("opening {}: {e}", dir.display())))?;
+        let index = Index::open_or_create(directory, fields.schema.clone()).map_err(|e| {
+            SearchError::backend(format!(
+                "index in {}: {e} (rebuild it with a replay)",
+                dir.display()
+            ))
+        })?;
+        let watermark = read_watermark(&index)?;
+        let writer = match write {
+            true => Some(Mutex::new(Writer {
+                writer: index.writer(WRITER_MEMORY)?,
+                watermark,
+            })),
+            false => None,
+        };
+        let policy = if write {
+            ReloadPolicy::Manual
+        } else {
+            ReloadPolicy::OnCommitWithDelay
+        };
+        let reader = index.reader_builder().reload_policy(policy).try_into()?;
+        let inner = Inner {
+            index,
+            fields,
+            reader,
+            writer,
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Runs index work off the async runtime.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Inner) -> Result<T, SearchError> + Send + 'static,
+    ) -> Result<T, SearchError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || work(&inner))
+            .await
+            .map_err(|e| SearchError::backend(format!("index task failed: {e}")))?
+    }
+}
+
+impl Inner {
+    fn writer(&self) -> Result<MutexGuard<'_, Writer>, SearchError> {
+        let writer = self
+            .writer
+            .as_ref()
+            .ok_or_else(|| SearchError::invalid("this search index handle is read-only"))?;
+        Ok(writer.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Commits what the writer holds with the watermark, or discards it on failure.
+    fn commit(&self, w: &mut Writer, watermark: Option<u64>) -> Result<(), SearchError> {
+        let payload =
+            watermark.map(|w| serde_json::json!(CommitPayload { watermark: w }).to_string());
+        let result = (|| {
+            let mut prepared = w.writer.prepare_commit()?;
+            if let Some(p) = &payload {
+                prepared.set_payload(p);
+            }
+            prepared.commit()
+        })();
+        match result {
+            Ok(_) => {
+                w.watermark = watermark;
+                self.reader.reload()?;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = w.writer.rollback();
+                Err(e.into())
+            }
+        }
+    }
+}
+
+fn read_watermark(index: &Index) -> Result<Option<u64>, SearchError> {
+    let metas = index.load_metas()?;
+    match metas.payload {
+        None => Ok(None),
+        Some(p) => serde_json::from_str::<CommitPayload>(&p)
+            .map(|c| Some(c.watermark))
+            .map_err(|e| SearchError::backend(format!("unreadable commit payload: {e}"))),
+    }
+}
+
+impl SearchStore for TantivyStore {
+    async fn index(&self, docs: Vec<SearchDoc>, through_seq: u64) -> Result<Indexed, SearchError> {
+        self.blocking(move |inner| {
+            let mut w = inner.writer()?;
+            for doc in &docs {
+                // Upsert: a document indexed again replaces the earlier copy.
+                w.writer
+                    .delete_term(Term::from_field_text(inner.fields.id, &doc.id));
+                w.writer.add_document(inner.fields.document(doc))?;
+            }
+            let watermark = Some(w.watermark.map_or(through_seq, |old| old.max(through_seq)));
+            inner.commit(&mut w, watermark)?;
+            Ok(Indexed::default())
+        })
+        .await
+    }
+
+    async fn watermark(&self) -> Result<Option<u64>, SearchError> {
+        self.blocking(|inner| match &inner.writer {
+            Some(_) => Ok(inner.writer()?.watermark),
+            None => read_watermark(&inner.index),
+        })
+        .await
+    }
+
+    fn keeps_watermark(&self) -> bool {
+        true
+    }
+
+    async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
+        let request = request.clone();
+        self.blocking(move |inner| read::search(inner, &request))
+            .await
+    }
+
+    async fn aggregate(
+        &self,
+        request: &AggRequest,
+    ) -> Result<std::collections::BTreeMap<String, AggResult>, SearchError> {
+        let request = request.clone();
+        self.blocking(move |inner| read::aggregate(inner, &request))
+            .await
+    }
+
+    async fn suggest(&self, prefix: &str, size: usize) -> Result<Vec<String>, SearchError> {
+        let prefix = prefix.to_owned();
+        self.blocking(move |inner| read::suggest(inner, &prefix, size))
+            .await
+    }
+
+    async fn count(&self) -> Result<u64, SearchError> {
+        self.blocking(|inner| Ok(inner.reader.searcher().num_docs()))
+            .await
+    }
+
+    async fn delete_before(&self, cutoff: OffsetDateTime) -> Result<u64, SearchError> {
+        let nanos = i64::try_from(cutoff.unix_timestamp_nanos()).unwrap_or(i64::MAX);
+        self.blocking(move |inner| {
+            let before = inner.reader.searcher().num_docs();
+            let mut w = inner.writer()?;
+            let old = Term::from_field_date(
+                inner.fields.occurred_at,
+                DateTime::from_timestamp_nanos(nanos),
+            );
+            let query = RangeQuery::new(std::ops::Bound::Unbounded, std::ops::Bound::Excluded(old));
+            w.writer.delete_query(Box::new(query))?;
+            let watermark = w.watermark;
+            inner.commit(&mut w, watermark)?;
+            Ok(before.saturating_sub(inner.reader.searcher().num_docs()))
+        })
+        .await
+    }
+}

@@ -1,0 +1,331 @@
+//! Reading: the shared query model translated to Tantivy queries and collectors.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use tantivy::aggregation::agg_req::Aggregations;
+use tantivy::aggregation::agg_result::AggregationResults;
+use tantivy::aggregation::{AggContextParams, AggregationCollector};
+use tantivy::collector::sort_key::{SortByStaticFastValue, SortByString};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, EmptyQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
+};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DateTime, DocAddress, Order, Searcher, TantivyDocument, Term};
+
+use super::Inner;
+use crate::error::SearchError;
+use crate::query::{AggRequest, AggResult, Cursor, Hit, SearchRequest, SearchResponse, Sort};
+use crate::store::prefix_pattern;
+
+/// Fuzziness as Elasticsearch's AUTO: exact below 3 characters, 1 edit below 6, else 2.
+fn edit_distance(term: &str) -> u8 {
+    match term.chars().count() {
+        0..=2 => 0,
+        3..=5 => 1,
+        _ => 2,
+    }
+}
+
+fn keyword(inner: &Inner, field: &str, value: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(inner.fields.field(field), value),
+        IndexRecordOption::Basic,
+    ))
+}
+
+fn any_of(queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(
+        queries.into_iter().map(|q| (Occur::Should, q)).collect(),
+    ))
+}
+
+fn time_term(inner: &Inner, nanos: i64) -> Term {
+    Term::from_field_date(
+        inner.fields.occurred_at,
+        DateTime::from_timestamp_nanos(nanos),
+    )
+}
+
+fn nanos(at: time::OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+/// The full-text part alone (also used to highlight), if the request has text.
+fn text_query(
+    inner: &Inner,
+    request: &SearchRequest,
+) -> Result<Option<Box<dyn Query>>, SearchError> {
+    let Some(text) = request.text.as_deref().filter(|t| !t.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let mut tokenizer = inner.index.tokenizer_for_field(inner.fields.message)?;
+    let mut stream = tokenizer.token_stream(text);
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    while stream.advance() {
+        let word = stream.token().text.clone();
+        let term = Term::from_field_text(inner.fields.message, &word);
+        let query: Box<dyn Query> = match edit_distance(&word) {
+            d if request.fuzzy && d > 0 => Box::new(FuzzyTermQuery::new(term, d, true)),
+            _ => Box::new(TermQuery::new(
+                term,
+                IndexRecordOption::WithFreqsAndPositions,
+            )),
+        };
+        clauses.push((Occur::Must, query));
+    }
+    Ok(Some(if clauses.is_empty() {
+        Box::new(EmptyQuery)
+    } else {
+        Box::new(BooleanQuery::new(clauses))
+    }))
+}
+
+fn full_query(
+    inner: &Inner,
+    request: &SearchRequest,
+    text: Option<Box<dyn Query>>,
+) -> Box<dyn Query> {
+    let f = &request.filters;
+    let mut must: Vec<Box<dyn Query>> = text.into_iter().collect();
+    if !f.kinds.is_empty() {
+        must.push(any_of(
+            f.kinds
+                .iter()
+                .map(|k| keyword(inner, "kind", k.as_str()))
+                .collect(),
+        ));
+    }
+    if !f.services.is_empty() {
+        must.push(any_of(
+            f.services
+                .iter()
+                .map(|s| keyword(inner, "service", s))
+                .collect(),
+        ));
+    }
+    for (field, value) in [
+        ("status", &f.status),
+        ("user_id", &f.user_id),
+        ("endpoint", &f.endpoint),
+    ] {
+        if let Some(v) = value {
+            must.push(keyword(inner, field, v));
+        }
+    }
+    if let Some(code) = f.error_code {
+        let term = Term::from_field_u64(inner.fields.field("error_code"), code.into());
+        must.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
+    }
+    if f.since.is_some() || f.until.is_some() {
+        let lower = f.since.map_or(Bound::Unbounded, |t| {
+            Bound::Included(time_term(inner, nanos(t)))
+        });
+        let upper = f.until.map_or(Bound::Unbounded, |t| {
+            Bound::Excluded(time_term(inner, nanos(t)))
+        });
+        must.push(Box::new(RangeQuery::new(lower, upper)));
+    }
+    if let Some(cursor) = request.search_after {
+        must.push(after(inner, cursor, request.sort == Sort::Oldest));
+    }
+    if must.is_empty() {
+        return Box::new(AllQuery);
+    }
+    Box::new(BooleanQuery::new(
+        must.into_iter().map(|q| (Occur::Must, q)).collect(),
+    ))
+}
+
+/// Documents strictly after the cursor in (time, id) order, going down or up.
+fn after(inner: &Inner, cursor: Cursor, ascending: bool) -> Box<dyn Query> {
+    let at = time_term(inner, cursor.occurred_at_ns);
+    let id = Term::from_field_text(inner.fields.id, &cursor.id.to_string());
+    let (time_past, id_past) = if ascending {
+        (
+            RangeQuery::new(Bound::Excluded(at.clone()), Bound::Unbounded),
+            RangeQuery::new(Bound::Excluded(id), Bound::Unbounded),
+        )
+    } else {
+        (
+            RangeQuery::new(Bound::Unbounded, Bound::Excluded(at.clone())),
+            RangeQuery::new(Bound::Unbounded, Bound::Excluded(id)),
+        )
+    };
+    let same_time = RangeQuery::new(Bound::Included(at.clone()), Bound::Included(at));
+    let tie: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+        (Occur::Must, Box::new(same_time) as Box<dyn Query>),
+        (Occur::Must, Box::new(id_past)),
+    ]));
+    any_of(vec![Box::new(time_past), tie])
+}
+
+pub(super) fn search(
+    inner: &Inner,
+    request: &SearchRequest,
+) -> Result<SearchResponse, SearchError> {
+    let size = request.checked_size().map_err(SearchError::Invalid)?;
+    let searcher = inner.reader.searcher();
+    let text = text_query(inner, request)?;
+    let highlight_query = match (&text, request.highlight) {
+        (Some(q), true) => Some(q.box_clone()),
+        _ => None,
+    };
+    let query = full_query(inner, request, text);
+    let top = TopDocs::with_limit(size).and_offset(if request.search_after.is_some() {
+        0
+    } else {
+        request.from
+    });
+    let (addresses, total): (Vec<DocAddress>, usize) = match request.sort {
+        Sort::Relevance => {
+            let (docs, total) = searcher.search(&query, &(top.order_by_score(), Count))?;
+            (docs.into_iter().map(|(_, a)| a).collect(), total)
+        }
+        Sort::Newest | Sort::Oldest => {
+            let order = if request.sort == Sort::Oldest {
+                Order::Asc
+            } else {
+                Order::Desc
+            };
+            let keys = (
+                (
+                    SortByStaticFastValue::<DateTime>::for_field("occurred_at"),
+                    order,
+                ),
+                (SortByString::for_field("id"), order),
+            );
+            let (docs, total) = searcher.search(&query, &(top.order_by(keys), Count))?;
+            (docs.into_iter().map(|(_, a)| a).collect(), total)
+        }
+    };
+    let snippets = match highlight_query {
+        Some(q) => {
+            let mut generator = SnippetGenerator::create(&searcher, &*q, inner.fields.message)?;
+            generator.set_max_num_chars(200);
+            Some(generator)
+        }
+        None => None,
+    };
+    let mut hits = Vec::with_capacity(addresses.len());
+    for address in addresses {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        hits.push(hit(inner, &doc, snippets.as_ref())?);
+    }
+    // Counting from the cursor would only count what is left: report the full total.
+    let total = if request.search_after.is_some() {
+        let unpaged = SearchRequest {
+            search_after: None,
+            ..request.clone()
+        };
+        let base = full_query(inner, &unpaged, text_query(inner, &unpaged)?);
+        searcher.search(&base, &Count)?
+    } else {
+        total
+    };
+    let next = match (request.sort, hits.last()) {
+        (Sort::Newest | Sort::Oldest, Some(last)) if hits.len() == size => Some(Cursor {
+            occurred_at_ns: nanos(last.occurred_at),
+            id: last.id,
+        }),
+        _ => None,
+    };
+    Ok(SearchResponse {
+        total: total as u64,
+        hits,
+        next,
+    })
+}
+
+fn hit(
+    inner: &Inner,
+    doc: &TantivyDocument,
+    snippets: Option<&SnippetGenerator>,
+) -> Result<Hit, SearchError> {
+    let text = |name: &str| {
+        doc.get_first(inner.fields.field(name))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let id = text("id")
+        .parse()
+        .map_err(|e| SearchError::backend(format!("stored id: {e}")))?;
+    let kind = text("kind").parse().map_err(SearchError::backend)?;
+    let at = doc
+        .get_first(inner.fields.occurred_at)
+        .and_then(|v| v.as_datetime())
+        .ok_or_else(|| SearchError::backend("stored document without occurred_at"))?;
+    let occurred_at =
+        time::OffsetDateTime::from_unix_timestamp_nanos(at.into_timestamp_nanos().into())
+            .map_err(|e| SearchError::backend(e.to_string()))?;
+    let highlights = match snippets {
+        Some(g) => {
+            let snippet = with_em(g.snippet_from_doc(doc));
+            if snippet.is_empty() {
+                Vec::new()
+            } else {
+                vec![snippet]
+            }
+        }
+        None => Vec::new(),
+    };
+    Ok(Hit {
+        id,
+        kind,
+        service: text("service"),
+        occurred_at,
+        message: text("message"),
+        highlights,
+    })
+}
+
+fn with_em(mut snippet: tantivy::snippet::Snippet) -> String {
+    if snippet.highlighted().is_empty() {
+        return String::new();
+    }
+    snippet.set_snippet_prefix_postfix("<em>", "</em>");
+    snippet.to_html()
+}
+
+fn run_aggs(
+    searcher: &Searcher,
+    query: &dyn Query,
+    aggs: serde_json::Value,
+) -> Result<serde_json::Value, SearchError> {
+    let request: Aggregations =
+        serde_json::from_value(aggs).map_err(|e| SearchError::invalid(e.to_string()))?;
+    let collector = AggregationCollector::from_aggs(request, AggContextParams::default());
+    let results: AggregationResults = searcher.search(query, &collector)?;
+    serde_json::to_value(results).map_err(|e| SearchError::backend(e.to_string()))
+}
+
+pub(super) fn aggregate(
+    inner: &Inner,
+    request: &AggRequest,
+) -> Result<BTreeMap<String, AggResult>, SearchError> {
+    let searcher = inner.reader.searcher();
+    let query = full_query(inner, &request.query, text_query(inner, &request.query)?);
+    let json = run_aggs(&searcher, &*query, crate::aggs::request(&request.aggs)?)?;
+    crate::aggs::parse(&request.aggs, &json)
+}
+
+pub(super) fn suggest(
+    inner: &Inner,
+    prefix: &str,
+    size: usize,
+) -> Result<Vec<String>, SearchError> {
+    let searcher = inner.reader.searcher();
+    let aggs = serde_json::json!({ "words": { "terms": { "field": "words", "size": size.clamp(1, 50), "include": prefix_pattern(prefix)? } } });
+    let json = run_aggs(&searcher, &AllQuery, aggs)?;
+    let mut buckets: Vec<(u64, String)> = json["words"]["buckets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| Some((b["doc_count"].as_u64()?, b["key"].as_str()?.to_owned())))
+        .collect();
+    buckets.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    Ok(buckets.into_iter().map(|(_, w)| w).collect())
+}

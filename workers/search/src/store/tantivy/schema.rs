@@ -1,0 +1,160 @@
+//! The Tantivy schema, mirroring the Elasticsearch mapping: `message` and `stack`
+//! are analysed text, everything else exact keywords or numbers, all fast fields.
+
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, Field, NumericOptions, Schema, TextFieldIndexing, TextOptions,
+    FAST, STORED, STRING,
+};
+use tantivy::{DateTime, TantivyDocument};
+
+use crate::document::SearchDoc;
+use crate::store::suggestion_words;
+
+/// Keyword fields, in the order of `Keywords` plus the envelope ones.
+pub const KEYWORDS: &[&str] = &[
+    "kind",
+    "service",
+    "env",
+    "host",
+    "tenant",
+    "trace_id",
+    "status",
+    "user_id",
+    "session_id",
+    "endpoint",
+    "error_type",
+    "currency",
+    "payment_method",
+    "country",
+    "action",
+    "method",
+    "card_ref",
+    "ip_ref",
+];
+pub const U64S: &[&str] = &["error_code", "status_code"];
+pub const F64S: &[&str] = &["amount", "response_time_ms", "db_query_time_ms"];
+
+#[derive(Clone)]
+pub struct Fields {
+    pub schema: Schema,
+    pub id: Field,
+    pub occurred_at: Field,
+    pub message: Field,
+    pub stack: Field,
+    pub words: Field,
+}
+
+impl Fields {
+    pub fn new() -> Self {
+        let mut b = Schema::builder();
+        let id = b.add_text_field("id", STRING | FAST | STORED);
+        let occurred_at = b.add_date_field(
+            "occurred_at",
+            DateOptions::default()
+                .set_indexed()
+                .set_fast()
+                .set_stored()
+                .set_precision(DateTimePrecision::Nanoseconds),
+        );
+        let text = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("default")
+                .set_index_option(tantivy::schema::IndexRecordOption::WithFreqsAndPositions),
+        );
+        let message = b.add_text_field("message", text.clone() | STORED);
+        let stack = b.add_text_field("stack", text);
+        let words = b.add_text_field("words", STRING | FAST);
+        for name in KEYWORDS {
+            b.add_text_field(name, STRING | FAST | STORED);
+        }
+        for name in U64S {
+            b.add_u64_field(
+                name,
+                NumericOptions::default()
+                    .set_indexed()
+                    .set_fast()
+                    .set_stored(),
+            );
+        }
+        for name in F64S {
+            b.add_f64_field(
+                name,
+                NumericOptions::default()
+                    .set_indexed()
+                    .set_fast()
+                    .set_stored(),
+            );
+        }
+        Fields {
+            schema: b.build(),
+            id,
+            occurred_at,
+            message,
+            stack,
+            words,
+        }
+    }
+
+    pub fn field(&self, name: &str) -> Field {
+        self.schema
+            .get_field(name)
+            .expect("field declared in Fields::new")
+    }
+
+    pub fn document(&self, doc: &SearchDoc) -> TantivyDocument {
+        let mut d = TantivyDocument::new();
+        d.add_text(self.id, &doc.id);
+        d.add_date(
+            self.occurred_at,
+            DateTime::from_timestamp_nanos(doc.occurred_at_ns),
+        );
+        d.add_text(self.message, &doc.message);
+        if let Some(stack) = &doc.stack {
+            d.add_text(self.stack, stack);
+        }
+        for word in suggestion_words(&doc.message) {
+            d.add_text(self.words, &word);
+        }
+        let k = &doc.keywords;
+        let keywords = [
+            Some(&doc.kind),
+            Some(&doc.service),
+            doc.env.as_ref(),
+            doc.host.as_ref(),
+            doc.tenant.as_ref(),
+            doc.trace_id.as_ref(),
+            k.status.as_ref(),
+            k.user_id.as_ref(),
+            k.session_id.as_ref(),
+            k.endpoint.as_ref(),
+            k.error_type.as_ref(),
+            k.currency.as_ref(),
+            k.payment_method.as_ref(),
+            k.country.as_ref(),
+            k.action.as_ref(),
+            k.method.as_ref(),
+            k.card_ref.as_ref(),
+            k.ip_ref.as_ref(),
+        ];
+        for (name, value) in KEYWORDS.iter().zip(keywords) {
+            if let Some(v) = value {
+                d.add_text(self.field(name), v);
+            }
+        }
+        let n = &doc.numbers;
+        for (name, value) in U64S.iter().zip([n.error_code, n.status_code]) {
+            if let Some(v) = value {
+                d.add_u64(self.field(name), v);
+            }
+        }
+        for (name, value) in F64S
+            .iter()
+            .zip([n.amount, n.response_time_ms, n.db_query_time_ms])
+        {
+            if let Some(v) = value {
+                d.add_f64(self.field(name), v);
+            }
+        }
+        d
+    }
+}
