@@ -60,6 +60,7 @@ impl Stack {
                 "SIGHTLINE_NATS__URL",
                 self.settings.nats.url.as_deref().unwrap_or_default(),
             )
+            .env("SIGHTLINE_DATA_DIR", self.dir.path().join("data"))
             .env("RUST_LOG", "warn")
             .current_dir(self.dir.path());
         if let Some(path) = stdin {

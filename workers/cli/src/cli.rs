@@ -27,6 +27,13 @@ pub enum Command {
     },
     /// Generate realistic e-commerce traffic as NDJSON, or publish it.
     Generate(GenerateArgs),
+    /// Run a worker until SIGINT or SIGTERM.
+    Worker {
+        #[command(subcommand)]
+        worker: WorkerKind,
+    },
+    /// Search the event index: hits with highlights, newest first.
+    Search(SearchArgs),
     /// Benchmarks that print one JSON object.
     Bench {
         #[command(subcommand)]
@@ -79,4 +86,59 @@ pub struct GenerateArgs {
     /// Publish to LOGS instead of printing.
     #[arg(long)]
     pub publish: bool,
+}
+
+#[derive(Subcommand)]
+pub enum WorkerKind {
+    /// Index LOGS into the search store.
+    Indexer,
+}
+
+#[derive(Args)]
+pub struct SearchArgs {
+    /// Words to find; all must match. Empty lists everything.
+    pub words: Vec<String>,
+    /// Only these kinds (repeatable).
+    #[arg(long = "kind")]
+    pub kinds: Vec<sightline_schemas::Kind>,
+    /// Only these services (repeatable).
+    #[arg(long = "service")]
+    pub services: Vec<String>,
+    /// Transaction status.
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub user: Option<String>,
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    #[arg(long)]
+    pub error_code: Option<u16>,
+    /// RFC 3339, inclusive.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// RFC 3339, exclusive.
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(long, value_enum, default_value = "newest")]
+    pub sort: SortArg,
+    #[arg(long, default_value_t = 20)]
+    pub size: usize,
+    #[arg(long, default_value_t = 0)]
+    pub from: usize,
+    /// Tolerate typos.
+    #[arg(long)]
+    pub fuzzy: bool,
+    /// Print the whole response as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Print only the number of matching documents.
+    #[arg(long)]
+    pub count: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum SortArg {
+    Newest,
+    Oldest,
+    Relevance,
 }

@@ -24,6 +24,41 @@ pub struct Settings {
     pub publisher: PublisherSettings,
     pub telemetry: TelemetrySettings,
     pub servers: ServerBinaries,
+    pub search: SearchSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchBackend {
+    /// An index under `<data_dir>/search/tantivy`: one machine, no server.
+    Tantivy,
+    Elasticsearch,
+}
+
+/// The search and analytics projection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchSettings {
+    pub backend: SearchBackend,
+    /// Documents older than this many days are deleted (0 keeps everything).
+    pub retention_days: u32,
+    /// 64 hex characters keying the hashes that stand in for card fingerprints and
+    /// IPs. Unset: a random key kept in `<data_dir>/search/pii.key`. Every indexer
+    /// of one index must share the key, and the API needs it to look cards up.
+    pub pii_key: Option<Secret>,
+    /// Events per indexing batch (one commit each).
+    pub batch_size: usize,
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        Self {
+            backend: SearchBackend::Tantivy,
+            retention_days: 30,
+            pii_key: None,
+            batch_size: 5000,
+        }
+    }
 }
 
 /// A string that never shows in logs or debug output.

@@ -7,6 +7,7 @@ pub mod document;
 mod error;
 pub mod project;
 pub mod query;
+pub mod settings;
 pub mod store;
 
 pub use error::SearchError;

@@ -1,7 +1,9 @@
 mod bench;
 mod generate;
 mod publish;
+mod search;
 mod streams;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -15,6 +17,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Streams { action } => streams::run(action, &settings).await,
         Command::Publish { file } => publish::run(&file, &settings).await,
         Command::Generate(args) => generate::run(args, &settings).await,
+        Command::Worker { worker } => worker::run(worker, settings).await,
+        Command::Search(args) => search::run(args, &settings).await,
         Command::Bench { target } => bench::run(target, &settings).await,
     }
 }

@@ -1,0 +1,105 @@
+//! The real `sightline worker indexer` process against a real nats-server: killed
+//! mid-stream and restarted, it ends with exactly one document per event.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use sightline_search::store::tantivy::TantivyStore;
+use sightline_search::store::SearchStore;
+use sightline_tests::{eventually, sightline_bin, Stack};
+
+const EVENTS: usize = 50_000;
+
+fn indexer(stack: &Stack) -> Child {
+    Command::new(sightline_bin())
+        .args(["worker", "indexer"])
+        .env(
+            "SIGHTLINE_NATS__URL",
+            stack.settings.nats.url.clone().unwrap(),
+        )
+        .env("SIGHTLINE_DATA_DIR", stack.path("data"))
+        .env("SIGHTLINE_SEARCH__BATCH_SIZE", "2000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("indexer starts")
+}
+
+async fn indexed(stack: &Stack) -> u64 {
+    match TantivyStore::open_read_only(&stack.path("data/search/tantivy")) {
+        Ok(store) => store.count().await.unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_thousand_events_are_indexed_exactly_once_across_a_kill() {
+    let stack = Stack::start().await;
+    stack.publish_generated(31, EVENTS).await;
+
+    let mut first = indexer(&stack);
+    let started = eventually(Duration::from_secs(60), || async {
+        indexed(&stack).await >= 4_000
+    })
+    .await;
+    first.kill().unwrap(); // SIGKILL: no shutdown, no final ack
+    first.wait().unwrap();
+    let at_kill = indexed(&stack).await;
+    assert!(
+        started && (at_kill as usize) < EVENTS,
+        "killed mid-stream at {at_kill}"
+    );
+
+    let mut second = indexer(&stack);
+    let complete = eventually(Duration::from_secs(120), || async {
+        indexed(&stack).await >= EVENTS as u64
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(complete, "indexed {} of {EVENTS}", indexed(&stack).await);
+    assert_eq!(
+        indexed(&stack).await,
+        EVENTS as u64,
+        "exactly one document per event"
+    );
+
+    // SIGTERM: a clean stop.
+    let term = Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = second.wait().unwrap();
+    assert!(status.success(), "graceful stop exits 0: {status}");
+
+    let count = stack.sightline(&["search", "--count"], None);
+    let count_text = String::from_utf8_lossy(&count.stdout);
+    assert_eq!(
+        count_text.trim(),
+        EVENTS.to_string(),
+        "{}",
+        String::from_utf8_lossy(&count.stderr)
+    );
+    let search = stack.sightline(
+        &[
+            "search",
+            "connection",
+            "pool",
+            "--kind",
+            "error",
+            "--size",
+            "3",
+        ],
+        None,
+    );
+    let text = String::from_utf8_lossy(&search.stdout);
+    assert!(
+        search.status.success(),
+        "{}",
+        String::from_utf8_lossy(&search.stderr)
+    );
+    assert!(
+        text.contains("[connection] [pool]") && text.contains("matching events"),
+        "{text}"
+    );
+}

@@ -1,0 +1,96 @@
+//! `sightline search`: reads the index next to a running indexer.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use sightline_runtime::Settings;
+use sightline_search::query::{Filters, SearchRequest, Sort};
+use sightline_search::settings::{require_tantivy, tantivy_dir};
+use sightline_search::store::tantivy::TantivyStore;
+use sightline_search::store::SearchStore;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::cli::{SearchArgs, SortArg};
+
+fn instant(flag: &str, value: &Option<String>) -> anyhow::Result<Option<OffsetDateTime>> {
+    value
+        .as_deref()
+        .map(|v| {
+            OffsetDateTime::parse(v, &Rfc3339)
+                .with_context(|| format!("{flag} {v} is not RFC 3339"))
+        })
+        .transpose()
+}
+
+pub async fn run(args: SearchArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    require_tantivy(&settings.search)?;
+    let store = TantivyStore::open_read_only(&tantivy_dir(settings))?;
+    let text = args.words.join(" ");
+    let request = SearchRequest {
+        text: (!text.trim().is_empty()).then_some(text),
+        fuzzy: args.fuzzy,
+        filters: Filters {
+            kinds: args.kinds,
+            services: args.services,
+            status: args.status,
+            user_id: args.user,
+            endpoint: args.endpoint,
+            error_code: args.error_code,
+            since: instant("--since", &args.since)?,
+            until: instant("--until", &args.until)?,
+        },
+        sort: match args.sort {
+            SortArg::Newest => Sort::Newest,
+            SortArg::Oldest => Sort::Oldest,
+            SortArg::Relevance => Sort::Relevance,
+        },
+        from: args.from,
+        size: if args.count { 1 } else { args.size },
+        search_after: None,
+        highlight: !args.count,
+    };
+    let response = store.search(&request).await?;
+    if args.count {
+        println!("{}", response.total);
+    } else if args.json {
+        println!("{}", serde_json::to_string_pretty(&response)?);
+    } else {
+        let bold = std::io::stdout().is_terminal();
+        for hit in &response.hits {
+            let shown = hit
+                .highlights
+                .first()
+                .map_or(hit.message.clone(), |h| emphasis(h, bold));
+            let at = hit.occurred_at.format(&Rfc3339).unwrap_or_default();
+            println!(
+                "{at}  {:<13} {:<10} {shown}",
+                hit.kind.as_str(),
+                hit.service
+            );
+        }
+        println!(
+            "{} of {} matching events",
+            response.hits.len(),
+            response.total
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Highlights arrive as HTML fragments; a terminal gets bold, a pipe plain brackets.
+fn emphasis(html: &str, bold: bool) -> String {
+    let (on, off) = if bold {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("[", "]")
+    };
+    html.replace("<em>", on)
+        .replace("</em>", off)
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
