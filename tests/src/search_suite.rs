@@ -12,7 +12,7 @@ use sightline_search::document::{PiiHasher, SearchDoc};
 use sightline_search::query::{
     Agg, AggRequest, AggResult, Bucket, Field, Filters, SearchRequest, Sort,
 };
-use sightline_search::store::SearchStore;
+use sightline_search::store::{SearchStore, Sequenced};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -178,6 +178,15 @@ pub fn documents() -> Vec<SearchDoc> {
         .collect()
 }
 
+/// The fixture as stream entries, sequence 1 first.
+pub fn sequenced() -> Vec<Sequenced> {
+    documents()
+        .into_iter()
+        .zip(1..)
+        .map(|(doc, seq)| Sequenced { seq, doc })
+        .collect()
+}
+
 fn not_bench() -> Filters {
     Filters {
         until: Some(T0 + Duration::seconds(3600)),
@@ -205,10 +214,7 @@ fn ids(response: &sightline_search::query::SearchResponse) -> Vec<u32> {
 
 /// Indexes the fixture, then runs every case not named in `skip`.
 pub async fn run<S: SearchStore>(store: &S, skip: &[&str]) {
-    store
-        .index(documents(), 212)
-        .await
-        .expect("fixture indexed");
+    store.index(sequenced()).await.expect("fixture indexed");
     assert_eq!(store.count().await.unwrap(), 212, "count");
     let cases: Vec<(&str, CaseFn<S>)> = vec![
         ("full_text_newest_first_with_highlights", |s| {
@@ -620,7 +626,7 @@ async fn bad_requests<S: SearchStore>(s: &S) {
 }
 
 async fn idempotent<S: SearchStore>(s: &S) {
-    s.index(documents(), 212).await.unwrap();
+    s.index(sequenced()).await.unwrap();
     assert_eq!(s.count().await.unwrap(), 212);
     assert_eq!(
         s.search(&request(Some("database"), not_bench()))

@@ -66,6 +66,14 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// Indexing throughput against bare consume+ack, then search and dashboard latencies.
+    Indexer {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Searches timed after indexing (a quarter as many dashboard queries).
+        #[arg(long, default_value_t = 400)]
+        queries: usize,
+    },
 }
 
 #[derive(Args)]

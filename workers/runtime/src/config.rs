@@ -56,7 +56,7 @@ impl Default for SearchSettings {
             backend: SearchBackend::Tantivy,
             retention_days: 30,
             pii_key: None,
-            batch_size: 5000,
+            batch_size: 20_000,
         }
     }
 }

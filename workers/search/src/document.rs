@@ -17,13 +17,14 @@ impl PiiHasher {
         Self { key }
     }
 
-    /// A stable, non-reversible reference: the first 16 bytes of keyed BLAKE3, in hex.
+    /// A stable, non-reversible reference: 64 bits of keyed BLAKE3, in hex (enough
+    /// to look a card up; a rare collision only adds a false hit).
     pub fn reference(&self, kind: &str, value: &str) -> String {
         let mut hasher = blake3::Hasher::new_keyed(&self.key);
         hasher.update(kind.as_bytes());
         hasher.update(&[0]);
         hasher.update(value.as_bytes());
-        hasher.finalize().to_hex()[..32].to_owned()
+        hasher.finalize().to_hex()[..16].to_owned()
     }
 }
 
@@ -41,6 +42,8 @@ pub struct SearchDoc {
     /// RFC 3339 with nanoseconds.
     pub occurred_at: String,
     pub occurred_at_ns: i64,
+    /// Orders hits of the same instant: the low 64 bits of the id (random in a UUIDv7).
+    pub tiebreak: u64,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stack: Option<String>,
@@ -200,6 +203,7 @@ impl SearchDoc {
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
             occurred_at_ns: i64::try_from(ts.unix_timestamp_nanos()).unwrap_or(i64::MAX),
+            tiebreak: tiebreak(&event.id),
             message,
             stack,
             env: event.env.clone(),
@@ -210,4 +214,9 @@ impl SearchDoc {
             numbers: n,
         }
     }
+}
+
+/// The id's low 64 bits: the sort tie-break for hits of the same instant.
+pub fn tiebreak(id: &uuid::Uuid) -> u64 {
+    id.as_u64_pair().1
 }

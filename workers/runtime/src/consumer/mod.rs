@@ -1,6 +1,7 @@
 //! The consumer loop every worker runs: a durable pull consumer, batches applied to
 //! a [`Projection`], acks only after the projection write is durable.
 
+mod decode;
 mod dlq;
 mod projection;
 mod pull;
@@ -12,6 +13,7 @@ use async_nats::jetstream::message::AckKind;
 use async_nats::jetstream::{stream::Stream, Message};
 use sightline_schemas::OffsetDateTime;
 
+use decode::{position_of, Decoded};
 pub use dlq::{
     DeadLetter, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM,
     ORIGINAL_SUBJECT,
@@ -91,7 +93,7 @@ impl<P: Projection> Worker<P> {
             self.settings.batch_size,
             self.settings.batch_linger,
         );
-        let mut prefetched: Option<Vec<Message>> = None;
+        let mut prefetched: Option<Decoded<P::Item>> = None;
         let mut restart = true;
         while !shutdown.is_tripped() {
             if std::mem::take(&mut restart) {
@@ -101,14 +103,14 @@ impl<P: Projection> Worker<P> {
             }
             let batch = match prefetched.take() {
                 Some(batch) => Ok(batch),
-                None => puller.next().await,
+                None => puller.next().await.and_then(Decoded::new),
             };
             let batch = match batch {
                 Ok(batch) if shutdown.is_tripped() => {
-                    pull::hand_back(batch).await;
+                    pull::hand_back(batch.messages).await;
                     break;
                 }
-                Ok(batch) if batch.is_empty() => continue,
+                Ok(batch) if batch.messages.is_empty() => continue,
                 Ok(batch) => batch,
                 Err(e) => {
                     tracing::warn!(consumer = %self.spec.consumer, error = %e, "pull failed; retrying");
@@ -117,10 +119,11 @@ impl<P: Projection> Worker<P> {
                     continue;
                 }
             };
-            // The next batch is fetched while this one is applied.
-            let (flow, next) = tokio::join!(self.process(&stream, batch, &shutdown), puller.next());
+            // The next batch is fetched and decoded while this one is applied.
+            let next_batch = async { puller.next().await.and_then(Decoded::new) };
+            let (flow, next) = tokio::join!(self.process(&stream, batch, &shutdown), next_batch);
             match next {
-                Ok(next) if shutdown.is_tripped() => pull::hand_back(next).await,
+                Ok(next) if shutdown.is_tripped() => pull::hand_back(next.messages).await,
                 Ok(next) => prefetched = Some(next),
                 Err(e) => {
                     tracing::debug!(consumer = %self.spec.consumer, error = %e, "prefetch failed")
@@ -201,35 +204,25 @@ impl<P: Projection> Worker<P> {
     async fn process(
         &mut self,
         stream: &Stream,
-        batch: Vec<Message>,
+        decoded: Decoded<P::Item>,
         shutdown: &Shutdown,
     ) -> Result<Flow, Error> {
         let started = Instant::now();
         let consumer = self.spec.consumer.clone();
         let m = metrics::worker();
+        let Decoded {
+            messages: batch,
+            records,
+            sources,
+            poison,
+        } = decoded;
         m.received(&consumer, batch.len());
-        let mut records = Vec::with_capacity(batch.len());
-        let mut sources = Vec::with_capacity(batch.len());
         let mut done = vec![false; batch.len()];
-        for (i, msg) in batch.iter().enumerate() {
-            let (seq, delivered) = position_of(msg)?;
-            match P::Item::decode(msg.headers.as_ref(), &msg.payload) {
-                Ok(item) => {
-                    records.push(Record {
-                        stream_seq: seq,
-                        subject: msg.subject.to_string(),
-                        delivered,
-                        item,
-                    });
-                    sources.push(i);
-                }
-                Err(e) => {
-                    if !self.dead_letter(stream, msg, &e.to_string()).await {
-                        return Ok(Flow::Restart);
-                    }
-                    done[i] = true;
-                }
+        for (i, reason) in &poison {
+            if !self.dead_letter(stream, &batch[*i], reason).await {
+                return Ok(Flow::Restart);
             }
+            done[*i] = true;
         }
         let mut attempt = 0;
         let outcome = loop {
@@ -338,11 +331,6 @@ impl<P: Projection> Worker<P> {
         let _ = msg.ack_with(AckKind::Term).await;
         true
     }
-}
-
-fn position_of(msg: &Message) -> Result<(u64, u64), Error> {
-    let info = msg.info().map_err(|e| Error::nats("message metadata", e))?;
-    Ok((info.stream_sequence, info.delivered.max(1) as u64))
 }
 
 /// Jittered exponential backoff for the n-th attempt.

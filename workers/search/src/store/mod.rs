@@ -18,13 +18,19 @@ pub struct Indexed {
     pub rejected: Vec<(usize, String)>,
 }
 
+/// A document and the stream sequence of the event it came from.
+#[derive(Debug, Clone)]
+pub struct Sequenced {
+    pub seq: u64,
+    pub doc: SearchDoc,
+}
+
 pub trait SearchStore: Send + Sync + 'static {
-    /// Indexes (upserts by id) a batch. A store that keeps a watermark records
-    /// `through_seq` in the same durable commit.
+    /// Indexes a batch idempotently: a store with a watermark skips sequences at or
+    /// below it and records the new one in the same commit; one without upserts by id.
     fn index(
         &self,
-        docs: Vec<SearchDoc>,
-        through_seq: u64,
+        batch: Vec<Sequenced>,
     ) -> impl Future<Output = Result<Indexed, SearchError>> + Send;
 
     /// The last stream sequence durably indexed, for stores that keep one;

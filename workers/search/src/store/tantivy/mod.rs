@@ -14,8 +14,7 @@ use tantivy::directory::MmapDirectory;
 use tantivy::query::RangeQuery;
 use tantivy::{DateTime, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use super::{Indexed, SearchStore};
-use crate::document::SearchDoc;
+use super::{Indexed, SearchStore, Sequenced};
 use crate::error::SearchError;
 use crate::query::{AggRequest, AggResult, SearchRequest, SearchResponse};
 use schema::Fields;
@@ -159,17 +158,20 @@ fn read_watermark(index: &Index) -> Result<Option<u64>, SearchError> {
 }
 
 impl SearchStore for TantivyStore {
-    async fn index(&self, docs: Vec<SearchDoc>, through_seq: u64) -> Result<Indexed, SearchError> {
+    async fn index(&self, batch: Vec<Sequenced>) -> Result<Indexed, SearchError> {
         self.blocking(move |inner| {
             let mut w = inner.writer()?;
-            for doc in &docs {
-                // Upsert: a document indexed again replaces the earlier copy.
-                w.writer
-                    .delete_term(Term::from_field_text(inner.fields.id, &doc.id));
-                w.writer.add_document(inner.fields.document(doc))?;
+            let floor = w.watermark.unwrap_or(0);
+            // The watermark, not an id lookup, keeps this idempotent: a sequence is
+            // either in the committed index (at or below it) or not at all.
+            let fresh: Vec<&Sequenced> = batch.iter().filter(|s| s.seq > floor).collect();
+            let Some(top) = fresh.iter().map(|s| s.seq).max() else {
+                return Ok(Indexed::default());
+            };
+            for s in &fresh {
+                w.writer.add_document(inner.fields.document(&s.doc))?;
             }
-            let watermark = Some(w.watermark.map_or(through_seq, |old| old.max(through_seq)));
-            inner.commit(&mut w, watermark)?;
+            inner.commit(&mut w, Some(top))?;
             Ok(Indexed::default())
         })
         .await

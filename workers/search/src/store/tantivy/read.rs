@@ -6,7 +6,7 @@ use std::ops::Bound;
 use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::aggregation::agg_result::AggregationResults;
 use tantivy::aggregation::{AggContextParams, AggregationCollector};
-use tantivy::collector::sort_key::{SortByStaticFastValue, SortByString};
+use tantivy::collector::sort_key::SortByStaticFastValue;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
@@ -142,7 +142,7 @@ fn full_query(
 /// Documents strictly after the cursor in (time, id) order, going down or up.
 fn after(inner: &Inner, cursor: Cursor, ascending: bool) -> Box<dyn Query> {
     let at = time_term(inner, cursor.occurred_at_ns);
-    let id = Term::from_field_text(inner.fields.id, &cursor.id.to_string());
+    let id = Term::from_field_u64(inner.fields.tiebreak, crate::document::tiebreak(&cursor.id));
     let (time_past, id_past) = if ascending {
         (
             RangeQuery::new(Bound::Excluded(at.clone()), Bound::Unbounded),
@@ -195,7 +195,7 @@ pub(super) fn search(
                     SortByStaticFastValue::<DateTime>::for_field("occurred_at"),
                     order,
                 ),
-                (SortByString::for_field("id"), order),
+                (SortByStaticFastValue::<u64>::for_field("tiebreak"), order),
             );
             let (docs, total) = searcher.search(&query, &(top.order_by(keys), Count))?;
             (docs.into_iter().map(|(_, a)| a).collect(), total)

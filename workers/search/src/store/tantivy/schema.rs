@@ -31,6 +31,11 @@ pub const KEYWORDS: &[&str] = &[
     "card_ref",
     "ip_ref",
 ];
+/// Keywords looked up exactly but never grouped: high cardinality, so no fast
+/// column (its dictionary would cost more to build than the posting list).
+const LOOKUP_ONLY: &[&str] = &["host", "session_id", "card_ref", "ip_ref"];
+/// Kept for display, never searched.
+const STORED_ONLY: &[&str] = &["trace_id"];
 pub const U64S: &[&str] = &["error_code", "status_code"];
 pub const F64S: &[&str] = &["amount", "response_time_ms", "db_query_time_ms"];
 
@@ -38,6 +43,7 @@ pub const F64S: &[&str] = &["amount", "response_time_ms", "db_query_time_ms"];
 pub struct Fields {
     pub schema: Schema,
     pub id: Field,
+    pub tiebreak: Field,
     pub occurred_at: Field,
     pub message: Field,
     pub stack: Field,
@@ -47,11 +53,14 @@ pub struct Fields {
 impl Fields {
     pub fn new() -> Self {
         let mut b = Schema::builder();
-        let id = b.add_text_field("id", STRING | FAST | STORED);
+        // Indexed for upserts by id; time then `tiebreak` order hits (see SearchDoc).
+        let id = b.add_text_field("id", STORED);
+        // Fast-only: time filters and cursors run on the columns. Indexing these
+        // near-unique values would build a term dictionary entry per document.
+        let tiebreak = b.add_u64_field("tiebreak", NumericOptions::default().set_fast());
         let occurred_at = b.add_date_field(
             "occurred_at",
             DateOptions::default()
-                .set_indexed()
                 .set_fast()
                 .set_stored()
                 .set_precision(DateTimePrecision::Nanoseconds),
@@ -59,35 +68,35 @@ impl Fields {
         let text = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer("default")
-                .set_index_option(tantivy::schema::IndexRecordOption::WithFreqsAndPositions),
+                .set_index_option(tantivy::schema::IndexRecordOption::WithFreqs),
         );
         let message = b.add_text_field("message", text.clone() | STORED);
         let stack = b.add_text_field("stack", text);
-        let words = b.add_text_field("words", STRING | FAST);
+        let words = b.add_text_field("words", FAST);
         for name in KEYWORDS {
-            b.add_text_field(name, STRING | FAST | STORED);
+            let options = if STORED_ONLY.contains(name) {
+                STORED.into()
+            } else if LOOKUP_ONLY.contains(name) {
+                STRING
+            } else if *name == "kind" || *name == "service" {
+                STRING | FAST | STORED
+            } else {
+                // Hits show the message; other keywords are for filters and groups.
+                STRING | FAST
+            };
+            b.add_text_field(name, options);
         }
         for name in U64S {
-            b.add_u64_field(
-                name,
-                NumericOptions::default()
-                    .set_indexed()
-                    .set_fast()
-                    .set_stored(),
-            );
+            b.add_u64_field(name, NumericOptions::default().set_indexed().set_fast());
         }
+        // Measures are aggregated, never looked up: columns only.
         for name in F64S {
-            b.add_f64_field(
-                name,
-                NumericOptions::default()
-                    .set_indexed()
-                    .set_fast()
-                    .set_stored(),
-            );
+            b.add_f64_field(name, NumericOptions::default().set_fast());
         }
         Fields {
             schema: b.build(),
             id,
+            tiebreak,
             occurred_at,
             message,
             stack,
@@ -104,6 +113,7 @@ impl Fields {
     pub fn document(&self, doc: &SearchDoc) -> TantivyDocument {
         let mut d = TantivyDocument::new();
         d.add_text(self.id, &doc.id);
+        d.add_u64(self.tiebreak, doc.tiebreak);
         d.add_date(
             self.occurred_at,
             DateTime::from_timestamp_nanos(doc.occurred_at_ns),

@@ -1,11 +1,9 @@
-//! `sightline bench ...`: throughput figures as one JSON object, each compared with
-//! the raw ceiling measured in the same run (these machines are noisy).
+//! `sightline bench publish`: the Publisher against bare async-nats publishing.
 
 use std::future::IntoFuture;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Context;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::Config;
 use bytes::Bytes;
@@ -13,49 +11,13 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use sightline_generator::Generator;
 use sightline_runtime::publisher::Publisher;
-use sightline_runtime::servers::{self, ChildServer};
 use sightline_runtime::{topology, Bus, Settings};
 use sightline_schemas::{encode, Event};
 use time::OffsetDateTime;
 
-use crate::cli::BenchTarget;
+use super::bench_bus;
 
-pub async fn run(target: BenchTarget, settings: &Settings) -> anyhow::Result<ExitCode> {
-    match target {
-        BenchTarget::Publish { events, rounds } => {
-            publish(settings.clone(), events, rounds.max(1)).await
-        }
-    }
-}
-
-/// A NATS server for the benchmark: the configured one, or a child in a temp dir.
-struct BenchBus {
-    bus: Bus,
-    embedded: bool,
-    _server: Option<(ChildServer, tempfile::TempDir)>,
-}
-
-async fn bench_bus(settings: &mut Settings) -> anyhow::Result<BenchBus> {
-    let mut server = None;
-    if settings.nats.url.is_none() {
-        let dir = tempfile::tempdir()?;
-        let bin = servers::find_binary("nats-server", settings.servers.nats_server.as_deref())?;
-        let child = servers::start_nats(&bin, dir.path(), 0)?;
-        settings.nats.url = Some(format!("nats://{}", child.addr()));
-        server = Some((child, dir));
-    }
-    let bus = super::connect(settings).await?;
-    topology::apply(&bus, &settings.streams, false)
-        .await
-        .context("applying streams")?;
-    Ok(BenchBus {
-        bus,
-        embedded: server.is_some(),
-        _server: server,
-    })
-}
-
-async fn publish(mut settings: Settings, events: usize, rounds: usize) -> anyhow::Result<ExitCode> {
+pub async fn run(mut settings: Settings, events: usize, rounds: usize) -> anyhow::Result<ExitCode> {
     let bench = bench_bus(&mut settings).await?;
     let bus = &bench.bus;
     // The raw side writes to a stream of its own with LOGS' limits and storage.

@@ -1,0 +1,231 @@
+//! `sightline bench indexer`: fills LOGS, measures bare consume+ack of it, then the
+//! indexer worker over the same stream, then query latencies on the result.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::consumer::{pull, AckPolicy};
+use futures::StreamExt;
+use sightline_generator::Generator;
+use sightline_runtime::consumer::{Worker, WorkerSpec};
+use sightline_runtime::publisher::Publisher;
+use sightline_runtime::{topology, Bus, Settings, Shutdown};
+use sightline_search::document::PiiHasher;
+use sightline_search::project::Indexer;
+use sightline_search::query::{Agg, AggRequest, Field, Filters, SearchRequest};
+use sightline_search::store::tantivy::TantivyStore;
+use sightline_search::store::SearchStore;
+use time::OffsetDateTime;
+
+use super::bench_bus;
+
+pub async fn run(
+    mut settings: Settings,
+    events: usize,
+    queries: usize,
+) -> anyhow::Result<ExitCode> {
+    sightline_search::settings::require_tantivy(&settings.search)?;
+    let bench = bench_bus(&mut settings).await?;
+    let bus = &bench.bus;
+
+    let started = Instant::now();
+    let last_seq = fill(bus, &settings, events).await?;
+    let publish_per_s = events as f64 / started.elapsed().as_secs_f64();
+    let raw_consume_per_s = raw_consume(bus, events).await?;
+
+    let dir = tempfile::tempdir()?;
+    let store = TantivyStore::open(&dir.path().join("index"))?;
+    let mut consumer = settings.consumer.clone();
+    consumer.batch_size = settings.search.batch_size;
+    let spec = WorkerSpec {
+        stream: topology::LOGS.into(),
+        consumer: "bench-indexer".into(),
+        filter_subjects: vec!["logs.>".into()],
+    };
+    let (trigger, shutdown) = Shutdown::new();
+    let started = Instant::now();
+    let worker = tokio::spawn(
+        Worker::new(
+            bus,
+            spec,
+            consumer,
+            Indexer::new(store.clone(), PiiHasher::new([9; 32])),
+        )
+        .run(shutdown),
+    );
+    while store.watermark().await? < Some(last_seq) {
+        if worker.is_finished() {
+            worker.await??;
+            anyhow::bail!("the indexer stopped before the end of the stream");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let indexed_per_s = events as f64 / started.elapsed().as_secs_f64();
+    trigger.trip();
+    worker.await??;
+    anyhow::ensure!(
+        store.count().await? == events as u64,
+        "index holds {} of {events}",
+        store.count().await?
+    );
+
+    let search = latencies(queries, |i| {
+        let store = store.clone();
+        async move { store.search(&search_request(i)).await.map(|_| ()) }
+    })
+    .await?;
+    let dashboard = latencies((queries / 4).max(1), |_| {
+        let store = store.clone();
+        async move { store.aggregate(&dashboard_request()).await.map(|_| ()) }
+    })
+    .await?;
+    let report = serde_json::json!({
+        "bench": "indexer",
+        "backend": "tantivy",
+        "events": events,
+        "nats": if bench.embedded { "embedded" } else { "external" },
+        "publish_per_s": publish_per_s.round(),
+        "raw_consume_per_s": raw_consume_per_s.round(),
+        "indexed_per_s": indexed_per_s.round(),
+        "indexed_vs_raw_consume": (indexed_per_s / raw_consume_per_s * 100.0).round() / 100.0,
+        "search_p50_ms": search.0,
+        "search_p99_ms": search.1,
+        "dashboard_query_p50_ms": dashboard.0,
+        "dashboard_query_p99_ms": dashboard.1,
+        "index_bytes": dir_size(&dir.path().join("index")),
+    });
+    println!("{report}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Publishes generated traffic (stamped over the last hours); returns the last sequence.
+async fn fill(bus: &Bus, settings: &Settings, events: usize) -> anyhow::Result<u64> {
+    let start = OffsetDateTime::now_utc() - time::Duration::seconds((events / 150) as i64 + 600);
+    let publisher = Publisher::new(bus, &settings.publisher);
+    let mut pipeline = publisher.pipeline();
+    for event in Generator::new(17, start, 20_000).take(events) {
+        pipeline.send(&event).await?;
+    }
+    pipeline.finish().await?;
+    let mut logs = bus.js.get_stream(topology::LOGS).await?;
+    Ok(logs.info().await?.state.last_sequence)
+}
+
+/// Bare async-nats: a durable pull consumer over LOGS, every message acked.
+async fn raw_consume(bus: &Bus, events: usize) -> anyhow::Result<f64> {
+    let stream = bus.js.get_stream(topology::LOGS).await?;
+    let consumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("bench-raw".into()),
+            ack_policy: AckPolicy::Explicit,
+            max_ack_pending: 20_000,
+            ..Default::default()
+        })
+        .await?;
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(1000)
+        .messages()
+        .await?;
+    let started = Instant::now();
+    for _ in 0..events {
+        let msg = messages
+            .next()
+            .await
+            .ok_or_else(|| anyhow::anyhow!("raw consumer ended"))??;
+        msg.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+    }
+    bus.client.flush().await?;
+    Ok(events as f64 / started.elapsed().as_secs_f64())
+}
+
+const WORDS: &[&str] = &[
+    "database",
+    "payment completed",
+    "timeout",
+    "checkout",
+    "connection pool",
+    "login failure",
+    "add to cart",
+    "inventory",
+];
+
+fn search_request(i: usize) -> SearchRequest {
+    let mut request = SearchRequest::text(WORDS[i % WORDS.len()]);
+    request.highlight = true;
+    request.size = 20;
+    request.fuzzy = i.is_multiple_of(5);
+    if i.is_multiple_of(3) {
+        request.filters = Filters {
+            kinds: vec![sightline_schemas::Kind::Error],
+            ..Filters::default()
+        };
+    }
+    request
+}
+
+fn dashboard_request() -> AggRequest {
+    AggRequest {
+        query: SearchRequest::default(),
+        aggs: BTreeMap::from([
+            (
+                "by_kind".to_string(),
+                Agg::Terms {
+                    field: Field::Kind,
+                    size: 10,
+                },
+            ),
+            (
+                "per_hour".to_string(),
+                Agg::DateHistogram {
+                    interval_secs: 3600,
+                },
+            ),
+            (
+                "avg_latency".to_string(),
+                Agg::Avg {
+                    field: Field::ResponseTimeMs,
+                },
+            ),
+            (
+                "latency".to_string(),
+                Agg::Percentiles {
+                    field: Field::ResponseTimeMs,
+                    percents: vec![50.0, 90.0, 95.0, 99.0],
+                },
+            ),
+        ]),
+    }
+}
+
+/// Runs `n` queries one after another; (p50, p99) in milliseconds.
+async fn latencies<F, Fut>(n: usize, query: F) -> anyhow::Result<(f64, f64)>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(), sightline_search::SearchError>>,
+{
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let started = Instant::now();
+        query(i).await?;
+        samples.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    samples.sort_by(f64::total_cmp);
+    let at =
+        |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1];
+    Ok((
+        (at(0.5) * 100.0).round() / 100.0,
+        (at(0.99) * 100.0).round() / 100.0,
+    ))
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}

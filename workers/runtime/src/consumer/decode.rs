@@ -1,0 +1,51 @@
+//! Decoding a pulled batch: pure work, done for the next batch while the current
+//! one is being applied.
+
+use async_nats::jetstream::Message;
+
+use super::projection::{Decode, Record};
+use crate::error::Error;
+
+pub(super) struct Decoded<T> {
+    pub messages: Vec<Message>,
+    pub records: Vec<Record<T>>,
+    /// The message index of each record.
+    pub sources: Vec<usize>,
+    /// Messages that did not decode, by index, with the reason.
+    pub poison: Vec<(usize, String)>,
+}
+
+impl<T: Decode> Decoded<T> {
+    pub fn new(messages: Vec<Message>) -> Result<Self, Error> {
+        let mut records = Vec::with_capacity(messages.len());
+        let mut sources = Vec::with_capacity(messages.len());
+        let mut poison = Vec::new();
+        for (i, msg) in messages.iter().enumerate() {
+            let (stream_seq, delivered) = position_of(msg)?;
+            match T::decode(msg.headers.as_ref(), &msg.payload) {
+                Ok(item) => {
+                    records.push(Record {
+                        stream_seq,
+                        subject: msg.subject.to_string(),
+                        delivered,
+                        item,
+                    });
+                    sources.push(i);
+                }
+                Err(e) => poison.push((i, e.to_string())),
+            }
+        }
+        Ok(Self {
+            messages,
+            records,
+            sources,
+            poison,
+        })
+    }
+}
+
+/// A message's stream sequence and delivery count.
+pub(super) fn position_of(msg: &Message) -> Result<(u64, u64), Error> {
+    let info = msg.info().map_err(|e| Error::nats("message metadata", e))?;
+    Ok((info.stream_sequence, info.delivered.max(1) as u64))
+}
