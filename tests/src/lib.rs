@@ -200,3 +200,76 @@ pub fn metric_value(exposition: &str, name_and_labels: &str) -> Option<f64> {
             .and_then(|rest| rest.trim().parse().ok())
     })
 }
+
+/// An Elasticsearch API emulator from PyPI (../shared/peers.md), on a random port.
+pub struct SearchPeer {
+    pub server: ChildServer,
+    pub dir: tempfile::TempDir,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum SearchEmulator {
+    /// OpenSearch 3 emulation, in memory: the full aggregation set.
+    Osmem,
+    /// Elasticsearch 8.15 emulation, on disk: no percentiles.
+    Noida,
+}
+
+impl SearchPeer {
+    pub fn start(kind: SearchEmulator) -> SearchPeer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().to_owned();
+        let server = match kind {
+            SearchEmulator::Osmem => {
+                let bin = site_package("osmem_server/bin/osmem-server");
+                servers::spawn_ready("osmem-server", 0, |port| {
+                    let mut cmd = std::process::Command::new(&bin);
+                    cmd.args(["-addr", &format!("127.0.0.1:{port}"), "-no-stdin-watch"]);
+                    cmd
+                })
+            }
+            SearchEmulator::Noida => {
+                let bin = site_package("noida_db/noida-db");
+                servers::spawn_ready("noida-db", 0, |port| {
+                    let mut cmd = std::process::Command::new(&bin);
+                    cmd.arg("start").arg("--data-dir").arg(&data);
+                    cmd.args([
+                        "--host",
+                        "127.0.0.1",
+                        "--only",
+                        "elasticsearch",
+                        "--elasticsearch-port",
+                        &port.to_string(),
+                    ]);
+                    cmd
+                })
+            }
+        };
+        SearchPeer {
+            server: server.unwrap_or_else(|e| panic!("{kind:?} starts: {e}")),
+            dir,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.server.addr())
+    }
+}
+
+/// A file installed by ops/install.sh under the venv's site-packages.
+fn site_package(relative: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/lib");
+    std::fs::read_dir(&root)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|python| python.path().join("site-packages").join(relative))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "{relative} not installed under {}: run `just setup`",
+                root.display()
+            )
+        })
+}

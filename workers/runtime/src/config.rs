@@ -48,6 +48,60 @@ pub struct SearchSettings {
     pub pii_key: Option<Secret>,
     /// Events per indexing batch (one commit each).
     pub batch_size: usize,
+    pub elasticsearch: ElasticsearchSettings,
+}
+
+/// The scale-out search backend.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ElasticsearchSettings {
+    pub url: String,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// API key as `id:secret` (used instead of username and password).
+    pub api_key: Option<Secret>,
+    /// PEM file of the CA that signed the cluster's certificate.
+    pub ca_file: Option<PathBuf>,
+    /// Skip certificate validation (development clusters only).
+    pub tls_insecure: bool,
+    /// Daily indices are `<prefix>-YYYY.MM.DD`; the read alias is `<prefix>`.
+    pub index_prefix: String,
+    pub shards: u32,
+    pub replicas: u32,
+    /// Largest `_bulk` request body.
+    pub bulk_max_bytes: usize,
+    /// `_bulk` requests in flight at once.
+    pub bulk_in_flight: usize,
+    /// Attempts for items answered 429 or 5xx (and for failed requests).
+    pub retries: u32,
+    #[serde(with = "humantime_serde")]
+    pub retry_backoff: Duration,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Refresh after each bulk so documents are searchable at once (tests, demos).
+    pub refresh_on_write: bool,
+}
+
+impl Default for ElasticsearchSettings {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:9200".into(),
+            username: None,
+            password: None,
+            api_key: None,
+            ca_file: None,
+            tls_insecure: false,
+            index_prefix: "sightline-logs".into(),
+            shards: 1,
+            replicas: 1,
+            bulk_max_bytes: 5 * 1024 * 1024,
+            bulk_in_flight: 2,
+            retries: 5,
+            retry_backoff: Duration::from_millis(200),
+            request_timeout: Duration::from_secs(30),
+            refresh_on_write: false,
+        }
+    }
 }
 
 impl Default for SearchSettings {
@@ -57,6 +111,7 @@ impl Default for SearchSettings {
             retention_days: 30,
             pii_key: None,
             batch_size: 20_000,
+            elasticsearch: ElasticsearchSettings::default(),
         }
     }
 }

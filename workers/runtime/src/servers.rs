@@ -125,7 +125,7 @@ pub fn start_redis(
 
 /// Spawns a server and waits until it accepts connections. A random port taken by
 /// someone else between the probe and the bind is retried on another port.
-fn spawn_ready(
+pub fn spawn_ready(
     name: &'static str,
     port: u16,
     command: impl Fn(u16) -> Command,

@@ -1,6 +1,7 @@
 //! The search store trait and its backends. Every backend passes the same suite
 //! (tests/suite.rs) with the same expected results.
 
+pub mod elasticsearch;
 pub mod tantivy;
 
 use std::collections::BTreeMap;

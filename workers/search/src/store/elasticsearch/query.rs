@@ -1,0 +1,281 @@
+//! The shared query model as Elasticsearch JSON, and hits read back. Pure: tested
+//! without a server.
+
+use serde_json::{json, Value};
+
+use crate::error::SearchError;
+use crate::query::{Cursor, Hit, SearchRequest, Sort};
+
+/// Sort keys: time, then the id's low bits stored as a signed long.
+pub fn tiebreak_long(id: &uuid::Uuid) -> i64 {
+    crate::document::tiebreak(id) as i64
+}
+
+fn nanos(at: time::OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+/// Elasticsearch sorts and filters on microseconds: exact in any engine that
+/// compares numbers as doubles (nanosecond epochs are not), fine-grained enough.
+pub fn micros(ns: i64) -> i64 {
+    ns.div_euclid(1000)
+}
+
+/// The first whole microsecond at or after `ns`: bounds keep their meaning.
+fn micros_ceil(ns: i64) -> i64 {
+    -(-ns).div_euclid(1000)
+}
+
+/// The `query` part: full text (all words, AUTO fuzziness on request) and filters.
+pub fn query(request: &SearchRequest) -> Value {
+    let mut must = Vec::new();
+    if let Some(text) = request.text.as_deref().filter(|t| !t.trim().is_empty()) {
+        let mut m = json!({ "query": text, "operator": "and" });
+        if request.fuzzy {
+            m["fuzziness"] = json!("AUTO");
+        }
+        must.push(json!({ "match": { "message": m } }));
+    }
+    let f = &request.filters;
+    let mut filter = Vec::new();
+    if !f.kinds.is_empty() {
+        let kinds: Vec<&str> = f.kinds.iter().map(|k| k.as_str()).collect();
+        filter.push(json!({ "terms": { "kind": kinds } }));
+    }
+    if !f.services.is_empty() {
+        filter.push(json!({ "terms": { "service": f.services } }));
+    }
+    for (field, value) in [
+        ("status", &f.status),
+        ("user_id", &f.user_id),
+        ("endpoint", &f.endpoint),
+    ] {
+        if let Some(v) = value {
+            filter.push(json!({ "term": { field: v } }));
+        }
+    }
+    if let Some(code) = f.error_code {
+        filter.push(json!({ "term": { "error_code": code } }));
+    }
+    if f.since.is_some() || f.until.is_some() {
+        let mut range = serde_json::Map::new();
+        if let Some(t) = f.since {
+            range.insert("gte".into(), json!(micros_ceil(nanos(t))));
+        }
+        if let Some(t) = f.until {
+            range.insert("lt".into(), json!(micros_ceil(nanos(t))));
+        }
+        filter.push(json!({ "range": { "occurred_at_us": range } }));
+    }
+    json!({ "bool": { "must": must, "filter": filter } })
+}
+
+/// The whole `_search` body for a page of hits.
+pub fn search_body(request: &SearchRequest, size: usize) -> Value {
+    let order = if request.sort == Sort::Oldest {
+        "asc"
+    } else {
+        "desc"
+    };
+    let sort = match request.sort {
+        Sort::Relevance => json!(["_score", { "occurred_at_us": "desc" }, { "tiebreak": "desc" }]),
+        _ => json!([{ "occurred_at_us": order }, { "tiebreak": order }]),
+    };
+    let mut body = json!({
+        "query": query(request),
+        "sort": sort,
+        "size": size,
+        "track_total_hits": true,
+        "_source": ["id", "kind", "service", "occurred_at", "occurred_at_ns", "message"],
+    });
+    match request.search_after {
+        Some(c) => body["search_after"] = json!([micros(c.occurred_at_ns), tiebreak_long(&c.id)]),
+        None => body["from"] = json!(request.from),
+    }
+    if request.highlight && request.text.is_some() {
+        body["highlight"] = json!({
+            "fields": { "message": { "number_of_fragments": 1, "fragment_size": 200 } },
+            "pre_tags": ["<em>"],
+            "post_tags": ["</em>"],
+            "encoder": "html",
+        });
+    }
+    body
+}
+
+/// Reads hits and the total; `next` when the page was full and time-sorted.
+pub fn parse_hits(
+    request: &SearchRequest,
+    size: usize,
+    response: &Value,
+) -> Result<(u64, Vec<Hit>, Option<Cursor>), SearchError> {
+    let total = response["hits"]["total"]["value"].as_u64().unwrap_or(0);
+    let mut hits = Vec::new();
+    for h in response["hits"]["hits"].as_array().into_iter().flatten() {
+        let src = &h["_source"];
+        let field = |name: &str| src[name].as_str().unwrap_or_default().to_owned();
+        let ns = src["occurred_at_ns"]
+            .as_i64()
+            .ok_or_else(|| SearchError::backend("hit without occurred_at_ns"))?;
+        let occurred_at = time::OffsetDateTime::from_unix_timestamp_nanos(ns.into())
+            .map_err(|e| SearchError::backend(e.to_string()))?;
+        let highlights = h["highlight"]["message"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        hits.push(Hit {
+            id: field("id")
+                .parse()
+                .map_err(|e| SearchError::backend(format!("hit id: {e}")))?,
+            kind: field("kind").parse().map_err(SearchError::backend)?,
+            service: field("service"),
+            occurred_at,
+            message: field("message"),
+            highlights,
+        });
+    }
+    let next = match (request.sort, hits.last()) {
+        (Sort::Newest | Sort::Oldest, Some(last)) if hits.len() == size => Some(Cursor {
+            occurred_at_ns: nanos(last.occurred_at),
+            id: last.id,
+        }),
+        _ => None,
+    };
+    Ok((total, hits, next))
+}
+
+/// The index template: daily indices join the read alias; `message` and `stack` are
+/// analysed text, every other string a keyword.
+pub fn template(prefix: &str, shards: u32, replicas: u32) -> Value {
+    let keyword = json!({ "type": "keyword" });
+    let mut properties = serde_json::Map::new();
+    for name in [
+        "id",
+        "kind",
+        "service",
+        "env",
+        "host",
+        "tenant",
+        "trace_id",
+        "status",
+        "user_id",
+        "session_id",
+        "endpoint",
+        "error_type",
+        "currency",
+        "payment_method",
+        "country",
+        "action",
+        "method",
+        "card_ref",
+        "ip_ref",
+        "words",
+    ] {
+        properties.insert(name.into(), keyword.clone());
+    }
+    properties.insert("message".into(), json!({ "type": "text" }));
+    properties.insert("stack".into(), json!({ "type": "text" }));
+    properties.insert("occurred_at".into(), json!({ "type": "date" }));
+    for name in [
+        "occurred_at_ns",
+        "occurred_at_us",
+        "tiebreak",
+        "error_code",
+        "status_code",
+    ] {
+        properties.insert(name.into(), json!({ "type": "long" }));
+    }
+    for name in ["amount", "response_time_ms", "db_query_time_ms"] {
+        properties.insert(name.into(), json!({ "type": "double" }));
+    }
+    json!({
+        "index_patterns": [format!("{prefix}-*")],
+        "priority": 100,
+        "template": {
+            "settings": { "number_of_shards": shards, "number_of_replicas": replicas },
+            "mappings": { "dynamic": "strict", "properties": properties },
+            "aliases": { prefix: {} },
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::Filters;
+
+    #[test]
+    fn text_and_filters_translate() {
+        let mut r = SearchRequest::text("database pool");
+        r.fuzzy = true;
+        r.filters = Filters {
+            kinds: vec![sightline_schemas::Kind::Error],
+            error_code: Some(503),
+            ..Filters::default()
+        };
+        let q = query(&r);
+        assert_eq!(
+            q["bool"]["must"][0]["match"]["message"],
+            json!({ "query": "database pool", "operator": "and", "fuzziness": "AUTO" })
+        );
+        assert_eq!(
+            q["bool"]["filter"][0],
+            json!({ "terms": { "kind": ["error"] } })
+        );
+        assert_eq!(
+            q["bool"]["filter"][1],
+            json!({ "term": { "error_code": 503 } })
+        );
+    }
+
+    #[test]
+    fn cursors_replace_from_and_sort_by_time_then_tiebreak() {
+        let id = uuid::Uuid::from_u64_pair(1, u64::MAX);
+        let mut r = SearchRequest {
+            size: 5,
+            from: 30,
+            ..SearchRequest::default()
+        };
+        assert_eq!(search_body(&r, 5)["from"], 30);
+        r.search_after = Some(Cursor {
+            occurred_at_ns: 420,
+            id,
+        });
+        let body = search_body(&r, 5);
+        assert!(body.get("from").is_none());
+        assert_eq!(body["search_after"], json!([0, -1]));
+        assert_eq!(
+            body["sort"],
+            json!([{ "occurred_at_us": "desc" }, { "tiebreak": "desc" }])
+        );
+    }
+
+    #[test]
+    fn the_template_is_strict_and_joins_the_alias() {
+        let t = template("sightline-logs", 1, 0);
+        assert_eq!(t["index_patterns"], json!(["sightline-logs-*"]));
+        assert_eq!(t["template"]["mappings"]["dynamic"], "strict");
+        assert_eq!(t["template"]["aliases"], json!({ "sightline-logs": {} }));
+        assert_eq!(
+            t["template"]["mappings"]["properties"]["message"]["type"],
+            "text"
+        );
+    }
+}
+
+#[cfg(test)]
+mod micros_tests {
+    use super::*;
+
+    #[test]
+    fn bounds_round_up_to_whole_microseconds() {
+        assert_eq!(micros_ceil(2_000), 2);
+        assert_eq!(micros_ceil(2_001), 3);
+        assert_eq!(micros(2_999), 2);
+        assert_eq!(micros_ceil(-1_500), -1);
+    }
+}
