@@ -99,6 +99,7 @@ pub fn logs_worker(name: &str) -> WorkerSpec {
     }
 }
 
+pub mod fault_proxy;
 pub mod search_suite;
 
 pub fn nats_url(server: &ChildServer) -> String {

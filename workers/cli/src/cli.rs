@@ -68,6 +68,9 @@ pub enum BenchTarget {
     },
     /// Indexing throughput against bare consume+ack, then search and dashboard latencies.
     Indexer {
+        /// Where to index: tantivy (a temp dir) or elasticsearch (search.elasticsearch.url).
+        #[arg(long, value_enum, default_value = "tantivy")]
+        backend: BackendArg,
         #[arg(long, default_value_t = 1_000_000)]
         events: usize,
         /// Searches timed after indexing (a quarter as many dashboard queries).
@@ -149,4 +152,10 @@ pub enum SortArg {
     Newest,
     Oldest,
     Relevance,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum BackendArg {
+    Tantivy,
+    Elasticsearch,
 }

@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use sightline_runtime::config::SearchSettings;
 use sightline_runtime::Settings;
 
 use crate::document::PiiHasher;
@@ -75,16 +74,6 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
-}
-
-/// Settings check shared by the worker and the CLI.
-pub fn require_tantivy(search: &SearchSettings) -> Result<(), SearchError> {
-    match search.backend {
-        sightline_runtime::config::SearchBackend::Tantivy => Ok(()),
-        sightline_runtime::config::SearchBackend::Elasticsearch => Err(SearchError::invalid(
-            "search.backend = elasticsearch is not available yet; use tantivy",
-        )),
-    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use sightline_runtime::config::SearchBackend;
 use sightline_runtime::Settings;
 use sightline_search::query::{Filters, SearchRequest, Sort};
-use sightline_search::settings::{require_tantivy, tantivy_dir};
+use sightline_search::settings::tantivy_dir;
+use sightline_search::store::elasticsearch::ElasticsearchStore;
 use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::SearchStore;
 use time::format_description::well_known::Rfc3339;
@@ -25,8 +27,21 @@ fn instant(flag: &str, value: &Option<String>) -> anyhow::Result<Option<OffsetDa
 }
 
 pub async fn run(args: SearchArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
-    require_tantivy(&settings.search)?;
-    let store = TantivyStore::open_read_only(&tantivy_dir(settings))?;
+    match settings.search.backend {
+        SearchBackend::Tantivy => {
+            search(&TantivyStore::open_read_only(&tantivy_dir(settings))?, args).await
+        }
+        SearchBackend::Elasticsearch => {
+            search(
+                &ElasticsearchStore::connect(&settings.search.elasticsearch).await?,
+                args,
+            )
+            .await
+        }
+    }
+}
+
+async fn search<S: SearchStore>(store: &S, args: SearchArgs) -> anyhow::Result<ExitCode> {
     let text = args.words.join(" ");
     let request = SearchRequest {
         text: (!text.trim().is_empty()).then_some(text),

@@ -5,11 +5,13 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use sightline_runtime::config::SearchBackend;
 use sightline_runtime::consumer::{Worker, WorkerSpec};
 use sightline_runtime::metrics::{self, Health};
 use sightline_runtime::{topology, Settings, Shutdown};
 use sightline_search::project::Indexer;
-use sightline_search::settings::{pii_hasher, require_tantivy, tantivy_dir};
+use sightline_search::settings::{pii_hasher, tantivy_dir};
+use sightline_search::store::elasticsearch::ElasticsearchStore;
 use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::SearchStore;
 use time::OffsetDateTime;
@@ -33,9 +35,22 @@ async fn serve_metrics(settings: &Settings) -> anyhow::Result<Health> {
 }
 
 async fn indexer(settings: Settings) -> anyhow::Result<ExitCode> {
-    require_tantivy(&settings.search)?;
+    match settings.search.backend {
+        SearchBackend::Tantivy => {
+            run_indexer(TantivyStore::open(&tantivy_dir(&settings))?, settings).await
+        }
+        SearchBackend::Elasticsearch => {
+            let store = ElasticsearchStore::connect(&settings.search.elasticsearch).await?;
+            run_indexer(store, settings).await
+        }
+    }
+}
+
+async fn run_indexer<S: SearchStore + Clone>(
+    store: S,
+    settings: Settings,
+) -> anyhow::Result<ExitCode> {
     let bus = super::connect(&settings).await?;
-    let store = TantivyStore::open(&tantivy_dir(&settings))?;
     let pii = pii_hasher(&settings)?;
     let health = serve_metrics(&settings).await?;
     let shutdown = Shutdown::on_signals();
@@ -61,7 +76,7 @@ async fn indexer(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 /// Deletes documents past retention once a minute after start, then hourly.
-async fn retention(store: TantivyStore, days: u32, mut shutdown: Shutdown) {
+async fn retention<S: SearchStore>(store: S, days: u32, mut shutdown: Shutdown) {
     let mut wait = Duration::from_secs(60);
     loop {
         tokio::select! {

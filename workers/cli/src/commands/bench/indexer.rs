@@ -14,28 +14,80 @@ use sightline_runtime::{topology, Bus, Settings, Shutdown};
 use sightline_search::document::PiiHasher;
 use sightline_search::project::Indexer;
 use sightline_search::query::{Agg, AggRequest, Field, Filters, SearchRequest};
+use sightline_search::store::elasticsearch::ElasticsearchStore;
 use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::SearchStore;
 use time::OffsetDateTime;
 
 use super::bench_bus;
+use crate::cli::BackendArg;
 
 pub async fn run(
     mut settings: Settings,
+    backend: BackendArg,
     events: usize,
     queries: usize,
 ) -> anyhow::Result<ExitCode> {
-    sightline_search::settings::require_tantivy(&settings.search)?;
     let bench = bench_bus(&mut settings).await?;
     let bus = &bench.bus;
-
     let started = Instant::now();
-    let last_seq = fill(bus, &settings, events).await?;
+    fill(bus, &settings, events).await?;
     let publish_per_s = events as f64 / started.elapsed().as_secs_f64();
     let raw_consume_per_s = raw_consume(bus, events).await?;
-
     let dir = tempfile::tempdir()?;
-    let store = TantivyStore::open(&dir.path().join("index"))?;
+    let (name, figures) = match backend {
+        BackendArg::Tantivy => (
+            "tantivy",
+            measure(
+                TantivyStore::open(&dir.path().join("index"))?,
+                bus,
+                &settings,
+                events,
+                queries,
+            )
+            .await?,
+        ),
+        BackendArg::Elasticsearch => {
+            let store = ElasticsearchStore::connect(&settings.search.elasticsearch).await?;
+            (
+                "elasticsearch",
+                measure(store, bus, &settings, events, queries).await?,
+            )
+        }
+    };
+    let mut report = serde_json::json!({
+        "bench": "indexer",
+        "backend": name,
+        "events": events,
+        "nats": if bench.embedded { "embedded" } else { "external" },
+        "publish_per_s": publish_per_s.round(),
+        "raw_consume_per_s": raw_consume_per_s.round(),
+        "indexed_vs_raw_consume": (figures.indexed_per_s / raw_consume_per_s * 100.0).round() / 100.0,
+        "index_bytes": dir_size(&dir.path().join("index")),
+    });
+    report["indexed_per_s"] = serde_json::json!(figures.indexed_per_s.round());
+    report["search_p50_ms"] = serde_json::json!(figures.search.0);
+    report["search_p99_ms"] = serde_json::json!(figures.search.1);
+    report["dashboard_query_p50_ms"] = serde_json::json!(figures.dashboard.0);
+    report["dashboard_query_p99_ms"] = serde_json::json!(figures.dashboard.1);
+    println!("{report}");
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Figures {
+    indexed_per_s: f64,
+    search: (f64, f64),
+    dashboard: (f64, f64),
+}
+
+/// Runs the indexer worker over the filled stream into `store`, then times queries.
+async fn measure<S: SearchStore + Clone>(
+    store: S,
+    bus: &Bus,
+    settings: &Settings,
+    events: usize,
+    queries: usize,
+) -> anyhow::Result<Figures> {
     let mut consumer = settings.consumer.clone();
     consumer.batch_size = settings.search.batch_size;
     let spec = WorkerSpec {
@@ -54,7 +106,7 @@ pub async fn run(
         )
         .run(shutdown),
     );
-    while store.watermark().await? < Some(last_seq) {
+    while store.count().await? < events as u64 {
         if worker.is_finished() {
             worker.await??;
             anyhow::bail!("the indexer stopped before the end of the stream");
@@ -69,7 +121,6 @@ pub async fn run(
         "index holds {} of {events}",
         store.count().await?
     );
-
     let search = latencies(queries, |i| {
         let store = store.clone();
         async move { store.search(&search_request(i)).await.map(|_| ()) }
@@ -80,27 +131,15 @@ pub async fn run(
         async move { store.aggregate(&dashboard_request()).await.map(|_| ()) }
     })
     .await?;
-    let report = serde_json::json!({
-        "bench": "indexer",
-        "backend": "tantivy",
-        "events": events,
-        "nats": if bench.embedded { "embedded" } else { "external" },
-        "publish_per_s": publish_per_s.round(),
-        "raw_consume_per_s": raw_consume_per_s.round(),
-        "indexed_per_s": indexed_per_s.round(),
-        "indexed_vs_raw_consume": (indexed_per_s / raw_consume_per_s * 100.0).round() / 100.0,
-        "search_p50_ms": search.0,
-        "search_p99_ms": search.1,
-        "dashboard_query_p50_ms": dashboard.0,
-        "dashboard_query_p99_ms": dashboard.1,
-        "index_bytes": dir_size(&dir.path().join("index")),
-    });
-    println!("{report}");
-    Ok(ExitCode::SUCCESS)
+    Ok(Figures {
+        indexed_per_s,
+        search,
+        dashboard,
+    })
 }
 
-/// Publishes generated traffic (stamped over the last hours); returns the last sequence.
-async fn fill(bus: &Bus, settings: &Settings, events: usize) -> anyhow::Result<u64> {
+/// Publishes generated traffic (stamped over the last hours).
+async fn fill(bus: &Bus, settings: &Settings, events: usize) -> anyhow::Result<()> {
     let start = OffsetDateTime::now_utc() - time::Duration::seconds((events / 150) as i64 + 600);
     let publisher = Publisher::new(bus, &settings.publisher);
     let mut pipeline = publisher.pipeline();
@@ -108,8 +147,7 @@ async fn fill(bus: &Bus, settings: &Settings, events: usize) -> anyhow::Result<u
         pipeline.send(&event).await?;
     }
     pipeline.finish().await?;
-    let mut logs = bus.js.get_stream(topology::LOGS).await?;
-    Ok(logs.info().await?.state.last_sequence)
+    Ok(())
 }
 
 /// Bare async-nats: a durable pull consumer over LOGS, every message acked.

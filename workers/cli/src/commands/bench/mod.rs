@@ -17,9 +17,11 @@ pub async fn run(target: BenchTarget, settings: &Settings) -> anyhow::Result<Exi
         BenchTarget::Publish { events, rounds } => {
             publish::run(settings.clone(), events, rounds.max(1)).await
         }
-        BenchTarget::Indexer { events, queries } => {
-            indexer::run(settings.clone(), events, queries).await
-        }
+        BenchTarget::Indexer {
+            backend,
+            events,
+            queries,
+        } => indexer::run(settings.clone(), backend, events, queries).await,
     }
 }
 
