@@ -104,7 +104,67 @@ pub struct Numbers {
     pub db_query_time_ms: Option<f64>,
 }
 
+/// Exact-match fields of a search document, in [`SearchDoc::keyword_values`] order.
+/// Both backends' schemas are built from these lists.
+pub const KEYWORD_FIELDS: &[&str] = &[
+    "kind",
+    "service",
+    "env",
+    "host",
+    "tenant",
+    "trace_id",
+    "status",
+    "user_id",
+    "session_id",
+    "endpoint",
+    "error_type",
+    "currency",
+    "payment_method",
+    "country",
+    "action",
+    "method",
+    "card_ref",
+    "ip_ref",
+];
+/// Whole-number fields, in [`SearchDoc::integer_values`] order.
+pub const INTEGER_FIELDS: &[&str] = &["error_code", "status_code"];
+/// Measures, in [`SearchDoc::decimal_values`] order.
+pub const DECIMAL_FIELDS: &[&str] = &["amount", "response_time_ms", "db_query_time_ms"];
+
 impl SearchDoc {
+    pub fn keyword_values(&self) -> [Option<&String>; 18] {
+        let k = &self.keywords;
+        [
+            Some(&self.kind),
+            Some(&self.service),
+            self.env.as_ref(),
+            self.host.as_ref(),
+            self.tenant.as_ref(),
+            self.trace_id.as_ref(),
+            k.status.as_ref(),
+            k.user_id.as_ref(),
+            k.session_id.as_ref(),
+            k.endpoint.as_ref(),
+            k.error_type.as_ref(),
+            k.currency.as_ref(),
+            k.payment_method.as_ref(),
+            k.country.as_ref(),
+            k.action.as_ref(),
+            k.method.as_ref(),
+            k.card_ref.as_ref(),
+            k.ip_ref.as_ref(),
+        ]
+    }
+
+    pub fn integer_values(&self) -> [Option<u64>; 2] {
+        [self.numbers.error_code, self.numbers.status_code]
+    }
+
+    pub fn decimal_values(&self) -> [Option<f64>; 3] {
+        let n = &self.numbers;
+        [n.amount, n.response_time_ms, n.db_query_time_ms]
+    }
+
     pub fn from_event(event: &Event, pii: &PiiHasher) -> Self {
         let mut k = Keywords::default();
         let mut n = Numbers::default();

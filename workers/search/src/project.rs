@@ -1,6 +1,7 @@
 //! The indexer projection: events from LOGS become search documents.
 
-use sightline_runtime::consumer::{Outcome, Position, Projection, Record};
+use sightline_runtime::consumer::{Outcome, Position, Projection, Record, WorkerSpec};
+use sightline_runtime::topology::LOGS;
 use sightline_runtime::Error;
 use sightline_schemas::Event;
 
@@ -11,6 +12,15 @@ use crate::store::{SearchStore, Sequenced};
 pub struct Indexer<S> {
     store: S,
     pii: PiiHasher,
+}
+
+/// The indexer's consumer: all of LOGS under the durable name `consumer`.
+pub fn worker_spec(consumer: &str) -> WorkerSpec {
+    WorkerSpec {
+        stream: LOGS.into(),
+        consumer: consumer.into(),
+        filter_subjects: vec!["logs.>".into()],
+    }
 }
 
 impl<S: SearchStore> Indexer<S> {

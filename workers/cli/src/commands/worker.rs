@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use sightline_runtime::config::SearchBackend;
-use sightline_runtime::consumer::{Worker, WorkerSpec};
+use sightline_runtime::consumer::Worker;
 use sightline_runtime::metrics::{self, Health};
-use sightline_runtime::{topology, Settings, Shutdown};
-use sightline_search::project::Indexer;
+use sightline_runtime::{Settings, Shutdown};
+use sightline_search::project::{worker_spec, Indexer};
 use sightline_search::settings::{pii_hasher, tantivy_dir};
 use sightline_search::store::elasticsearch::ElasticsearchStore;
 use sightline_search::store::tantivy::TantivyStore;
@@ -63,11 +63,7 @@ async fn run_indexer<S: SearchStore + Clone>(
     }
     let mut consumer = settings.consumer.clone();
     consumer.batch_size = settings.search.batch_size;
-    let spec = WorkerSpec {
-        stream: topology::LOGS.into(),
-        consumer: "indexer".into(),
-        filter_subjects: vec!["logs.>".into()],
-    };
+    let spec = worker_spec("indexer");
     Worker::new(&bus, spec, consumer, Indexer::new(store, pii))
         .with_health(health)
         .run(shutdown)

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::consumer::{pull, AckPolicy};
 use futures::StreamExt;
 use sightline_generator::Generator;
-use sightline_runtime::consumer::{Worker, WorkerSpec};
+use sightline_runtime::consumer::Worker;
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::{topology, Bus, Settings, Shutdown};
 use sightline_search::document::PiiHasher;
-use sightline_search::project::Indexer;
+use sightline_search::project::{worker_spec, Indexer};
 use sightline_search::query::{Agg, AggRequest, Field, Filters, SearchRequest};
 use sightline_search::store::elasticsearch::ElasticsearchStore;
 use sightline_search::store::tantivy::TantivyStore;
@@ -90,11 +90,7 @@ async fn measure<S: SearchStore + Clone>(
 ) -> anyhow::Result<Figures> {
     let mut consumer = settings.consumer.clone();
     consumer.batch_size = settings.search.batch_size;
-    let spec = WorkerSpec {
-        stream: topology::LOGS.into(),
-        consumer: "bench-indexer".into(),
-        filter_subjects: vec!["logs.>".into()],
-    };
+    let spec = worker_spec("bench-indexer");
     let (trigger, shutdown) = Shutdown::new();
     let started = Instant::now();
     let worker = tokio::spawn(

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::document::{DECIMAL_FIELDS, INTEGER_FIELDS, KEYWORD_FIELDS};
 use crate::error::SearchError;
 use crate::query::{Cursor, Hit, SearchRequest, Sort};
 
@@ -153,44 +154,20 @@ pub fn parse_hits(
 pub fn template(prefix: &str, shards: u32, replicas: u32) -> Value {
     let keyword = json!({ "type": "keyword" });
     let mut properties = serde_json::Map::new();
-    for name in [
-        "id",
-        "kind",
-        "service",
-        "env",
-        "host",
-        "tenant",
-        "trace_id",
-        "status",
-        "user_id",
-        "session_id",
-        "endpoint",
-        "error_type",
-        "currency",
-        "payment_method",
-        "country",
-        "action",
-        "method",
-        "card_ref",
-        "ip_ref",
-        "words",
-    ] {
-        properties.insert(name.into(), keyword.clone());
+    for name in KEYWORD_FIELDS.iter().chain(&["id", "words"]) {
+        properties.insert((*name).into(), keyword.clone());
     }
     properties.insert("message".into(), json!({ "type": "text" }));
     properties.insert("stack".into(), json!({ "type": "text" }));
     properties.insert("occurred_at".into(), json!({ "type": "date" }));
-    for name in [
-        "occurred_at_ns",
-        "occurred_at_us",
-        "tiebreak",
-        "error_code",
-        "status_code",
-    ] {
-        properties.insert(name.into(), json!({ "type": "long" }));
+    for name in INTEGER_FIELDS
+        .iter()
+        .chain(&["occurred_at_ns", "occurred_at_us", "tiebreak"])
+    {
+        properties.insert((*name).into(), json!({ "type": "long" }));
     }
-    for name in ["amount", "response_time_ms", "db_query_time_ms"] {
-        properties.insert(name.into(), json!({ "type": "double" }));
+    for name in DECIMAL_FIELDS {
+        properties.insert((*name).into(), json!({ "type": "double" }));
     }
     json!({
         "index_patterns": [format!("{prefix}-*")],

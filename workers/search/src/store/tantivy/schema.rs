@@ -7,37 +7,14 @@ use tantivy::schema::{
 };
 use tantivy::{DateTime, TantivyDocument};
 
-use crate::document::SearchDoc;
+use crate::document::{SearchDoc, DECIMAL_FIELDS, INTEGER_FIELDS, KEYWORD_FIELDS};
 use crate::store::suggestion_words;
 
-/// Keyword fields, in the order of `Keywords` plus the envelope ones.
-pub const KEYWORDS: &[&str] = &[
-    "kind",
-    "service",
-    "env",
-    "host",
-    "tenant",
-    "trace_id",
-    "status",
-    "user_id",
-    "session_id",
-    "endpoint",
-    "error_type",
-    "currency",
-    "payment_method",
-    "country",
-    "action",
-    "method",
-    "card_ref",
-    "ip_ref",
-];
 /// Keywords looked up exactly but never grouped: high cardinality, so no fast
 /// column (its dictionary would cost more to build than the posting list).
 const LOOKUP_ONLY: &[&str] = &["host", "session_id", "card_ref", "ip_ref"];
 /// Kept for display, never searched.
 const STORED_ONLY: &[&str] = &["trace_id"];
-pub const U64S: &[&str] = &["error_code", "status_code"];
-pub const F64S: &[&str] = &["amount", "response_time_ms", "db_query_time_ms"];
 
 #[derive(Clone)]
 pub struct Fields {
@@ -73,7 +50,7 @@ impl Fields {
         let message = b.add_text_field("message", text.clone() | STORED);
         let stack = b.add_text_field("stack", text);
         let words = b.add_text_field("words", FAST);
-        for name in KEYWORDS {
+        for name in KEYWORD_FIELDS {
             let options = if STORED_ONLY.contains(name) {
                 STORED.into()
             } else if LOOKUP_ONLY.contains(name) {
@@ -86,11 +63,11 @@ impl Fields {
             };
             b.add_text_field(name, options);
         }
-        for name in U64S {
+        for name in INTEGER_FIELDS {
             b.add_u64_field(name, NumericOptions::default().set_indexed().set_fast());
         }
         // Measures are aggregated, never looked up: columns only.
-        for name in F64S {
+        for name in DECIMAL_FIELDS {
             b.add_f64_field(name, NumericOptions::default().set_fast());
         }
         Fields {
@@ -125,42 +102,17 @@ impl Fields {
         for word in suggestion_words(&doc.message) {
             d.add_text(self.words, &word);
         }
-        let k = &doc.keywords;
-        let keywords = [
-            Some(&doc.kind),
-            Some(&doc.service),
-            doc.env.as_ref(),
-            doc.host.as_ref(),
-            doc.tenant.as_ref(),
-            doc.trace_id.as_ref(),
-            k.status.as_ref(),
-            k.user_id.as_ref(),
-            k.session_id.as_ref(),
-            k.endpoint.as_ref(),
-            k.error_type.as_ref(),
-            k.currency.as_ref(),
-            k.payment_method.as_ref(),
-            k.country.as_ref(),
-            k.action.as_ref(),
-            k.method.as_ref(),
-            k.card_ref.as_ref(),
-            k.ip_ref.as_ref(),
-        ];
-        for (name, value) in KEYWORDS.iter().zip(keywords) {
+        for (name, value) in KEYWORD_FIELDS.iter().zip(doc.keyword_values()) {
             if let Some(v) = value {
                 d.add_text(self.field(name), v);
             }
         }
-        let n = &doc.numbers;
-        for (name, value) in U64S.iter().zip([n.error_code, n.status_code]) {
+        for (name, value) in INTEGER_FIELDS.iter().zip(doc.integer_values()) {
             if let Some(v) = value {
                 d.add_u64(self.field(name), v);
             }
         }
-        for (name, value) in F64S
-            .iter()
-            .zip([n.amount, n.response_time_ms, n.db_query_time_ms])
-        {
+        for (name, value) in DECIMAL_FIELDS.iter().zip(doc.decimal_values()) {
             if let Some(v) = value {
                 d.add_f64(self.field(name), v);
             }
