@@ -13,6 +13,8 @@ use crate::store::suggestion_words;
 /// Keywords looked up exactly but never grouped: high cardinality, so no fast
 /// column (its dictionary would cost more to build than the posting list).
 const LOOKUP_ONLY: &[&str] = &["host", "session_id", "card_ref", "ip_ref"];
+/// Keywords the query model filters on (besides kind and service): indexed.
+const FILTERED: &[&str] = &["status", "user_id", "endpoint"];
 /// Kept for display, never searched.
 const STORED_ONLY: &[&str] = &["trace_id"];
 
@@ -57,9 +59,11 @@ impl Fields {
                 STRING
             } else if *name == "kind" || *name == "service" {
                 STRING | FAST | STORED
-            } else {
-                // Hits show the message; other keywords are for filters and groups.
+            } else if FILTERED.contains(name) {
                 STRING | FAST
+            } else {
+                // Grouped by aggregations only: the fast column is all they need.
+                FAST.into()
             };
             b.add_text_field(name, options);
         }
