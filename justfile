@@ -30,16 +30,25 @@ nats port="4222": setup
     mkdir -p data/nats && nats-server -js -a 127.0.0.1 -p {{port}} -sd data/nats
 
 # The main job on one machine, until `sightline up` lands: a NATS server under ./data,
-# the streams, and seeded traffic published through the real Publisher.
+# the streams, the indexer worker, seeded traffic through the real Publisher, then searches.
 demo events="20000" port="4222": setup
     #!/usr/bin/env bash
     set -euo pipefail
     cargo build --release -p sightline-cli
+    sl=./target/release/sightline
     mkdir -p data
     nats-server -js -a 127.0.0.1 -p {{port}} -sd data/nats > data/nats.log 2>&1 &
-    trap 'kill $!' EXIT
+    pids=$!
+    trap 'kill $pids 2>/dev/null; wait 2>/dev/null' EXIT
     export SIGHTLINE_NATS__URL=nats://127.0.0.1:{{port}}
     for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/{{port}}) 2>/dev/null && break; sleep 0.1; done
-    ./target/release/sightline streams apply
-    ./target/release/sightline generate --count {{events}} --start "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)" --publish
-    ./target/release/sightline streams status
+    $sl streams apply
+    $sl worker indexer > data/indexer.log 2>&1 &
+    pids="$pids $!"
+    $sl generate --count {{events}} --start "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)" --publish
+    expected=$($sl streams status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["messages"])')
+    for _ in $(seq 300); do [ "$($sl search --count 2>/dev/null || echo 0)" -ge "$expected" ] && break; sleep 0.2; done
+    $sl streams status
+    echo "indexed: $($sl search --count) of $expected events"
+    $sl search connection pool --kind error --size 3
+    $sl search payment failed --size 3
