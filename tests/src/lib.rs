@@ -83,6 +83,12 @@ impl Stack {
         events
     }
 
+    /// The dead letter at DLQ sequence `seq`.
+    pub async fn dead_letter(&self, seq: u64) -> async_nats::jetstream::message::StreamMessage {
+        let dlq = self.bus.js.get_stream("DLQ").await.expect("DLQ exists");
+        dlq.get_raw_message(seq).await.expect("dead letter stored")
+    }
+
     /// Messages stored in a stream now.
     pub async fn stream_messages(&self, name: &str) -> u64 {
         let mut stream = self.bus.js.get_stream(name).await.expect("stream exists");
@@ -136,6 +142,15 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     check().await
+}
+
+/// A header of a stored message, or "" when absent.
+pub fn header(message: &async_nats::jetstream::message::StreamMessage, name: &str) -> String {
+    message
+        .headers
+        .get(name)
+        .map(|v| v.as_str().to_owned())
+        .unwrap_or_default()
 }
 
 /// JSON of the last stdout line (the summary commands print).

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sightline_runtime::consumer::{Outcome, Position, Projection, Record, Worker};
+use sightline_runtime::consumer::{Outcome, Position, Projection, Record, Worker, ERROR};
 use sightline_runtime::metrics::{self, Health};
 use sightline_runtime::{Error, Shutdown};
 use sightline_schemas::Event;
-use sightline_tests::{eventually, http_get, logs_worker, metric_value, Stack};
+use sightline_tests::{eventually, header, http_get, logs_worker, metric_value, Stack};
 
 /// Counts applications per event id; fails while `failures` is above zero;
 /// rejects events whose service is in `reject`.
@@ -151,20 +151,13 @@ async fn items_the_projection_rejects_go_to_the_dlq_with_its_reason() {
     );
     trigger.trip();
     task.await.unwrap().unwrap();
-    let dlq = stack.bus.js.get_stream("DLQ").await.unwrap();
-    let letter = dlq.get_raw_message(1).await.unwrap();
+    let letter = stack.dead_letter(1).await;
     assert!(
         letter.subject.as_str().starts_with("dlq.picky.logs."),
         "{}",
         letter.subject
     );
-    let reason = letter
-        .headers
-        .get("Sightline-Error")
-        .unwrap()
-        .as_str()
-        .to_owned();
-    assert_eq!(reason, "store refused document from auth");
+    assert_eq!(header(&letter, ERROR), "store refused document from auth");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

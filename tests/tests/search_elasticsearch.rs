@@ -37,7 +37,7 @@ mod bulk_failures {
     use std::sync::atomic::Ordering;
     use std::time::Duration;
 
-    use sightline_runtime::consumer::{Worker, ORIGINAL_SUBJECT};
+    use sightline_runtime::consumer::{Worker, ERROR, ORIGINAL_SUBJECT};
     use sightline_runtime::publisher::Publisher;
     use sightline_runtime::Shutdown;
     use sightline_schemas::Event;
@@ -46,7 +46,7 @@ mod bulk_failures {
     use sightline_search::store::SearchStore;
     use sightline_tests::fault_proxy::{BulkFaults, FaultProxy};
     use sightline_tests::{
-        eventually, logs_worker, search_suite, SearchEmulator, SearchPeer, Stack,
+        eventually, header, logs_worker, search_suite, SearchEmulator, SearchPeer, Stack,
     };
     use time::macros::datetime;
 
@@ -131,21 +131,8 @@ mod bulk_failures {
             })
         })
         .await;
-        let letter = stack
-            .bus
-            .js
-            .get_stream("DLQ")
-            .await
-            .unwrap()
-            .get_raw_message(1)
-            .await
-            .unwrap();
-        let reason = letter
-            .headers
-            .get("Sightline-Error")
-            .unwrap()
-            .as_str()
-            .to_owned();
+        let letter = stack.dead_letter(1).await;
+        let reason = header(&letter, ERROR);
         assert!(
             reason.starts_with("400 ") && reason.contains("error_code"),
             "{reason}"

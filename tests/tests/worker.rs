@@ -11,7 +11,7 @@ use sightline_generator::Generator;
 use sightline_runtime::consumer::{self, Outcome, Position, Projection, Record, Worker};
 use sightline_runtime::{Error, Shutdown};
 use sightline_schemas::{Encoding, Event};
-use sightline_tests::{eventually, logs_worker, Stack};
+use sightline_tests::{eventually, header, logs_worker, Stack};
 
 /// Counts events in memory; idempotent by nothing (untracked), like an upsert store.
 #[derive(Clone, Default)]
@@ -92,15 +92,8 @@ async fn poison_messages_land_in_the_dlq_and_their_neighbours_are_applied() {
     task.await.unwrap().unwrap();
     assert_eq!(tally.0.lock().unwrap().len(), 100);
 
-    let dlq = stack.bus.js.get_stream("DLQ").await.unwrap();
-    let first = dlq.get_raw_message(1).await.unwrap();
-    let second = dlq.get_raw_message(2).await.unwrap();
-    let header = |m: &async_nats::jetstream::message::StreamMessage, name: &str| {
-        m.headers
-            .get(name)
-            .map(|v| v.as_str().to_owned())
-            .unwrap_or_default()
-    };
+    let first = stack.dead_letter(1).await;
+    let second = stack.dead_letter(2).await;
     assert_eq!(
         first.subject.as_str(),
         "dlq.tally.logs.transaction.checkout"
