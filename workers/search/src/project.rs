@@ -27,10 +27,6 @@ impl<S: SearchStore> Indexer<S> {
     pub fn new(store: S, pii: PiiHasher) -> Self {
         Self { store, pii }
     }
-
-    pub fn store(&self) -> &S {
-        &self.store
-    }
 }
 
 impl<S: SearchStore> Projection for Indexer<S> {
