@@ -81,7 +81,7 @@ pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<Event, EventError> {
     Ok(event)
 }
 
-fn decode_error(path: String, message: String) -> EventError {
+pub(crate) fn decode_error(path: String, message: String) -> EventError {
     let message = redact(&message);
     let (field, reason) = if path != "." && !path.is_empty() {
         (path, message)

@@ -5,6 +5,7 @@
 
 mod codec;
 mod currency;
+mod detection;
 mod envelope;
 mod error;
 pub mod json_schema;
@@ -13,6 +14,7 @@ pub mod subject;
 mod validate;
 
 pub use codec::{decode, encode, Encoding};
+pub use detection::{Detection, Indicator};
 pub use envelope::{Body, Event, Kind, Tags, SCHEMA_VERSION};
 pub use error::{EventError, EventErrorKind, FieldError};
 pub use payload::{ErrorEvent, Performance, Security, Transaction, TxStatus, UserBehavior};

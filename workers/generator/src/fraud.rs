@@ -75,6 +75,10 @@ pub(crate) fn episode(g: &mut Generator, pattern: Pattern) -> Vec<Event> {
         event.tags.insert(LABEL_TAG.into(), pattern.as_str().into());
         out.push(event);
     };
+    // The account holder's own events around an episode carry no label.
+    let genuine = |g: &mut Generator, offset_ms: i64, service: &str, body: Body| {
+        g.envelope(start + Duration::milliseconds(offset_ms), service, body)
+    };
     match pattern {
         Pattern::Velocity => {
             let n = g.rng.random_range(8..15);
@@ -92,14 +96,16 @@ pub(crate) fn episode(g: &mut Generator, pattern: Pattern) -> Vec<Event> {
             push(g, 0, "payments", Body::Transaction(tx));
         }
         Pattern::ImpossibleTravel => {
+            // The holder pays at home, then the fraudster pays from far away.
             let first = g.transaction(user, TxStatus::Completed);
-            push(g, 0, "payments", Body::Transaction(first));
+            let home = genuine(g, 0, "payments", Body::Transaction(first));
             let mut second = g.transaction(user, TxStatus::Completed);
             second.ip = Some(fraud_ip);
             second.country = Some(origin.country.into());
             (second.lat, second.lon) = (Some(origin.lat), Some(origin.lon));
             let offset = g.rng.random_range(5..30) * 60_000;
             push(g, offset, "payments", Body::Transaction(second));
+            out.insert(0, home);
         }
         Pattern::RepeatedFailures => {
             let uid = g.users[user].id.clone();

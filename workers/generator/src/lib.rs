@@ -19,6 +19,11 @@ use time::{Duration, OffsetDateTime};
 pub use fraud::Pattern;
 use population::{lognormal, money, users, weighted, User};
 
+/// Users in the default simulated shop. At 200 events/s each user is active about
+/// once in five minutes, so honest users seldom look like a burst; a small
+/// population squeezed into a short run would make every user hyperactive.
+pub const DEFAULT_POPULATION: usize = 60_000;
+
 /// The tag that labels events of a fraud episode.
 pub const LABEL_TAG: &str = "synthetic_fraud";
 

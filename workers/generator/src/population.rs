@@ -129,7 +129,7 @@ pub struct User {
     pub home: &'static City,
     pub ip: [u8; 4],
     pub cards: Vec<String>,
-    /// Typical basket in major units; amounts scatter around it.
+    /// Typical basket in euros; amounts scatter around it.
     pub typical_amount: f64,
     pub payment_method: &'static str,
 }
@@ -187,11 +187,26 @@ pub fn lognormal(rng: &mut ChaCha8Rng, mu: f64, sigma: f64) -> f64 {
     (mu + sigma * z).exp()
 }
 
-/// Money with two decimals (none for JPY).
-pub fn money(value: f64, currency: &str) -> Decimal {
+/// Units of `currency` per euro, roughly: amounts are drawn in euros and converted,
+/// so a basket costs about the same everywhere.
+pub fn per_euro(currency: &str) -> f64 {
+    match currency {
+        "GBP" => 0.85,
+        "USD" => 1.08,
+        "CAD" => 1.5,
+        "BRL" => 6.0,
+        "JPY" => 160.0,
+        "AUD" => 1.65,
+        "SGD" => 1.45,
+        _ => 1.0,
+    }
+}
+
+/// A euro value as money in `currency`, with two decimals (none for JPY).
+pub fn money(euros: f64, currency: &str) -> Decimal {
     let scale = if currency == "JPY" { 0 } else { 2 };
     let factor = 10f64.powi(scale as i32);
-    Decimal::new((value * factor).round() as i64, scale)
+    Decimal::new((euros * per_euro(currency) * factor).round() as i64, scale)
 }
 
 pub fn ip_string(ip: [u8; 4]) -> std::net::IpAddr {

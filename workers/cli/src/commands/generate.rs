@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sightline_generator::Generator;
+use sightline_generator::{Generator, DEFAULT_POPULATION};
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::Settings;
 
@@ -22,9 +22,8 @@ pub async fn run(opts: GenerateArgs, settings: &Settings) -> anyhow::Result<Exit
         OffsetDateTime::parse(&opts.start, &Rfc3339)
             .with_context(|| format!("--start {} is not RFC 3339", opts.start))?
     };
-    let population = (opts.count as usize / 50).clamp(200, 50_000);
     let mut generator =
-        Generator::new(opts.seed, start, population).with_fraud_rate(opts.fraud_rate);
+        Generator::new(opts.seed, start, DEFAULT_POPULATION).with_fraud_rate(opts.fraud_rate);
     let pacer = opts
         .rate
         .filter(|r| *r > 0.0)

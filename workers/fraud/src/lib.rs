@@ -1,0 +1,11 @@
+//! Fraud detection: a pure scoring core over remembered state, the scorer worker
+//! that publishes detections to FRAUD, and the detections store they project into.
+
+pub mod error;
+pub mod rules;
+pub mod score;
+pub mod state;
+
+pub use error::FraudError;
+pub use rules::Rules;
+pub use score::Scorer;
