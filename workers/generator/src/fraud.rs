@@ -103,7 +103,7 @@ pub(crate) fn episode(g: &mut Generator, pattern: Pattern) -> Vec<Event> {
             second.ip = Some(fraud_ip);
             second.country = Some(origin.country.into());
             (second.lat, second.lon) = (Some(origin.lat), Some(origin.lon));
-            let offset = g.rng.random_range(5..30) * 60_000;
+            let offset = g.rng.random_range(2..10) * 60_000;
             push(g, offset, "payments", Body::Transaction(second));
             out.insert(0, home);
         }

@@ -31,7 +31,8 @@ fn events_are_valid_time_ordered_and_unique() {
 fn traffic_mixes_every_kind_and_every_fraud_pattern() {
     let events: Vec<_> = Generator::new(3, start(), 1000)
         .with_fraud_rate(0.01)
-        .take(30_000)
+        // Long enough for the second leg of an impossible journey (minutes later).
+        .take(100_000)
         .collect();
     for kind in sightline_schemas::Kind::ALL {
         let share = events.iter().filter(|e| e.kind() == kind).count() as f64 / events.len() as f64;
