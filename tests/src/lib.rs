@@ -105,6 +105,7 @@ pub fn logs_worker(name: &str) -> WorkerSpec {
     }
 }
 
+pub mod detections_suite;
 pub mod fault_proxy;
 pub mod search_suite;
 
@@ -269,6 +270,35 @@ impl SearchPeer {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.server.addr())
+    }
+}
+
+/// SecantusDB, a MongoDB wire-protocol server from PyPI (../shared/peers.md), in
+/// memory on a random port.
+pub struct MongoPeer {
+    pub server: ChildServer,
+}
+
+impl MongoPeer {
+    pub fn start() -> MongoPeer {
+        let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/secantusd-py");
+        assert!(
+            bin.is_file(),
+            "{} not installed: run `just setup`",
+            bin.display()
+        );
+        let server = servers::spawn_ready("secantusd", 0, |port| {
+            let mut cmd = std::process::Command::new(&bin);
+            cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+            cmd.args(["--storage-path", ":memory:"]);
+            cmd
+        })
+        .unwrap_or_else(|e| panic!("secantusd starts: {e}"));
+        MongoPeer { server }
+    }
+
+    pub fn uri(&self) -> String {
+        format!("mongodb://{}/", self.server.addr())
     }
 }
 

@@ -5,6 +5,7 @@ pub mod error;
 pub mod rules;
 pub mod score;
 pub mod state;
+pub mod store;
 
 pub use error::FraudError;
 pub use rules::Rules;

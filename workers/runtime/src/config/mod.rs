@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
+mod fraud;
+pub use fraud::{FraudBackend, FraudSettings, MongoSettings};
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -25,6 +28,7 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub servers: ServerBinaries,
     pub search: SearchSettings,
+    pub fraud: FraudSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

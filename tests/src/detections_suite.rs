@@ -1,0 +1,279 @@
+//! The one suite every `DetectionStore` backend runs: forty detections whose
+//! expected answers follow from plain filtering of the fixture, plus the revision
+//! rules that make redelivery and replay safe.
+
+use std::collections::BTreeMap;
+
+use sightline_fraud::store::{DetectionQuery, DetectionStore, StatsQuery, Written};
+use sightline_schemas::{Decimal, Detection, Indicator, OffsetDateTime, TxStatus, Uuid};
+use time::macros::datetime;
+use time::Duration;
+
+pub const T0: OffsetDateTime = datetime!(2026-02-01 08:00 UTC);
+
+fn indicator(name: &str) -> Indicator {
+    Indicator {
+        name: name.into(),
+        weight: 50,
+        reason: format!("{name} fired"),
+    }
+}
+
+/// Detection `i`: user `u{i % 4}`, score `(i * 7) % 101`, a minute apart.
+pub fn detection(i: u32) -> Detection {
+    let mut indicators = Vec::new();
+    if i % 2 == 0 {
+        indicators.push(indicator("velocity"));
+    }
+    if i % 3 == 0 {
+        indicators.push(indicator("bot"));
+    }
+    if i % 5 == 0 {
+        indicators.push(indicator("high_amount"));
+    }
+    let tx = format!("tx-{i:03}");
+    let at = T0 + Duration::minutes(i.into());
+    Detection {
+        id: Detection::id_for(&tx, "suite"),
+        revision: 0,
+        rules_version: "suite".into(),
+        event_id: Uuid::from_u128(i.into()),
+        transaction_id: tx,
+        user_id: format!("u{}", i % 4),
+        service: "payments".into(),
+        amount: Decimal::new(1000 + i64::from(i) * 101, 2),
+        currency: if i % 2 == 0 { "EUR" } else { "USD" }.into(),
+        status: TxStatus::Completed,
+        payment_method: "card".into(),
+        country: Some("DE".into()),
+        ip: Some(std::net::IpAddr::from([10, 0, 0, i as u8])),
+        score: ((i * 7) % 101) as u8,
+        indicators,
+        occurred_at: at,
+        detected_at: at,
+    }
+}
+
+pub fn fixture() -> Vec<Detection> {
+    (0..40).map(detection).collect()
+}
+
+fn ids(list: &[Detection]) -> Vec<String> {
+    list.iter().map(|d| d.transaction_id.clone()).collect()
+}
+
+/// The fixture filtered and ordered as a store must: newest first.
+fn expected(keep: impl Fn(&Detection) -> bool, limit: usize) -> Vec<String> {
+    let mut list: Vec<Detection> = fixture().into_iter().filter(keep).collect();
+    list.sort_by(|a, b| b.detected_at.cmp(&a.detected_at));
+    list.truncate(limit);
+    ids(&list)
+}
+
+async fn list<S: DetectionStore>(store: &S, query: DetectionQuery) -> Vec<String> {
+    ids(&store.list(&query).await.expect("list"))
+}
+
+pub async fn run<S: DetectionStore>(store: &S) {
+    let first = store.upsert(&fixture()).await.expect("fixture stored");
+    assert_eq!(
+        first,
+        Written {
+            written: 40,
+            stale: 0
+        }
+    );
+    assert_eq!(store.count().await.unwrap(), 40);
+    idempotent_and_revision_guarded(store).await;
+    listing(store).await;
+    stats(store).await;
+    bad_queries(store).await;
+}
+
+async fn idempotent_and_revision_guarded<S: DetectionStore>(store: &S) {
+    let again = store.upsert(&fixture()).await.unwrap();
+    assert_eq!(
+        again,
+        Written {
+            written: 0,
+            stale: 40
+        },
+        "a redelivered batch changes nothing"
+    );
+    assert_eq!(store.count().await.unwrap(), 40);
+
+    // Revision 1 of detection 7 adds velocity and raises the score.
+    let mut revised = detection(7);
+    revised.revision = 1;
+    revised.indicators.push(indicator("velocity"));
+    revised.score = 90;
+    // A batch may hold both revisions; order must not matter.
+    let w = store
+        .upsert(&[revised.clone(), detection(7)])
+        .await
+        .unwrap();
+    assert_eq!(
+        w,
+        Written {
+            written: 1,
+            stale: 1
+        }
+    );
+    assert_eq!(store.get(&revised.id).await.unwrap(), Some(revised.clone()));
+    // The older revision arriving later (a replay of an old message) is skipped.
+    let w = store.upsert(&[detection(7)]).await.unwrap();
+    assert_eq!(
+        w,
+        Written {
+            written: 0,
+            stale: 1
+        }
+    );
+    assert_eq!(store.get(&revised.id).await.unwrap().unwrap().score, 90);
+    assert_eq!(store.get(&Uuid::nil()).await.unwrap(), None);
+    // Put the fixture's own version back under a higher revision so the
+    // remaining cases see the plain fixture.
+    let mut restored = detection(7);
+    restored.revision = 2;
+    store.upsert(&[restored]).await.unwrap();
+    assert_eq!(store.count().await.unwrap(), 40);
+}
+
+async fn listing<S: DetectionStore>(store: &S) {
+    let all = DetectionQuery {
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(
+        list(store, all).await,
+        expected(|_| true, 10),
+        "newest first, limited"
+    );
+    assert_eq!(
+        list(store, DetectionQuery::default()).await.len(),
+        40,
+        "the default limit (50) covers the fixture"
+    );
+
+    let q = DetectionQuery {
+        min_score: Some(60),
+        limit: 100,
+        ..Default::default()
+    };
+    let want = expected(|d| d.score >= 60, 100);
+    assert_eq!(
+        want.len(),
+        14,
+        "worked by hand: i*7 mod 101 >= 60 for i in 9-14, 23-28, 38-39"
+    );
+    assert_eq!(list(store, q).await, want, "min_score");
+
+    let q = DetectionQuery {
+        user: Some("u3".into()),
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(
+        list(store, q).await,
+        expected(|d| d.user_id == "u3", 100),
+        "user"
+    );
+
+    let q = DetectionQuery {
+        indicator: Some("bot".into()),
+        min_score: Some(30),
+        limit: 100,
+        ..Default::default()
+    };
+    let want = expected(|d| d.has("bot") && d.score >= 30, 100);
+    assert_eq!(list(store, q).await, want, "indicator and score");
+
+    let q = DetectionQuery {
+        since: Some(T0 + Duration::minutes(10)),
+        until: Some(T0 + Duration::minutes(20)),
+        limit: 100,
+        ..Default::default()
+    };
+    let want = expected(
+        |d| {
+            d.detected_at >= T0 + Duration::minutes(10)
+                && d.detected_at < T0 + Duration::minutes(20)
+        },
+        100,
+    );
+    assert_eq!(want.len(), 10);
+    assert_eq!(
+        list(store, q).await,
+        want,
+        "since inclusive, until exclusive"
+    );
+}
+
+async fn stats<S: DetectionStore>(store: &S) {
+    let q = StatsQuery {
+        since: None,
+        until: None,
+        suspicious_score: 50,
+    };
+    let got = store.stats(&q).await.expect("stats");
+    let fixture = fixture();
+    assert_eq!(got.detections, 40);
+    assert_eq!(
+        got.suspicious,
+        fixture.iter().filter(|d| d.score >= 50).count() as u64
+    );
+    let mut histogram = [0u64; 10];
+    for d in &fixture {
+        histogram[usize::from(d.score.min(99) / 10)] += 1;
+    }
+    assert_eq!(got.score_histogram, histogram);
+    let by_indicator: BTreeMap<String, u64> = [("velocity", 20), ("bot", 14), ("high_amount", 8)]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    assert_eq!(
+        got.by_indicator, by_indicator,
+        "worked by hand from i mod 2, 3, 5"
+    );
+    let mut at_risk: BTreeMap<String, Decimal> = BTreeMap::new();
+    for d in fixture.iter().filter(|d| d.score >= 50) {
+        *at_risk.entry(d.currency.clone()).or_default() += d.amount;
+    }
+    assert_eq!(
+        got.amount_at_risk, at_risk,
+        "exact decimal sums per currency"
+    );
+
+    let windowed = store
+        .stats(&StatsQuery {
+            since: Some(T0 + Duration::minutes(30)),
+            until: None,
+            suspicious_score: 50,
+        })
+        .await
+        .unwrap();
+    assert_eq!(windowed.detections, 10);
+    assert_eq!(windowed.by_indicator.get("velocity"), Some(&5));
+}
+
+async fn bad_queries<S: DetectionStore>(store: &S) {
+    let bad = [
+        DetectionQuery {
+            indicator: Some("astrology".into()),
+            ..Default::default()
+        },
+        DetectionQuery {
+            since: Some(T0 + Duration::hours(1)),
+            until: Some(T0),
+            ..Default::default()
+        },
+        DetectionQuery {
+            min_score: Some(101),
+            ..Default::default()
+        },
+    ];
+    for q in bad {
+        let err = store.list(&q).await.expect_err("refused");
+        assert_eq!(err.kind(), sightline_runtime::ErrorKind::Poison, "{err}");
+    }
+}
