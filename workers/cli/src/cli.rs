@@ -34,6 +34,11 @@ pub enum Command {
     },
     /// Search the event index: hits with highlights, newest first.
     Search(SearchArgs),
+    /// Read the fraud detections store.
+    Fraud {
+        #[command(subcommand)]
+        action: FraudAction,
+    },
     /// Benchmarks that print one JSON object.
     Bench {
         #[command(subcommand)]
@@ -77,6 +82,15 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 400)]
         queries: usize,
     },
+    /// Scoring throughput on a pre-filled stream, and detection quality against
+    /// the generator's labels.
+    Fraud {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Chance that an event starts a fraud episode.
+        #[arg(long, default_value_t = 0.004)]
+        fraud_rate: f64,
+    },
 }
 
 #[derive(Args)]
@@ -103,6 +117,42 @@ pub struct GenerateArgs {
 pub enum WorkerKind {
     /// Index LOGS into the search store.
     Indexer,
+    /// Score payments from LOGS and publish detections to FRAUD.
+    Fraud,
+    /// Project FRAUD detections into the detections store.
+    FraudStore,
+}
+
+#[derive(Subcommand)]
+pub enum FraudAction {
+    /// Detections, newest first.
+    List {
+        #[arg(long)]
+        min_score: Option<u8>,
+        #[arg(long)]
+        user: Option<String>,
+        /// Only detections where this indicator fired (velocity, bot, ...).
+        #[arg(long)]
+        indicator: Option<String>,
+        /// RFC 3339, inclusive.
+        #[arg(long)]
+        since: Option<String>,
+        /// RFC 3339, exclusive.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Counts by indicator, the score histogram and the amount at risk.
+    Stats {
+        /// RFC 3339, inclusive.
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]

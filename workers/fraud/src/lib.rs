@@ -2,8 +2,10 @@
 //! that publishes detections to FRAUD, and the detections store they project into.
 
 pub mod error;
+pub mod project;
 pub mod rules;
 pub mod score;
+pub mod settings;
 pub mod state;
 pub mod store;
 

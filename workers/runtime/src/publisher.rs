@@ -167,7 +167,12 @@ impl Pipeline<'_> {
                 self.dispatch(prepared, attempt + 1).await
             }
             Err(e) if e.kind() == PublishErrorKind::StreamNotFound => Err(Error::Topology {
-                stream: "LOGS".into(),
+                stream: prepared
+                    .subject
+                    .split('.')
+                    .next()
+                    .unwrap_or_default()
+                    .to_uppercase(),
                 message: format!(
                     "no stream stores {} (run `sightline streams apply`)",
                     prepared.subject

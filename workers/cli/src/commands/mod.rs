@@ -1,4 +1,5 @@
 mod bench;
+mod fraud;
 mod generate;
 mod publish;
 mod search;
@@ -19,6 +20,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Generate(args) => generate::run(args, &settings).await,
         Command::Worker { worker } => worker::run(worker, settings).await,
         Command::Search(args) => search::run(args, &settings).await,
+        Command::Fraud { action } => fraud::run(action, &settings).await,
         Command::Bench { target } => bench::run(target, &settings).await,
     }
 }

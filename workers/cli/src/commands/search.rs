@@ -16,7 +16,10 @@ use time::OffsetDateTime;
 
 use crate::cli::{SearchArgs, SortArg};
 
-fn instant(flag: &str, value: &Option<String>) -> anyhow::Result<Option<OffsetDateTime>> {
+pub(crate) fn instant(
+    flag: &str,
+    value: &Option<String>,
+) -> anyhow::Result<Option<OffsetDateTime>> {
     value
         .as_deref()
         .map(|v| {

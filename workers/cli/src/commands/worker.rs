@@ -5,9 +5,15 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sightline_runtime::config::SearchBackend;
+use sightline_fraud::project::{scorer_spec, store_spec, DetectionProjection, ScorerProjection};
+use sightline_fraud::settings as fraud_settings;
+use sightline_fraud::store::mongo::MongoStore;
+use sightline_fraud::store::sqlite::SqliteStore;
+use sightline_fraud::store::DetectionStore;
+use sightline_runtime::config::{FraudBackend, SearchBackend};
 use sightline_runtime::consumer::Worker;
 use sightline_runtime::metrics::{self, Health};
+use sightline_runtime::publisher::Publisher;
 use sightline_runtime::{Settings, Shutdown};
 use sightline_search::project::{worker_spec, Indexer};
 use sightline_search::settings::{pii_hasher, tantivy_dir};
@@ -21,6 +27,8 @@ use crate::cli::WorkerKind;
 pub async fn run(kind: WorkerKind, settings: Settings) -> anyhow::Result<ExitCode> {
     match kind {
         WorkerKind::Indexer => indexer(settings).await,
+        WorkerKind::Fraud => fraud_scorer(settings).await,
+        WorkerKind::FraudStore => fraud_store(settings).await,
     }
 }
 
@@ -68,6 +76,60 @@ async fn run_indexer<S: SearchStore + Clone>(
         .with_health(health)
         .run(shutdown)
         .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn fraud_scorer(settings: Settings) -> anyhow::Result<ExitCode> {
+    let bus = super::connect(&settings).await?;
+    let health = serve_metrics(&settings).await?;
+    let projection = ScorerProjection::new(
+        fraud_settings::rules(&settings)?,
+        Publisher::new(&bus, &settings.publisher),
+        fraud_settings::snapshot_path(&settings),
+        settings.fraud.snapshot_every,
+    );
+    let mut projection = Worker::new(
+        &bus,
+        scorer_spec("fraud"),
+        settings.consumer.clone(),
+        projection,
+    )
+    .with_health(health)
+    .run(Shutdown::on_signals())
+    .await?;
+    // A clean stop saves the state, so the next start replays nothing.
+    projection.save()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn fraud_store(settings: Settings) -> anyhow::Result<ExitCode> {
+    match settings.fraud.backend {
+        FraudBackend::Sqlite => {
+            let store = SqliteStore::open(&fraud_settings::sqlite_path(&settings))?;
+            run_fraud_store(store, settings).await
+        }
+        FraudBackend::Mongodb => {
+            let store = MongoStore::connect(&settings.fraud.mongodb).await?;
+            run_fraud_store(store, settings).await
+        }
+    }
+}
+
+async fn run_fraud_store<S: DetectionStore>(
+    store: S,
+    settings: Settings,
+) -> anyhow::Result<ExitCode> {
+    let bus = super::connect(&settings).await?;
+    let health = serve_metrics(&settings).await?;
+    Worker::new(
+        &bus,
+        store_spec("fraud-store"),
+        settings.consumer.clone(),
+        DetectionProjection::new(store),
+    )
+    .with_health(health)
+    .run(Shutdown::on_signals())
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 

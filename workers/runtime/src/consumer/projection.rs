@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use async_nats::HeaderMap;
-use sightline_schemas::{Encoding, Event, EventError, OffsetDateTime};
+use sightline_schemas::{Detection, Encoding, Event, EventError, OffsetDateTime};
 
 use crate::error::Error;
 
@@ -21,14 +21,28 @@ pub trait Decode: Sized + Send + Sync + 'static {
 
 impl Decode for Event {
     fn decode(headers: Option<&HeaderMap>, payload: &[u8]) -> Result<Self, EventError> {
-        let content_type = headers
-            .and_then(|h| h.get("Content-Type"))
-            .map(|v| v.as_str());
-        sightline_schemas::decode(payload, Encoding::from_content_type(content_type)?)
+        sightline_schemas::decode(payload, encoding(headers)?)
     }
 
     fn occurred_at(&self) -> Option<OffsetDateTime> {
         Some(self.occurred_at)
+    }
+}
+
+fn encoding(headers: Option<&HeaderMap>) -> Result<Encoding, EventError> {
+    let content_type = headers
+        .and_then(|h| h.get("Content-Type"))
+        .map(|v| v.as_str());
+    Encoding::from_content_type(content_type)
+}
+
+impl Decode for Detection {
+    fn decode(headers: Option<&HeaderMap>, payload: &[u8]) -> Result<Self, EventError> {
+        Detection::decode(payload, encoding(headers)?)
+    }
+
+    fn occurred_at(&self) -> Option<OffsetDateTime> {
+        Some(self.detected_at)
     }
 }
 

@@ -1,6 +1,7 @@
 //! `sightline bench ...`: throughput figures as one JSON object, each compared with
 //! the raw ceiling measured in the same run (these machines are noisy).
 
+mod fraud;
 mod indexer;
 mod publish;
 
@@ -22,6 +23,9 @@ pub async fn run(target: BenchTarget, settings: &Settings) -> anyhow::Result<Exi
             events,
             queries,
         } => indexer::run(settings.clone(), backend, events, queries).await,
+        BenchTarget::Fraud { events, fraud_rate } => {
+            fraud::run(settings.clone(), events, fraud_rate).await
+        }
     }
 }
 

@@ -1,0 +1,238 @@
+//! `sightline bench fraud`: fills LOGS with labeled generator traffic, runs the fraud
+//! scorer over it, then grades the detections it published against the labels.
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use sightline_fraud::project::{scorer_spec, ScorerProjection};
+use sightline_fraud::score::checks;
+use sightline_fraud::Rules;
+use sightline_generator::{label, Generator, Pattern, DEFAULT_POPULATION};
+use sightline_runtime::consumer::Worker;
+use sightline_runtime::publisher::Publisher;
+use sightline_runtime::{topology, Bus, Settings, Shutdown};
+use sightline_schemas::{Body, Detection, Encoding, Kind};
+use time::OffsetDateTime;
+
+use super::bench_bus;
+
+/// What the bench knows about each generated payment.
+struct Truth {
+    label: Option<Pattern>,
+}
+
+pub async fn run(
+    mut settings: Settings,
+    events: usize,
+    fraud_rate: f64,
+) -> anyhow::Result<ExitCode> {
+    let bench = bench_bus(&mut settings).await?;
+    let bus = &bench.bus;
+    let (truth, scored_events) = fill(bus, &settings, events, fraud_rate).await?;
+    let rules = Rules::default();
+    let suspicious = rules.suspicious_score;
+
+    let dir = tempfile::tempdir()?;
+    let projection = ScorerProjection::new(
+        rules,
+        Publisher::new(bus, &settings.publisher),
+        dir.path().join("scorer.state"),
+        settings.fraud.snapshot_every,
+    );
+    let (trigger, shutdown) = Shutdown::new();
+    let started = Instant::now();
+    let worker = tokio::spawn(
+        Worker::new(
+            bus,
+            scorer_spec("bench-fraud"),
+            settings.consumer.clone(),
+            projection,
+        )
+        .run(shutdown),
+    );
+    let stream = bus.js.get_stream(topology::LOGS).await?;
+    loop {
+        if worker.is_finished() {
+            worker.await??;
+            anyhow::bail!("the scorer stopped before the end of the stream");
+        }
+        let info = stream.consumer_info("bench-fraud").await?;
+        if info.ack_floor.consumer_sequence >= scored_events as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    trigger.trip();
+    let projection = worker.await??;
+    let verdicts = read_detections(bus).await?;
+
+    let grade = Grade::new(&truth, &verdicts, suspicious);
+    let report = serde_json::json!({
+        "bench": "fraud",
+        "events": events,
+        "scored_events": scored_events,
+        "payments": truth.len(),
+        "labeled_payments": truth.values().filter(|t| t.label.is_some()).count(),
+        "nats": if bench.embedded { "embedded" } else { "external" },
+        "scored_per_s": (scored_events as f64 / elapsed).round(),
+        "payments_scored_per_s": (truth.len() as f64 / elapsed).round(),
+        "detections_published": projection.published(),
+        "suspicious_score": suspicious,
+        "precision": round(grade.precision()),
+        "recall": round(grade.recall()),
+        "false_positive_rate": (grade.false_positive_rate() * 1e5).round() / 1e5,
+        "confusion": { "tp": grade.tp, "fp": grade.fp, "fn": grade.fn_, "tn": grade.tn },
+        "per_indicator": per_indicator(&truth, &verdicts, suspicious),
+    });
+    println!("{report}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn round(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Publishes generated traffic; returns the truth per transaction id and how many
+/// events the scorer consumes (payments, logins, page actions).
+async fn fill(
+    bus: &Bus,
+    settings: &Settings,
+    events: usize,
+    fraud_rate: f64,
+) -> anyhow::Result<(HashMap<String, Truth>, usize)> {
+    let start = OffsetDateTime::now_utc() - time::Duration::seconds((events / 200) as i64 + 600);
+    let publisher = Publisher::new(bus, &settings.publisher);
+    let mut pipeline = publisher.pipeline();
+    let mut truth = HashMap::new();
+    let mut scored = 0;
+    let generator = Generator::new(23, start, DEFAULT_POPULATION).with_fraud_rate(fraud_rate);
+    for event in generator.take(events) {
+        if matches!(
+            event.kind(),
+            Kind::Transaction | Kind::Security | Kind::UserBehavior
+        ) {
+            scored += 1;
+        }
+        if let Body::Transaction(tx) = &event.payload {
+            truth.insert(
+                tx.transaction_id.clone(),
+                Truth {
+                    label: label(&event),
+                },
+            );
+        }
+        pipeline.send(&event).await?;
+    }
+    pipeline.finish().await?;
+    Ok((truth, scored))
+}
+
+/// Every detection on FRAUD, the latest revision per transaction.
+async fn read_detections(bus: &Bus) -> anyhow::Result<HashMap<String, Detection>> {
+    let stream = bus.js.get_stream(topology::FRAUD).await?;
+    let total = stream.get_info().await?.state.messages;
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
+        .await?;
+    let mut messages = consumer.messages().await?;
+    let mut latest: HashMap<String, Detection> = HashMap::new();
+    for _ in 0..total {
+        let msg = messages
+            .next()
+            .await
+            .ok_or_else(|| anyhow::anyhow!("FRAUD ended early"))??;
+        let d = Detection::decode(&msg.payload, Encoding::MsgPack)?;
+        match latest.get(&d.transaction_id) {
+            Some(kept) if kept.revision >= d.revision => {}
+            _ => {
+                latest.insert(d.transaction_id.clone(), d);
+            }
+        }
+    }
+    Ok(latest)
+}
+
+#[derive(Default)]
+struct Grade {
+    tp: u64,
+    fp: u64,
+    fn_: u64,
+    tn: u64,
+}
+
+impl Grade {
+    fn new(truth: &HashMap<String, Truth>, verdicts: &HashMap<String, Detection>, at: u8) -> Self {
+        let mut g = Grade::default();
+        for (tx, t) in truth {
+            let flagged = verdicts.get(tx).is_some_and(|d| d.score >= at);
+            match (t.label.is_some(), flagged) {
+                (true, true) => g.tp += 1,
+                (false, true) => g.fp += 1,
+                (true, false) => g.fn_ += 1,
+                (false, false) => g.tn += 1,
+            }
+        }
+        g
+    }
+
+    fn precision(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fp)
+    }
+
+    fn recall(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fn_)
+    }
+
+    fn false_positive_rate(&self) -> f64 {
+        ratio(self.fp, self.fp + self.tn)
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Per indicator: how often it fired, the share of those payments that were
+/// labeled fraud (precision), the share of its own pattern's payments it fired on
+/// (recall), and the share of that pattern caught as suspicious overall.
+fn per_indicator(
+    truth: &HashMap<String, Truth>,
+    verdicts: &HashMap<String, Detection>,
+    at: u8,
+) -> BTreeMap<&'static str, serde_json::Value> {
+    let mut out = BTreeMap::new();
+    for name in checks::ALL {
+        let pattern = Pattern::ALL.into_iter().find(|p| p.as_str() == name);
+        let (mut fired, mut fired_fraud, mut pattern_total, mut pattern_fired, mut caught) =
+            (0u64, 0u64, 0u64, 0u64, 0u64);
+        for (tx, t) in truth {
+            let verdict = verdicts.get(tx);
+            let has = verdict.is_some_and(|d| d.has(name));
+            fired += u64::from(has);
+            fired_fraud += u64::from(has && t.label.is_some());
+            if pattern.is_some() && t.label == pattern {
+                pattern_total += 1;
+                pattern_fired += u64::from(has);
+                caught += u64::from(verdict.is_some_and(|d| d.score >= at));
+            }
+        }
+        let mut figures = serde_json::json!({
+            "fired": fired,
+            "precision": round(ratio(fired_fraud, fired)),
+        });
+        if pattern.is_some() {
+            figures["pattern_payments"] = pattern_total.into();
+            figures["recall"] = round(ratio(pattern_fired, pattern_total)).into();
+            figures["pattern_caught"] = round(ratio(caught, pattern_total)).into();
+        }
+        out.insert(name, figures);
+    }
+    out
+}

@@ -1,0 +1,231 @@
+//! The two fraud projections. The scorer reads LOGS, keeps its windows, publishes
+//! detections to FRAUD and saves its state with the LOGS sequence it covers; the
+//! store projection reads FRAUD and upserts detections.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use sightline_runtime::consumer::{Outcome, Position, Projection, Record, WorkerSpec};
+use sightline_runtime::publisher::{Prepared, Publisher};
+use sightline_runtime::topology::{FRAUD, LOGS};
+use sightline_runtime::Error;
+use sightline_schemas::{subject, Detection, Encoding, Event};
+
+use crate::error::FraudError;
+use crate::rules::Rules;
+use crate::score::Scorer;
+use crate::state::State;
+use crate::store::DetectionStore;
+
+/// The scorer's consumer: the kinds that teach or get scored.
+pub fn scorer_spec(consumer: &str) -> WorkerSpec {
+    WorkerSpec {
+        stream: LOGS.into(),
+        consumer: consumer.into(),
+        filter_subjects: ["transaction", "security", "user_behavior"]
+            .map(|kind| format!("{}.{kind}.>", subject::LOGS_PREFIX))
+            .to_vec(),
+    }
+}
+
+/// The detections store's consumer.
+pub fn store_spec(consumer: &str) -> WorkerSpec {
+    WorkerSpec {
+        stream: FRAUD.into(),
+        consumer: consumer.into(),
+        filter_subjects: vec![format!("{}.detection.>", subject::FRAUD_PREFIX)],
+    }
+}
+
+/// What the scorer saves: its state and the last LOGS sequence folded into it.
+#[derive(Deserialize)]
+struct Snapshot {
+    rules_version: String,
+    seq: u64,
+    state: State,
+}
+
+/// [`Snapshot`] as written, borrowing the live state.
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    rules_version: &'a str,
+    seq: u64,
+    state: &'a State,
+}
+
+pub struct ScorerProjection {
+    scorer: Scorer,
+    publisher: Publisher,
+    /// The last LOGS sequence observed; state and `pending` reflect exactly the
+    /// records up to it.
+    seq: Option<u64>,
+    /// Detections observed but not yet stored by FRAUD (kept across a failed publish).
+    pending: Vec<Detection>,
+    snapshot_path: PathBuf,
+    snapshot_every: Duration,
+    last_snapshot: Instant,
+    loaded: bool,
+    published: u64,
+}
+
+impl ScorerProjection {
+    pub fn new(
+        rules: Rules,
+        publisher: Publisher,
+        snapshot_path: PathBuf,
+        snapshot_every: Duration,
+    ) -> Self {
+        Self {
+            scorer: Scorer::new(rules),
+            publisher,
+            seq: None,
+            pending: Vec::new(),
+            snapshot_path,
+            snapshot_every,
+            last_snapshot: Instant::now(),
+            loaded: false,
+            published: 0,
+        }
+    }
+
+    /// Detections published by this process (duplicates included).
+    pub fn published(&self) -> u64 {
+        self.published
+    }
+
+    /// Loads the saved state once, on the first position query.
+    fn load(&mut self) -> Result<(), FraudError> {
+        let bytes = match std::fs::read(&self.snapshot_path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_error(&self.snapshot_path, e)),
+        };
+        let snapshot: Snapshot = rmp_serde::from_slice(&bytes).map_err(|e| {
+            FraudError::Backend(format!(
+                "{} is unreadable ({e}); delete it to rebuild the state by replaying LOGS",
+                self.snapshot_path.display()
+            ))
+        })?;
+        let mut state = snapshot.state;
+        if snapshot.rules_version != self.scorer.rules().version {
+            // Windows are rule-agnostic; verdicts under the old rules are not.
+            state.recent.clear();
+            state.recent_order.clear();
+        }
+        tracing::info!(seq = snapshot.seq, path = %self.snapshot_path.display(), "fraud scorer state restored");
+        self.scorer = Scorer::with_state(self.scorer.rules().clone(), state);
+        self.seq = Some(snapshot.seq);
+        Ok(())
+    }
+
+    /// Writes the state beside a temporary name, syncs it and renames it over the
+    /// old one, so a crash leaves either snapshot whole.
+    pub fn save(&mut self) -> Result<(), FraudError> {
+        let Some(seq) = self.seq.filter(|_| self.pending.is_empty()) else {
+            return Ok(());
+        };
+        let snapshot = SnapshotRef {
+            rules_version: &self.scorer.rules().version,
+            seq,
+            state: self.scorer.state(),
+        };
+        let bytes = rmp_serde::to_vec_named(&snapshot)
+            .map_err(|e| FraudError::Backend(format!("encoding the scorer state: {e}")))?;
+        write_atomically(&self.snapshot_path, &bytes)?;
+        self.last_snapshot = Instant::now();
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), Error> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut pipeline = self.publisher.pipeline();
+        for d in &self.pending {
+            let payload = d.encode(Encoding::MsgPack)?;
+            pipeline
+                .send_prepared(Prepared {
+                    subject: d.subject(),
+                    message_id: d.message_id(),
+                    encoding: Encoding::MsgPack,
+                    payload: Bytes::from(payload),
+                })
+                .await?;
+        }
+        pipeline.finish().await?;
+        self.published += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> FraudError {
+    FraudError::Unavailable(format!("{}: {e}", path.display()))
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), FraudError> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&tmp).map_err(|e| io_error(&tmp, e))?;
+    file.write_all(bytes).map_err(|e| io_error(&tmp, e))?;
+    file.sync_all().map_err(|e| io_error(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io_error(path, e))
+}
+
+impl Projection for ScorerProjection {
+    type Item = Event;
+
+    /// The saved sequence on start; after a failure, the in-memory one (state and
+    /// pending detections stay consistent with it).
+    async fn position(&mut self) -> Result<Position, Error> {
+        if !std::mem::replace(&mut self.loaded, true) {
+            self.load()?;
+        }
+        Ok(self.seq.map_or(Position::Start, Position::After))
+    }
+
+    async fn apply(&mut self, batch: &[Record<Event>]) -> Result<Outcome, Error> {
+        for record in batch {
+            if self.seq.is_some_and(|seq| record.stream_seq <= seq) {
+                continue;
+            }
+            self.pending.extend(self.scorer.observe(&record.item));
+            self.seq = Some(record.stream_seq);
+        }
+        self.flush().await?;
+        if self.last_snapshot.elapsed() >= self.snapshot_every {
+            self.save()?;
+        }
+        Ok(Outcome::default())
+    }
+}
+
+/// Projects detection events into a store. Upserts by id make it idempotent.
+pub struct DetectionProjection<S> {
+    store: S,
+}
+
+impl<S: DetectionStore> DetectionProjection<S> {
+    pub fn new(store: S) -> Self {
+        Self { store }
+    }
+}
+
+impl<S: DetectionStore> Projection for DetectionProjection<S> {
+    type Item = Detection;
+
+    async fn position(&mut self) -> Result<Position, Error> {
+        Ok(Position::Untracked)
+    }
+
+    async fn apply(&mut self, batch: &[Record<Detection>]) -> Result<Outcome, Error> {
+        let detections: Vec<Detection> = batch.iter().map(|r| r.item.clone()).collect();
+        self.store.upsert(&detections).await?;
+        Ok(Outcome::default())
+    }
+}
