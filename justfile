@@ -30,7 +30,8 @@ nats port="4222": setup
     mkdir -p data/nats && nats-server -js -a 127.0.0.1 -p {{port}} -sd data/nats
 
 # The main job on one machine, until `sightline up` lands: a NATS server under ./data,
-# the streams, the indexer worker, seeded traffic through the real Publisher, then searches.
+# the streams, the indexer and fraud workers, seeded traffic through the real Publisher,
+# then searches and fraud detections.
 demo events="20000" port="4222": setup
     #!/usr/bin/env bash
     set -euo pipefail
@@ -45,6 +46,10 @@ demo events="20000" port="4222": setup
     $sl streams apply
     $sl worker indexer > data/indexer.log 2>&1 &
     pids="$pids $!"
+    $sl worker fraud > data/fraud.log 2>&1 &
+    pids="$pids $!"
+    $sl worker fraud-store > data/fraud-store.log 2>&1 &
+    pids="$pids $!"
     $sl generate --count {{events}} --start "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)" --publish
     expected=$($sl streams status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["messages"])')
     for _ in $(seq 300); do [ "$($sl search --count 2>/dev/null || echo 0)" -ge "$expected" ] && break; sleep 0.2; done
@@ -52,3 +57,8 @@ demo events="20000" port="4222": setup
     echo "indexed: $($sl search --count) of $expected events"
     $sl search connection pool --kind error --size 3
     $sl search payment failed --size 3
+    # Caught up when the scorer and the store have nothing pending.
+    idle='import json,sys; c=[c for s in json.load(sys.stdin) for c in s["consumers"] if c["name"] in ("fraud","fraud-store")]; print(int(len(c)==2 and all(x["pending"]+x["ack_pending"]==0 for x in c)))'
+    for _ in $(seq 300); do [ "$($sl streams status --json | python3 -c "$idle")" = 1 ] && break; sleep 0.2; done
+    $sl fraud stats
+    $sl fraud list --min-score 80 --limit 3

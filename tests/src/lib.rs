@@ -73,14 +73,47 @@ impl Stack {
     pub async fn publish_generated(&self, seed: u64, n: usize) -> Vec<Event> {
         let start = OffsetDateTime::now_utc() - Duration::from_secs(3600);
         let events: Vec<Event> = Generator::new(seed, start, 500).take(n).collect();
+        self.publish(&events).await;
+        events
+    }
+
+    /// Publishes events through the real Publisher; all must be new.
+    pub async fn publish(&self, events: &[Event]) {
         let publisher = Publisher::new(&self.bus, &self.settings.publisher);
         let mut pipeline = publisher.pipeline();
-        for e in &events {
-            pipeline.send(e).await.expect("valid generated event");
+        for e in events {
+            pipeline.send(e).await.expect("valid event");
         }
         let summary = pipeline.finish().await.expect("published");
-        assert_eq!(summary.published as usize, n);
-        events
+        assert_eq!(summary.published as usize, events.len());
+    }
+
+    /// Starts `sightline worker <kind>` on this stack with extra environment.
+    pub fn worker(&self, kind: &str, env: &[(&str, &str)]) -> WorkerProcess {
+        let child = std::process::Command::new(sightline_bin())
+            .args(["worker", kind])
+            .env(
+                "SIGHTLINE_NATS__URL",
+                self.settings.nats.url.as_deref().unwrap_or_default(),
+            )
+            .env("SIGHTLINE_DATA_DIR", self.path("data"))
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("worker starts");
+        WorkerProcess(child)
+    }
+
+    /// Whether consumer `name` of `stream` has acked everything it was given.
+    pub async fn consumer_caught_up(&self, stream: &str, name: &str) -> bool {
+        let Ok(stream) = self.bus.js.get_stream(stream).await else {
+            return false;
+        };
+        match stream.consumer_info(name).await {
+            Ok(info) => info.num_pending == 0 && info.num_ack_pending == 0,
+            Err(_) => false,
+        }
     }
 
     /// The dead letter at DLQ sequence `seq`.
@@ -93,6 +126,38 @@ impl Stack {
     pub async fn stream_messages(&self, name: &str) -> u64 {
         let mut stream = self.bus.js.get_stream(name).await.expect("stream exists");
         stream.info().await.expect("stream info").state.messages
+    }
+}
+
+/// A `sightline worker` process, killed when dropped so a failing test leaves no
+/// orphan behind.
+pub struct WorkerProcess(pub std::process::Child);
+
+impl WorkerProcess {
+    /// SIGKILL: no shutdown, no final ack or save.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    /// SIGTERM, then waits; panics unless the worker exits 0.
+    pub fn stop(mut self) {
+        let term = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(term.success());
+        let status = self.0.wait().expect("worker exits");
+        assert!(status.success(), "a graceful stop exits 0: {status}");
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
 

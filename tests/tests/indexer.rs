@@ -1,28 +1,16 @@
 //! The real `sightline worker indexer` process against a real nats-server: killed
 //! mid-stream and restarted, it ends with exactly one document per event.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::SearchStore;
-use sightline_tests::{eventually, sightline_bin, Stack};
+use sightline_tests::{eventually, Stack, WorkerProcess};
 
 const EVENTS: usize = 50_000;
 
-fn indexer(stack: &Stack) -> Child {
-    Command::new(sightline_bin())
-        .args(["worker", "indexer"])
-        .env(
-            "SIGHTLINE_NATS__URL",
-            stack.settings.nats.url.clone().unwrap(),
-        )
-        .env("SIGHTLINE_DATA_DIR", stack.path("data"))
-        .env("SIGHTLINE_SEARCH__BATCH_SIZE", "2000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("indexer starts")
+fn indexer(stack: &Stack) -> WorkerProcess {
+    stack.worker("indexer", &[("SIGHTLINE_SEARCH__BATCH_SIZE", "2000")])
 }
 
 async fn indexed(stack: &Stack) -> u64 {
@@ -42,15 +30,14 @@ async fn fifty_thousand_events_are_indexed_exactly_once_across_a_kill() {
         indexed(&stack).await >= 4_000
     })
     .await;
-    first.kill().unwrap(); // SIGKILL: no shutdown, no final ack
-    first.wait().unwrap();
+    first.kill(); // SIGKILL: no shutdown, no final ack
     let at_kill = indexed(&stack).await;
     assert!(
         started && (at_kill as usize) < EVENTS,
         "killed mid-stream at {at_kill}"
     );
 
-    let mut second = indexer(&stack);
+    let second = indexer(&stack);
     let complete = eventually(Duration::from_secs(120), || async {
         indexed(&stack).await >= EVENTS as u64
     })
@@ -63,14 +50,7 @@ async fn fifty_thousand_events_are_indexed_exactly_once_across_a_kill() {
         "exactly one document per event"
     );
 
-    // SIGTERM: a clean stop.
-    let term = Command::new("kill")
-        .args(["-TERM", &second.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
-    let status = second.wait().unwrap();
-    assert!(status.success(), "graceful stop exits 0: {status}");
+    second.stop(); // SIGTERM: a clean stop, exit 0
 
     let count = stack.sightline(&["search", "--count"], None);
     let count_text = String::from_utf8_lossy(&count.stdout);

@@ -65,7 +65,8 @@ pub struct ScorerProjection {
     pending: Vec<Detection>,
     snapshot_path: PathBuf,
     snapshot_every: Duration,
-    last_snapshot: Instant,
+    /// `None` until the first save, so the first batch after a start is saved at once.
+    last_snapshot: Option<Instant>,
     loaded: bool,
     published: u64,
 }
@@ -84,7 +85,7 @@ impl ScorerProjection {
             pending: Vec::new(),
             snapshot_path,
             snapshot_every,
-            last_snapshot: Instant::now(),
+            last_snapshot: None,
             loaded: false,
             published: 0,
         }
@@ -134,7 +135,7 @@ impl ScorerProjection {
         let bytes = rmp_serde::to_vec_named(&snapshot)
             .map_err(|e| FraudError::Backend(format!("encoding the scorer state: {e}")))?;
         write_atomically(&self.snapshot_path, &bytes)?;
-        self.last_snapshot = Instant::now();
+        self.last_snapshot = Some(Instant::now());
         Ok(())
     }
 
@@ -198,7 +199,10 @@ impl Projection for ScorerProjection {
             self.seq = Some(record.stream_seq);
         }
         self.flush().await?;
-        if self.last_snapshot.elapsed() >= self.snapshot_every {
+        if self
+            .last_snapshot
+            .is_none_or(|at| at.elapsed() >= self.snapshot_every)
+        {
             self.save()?;
         }
         Ok(Outcome::default())
