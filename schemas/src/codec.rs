@@ -62,6 +62,22 @@ pub fn encode(event: &Event, encoding: Encoding) -> Result<Vec<u8>, EventError> 
 
 /// Decodes and validates an event.
 pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<Event, EventError> {
+    // The fast path decodes without tracking field paths (that tracking allocates
+    // for every key); only a failure is decoded again to name the field.
+    let fast = match encoding {
+        Encoding::MsgPack => rmp_serde::from_slice::<Event>(bytes).ok(),
+        Encoding::Json => serde_json::from_slice::<Event>(bytes).ok(),
+    };
+    let event = match fast {
+        Some(event) => event,
+        None => decode_tracked(bytes, encoding)?,
+    };
+    event.validate()?;
+    Ok(event)
+}
+
+/// Decodes with field paths, for the error message.
+fn decode_tracked(bytes: &[u8], encoding: Encoding) -> Result<Event, EventError> {
     let event = match encoding {
         Encoding::MsgPack => {
             let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
@@ -77,7 +93,6 @@ pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<Event, EventError> {
             event
         }
     };
-    event.validate()?;
     Ok(event)
 }
 

@@ -49,13 +49,15 @@ pub fn for_kind(kind: Kind) -> Schema {
     schema
 }
 
-/// `(file name, pretty JSON)` for every kind, as committed under `schemas/json/`.
+/// `(file name, pretty JSON)` for every kind and for detections (the FRAUD stream's
+/// events, for consumers outside Rust), as committed under `schemas/json/`.
 pub fn files() -> Vec<(String, String)> {
-    Kind::ALL
+    let pretty = |schema: &Schema| serde_json::to_string_pretty(schema).unwrap_or_default() + "\n";
+    let mut files: Vec<(String, String)> = Kind::ALL
         .into_iter()
-        .map(|k| {
-            let text = serde_json::to_string_pretty(&for_kind(k)).unwrap_or_default();
-            (format!("{}.json", k.as_str()), text + "\n")
-        })
-        .collect()
+        .map(|k| (format!("{}.json", k.as_str()), pretty(&for_kind(k))))
+        .collect();
+    let detection = schemars::schema_for!(crate::detection::Detection);
+    files.push(("detection.json".into(), pretty(&detection)));
+    files
 }

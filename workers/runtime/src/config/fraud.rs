@@ -25,6 +25,8 @@ pub struct FraudSettings {
     /// last save, so a burst that spans the restart is still seen whole).
     #[serde(with = "humantime_serde")]
     pub snapshot_every: Duration,
+    /// Events per scorer batch (detections of a batch are published together).
+    pub batch_size: usize,
     pub mongodb: MongoSettings,
 }
 
@@ -46,6 +48,7 @@ impl Default for FraudSettings {
             rules_file: None,
             backend: FraudBackend::Sqlite,
             snapshot_every: Duration::from_secs(5),
+            batch_size: 5000,
             mongodb: MongoSettings::default(),
         }
     }

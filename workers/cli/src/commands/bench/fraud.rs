@@ -16,7 +16,7 @@ use sightline_runtime::{topology, Bus, Settings, Shutdown};
 use sightline_schemas::{Body, Detection, Encoding, Kind};
 use time::OffsetDateTime;
 
-use super::bench_bus;
+use super::{bench_bus, raw_consume};
 
 /// What the bench knows about each generated payment.
 struct Truth {
@@ -31,6 +31,8 @@ pub async fn run(
     let bench = bench_bus(&mut settings).await?;
     let bus = &bench.bus;
     let (truth, scored_events) = fill(bus, &settings, events, fraud_rate).await?;
+    let subjects = scorer_spec("bench-fraud").filter_subjects;
+    let raw_consume_per_s = raw_consume(bus, &subjects, scored_events).await?;
     let rules = Rules::default();
     let suspicious = rules.suspicious_score;
 
@@ -58,8 +60,12 @@ pub async fn run(
             worker.await??;
             anyhow::bail!("the scorer stopped before the end of the stream");
         }
-        let info = stream.consumer_info("bench-fraud").await?;
-        if info.ack_floor.consumer_sequence >= scored_events as u64 {
+        // The worker creates its consumer as it starts; until then there is nothing to read.
+        let done = stream
+            .consumer_info("bench-fraud")
+            .await
+            .is_ok_and(|info| info.ack_floor.consumer_sequence >= scored_events as u64);
+        if done {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -77,7 +83,9 @@ pub async fn run(
         "payments": truth.len(),
         "labeled_payments": truth.values().filter(|t| t.label.is_some()).count(),
         "nats": if bench.embedded { "embedded" } else { "external" },
+        "raw_consume_per_s": raw_consume_per_s.round(),
         "scored_per_s": (scored_events as f64 / elapsed).round(),
+        "scored_vs_raw_consume": ((scored_events as f64 / elapsed) / raw_consume_per_s * 100.0).round() / 100.0,
         "payments_scored_per_s": (truth.len() as f64 / elapsed).round(),
         "detections_published": projection.published(),
         "suspicious_score": suspicious,

@@ -5,12 +5,10 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::consumer::{pull, AckPolicy};
-use futures::StreamExt;
 use sightline_generator::Generator;
 use sightline_runtime::consumer::Worker;
 use sightline_runtime::publisher::Publisher;
-use sightline_runtime::{topology, Bus, Settings, Shutdown};
+use sightline_runtime::{Bus, Settings, Shutdown};
 use sightline_search::document::PiiHasher;
 use sightline_search::project::{worker_spec, Indexer};
 use sightline_search::query::{Agg, AggRequest, Field, Filters, SearchRequest};
@@ -19,7 +17,7 @@ use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::SearchStore;
 use time::OffsetDateTime;
 
-use super::bench_bus;
+use super::{bench_bus, raw_consume};
 use crate::cli::BackendArg;
 
 pub async fn run(
@@ -33,7 +31,7 @@ pub async fn run(
     let started = Instant::now();
     fill(bus, &settings, events).await?;
     let publish_per_s = events as f64 / started.elapsed().as_secs_f64();
-    let raw_consume_per_s = raw_consume(bus, events).await?;
+    let raw_consume_per_s = raw_consume(bus, &[], events).await?;
     let dir = tempfile::tempdir()?;
     let (name, figures) = match backend {
         BackendArg::Tantivy => (
@@ -144,34 +142,6 @@ async fn fill(bus: &Bus, settings: &Settings, events: usize) -> anyhow::Result<(
     }
     pipeline.finish().await?;
     Ok(())
-}
-
-/// Bare async-nats: a durable pull consumer over LOGS, every message acked.
-async fn raw_consume(bus: &Bus, events: usize) -> anyhow::Result<f64> {
-    let stream = bus.js.get_stream(topology::LOGS).await?;
-    let consumer = stream
-        .create_consumer(pull::Config {
-            durable_name: Some("bench-raw".into()),
-            ack_policy: AckPolicy::Explicit,
-            max_ack_pending: 20_000,
-            ..Default::default()
-        })
-        .await?;
-    let mut messages = consumer
-        .stream()
-        .max_messages_per_batch(1000)
-        .messages()
-        .await?;
-    let started = Instant::now();
-    for _ in 0..events {
-        let msg = messages
-            .next()
-            .await
-            .ok_or_else(|| anyhow::anyhow!("raw consumer ended"))??;
-        msg.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
-    }
-    bus.client.flush().await?;
-    Ok(events as f64 / started.elapsed().as_secs_f64())
 }
 
 const WORDS: &[&str] = &[

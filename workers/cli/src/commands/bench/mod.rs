@@ -7,7 +7,11 @@ mod publish;
 
 use std::process::ExitCode;
 
+use std::time::Instant;
+
 use anyhow::Context;
+use async_nats::jetstream::consumer::{pull, AckPolicy};
+use futures::StreamExt;
 use sightline_runtime::servers::{self, ChildServer};
 use sightline_runtime::{topology, Bus, Settings};
 
@@ -54,4 +58,34 @@ pub async fn bench_bus(settings: &mut Settings) -> anyhow::Result<BenchBus> {
         embedded: server.is_some(),
         _server: server,
     })
+}
+
+/// Bare async-nats: a durable pull consumer over LOGS (all of it, or `subjects`),
+/// every message acked: the ceiling a worker is compared with.
+pub async fn raw_consume(bus: &Bus, subjects: &[String], events: usize) -> anyhow::Result<f64> {
+    let stream = bus.js.get_stream(topology::LOGS).await?;
+    let consumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("bench-raw".into()),
+            filter_subjects: subjects.to_vec(),
+            ack_policy: AckPolicy::Explicit,
+            max_ack_pending: 20_000,
+            ..Default::default()
+        })
+        .await?;
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(1000)
+        .messages()
+        .await?;
+    let started = Instant::now();
+    for _ in 0..events {
+        let msg = messages
+            .next()
+            .await
+            .ok_or_else(|| anyhow::anyhow!("raw consumer ended"))??;
+        msg.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+    }
+    bus.client.flush().await?;
+    Ok(events as f64 / started.elapsed().as_secs_f64())
 }
