@@ -102,6 +102,8 @@ pub struct State {
     pub recent: HashMap<String, Detection>,
     pub recent_order: VecDeque<(Micros, String)>,
     pub observed: u64,
+    /// When (in event time) state past its horizon was last dropped.
+    pub forgot_at: Micros,
 }
 
 /// How long each kind of memory lasts, from the rules.

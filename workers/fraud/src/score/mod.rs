@@ -10,8 +10,8 @@ use sightline_schemas::{Body, Detection, Event, Security, Transaction, TxStatus,
 use crate::rules::Rules;
 use crate::state::{micros, micros_of, push_window, Horizons, Key, Micros, Place, Session, State};
 
-/// How often (in observed events) state past its horizon is dropped.
-const FORGET_EVERY: u64 = 4096;
+/// How often, in event time, state past its horizon is dropped.
+const FORGET_EVERY: Micros = 60_000_000;
 
 pub struct Scorer {
     rules: Rules,
@@ -42,7 +42,8 @@ impl Scorer {
         let at = micros(event.occurred_at);
         self.state.now = self.state.now.max(at);
         self.state.observed += 1;
-        if self.state.observed.is_multiple_of(FORGET_EVERY) {
+        if self.state.now - self.state.forgot_at >= FORGET_EVERY {
+            self.state.forgot_at = self.state.now;
             self.state.forget(&self.horizons());
         }
         match &event.payload {
@@ -112,16 +113,14 @@ impl Scorer {
         self.learn_payment(tx, at, detection.score < self.rules.suspicious_score);
         let velocity_span = micros_of(self.rules.velocity.window);
         let state = &mut self.state;
+        if detection.score >= self.rules.report_score {
+            out.insert(0, detection.clone());
+        }
         state
             .recent_order
             .push_back((at, tx.transaction_id.clone()));
-        state
-            .recent
-            .insert(tx.transaction_id.clone(), detection.clone());
+        state.recent.insert(tx.transaction_id.clone(), detection);
         state.trim_recent(velocity_span);
-        if detection.score >= self.rules.report_score {
-            out.insert(0, detection);
-        }
         out
     }
 
@@ -191,7 +190,7 @@ impl Scorer {
                 push_window(w, at, now, fail_span, |t| *t);
             }
         }
-        let user = self.state.users.entry(tx.user_id.clone()).or_default();
+        let user = user_entry(&mut self.state, &tx.user_id);
         user.last_seen = user.last_seen.max(at);
         // A suspicious payment teaches nothing about the holder's habits or
         // whereabouts: the next genuine payment is judged against the genuine past.
@@ -228,23 +227,27 @@ impl Scorer {
                 .or_default();
             push_window(w, at, now, span, |t| *t);
         }
-        let u = self.state.users.entry(user.clone()).or_default();
+        let u = user_entry(&mut self.state, user);
         u.last_seen = u.last_seen.max(at);
     }
 
     fn on_behavior(&mut self, b: &UserBehavior, at: Micros) {
         let r = &self.rules.bot;
         let now = self.state.now;
-        let session = self
-            .state
-            .sessions
-            .entry(b.session_id.clone())
-            .or_insert_with(|| Session {
+        // Look up before inserting: most actions belong to a known session, and an
+        // entry() call would allocate its key every time.
+        if !self.state.sessions.contains_key(&b.session_id) {
+            let session = Session {
                 user: b.user_id.clone(),
                 ip: b.ip,
                 actions: Default::default(),
                 last_seen: at,
-            });
+            };
+            self.state.sessions.insert(b.session_id.clone(), session);
+        }
+        let Some(session) = self.state.sessions.get_mut(&b.session_id) else {
+            return;
+        };
         session.last_seen = session.last_seen.max(at);
         let switched = matches!((session.ip, b.ip), (Some(old), Some(new)) if old != new);
         if b.ip.is_some() {
@@ -263,7 +266,7 @@ impl Scorer {
             let entry = self.state.bot_marks.entry(mark).or_insert(until);
             *entry = (*entry).max(until);
         }
-        let user = self.state.users.entry(b.user_id.clone()).or_default();
+        let user = user_entry(&mut self.state, &b.user_id);
         user.last_seen = user.last_seen.max(at);
         if switched {
             user.ip_changed_at = Some(at);
@@ -279,4 +282,15 @@ impl Scorer {
             users: micros_of(r.forget_after),
         }
     }
+}
+
+/// The user's state, created on first sight without allocating a key for known users.
+fn user_entry<'a>(state: &'a mut State, user: &str) -> &'a mut crate::state::UserState {
+    if !state.users.contains_key(user) {
+        state.users.insert(user.to_owned(), Default::default());
+    }
+    state
+        .users
+        .get_mut(user)
+        .expect("the user was just inserted")
 }
