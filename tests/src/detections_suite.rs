@@ -22,13 +22,13 @@ fn indicator(name: &str) -> Indicator {
 /// Detection `i`: user `u{i % 4}`, score `(i * 7) % 101`, a minute apart.
 pub fn detection(i: u32) -> Detection {
     let mut indicators = Vec::new();
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         indicators.push(indicator("velocity"));
     }
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         indicators.push(indicator("bot"));
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         indicators.push(indicator("high_amount"));
     }
     let tx = format!("tx-{i:03}");
@@ -42,7 +42,7 @@ pub fn detection(i: u32) -> Detection {
         user_id: format!("u{}", i % 4),
         service: "payments".into(),
         amount: Decimal::new(1000 + i64::from(i) * 101, 2),
-        currency: if i % 2 == 0 { "EUR" } else { "USD" }.into(),
+        currency: if i.is_multiple_of(2) { "EUR" } else { "USD" }.into(),
         status: TxStatus::Completed,
         payment_method: "card".into(),
         country: Some("DE".into()),
@@ -65,7 +65,7 @@ fn ids(list: &[Detection]) -> Vec<String> {
 /// The fixture filtered and ordered as a store must: newest first.
 fn expected(keep: impl Fn(&Detection) -> bool, limit: usize) -> Vec<String> {
     let mut list: Vec<Detection> = fixture().into_iter().filter(keep).collect();
-    list.sort_by(|a, b| b.detected_at.cmp(&a.detected_at));
+    list.sort_by_key(|d| std::cmp::Reverse(d.detected_at));
     list.truncate(limit);
     ids(&list)
 }

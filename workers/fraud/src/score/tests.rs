@@ -1,3 +1,6 @@
+// Amounts are written in cents with the cents apart (`3_500_00` is 3,500.00).
+#![allow(clippy::inconsistent_digit_grouping)]
+
 use std::net::IpAddr;
 
 use sightline_generator::{label, Generator, Pattern, DEFAULT_POPULATION};
