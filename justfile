@@ -24,6 +24,8 @@ schemas:
 bench: setup
     cargo build --release -p sightline-cli
     ./target/release/sightline bench publish
+    ./target/release/sightline bench indexer
+    ./target/release/sightline bench fraud
 
 # Start a throwaway NATS server with the streams applied, for trying the CLI by hand.
 nats port="4222": setup
