@@ -52,7 +52,10 @@ pub fn for_kind(kind: Kind) -> Schema {
 /// `(file name, pretty JSON)` for every kind and for detections (the FRAUD stream's
 /// events, for consumers outside Rust), as committed under `schemas/json/`.
 pub fn files() -> Vec<(String, String)> {
-    let pretty = |schema: &Schema| serde_json::to_string_pretty(schema).unwrap_or_default() + "\n";
+    let pretty = |schema: &Schema| {
+        let value = canonical(schema.clone().to_value());
+        serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+    };
     let mut files: Vec<(String, String)> = Kind::ALL
         .into_iter()
         .map(|k| (format!("{}.json", k.as_str()), pretty(&for_kind(k))))
@@ -60,4 +63,23 @@ pub fn files() -> Vec<(String, String)> {
     let detection = schemars::schema_for!(crate::detection::Detection);
     files.push(("detection.json".into(), pretty(&detection)));
     files
+}
+
+/// Objects with their keys sorted: the committed files must not depend on whether
+/// some other crate in the build turned on serde_json's `preserve_order`.
+fn canonical(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, canonical(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(canonical).collect()),
+        other => other,
+    }
 }
