@@ -69,8 +69,9 @@ async fn run_indexer<S: SearchStore + Clone>(
             shutdown.clone(),
         ));
     }
-    let mut consumer = settings.consumer.clone();
-    consumer.batch_size = settings.search.batch_size;
+    let consumer = settings
+        .consumer
+        .with_batch_size(settings.search.batch_size);
     let spec = worker_spec("indexer");
     Worker::new(&bus, spec, consumer, Indexer::new(store, pii))
         .with_health(health)
@@ -91,7 +92,7 @@ async fn fraud_scorer(settings: Settings) -> anyhow::Result<ExitCode> {
     let mut projection = Worker::new(
         &bus,
         scorer_spec("fraud"),
-        settings.consumer.clone(),
+        settings.consumer.with_batch_size(settings.fraud.batch_size),
         projection,
     )
     .with_health(health)

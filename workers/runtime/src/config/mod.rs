@@ -252,6 +252,17 @@ pub struct ConsumerSettings {
     pub metrics_addr: Option<SocketAddr>,
 }
 
+impl ConsumerSettings {
+    /// These settings with a projection's own batch size (`search.batch_size`,
+    /// `fraud.batch_size`).
+    pub fn with_batch_size(&self, batch_size: usize) -> Self {
+        Self {
+            batch_size,
+            ..self.clone()
+        }
+    }
+}
+
 impl Default for ConsumerSettings {
     fn default() -> Self {
         Self {

@@ -18,10 +18,8 @@ use time::OffsetDateTime;
 
 use super::{bench_bus, raw_consume};
 
-/// What the bench knows about each generated payment.
-struct Truth {
-    label: Option<Pattern>,
-}
+/// Each generated payment's label (its fraud pattern, if any), by transaction id.
+type Truth = HashMap<String, Option<Pattern>>;
 
 pub async fn run(
     mut settings: Settings,
@@ -49,7 +47,7 @@ pub async fn run(
         Worker::new(
             bus,
             scorer_spec("bench-fraud"),
-            settings.consumer.clone(),
+            settings.consumer.with_batch_size(settings.fraud.batch_size),
             projection,
         )
         .run(shutdown),
@@ -81,7 +79,7 @@ pub async fn run(
         "events": events,
         "scored_events": scored_events,
         "payments": truth.len(),
-        "labeled_payments": truth.values().filter(|t| t.label.is_some()).count(),
+        "labeled_payments": truth.values().filter(|t| t.is_some()).count(),
         "nats": if bench.embedded { "embedded" } else { "external" },
         "raw_consume_per_s": raw_consume_per_s.round(),
         "scored_per_s": (scored_events as f64 / elapsed).round(),
@@ -110,7 +108,7 @@ async fn fill(
     settings: &Settings,
     events: usize,
     fraud_rate: f64,
-) -> anyhow::Result<(HashMap<String, Truth>, usize)> {
+) -> anyhow::Result<(Truth, usize)> {
     let start = OffsetDateTime::now_utc() - time::Duration::seconds((events / 200) as i64 + 600);
     let publisher = Publisher::new(bus, &settings.publisher);
     let mut pipeline = publisher.pipeline();
@@ -125,12 +123,7 @@ async fn fill(
             scored += 1;
         }
         if let Body::Transaction(tx) = &event.payload {
-            truth.insert(
-                tx.transaction_id.clone(),
-                Truth {
-                    label: label(&event),
-                },
-            );
+            truth.insert(tx.transaction_id.clone(), label(&event));
         }
         pipeline.send(&event).await?;
     }
@@ -172,11 +165,11 @@ struct Grade {
 }
 
 impl Grade {
-    fn new(truth: &HashMap<String, Truth>, verdicts: &HashMap<String, Detection>, at: u8) -> Self {
+    fn new(truth: &Truth, verdicts: &HashMap<String, Detection>, at: u8) -> Self {
         let mut g = Grade::default();
         for (tx, t) in truth {
             let flagged = verdicts.get(tx).is_some_and(|d| d.score >= at);
-            match (t.label.is_some(), flagged) {
+            match (t.is_some(), flagged) {
                 (true, true) => g.tp += 1,
                 (false, true) => g.fp += 1,
                 (true, false) => g.fn_ += 1,
@@ -211,7 +204,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 /// labeled fraud (precision), the share of its own pattern's payments it fired on
 /// (recall), and the share of that pattern caught as suspicious overall.
 fn per_indicator(
-    truth: &HashMap<String, Truth>,
+    truth: &Truth,
     verdicts: &HashMap<String, Detection>,
     at: u8,
 ) -> BTreeMap<&'static str, serde_json::Value> {
@@ -224,8 +217,8 @@ fn per_indicator(
             let verdict = verdicts.get(tx);
             let has = verdict.is_some_and(|d| d.has(name));
             fired += u64::from(has);
-            fired_fraud += u64::from(has && t.label.is_some());
-            if pattern.is_some() && t.label == pattern {
+            fired_fraud += u64::from(has && t.is_some());
+            if pattern.is_some() && *t == pattern {
                 pattern_total += 1;
                 pattern_fired += u64::from(has);
                 caught += u64::from(verdict.is_some_and(|d| d.score >= at));

@@ -86,8 +86,9 @@ async fn measure<S: SearchStore + Clone>(
     events: usize,
     queries: usize,
 ) -> anyhow::Result<Figures> {
-    let mut consumer = settings.consumer.clone();
-    consumer.batch_size = settings.search.batch_size;
+    let consumer = settings
+        .consumer
+        .with_batch_size(settings.search.batch_size);
     let spec = worker_spec("bench-indexer");
     let (trigger, shutdown) = Shutdown::new();
     let started = Instant::now();
