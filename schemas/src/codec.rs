@@ -62,41 +62,51 @@ pub fn encode(event: &Event, encoding: Encoding) -> Result<Vec<u8>, EventError> 
 
 /// Decodes and validates an event.
 pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<Event, EventError> {
-    // The fast path decodes without tracking field paths (that tracking allocates
-    // for every key); only a failure is decoded again to name the field.
-    let fast = match encoding {
-        Encoding::MsgPack => rmp_serde::from_slice::<Event>(bytes).ok(),
-        Encoding::Json => serde_json::from_slice::<Event>(bytes).ok(),
-    };
-    let event = match fast {
-        Some(event) => event,
-        None => decode_tracked(bytes, encoding)?,
-    };
+    let event: Event = deserialize(bytes, encoding)?;
     event.validate()?;
     Ok(event)
 }
 
+/// Decodes any wire type (events, detections); errors name the failing field.
+pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    encoding: Encoding,
+) -> Result<T, EventError> {
+    // The fast path decodes without tracking field paths (that tracking allocates
+    // for every key); only a failure is decoded again to name the field.
+    let fast = match encoding {
+        Encoding::MsgPack => rmp_serde::from_slice::<T>(bytes).ok(),
+        Encoding::Json => serde_json::from_slice::<T>(bytes).ok(),
+    };
+    match fast {
+        Some(value) => Ok(value),
+        None => deserialize_tracked(bytes, encoding),
+    }
+}
+
 /// Decodes with field paths, for the error message.
-fn decode_tracked(bytes: &[u8], encoding: Encoding) -> Result<Event, EventError> {
-    let event = match encoding {
+fn deserialize_tracked<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    encoding: Encoding,
+) -> Result<T, EventError> {
+    match encoding {
         Encoding::MsgPack => {
             let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
             serde_path_to_error::deserialize(&mut de)
-                .map_err(|e| decode_error(e.path().to_string(), e.inner().to_string()))?
+                .map_err(|e| decode_error(e.path().to_string(), e.inner().to_string()))
         }
         Encoding::Json => {
             let mut de = serde_json::Deserializer::from_slice(bytes);
-            let event: Event = serde_path_to_error::deserialize(&mut de)
+            let value: T = serde_path_to_error::deserialize(&mut de)
                 .map_err(|e| decode_error(e.path().to_string(), e.inner().to_string()))?;
             de.end()
                 .map_err(|e| decode_error(".".into(), e.to_string()))?;
-            event
+            Ok(value)
         }
-    };
-    Ok(event)
+    }
 }
 
-pub(crate) fn decode_error(path: String, message: String) -> EventError {
+fn decode_error(path: String, message: String) -> EventError {
     let message = redact(&message);
     let (field, reason) = if path != "." && !path.is_empty() {
         (path, message)

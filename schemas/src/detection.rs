@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::codec::{decode_error, Encoding};
+use crate::codec::{deserialize, Encoding};
 use crate::error::{EventError, EventErrorKind};
 use crate::payload::TxStatus;
 use crate::subject::FRAUD_PREFIX;
@@ -99,18 +99,7 @@ impl Detection {
     }
 
     pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<Self, EventError> {
-        match encoding {
-            Encoding::MsgPack => {
-                let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
-                serde_path_to_error::deserialize(&mut de)
-                    .map_err(|e| decode_error(e.path().to_string(), e.inner().to_string()))
-            }
-            Encoding::Json => {
-                let mut de = serde_json::Deserializer::from_slice(bytes);
-                serde_path_to_error::deserialize(&mut de)
-                    .map_err(|e| decode_error(e.path().to_string(), e.inner().to_string()))
-            }
-        }
+        deserialize(bytes, encoding)
     }
 }
 

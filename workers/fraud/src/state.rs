@@ -101,7 +101,6 @@ pub struct State {
     /// a burst recognised later can revise the payments that started it.
     pub recent: HashMap<String, Detection>,
     pub recent_order: VecDeque<(Micros, String)>,
-    pub observed: u64,
     /// When (in event time) state past its horizon was last dropped.
     pub forgot_at: Micros,
 }

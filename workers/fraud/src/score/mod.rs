@@ -41,7 +41,6 @@ impl Scorer {
     pub fn observe(&mut self, event: &Event) -> Vec<Detection> {
         let at = micros(event.occurred_at);
         self.state.now = self.state.now.max(at);
-        self.state.observed += 1;
         if self.state.now - self.state.forgot_at >= FORGET_EVERY {
             self.state.forgot_at = self.state.now;
             self.state.forget(&self.horizons());
