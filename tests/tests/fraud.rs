@@ -15,7 +15,7 @@ use sightline_schemas::{Body, Decimal, Event, Kind, OffsetDateTime, Transaction,
 use sightline_tests::{eventually, Stack};
 
 const SCORER_ENV: &[(&str, &str)] = &[
-    ("SIGHTLINE_CONSUMER__BATCH_SIZE", "500"),
+    ("SIGHTLINE_FRAUD__BATCH_SIZE", "500"),
     ("SIGHTLINE_FRAUD__SNAPSHOT_EVERY", "100ms"),
 ];
 
