@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_nats::jetstream::consumer::AckPolicy;
 use serde::{Deserialize, Serialize};
 use sightline_generator::Generator;
 use sightline_runtime::consumer::{self, Outcome, Position, Projection, Record, Worker};
@@ -192,6 +193,16 @@ async fn a_worker_killed_before_its_ack_loses_nothing_and_counts_each_event_once
     let path = stack.path("counter.json");
     let mut settings = stack.settings.clone();
     settings.consumer.batch_size = 500;
+    // A consumer left by an older version, acking every message: a watermark
+    // projection replaces it with one acked once per batch.
+    let logs = stack.bus.js.get_stream("LOGS").await.unwrap();
+    logs.create_consumer(async_nats::jetstream::consumer::pull::Config {
+        durable_name: Some("counter".into()),
+        ack_policy: AckPolicy::Explicit,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
 
     let (crashed_tx, mut crashed) = tokio::sync::mpsc::channel(1);
     let mut doomed = FileCounter::open(path.clone());
@@ -255,4 +266,10 @@ async fn a_worker_killed_before_its_ack_loses_nothing_and_counts_each_event_once
         assert_eq!(state.counts.get(&e.id.to_string()), Some(&1));
     }
     assert_eq!(stack.stream_messages("DLQ").await, 0);
+    let info = logs.consumer_info("counter").await.unwrap();
+    assert_eq!(info.config.ack_policy, AckPolicy::All);
+    assert_eq!(
+        info.num_ack_pending, 0,
+        "the last batch's ack covers it all"
+    );
 }

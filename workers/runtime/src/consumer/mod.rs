@@ -79,7 +79,14 @@ impl<P: Projection> Worker<P> {
                 stream: self.spec.stream.clone(),
                 message: format!("{e} (run `sightline streams apply`)"),
             })?;
-        let consumer = self.ensure_consumer(&stream).await?;
+        // A projection with a watermark is acked once per batch (AckPolicy::All):
+        // its watermark, not the ack floor, says where it stands, and one ack
+        // instead of thousands is a large share of the bus's work per event.
+        let tracked = !matches!(
+            self.read_position(&mut shutdown).await?,
+            Position::Untracked
+        );
+        let consumer = self.ensure_consumer(&stream, tracked).await?;
         self.health
             .register(&self.spec.consumer, self.settings.stall_after);
         let monitor = AbortOnDrop(tokio::spawn(monitor_pending(
@@ -121,7 +128,8 @@ impl<P: Projection> Worker<P> {
             };
             // The next batch is fetched and decoded while this one is applied.
             let next_batch = async { puller.next().await.and_then(Decoded::new) };
-            let (flow, next) = tokio::join!(self.process(&stream, batch, &shutdown), next_batch);
+            let (flow, next) =
+                tokio::join!(self.process(&stream, batch, tracked, &shutdown), next_batch);
             match next {
                 Ok(next) if shutdown.is_tripped() => pull::hand_back(next.messages).await,
                 Ok(next) => prefetched = Some(next),
@@ -139,41 +147,59 @@ impl<P: Projection> Worker<P> {
         Ok(self.projection)
     }
 
-    async fn ensure_consumer(&self, stream: &Stream) -> Result<PullConsumer, Error> {
+    async fn ensure_consumer(&self, stream: &Stream, tracked: bool) -> Result<PullConsumer, Error> {
         let config = js_pull::Config {
             durable_name: Some(self.spec.consumer.clone()),
             description: Some(format!("Sightline {} worker", self.spec.consumer)),
             filter_subjects: self.spec.filter_subjects.clone(),
             deliver_policy: DeliverPolicy::All,
-            ack_policy: AckPolicy::Explicit,
+            ack_policy: if tracked {
+                AckPolicy::All
+            } else {
+                AckPolicy::Explicit
+            },
             ack_wait: self.settings.ack_wait,
             max_deliver: self.settings.max_deliver,
             max_ack_pending: self.prefetch() as i64,
             ..Default::default()
         };
-        stream
-            .create_consumer(config)
-            .await
-            .map_err(|e| Error::Topology {
-                stream: self.spec.stream.clone(),
-                message: format!("consumer {}: {e}", self.spec.consumer),
-            })
+        let created = match stream.create_consumer(config.clone()).await {
+            // The ack policy cannot be changed in place. A watermark projection
+            // loses nothing when its consumer is recreated: it is positioned
+            // from the projection's watermark right after.
+            Err(_) if tracked => {
+                let _ = stream.delete_consumer(&self.spec.consumer).await;
+                stream.create_consumer(config).await
+            }
+            other => other,
+        };
+        created.map_err(|e| Error::Topology {
+            stream: self.spec.stream.clone(),
+            message: format!("consumer {}: {e}", self.spec.consumer),
+        })
+    }
+
+    /// The projection's position, retrying while its store is unavailable.
+    async fn read_position(&mut self, shutdown: &mut Shutdown) -> Result<Position, Error> {
+        loop {
+            match self.projection.position().await {
+                Err(e) if e.kind() == ErrorKind::Transient && !shutdown.is_tripped() => {
+                    tracing::warn!(consumer = %self.spec.consumer, error = %e, "cannot read the projection position; retrying");
+                    self.pause(shutdown).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Moves the consumer to just after the projection's watermark, clearing what an
     /// earlier instance left pending, so records are applied in stream order.
     async fn rewind(&mut self, stream: &Stream, shutdown: &mut Shutdown) -> Result<(), Error> {
         loop {
-            let seq = match self.projection.position().await {
-                Ok(Position::Untracked) => return Ok(()),
-                Ok(Position::Start) => 1,
-                Ok(Position::After(w)) => w + 1,
-                Err(e) if e.kind() == ErrorKind::Transient && !shutdown.is_tripped() => {
-                    tracing::warn!(consumer = %self.spec.consumer, error = %e, "cannot read the projection position; retrying");
-                    self.pause(shutdown).await;
-                    continue;
-                }
-                Err(e) => return Err(e),
+            let seq = match self.read_position(shutdown).await? {
+                Position::Untracked => return Ok(()),
+                Position::Start => 1,
+                Position::After(w) => w + 1,
             };
             match stream.reset_consumer(&self.spec.consumer, Some(seq)).await {
                 Ok(_) => {
@@ -205,6 +231,7 @@ impl<P: Projection> Worker<P> {
         &mut self,
         stream: &Stream,
         decoded: Decoded<P::Item>,
+        tracked: bool,
         shutdown: &Shutdown,
     ) -> Result<Flow, Error> {
         let started = Instant::now();
@@ -232,7 +259,7 @@ impl<P: Projection> Worker<P> {
                     attempt += 1;
                     m.batch_failed(&consumer, attempt, &e);
                     if attempt > self.settings.retry_attempts || shutdown.is_tripped() {
-                        return self.give_back(stream, &batch, &done, &e).await;
+                        return self.give_back(stream, &batch, &done, tracked, &e).await;
                     }
                     for (msg, _) in batch.iter().zip(&done).filter(|(_, d)| !**d) {
                         let _ = msg.ack_with(AckKind::Progress).await;
@@ -255,8 +282,15 @@ impl<P: Projection> Worker<P> {
             }
             done[i] = true;
         }
-        for (msg, _) in batch.iter().zip(&done).filter(|(_, d)| !**d) {
-            msg.ack().await.map_err(|e| Error::nats("ack", e))?;
+        if tracked {
+            // AckPolicy::All: the newest message acks the whole batch.
+            if let Some(last) = newest(&batch, &done) {
+                last.ack().await.map_err(|e| Error::nats("ack", e))?;
+            }
+        } else {
+            for (msg, _) in batch.iter().zip(&done).filter(|(_, d)| !**d) {
+                msg.ack().await.map_err(|e| Error::nats("ack", e))?;
+            }
         }
         self.bus
             .client
@@ -286,9 +320,9 @@ impl<P: Projection> Worker<P> {
         stream: &Stream,
         batch: &[Message],
         done: &[bool],
+        tracked: bool,
         error: &Error,
     ) -> Result<Flow, Error> {
-        let tracked = !matches!(self.projection.position().await, Ok(Position::Untracked));
         for (msg, _) in batch.iter().zip(done).filter(|(_, d)| !**d) {
             let (_, delivered) = position_of(msg)?;
             if !tracked && delivered as i64 >= self.settings.max_deliver {
@@ -331,6 +365,17 @@ impl<P: Projection> Worker<P> {
         let _ = msg.ack_with(AckKind::Term).await;
         true
     }
+}
+
+/// The not-yet-settled message with the highest stream sequence.
+fn newest<'a>(batch: &'a [Message], done: &[bool]) -> Option<&'a Message> {
+    batch
+        .iter()
+        .zip(done)
+        .filter(|(_, d)| !**d)
+        .filter_map(|(m, _)| position_of(m).ok().map(|(seq, _)| (seq, m)))
+        .max_by_key(|(seq, _)| *seq)
+        .map(|(_, m)| m)
 }
 
 /// Jittered exponential backoff for the n-th attempt.
