@@ -170,6 +170,7 @@ pub fn logs_worker(name: &str) -> WorkerSpec {
     }
 }
 
+pub mod counters;
 pub mod detections_suite;
 pub mod fault_proxy;
 pub mod search_suite;

@@ -39,6 +39,8 @@ pub enum Command {
         #[command(subcommand)]
         action: FraudAction,
     },
+    /// Read the real-time counters in Redis.
+    Counters(CountersArgs),
     /// Benchmarks that print one JSON object.
     Bench {
         #[command(subcommand)]
@@ -91,6 +93,11 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 0.004)]
         fraud_rate: f64,
     },
+    /// Counting throughput into Redis against bare consume+ack, and Redis round trips.
+    Counters {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+    },
 }
 
 #[derive(Args)]
@@ -121,6 +128,20 @@ pub enum WorkerKind {
     Fraud,
     /// Project FRAUD detections into the detections store.
     FraudStore,
+    /// Count LOGS events and FRAUD detections into Redis.
+    Counters,
+}
+
+#[derive(Args)]
+pub struct CountersArgs {
+    /// `total`, a selector (`kind=error`, `service=api,status_class=5xx`), `by:<dimension>`
+    /// (counts per value), `revenue`, `users`, or `latency[:<endpoint>|db]`.
+    pub metric: String,
+    /// The window ending now (`30s`, `5m`, `24h`).
+    #[arg(long, default_value = "5m")]
+    pub window: humantime::Duration,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand)]

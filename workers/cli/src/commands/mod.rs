@@ -1,4 +1,5 @@
 mod bench;
+mod counters;
 mod fraud;
 mod generate;
 mod publish;
@@ -21,6 +22,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Worker { worker } => worker::run(worker, settings).await,
         Command::Search(args) => search::run(args, &settings).await,
         Command::Fraud { action } => fraud::run(action, &settings).await,
+        Command::Counters(args) => counters::run(args, &settings).await,
         Command::Bench { target } => bench::run(target, &settings).await,
     }
 }
@@ -33,4 +35,14 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Bus> {
     Bus::connect(&settings.nats, settings.publisher.max_in_flight)
         .await
         .with_context(|| format!("connecting to {url}"))
+}
+
+/// The configured Redis URL.
+pub fn redis_url(settings: &Settings) -> anyhow::Result<&str> {
+    settings
+        .redis
+        .url
+        .as_ref()
+        .map(|u| u.0.as_str())
+        .context("no Redis configured: set redis.url in sightline.toml or SIGHTLINE_REDIS__URL")
 }

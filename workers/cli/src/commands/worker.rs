@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use sightline_counters::project::{worker_spec as counters_spec, CounterProjection};
+use sightline_counters::{Layout, RedisStore, Source};
 use sightline_fraud::project::{scorer_spec, store_spec, DetectionProjection, ScorerProjection};
 use sightline_fraud::settings as fraud_settings;
 use sightline_fraud::store::mongo::MongoStore;
@@ -15,6 +17,7 @@ use sightline_runtime::consumer::Worker;
 use sightline_runtime::metrics::{self, Health};
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::{Settings, Shutdown};
+use sightline_schemas::{Detection, Event};
 use sightline_search::project::{worker_spec, Indexer};
 use sightline_search::settings::{pii_hasher, tantivy_dir};
 use sightline_search::store::elasticsearch::ElasticsearchStore;
@@ -29,6 +32,7 @@ pub async fn run(kind: WorkerKind, settings: Settings) -> anyhow::Result<ExitCod
         WorkerKind::Indexer => indexer(settings).await,
         WorkerKind::Fraud => fraud_scorer(settings).await,
         WorkerKind::FraudStore => fraud_store(settings).await,
+        WorkerKind::Counters => counters(settings).await,
     }
 }
 
@@ -131,6 +135,37 @@ async fn run_fraud_store<S: DetectionStore>(
     .with_health(health)
     .run(Shutdown::on_signals())
     .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Counts LOGS events and FRAUD detections, each under its own consumer and
+/// watermarks, in one process.
+async fn counters(settings: Settings) -> anyhow::Result<ExitCode> {
+    let bus = super::connect(&settings).await?;
+    let layout = Layout::new(&settings.counters)?;
+    let store = RedisStore::connect(super::redis_url(&settings)?, layout).await?;
+    let health = serve_metrics(&settings).await?;
+    let shutdown = Shutdown::on_signals();
+    let consumer = settings
+        .consumer
+        .with_batch_size(settings.counters.batch_size);
+    let logs = Worker::new(
+        &bus,
+        counters_spec(Source::Logs, "counters"),
+        consumer.clone(),
+        CounterProjection::<Event>::new(store.clone()),
+    )
+    .with_health(health.clone())
+    .run(shutdown.clone());
+    let fraud = Worker::new(
+        &bus,
+        counters_spec(Source::Fraud, "counters-fraud"),
+        consumer,
+        CounterProjection::<Detection>::new(store),
+    )
+    .with_health(health)
+    .run(shutdown);
+    tokio::try_join!(logs, fraud)?;
     Ok(ExitCode::SUCCESS)
 }
 

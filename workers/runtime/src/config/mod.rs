@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
+mod counters;
 mod fraud;
+pub use counters::{CountersSettings, RedisSettings, Resolution};
 pub use fraud::{FraudBackend, FraudSettings, MongoSettings};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -29,6 +31,8 @@ pub struct Settings {
     pub servers: ServerBinaries,
     pub search: SearchSettings,
     pub fraud: FraudSettings,
+    pub redis: RedisSettings,
+    pub counters: CountersSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

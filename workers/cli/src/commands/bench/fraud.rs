@@ -16,7 +16,7 @@ use sightline_runtime::{topology, Bus, Settings, Shutdown};
 use sightline_schemas::{Body, Detection, Encoding, Kind};
 use time::OffsetDateTime;
 
-use super::{bench_bus, raw_consume};
+use super::{bench_bus, raw_consume, RawAck};
 
 /// Each generated payment's label (its fraud pattern, if any), by transaction id.
 type Truth = HashMap<String, Option<Pattern>>;
@@ -30,7 +30,8 @@ pub async fn run(
     let bus = &bench.bus;
     let (truth, scored_events) = fill(bus, &settings, events, fraud_rate).await?;
     let subjects = scorer_spec("bench-fraud").filter_subjects;
-    let raw_consume_per_s = raw_consume(bus, &subjects, scored_events).await?;
+    let raw_consume_per_s = raw_consume(bus, &subjects, scored_events, RawAck::EachMessage).await?;
+    let raw_batch_ack_per_s = raw_consume(bus, &subjects, scored_events, RawAck::PerBatch).await?;
     let rules = Rules::default();
     let suspicious = rules.suspicious_score;
 
@@ -82,6 +83,7 @@ pub async fn run(
         "labeled_payments": truth.values().filter(|t| t.is_some()).count(),
         "nats": if bench.embedded { "embedded" } else { "external" },
         "raw_consume_per_s": raw_consume_per_s.round(),
+        "raw_consume_batch_ack_per_s": raw_batch_ack_per_s.round(),
         "scored_per_s": (scored_events as f64 / elapsed).round(),
         "scored_vs_raw_consume": ((scored_events as f64 / elapsed) / raw_consume_per_s * 100.0).round() / 100.0,
         "payments_scored_per_s": (truth.len() as f64 / elapsed).round(),

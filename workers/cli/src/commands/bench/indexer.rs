@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use sightline_generator::Generator;
 use sightline_runtime::consumer::Worker;
-use sightline_runtime::publisher::Publisher;
 use sightline_runtime::{Bus, Settings, Shutdown};
 use sightline_search::document::PiiHasher;
 use sightline_search::project::{worker_spec, Indexer};
@@ -15,9 +13,8 @@ use sightline_search::query::{Agg, AggRequest, Field, Filters, SearchRequest};
 use sightline_search::store::elasticsearch::ElasticsearchStore;
 use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::SearchStore;
-use time::OffsetDateTime;
 
-use super::{bench_bus, raw_consume};
+use super::{bench_bus, fill, raw_consume, RawAck};
 use crate::cli::BackendArg;
 
 pub async fn run(
@@ -31,7 +28,8 @@ pub async fn run(
     let started = Instant::now();
     fill(bus, &settings, events).await?;
     let publish_per_s = events as f64 / started.elapsed().as_secs_f64();
-    let raw_consume_per_s = raw_consume(bus, &[], events).await?;
+    let raw_consume_per_s = raw_consume(bus, &[], events, RawAck::EachMessage).await?;
+    let raw_batch_ack_per_s = raw_consume(bus, &[], events, RawAck::PerBatch).await?;
     let dir = tempfile::tempdir()?;
     let (name, figures) = match backend {
         BackendArg::Tantivy => (
@@ -60,6 +58,7 @@ pub async fn run(
         "nats": if bench.embedded { "embedded" } else { "external" },
         "publish_per_s": publish_per_s.round(),
         "raw_consume_per_s": raw_consume_per_s.round(),
+        "raw_consume_batch_ack_per_s": raw_batch_ack_per_s.round(),
         "indexed_vs_raw_consume": (figures.indexed_per_s / raw_consume_per_s * 100.0).round() / 100.0,
         "index_bytes": dir_size(&dir.path().join("index")),
     });
@@ -131,18 +130,6 @@ async fn measure<S: SearchStore + Clone>(
         search,
         dashboard,
     })
-}
-
-/// Publishes generated traffic (stamped over the last hours).
-async fn fill(bus: &Bus, settings: &Settings, events: usize) -> anyhow::Result<()> {
-    let start = OffsetDateTime::now_utc() - time::Duration::seconds((events / 150) as i64 + 600);
-    let publisher = Publisher::new(bus, &settings.publisher);
-    let mut pipeline = publisher.pipeline();
-    for event in Generator::new(17, start, 20_000).take(events) {
-        pipeline.send(&event).await?;
-    }
-    pipeline.finish().await?;
-    Ok(())
 }
 
 const WORDS: &[&str] = &[

@@ -1,6 +1,7 @@
 //! `sightline bench ...`: throughput figures as one JSON object, each compared with
 //! the raw ceiling measured in the same run (these machines are noisy).
 
+mod counters;
 mod fraud;
 mod indexer;
 mod publish;
@@ -12,8 +13,11 @@ use std::time::Instant;
 use anyhow::Context;
 use async_nats::jetstream::consumer::{pull, AckPolicy};
 use futures::StreamExt;
+use sightline_generator::Generator;
+use sightline_runtime::publisher::Publisher;
 use sightline_runtime::servers::{self, ChildServer};
 use sightline_runtime::{topology, Bus, Settings};
+use time::OffsetDateTime;
 
 use crate::cli::BenchTarget;
 
@@ -30,6 +34,7 @@ pub async fn run(target: BenchTarget, settings: &Settings) -> anyhow::Result<Exi
         BenchTarget::Fraud { events, fraud_rate } => {
             fraud::run(settings.clone(), events, fraud_rate).await
         }
+        BenchTarget::Counters { events } => counters::run(settings.clone(), events).await,
     }
 }
 
@@ -60,32 +65,65 @@ pub async fn bench_bus(settings: &mut Settings) -> anyhow::Result<BenchBus> {
     })
 }
 
+/// How the raw ceiling acks what it consumes.
+#[derive(Debug, Clone, Copy)]
+pub enum RawAck {
+    /// Every message (AckPolicy::Explicit), as untracked projections do.
+    EachMessage,
+    /// The last of every 1,000 (AckPolicy::All), as watermark projections do.
+    PerBatch,
+}
+
 /// Bare async-nats: a durable pull consumer over LOGS (all of it, or `subjects`),
-/// every message acked: the ceiling a worker is compared with.
-pub async fn raw_consume(bus: &Bus, subjects: &[String], events: usize) -> anyhow::Result<f64> {
+/// consuming `events` messages and acking them: the ceiling a worker is compared with.
+pub async fn raw_consume(
+    bus: &Bus,
+    subjects: &[String],
+    events: usize,
+    ack: RawAck,
+) -> anyhow::Result<f64> {
+    const BATCH: usize = 1000;
     let stream = bus.js.get_stream(topology::LOGS).await?;
+    let (name, ack_policy) = match ack {
+        RawAck::EachMessage => ("bench-raw", AckPolicy::Explicit),
+        RawAck::PerBatch => ("bench-raw-batch-ack", AckPolicy::All),
+    };
     let consumer = stream
         .create_consumer(pull::Config {
-            durable_name: Some("bench-raw".into()),
+            durable_name: Some(name.into()),
             filter_subjects: subjects.to_vec(),
-            ack_policy: AckPolicy::Explicit,
+            ack_policy,
             max_ack_pending: 20_000,
             ..Default::default()
         })
         .await?;
     let mut messages = consumer
         .stream()
-        .max_messages_per_batch(1000)
+        .max_messages_per_batch(BATCH)
         .messages()
         .await?;
     let started = Instant::now();
-    for _ in 0..events {
+    for i in 1..=events {
         let msg = messages
             .next()
             .await
             .ok_or_else(|| anyhow::anyhow!("raw consumer ended"))??;
-        msg.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+        if matches!(ack, RawAck::EachMessage) || i % BATCH == 0 || i == events {
+            msg.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+        }
     }
     bus.client.flush().await?;
     Ok(events as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Publishes generated traffic, stamped over the hours up to a few minutes ago.
+pub async fn fill(bus: &Bus, settings: &Settings, events: usize) -> anyhow::Result<()> {
+    let start = OffsetDateTime::now_utc() - time::Duration::seconds((events / 150) as i64 + 600);
+    let publisher = Publisher::new(bus, &settings.publisher);
+    let mut pipeline = publisher.pipeline();
+    for event in Generator::new(17, start, 20_000).take(events) {
+        pipeline.send(&event).await?;
+    }
+    pipeline.finish().await?;
+    Ok(())
 }

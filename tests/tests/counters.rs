@@ -1,0 +1,117 @@
+//! The real `sightline worker counters` process against real nats-server and
+//! redis-server: after a SIGKILL mid-stream and a restart, after the loss of the
+//! consumer, and after a replay into an emptied Redis, the counters hold exactly
+//! what one straight pass over the stream gives.
+
+use std::time::Duration;
+
+use sightline_counters::layout::{Layout, Source};
+use sightline_counters::{Reader, RedisStore, Window};
+use sightline_generator::Generator;
+use sightline_runtime::config::CountersSettings;
+use sightline_schemas::{Event, Kind, OffsetDateTime};
+use sightline_tests::counters::{dump, expected, flush};
+use sightline_tests::{eventually, Redis, Stack, WorkerProcess};
+
+const EVENTS: usize = 30_000;
+
+fn start(stack: &Stack, redis: &Redis) -> WorkerProcess {
+    stack.worker(
+        "counters",
+        &[
+            ("SIGHTLINE_REDIS__URL", &redis.url()),
+            ("SIGHTLINE_COUNTERS__BATCH_SIZE", "500"),
+        ],
+    )
+}
+
+async fn counted(store: &RedisStore) -> u64 {
+    let window = Window::ending_now(Duration::from_secs(3 * 3600)).unwrap();
+    Reader::new(store)
+        .count("total", window)
+        .await
+        .map(|c| c.value)
+        .unwrap_or(0)
+}
+
+/// Waits until every shard's watermark reaches the end of LOGS.
+async fn caught_up(store: &RedisStore, last: u64) {
+    let done = eventually(Duration::from_secs(120), || async {
+        store
+            .watermarks(Source::Logs)
+            .await
+            .is_ok_and(|w| w.iter().all(|&s| s == last))
+    })
+    .await;
+    assert!(
+        done,
+        "watermarks {:?}",
+        store.watermarks(Source::Logs).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_are_exact_after_a_kill_a_lost_consumer_and_a_replay() {
+    let stack = Stack::start().await;
+    let redis = Redis::start(true);
+    // Stamped over the last few minutes so every resolution keeps them.
+    let from = OffsetDateTime::now_utc() - Duration::from_secs(600);
+    let events: Vec<Event> = Generator::new(21, from, 2_000)
+        .with_fraud_rate(0.0)
+        .take(EVENTS)
+        .collect();
+    stack.publish(&events).await;
+    let layout = Layout::new(&CountersSettings::default()).unwrap();
+    let want = expected(&layout, &events);
+    let store = RedisStore::connect(&redis.url(), layout).await.unwrap();
+
+    // SIGKILL mid-stream, then a restart.
+    let mut worker = start(&stack, &redis);
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            counted(&store).await >= 5_000
+        })
+        .await,
+        "the worker counts"
+    );
+    worker.kill();
+    let at_kill = counted(&store).await;
+    assert!(at_kill < EVENTS as u64, "killed mid-stream ({at_kill})");
+    let worker = start(&stack, &redis);
+    caught_up(&store, EVENTS as u64).await;
+    let after_restart = dump(&redis.url(), "sightline").await;
+    assert_eq!(after_restart.len(), want.len());
+    assert_eq!(after_restart, want);
+    worker.stop();
+
+    // Independent of the planner: totals per kind straight from the events.
+    let window = Window::ending_now(Duration::from_secs(3 * 3600)).unwrap();
+    let reader = Reader::new(&store);
+    for kind in Kind::ALL {
+        let n = events.iter().filter(|e| e.kind == kind).count() as u64;
+        let read = reader.count(&format!("kind={kind}"), window).await.unwrap();
+        assert_eq!(read.value, n, "{kind}");
+    }
+
+    // The consumer lost (deleted), Redis kept: the worker resumes from the
+    // watermarks in Redis, not from the start of the stream.
+    let logs = stack.bus.js.get_stream("LOGS").await.unwrap();
+    logs.delete_consumer("counters").await.unwrap();
+    let worker = start(&stack, &redis);
+    caught_up(&store, EVENTS as u64).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        dump(&redis.url(), "sightline").await,
+        want,
+        "nothing counted twice"
+    );
+    worker.stop();
+
+    // Replay: the projection thrown away and rebuilt from the stream.
+    flush(&redis.url()).await;
+    logs.delete_consumer("counters").await.unwrap();
+    let worker = start(&stack, &redis);
+    caught_up(&store, EVENTS as u64).await;
+    assert_eq!(dump(&redis.url(), "sightline").await, want);
+    worker.stop();
+}

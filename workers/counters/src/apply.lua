@@ -1,0 +1,35 @@
+-- Applies one batch to one shard together with the shard's watermark, atomically.
+-- KEYS[1]: the watermark; KEYS[2..]: the bucket keys.
+-- ARGV[1]: the watermark this batch was planned against ('0' for none);
+-- ARGV[2]: the new watermark; then per bucket key, in KEYS order:
+--   'h', expire_at, n, then n pairs of (field, increment)   (a hash)
+--   'p', expire_at, n, then n members                       (a HyperLogLog)
+-- Returns {1, new watermark}, or {0, found watermark} when the watermark is not the
+-- one planned against (another writer, or a retry of a batch that already landed):
+-- then nothing is written.
+local current = redis.call('GET', KEYS[1]) or '0'
+if current ~= ARGV[1] then
+  return {0, current}
+end
+local a = 3
+for k = 2, #KEYS do
+  local key, op, expire_at, n = KEYS[k], ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  a = a + 3
+  if op == 'h' then
+    for i = a, a + 2 * n - 1, 2 do
+      redis.call('HINCRBY', key, ARGV[i], ARGV[i + 1])
+    end
+    a = a + 2 * n
+  else
+    -- unpack() is bounded by the Lua stack: add members a thousand at a time.
+    local last = a + n - 1
+    while a <= last do
+      local upto = math.min(a + 999, last)
+      redis.call('PFADD', key, unpack(ARGV, a, upto))
+      a = upto + 1
+    end
+  end
+  redis.call('EXPIREAT', key, expire_at)
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return {1, ARGV[2]}
