@@ -170,6 +170,21 @@ pub fn logs_worker(name: &str) -> WorkerSpec {
     }
 }
 
+/// The final verdict per detection id, (revision, score), from one straight pass
+/// of the scorer with the built-in rules over `events`.
+pub fn straight_scoring(
+    events: &[Event],
+) -> std::collections::HashMap<sightline_schemas::Uuid, (u32, u8)> {
+    let mut scorer = sightline_fraud::Scorer::new(sightline_fraud::Rules::default());
+    let mut expected = std::collections::HashMap::new();
+    for e in events {
+        for d in scorer.observe(e) {
+            expected.insert(d.id, (d.revision, d.score));
+        }
+    }
+    expected
+}
+
 pub mod counters;
 pub mod detections_suite;
 pub mod fault_proxy;

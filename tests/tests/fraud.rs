@@ -9,10 +9,10 @@ use std::time::Duration;
 use sightline_fraud::settings::snapshot_path;
 use sightline_fraud::store::sqlite::SqliteStore;
 use sightline_fraud::store::DetectionStore;
-use sightline_fraud::{Rules, Scorer};
+use sightline_fraud::Rules;
 use sightline_generator::{Generator, DEFAULT_POPULATION};
 use sightline_schemas::{Body, Decimal, Event, Kind, OffsetDateTime, Transaction, TxStatus, Uuid};
-use sightline_tests::{eventually, Stack};
+use sightline_tests::{eventually, straight_scoring, Stack};
 
 const SCORER_ENV: &[(&str, &str)] = &[
     ("SIGHTLINE_FRAUD__BATCH_SIZE", "500"),
@@ -28,18 +28,6 @@ async fn stored(stack: &Stack) -> u64 {
         Ok(store) => store.count().await.unwrap_or(0),
         Err(_) => 0,
     }
-}
-
-/// The final verdict per detection id from one straight pass over the events.
-fn straight_scoring(events: &[Event]) -> HashMap<Uuid, (u32, u8)> {
-    let mut scorer = Scorer::new(Rules::default());
-    let mut expected = HashMap::new();
-    for e in events {
-        for d in scorer.observe(e) {
-            expected.insert(d.id, (d.revision, d.score));
-        }
-    }
-    expected
 }
 
 async fn matches_expected(stack: &Stack, expected: &HashMap<Uuid, (u32, u8)>) {

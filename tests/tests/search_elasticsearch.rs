@@ -75,7 +75,7 @@ mod bulk_failures {
             &stack.bus,
             logs_worker("es-indexer"),
             stack.settings.consumer.clone(),
-            Indexer::new(store, search_suite::pii()),
+            Indexer::<_, sightline_schemas::Event>::new(store, search_suite::pii()),
         );
         let task = tokio::spawn(worker.run(shutdown));
         let finished = eventually(Duration::from_secs(60), done).await;

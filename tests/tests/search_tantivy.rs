@@ -2,7 +2,7 @@
 //! the watermark in the commit payload, read-only handles, nothing in clear on disk.
 
 use sightline_search::store::tantivy::TantivyStore;
-use sightline_search::store::SearchStore;
+use sightline_search::store::{SearchStore, Source};
 use sightline_tests::search_suite;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,36 +18,39 @@ async fn the_watermark_survives_a_reopen_and_readers_follow_commits() {
     let docs = search_suite::sequenced();
     {
         let store = TantivyStore::open(dir.path()).unwrap();
-        assert_eq!(store.watermark().await.unwrap(), None);
-        store.index(docs[..5].to_vec()).await.unwrap();
+        assert_eq!(store.watermark(Source::Logs).await.unwrap(), None);
+        store.index(Source::Logs, docs[..5].to_vec()).await.unwrap();
         store.delete_before(search_suite::T0).await.unwrap();
         assert_eq!(
-            store.watermark().await.unwrap(),
+            store.watermark(Source::Logs).await.unwrap(),
             Some(5),
             "a retention commit keeps the watermark"
         );
     }
     let store = TantivyStore::open(dir.path()).unwrap();
-    assert_eq!(store.watermark().await.unwrap(), Some(5));
+    assert_eq!(store.watermark(Source::Logs).await.unwrap(), Some(5));
     let reader = TantivyStore::open_read_only(dir.path()).unwrap();
     assert!(
-        reader.index(docs.clone()).await.is_err(),
+        reader.index(Source::Logs, docs.clone()).await.is_err(),
         "read-only handles refuse writes"
     );
-    store.index(docs[5..].to_vec()).await.unwrap();
+    store.index(Source::Logs, docs[5..].to_vec()).await.unwrap();
     let followed = sightline_tests::eventually(std::time::Duration::from_secs(5), || async {
         reader.count().await.unwrap() == 212
     })
     .await;
     assert!(followed, "the read-only handle did not see the new commit");
-    assert_eq!(reader.watermark().await.unwrap(), Some(212));
+    assert_eq!(reader.watermark(Source::Logs).await.unwrap(), Some(212));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_card_fingerprint_or_ip_reaches_the_index_files() {
     let dir = tempfile::tempdir().unwrap();
     let store = TantivyStore::open(dir.path()).unwrap();
-    store.index(search_suite::sequenced()).await.unwrap();
+    store
+        .index(Source::Logs, search_suite::sequenced())
+        .await
+        .unwrap();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         for secret in [search_suite::CARD.as_bytes(), b"203.0.113.9"] {

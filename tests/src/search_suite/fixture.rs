@@ -180,3 +180,43 @@ pub fn sequenced() -> Vec<Sequenced> {
         .map(|(doc, seq)| Sequenced { seq, doc })
         .collect()
 }
+
+/// Fraud detections as FRAUD stream entries: `a` scored 40, then `b` 90, then a
+/// revision of `a` to 85 once a burst showed up.
+pub fn detections() -> Vec<Sequenced> {
+    let detection = |n: u32, revision: u32, score: u8, indicator: &str| {
+        let d = sightline_schemas::Detection {
+            id: Uuid::parse_str(&format!("0190d000-0000-5000-8000-{n:012}")).expect("uuid"),
+            revision,
+            rules_version: "test".into(),
+            event_id: Uuid::nil(),
+            transaction_id: format!("tx-{n}"),
+            user_id: format!("u-fraud-{n}"),
+            service: "checkout".into(),
+            amount: Decimal::new(25_000, 2),
+            currency: "EUR".into(),
+            status: TxStatus::Completed,
+            payment_method: "card".into(),
+            country: Some("FR".into()),
+            ip: None,
+            score,
+            indicators: vec![sightline_schemas::Indicator {
+                name: indicator.into(),
+                weight: score,
+                reason: format!("{indicator} seen"),
+            }],
+            occurred_at: T0 + Duration::seconds(100 + i64::from(n)),
+            detected_at: T0 + Duration::seconds(100 + i64::from(n)),
+        };
+        SearchDoc::from_detection(&d, &pii())
+    };
+    vec![
+        detection(1, 0, 40, "high_amount"),
+        detection(2, 0, 90, "impossible_travel"),
+        detection(1, 1, 85, "velocity"),
+    ]
+    .into_iter()
+    .zip(1..)
+    .map(|(doc, seq)| Sequenced { seq, doc })
+    .collect()
+}

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 mod fixture;
 
-pub use fixture::{documents, fixture, pii, sequenced, CARD, T0};
+pub use fixture::{detections, documents, fixture, pii, sequenced, CARD, T0};
 use sightline_search::query::{
     Agg, AggRequest, AggResult, Bucket, Field, Filters, SearchRequest, Sort,
 };
-use sightline_search::store::SearchStore;
+use sightline_search::store::{SearchStore, Source};
 use time::Duration;
 
 fn not_bench() -> Filters {
@@ -40,7 +40,10 @@ fn ids(response: &sightline_search::query::SearchResponse) -> Vec<u32> {
 
 /// Indexes the fixture, then runs every case not named in `skip`.
 pub async fn run<S: SearchStore>(store: &S, skip: &[&str]) {
-    store.index(sequenced()).await.expect("fixture indexed");
+    store
+        .index(Source::Logs, sequenced())
+        .await
+        .expect("fixture indexed");
     assert_eq!(store.count().await.unwrap(), 212, "count");
     let cases: Vec<(&str, CaseFn<S>)> = vec![
         ("full_text_newest_first_with_highlights", |s| {
@@ -66,6 +69,9 @@ pub async fn run<S: SearchStore>(store: &S, skip: &[&str]) {
         ("indexing_again_is_idempotent", |s| Box::pin(idempotent(s))),
         ("retention_deletes_old_documents", |s| {
             Box::pin(retention(s))
+        }),
+        ("fraud_detections_are_searchable_and_revised", |s| {
+            Box::pin(fraud_detections(s))
         }),
     ];
     for (name, case) in cases {
@@ -116,7 +122,7 @@ async fn filters<S: SearchStore>(s: &S) {
     let cases: Vec<(Filters, Vec<u32>)> = vec![
         (
             Filters {
-                kinds: vec![sightline_schemas::Kind::Error],
+                kinds: vec![sightline_search::query::DocKind::Error],
                 ..not_bench()
             },
             vec![6, 5, 4],
@@ -452,7 +458,7 @@ async fn bad_requests<S: SearchStore>(s: &S) {
 }
 
 async fn idempotent<S: SearchStore>(s: &S) {
-    s.index(sequenced()).await.unwrap();
+    s.index(Source::Logs, sequenced()).await.unwrap();
     assert_eq!(s.count().await.unwrap(), 212);
     assert_eq!(
         s.search(&request(Some("database"), not_bench()))
@@ -474,4 +480,56 @@ async fn retention<S: SearchStore>(s: &S) {
             .total,
         1
     );
+}
+
+async fn fraud_detections<S: SearchStore>(s: &S) {
+    let before = s.count().await.unwrap();
+    s.index(Source::Fraud, detections()).await.unwrap();
+    // Redelivered, and then the old revision alone, late: nothing changes.
+    s.index(Source::Fraud, detections()).await.unwrap();
+    s.index(Source::Fraud, detections()[..1].to_vec())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.count().await.unwrap(),
+        before + 2,
+        "one document per detection"
+    );
+    let only = |text: Option<&str>| {
+        request(
+            text,
+            Filters {
+                kinds: vec![sightline_search::query::DocKind::FraudDetection],
+                ..Filters::default()
+            },
+        )
+    };
+    let all = s.search(&only(None)).await.unwrap();
+    assert_eq!(all.total, 2);
+    let revised = all
+        .hits
+        .iter()
+        .find(|h| h.message.contains("u-fraud-1"))
+        .expect("the revised detection");
+    assert!(
+        revised.message.starts_with("fraud score 85"),
+        "{}",
+        revised.message
+    );
+    assert!(revised.message.contains("velocity"), "{}", revised.message);
+    assert_eq!(
+        s.search(&only(Some("high amount"))).await.unwrap().total,
+        0,
+        "the first revision is gone"
+    );
+    let travel = s.search(&only(Some("impossible travel"))).await.unwrap();
+    assert_eq!(travel.total, 1);
+    assert_eq!(
+        travel.hits[0].kind,
+        sightline_search::query::DocKind::FraudDetection
+    );
+    // Events are not detections.
+    let mut events = request(Some("travel"), Filters::default());
+    events.filters.kinds = vec![sightline_search::query::DocKind::Transaction];
+    assert_eq!(s.search(&events).await.unwrap().total, 0);
 }

@@ -182,7 +182,7 @@ pub struct SearchArgs {
     pub words: Vec<String>,
     /// Only these kinds (repeatable).
     #[arg(long = "kind")]
-    pub kinds: Vec<sightline_schemas::Kind>,
+    pub kinds: Vec<sightline_search::query::DocKind>,
     /// Only these services (repeatable).
     #[arg(long = "service")]
     pub services: Vec<String>,

@@ -4,7 +4,9 @@
 //! can answer "everything from this card" without holding the card's token.
 
 use serde::{Deserialize, Serialize};
-use sightline_schemas::{Body, Event};
+use sightline_schemas::{Body, Detection, Event};
+
+use crate::query::DocKind;
 
 /// Keyed hashing of identifiers that must not be indexed in clear.
 #[derive(Clone)]
@@ -59,6 +61,10 @@ pub struct SearchDoc {
     pub keywords: Keywords,
     #[serde(flatten)]
     pub numbers: Numbers,
+    /// Set on fraud detections: a higher revision of the same id replaces the
+    /// document (an event's document never changes).
+    #[serde(skip)]
+    pub revision: Option<u32>,
 }
 
 /// Exact-match fields, present only for the kinds that have them.
@@ -102,6 +108,9 @@ pub struct Numbers {
     pub response_time_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db_query_time_ms: Option<f64>,
+    /// A fraud detection's score (0-100).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<u64>,
 }
 
 /// Exact-match fields of a search document, in [`SearchDoc::keyword_values`] order.
@@ -127,7 +136,7 @@ pub const KEYWORD_FIELDS: &[&str] = &[
     "ip_ref",
 ];
 /// Whole-number fields, in [`SearchDoc::integer_values`] order.
-pub const INTEGER_FIELDS: &[&str] = &["error_code", "status_code"];
+pub const INTEGER_FIELDS: &[&str] = &["error_code", "status_code", "score"];
 /// Measures, in [`SearchDoc::decimal_values`] order.
 pub const DECIMAL_FIELDS: &[&str] = &["amount", "response_time_ms", "db_query_time_ms"];
 
@@ -156,8 +165,12 @@ impl SearchDoc {
         ]
     }
 
-    pub fn integer_values(&self) -> [Option<u64>; 2] {
-        [self.numbers.error_code, self.numbers.status_code]
+    pub fn integer_values(&self) -> [Option<u64>; 3] {
+        [
+            self.numbers.error_code,
+            self.numbers.status_code,
+            self.numbers.score,
+        ]
     }
 
     pub fn decimal_values(&self) -> [Option<f64>; 3] {
@@ -272,6 +285,65 @@ impl SearchDoc {
             trace_id: event.trace_id.clone(),
             keywords: k,
             numbers: n,
+            revision: None,
+        }
+    }
+
+    /// A fraud detection, searchable beside the events: its message names the
+    /// score and every indicator's reason; the card is never in it.
+    pub fn from_detection(d: &Detection, pii: &PiiHasher) -> Self {
+        let reasons: Vec<String> = d
+            .indicators
+            .iter()
+            .map(|i| format!("{} ({})", i.name.replace('_', " "), i.reason))
+            .collect();
+        let message = format!(
+            "fraud score {} on payment {} {} {} by {} for user {}: {}",
+            d.score,
+            d.status.as_str(),
+            d.amount,
+            d.currency,
+            d.payment_method.replace('_', " "),
+            d.user_id,
+            if reasons.is_empty() {
+                "no indicator".to_owned()
+            } else {
+                reasons.join("; ")
+            }
+        );
+        let keywords = Keywords {
+            status: Some(d.status.as_str().into()),
+            user_id: Some(d.user_id.clone()),
+            currency: Some(d.currency.clone()),
+            payment_method: Some(d.payment_method.clone()),
+            country: d.country.clone(),
+            ip_ref: d.ip.map(|ip| pii.reference("ip", &ip.to_string())),
+            ..Keywords::default()
+        };
+        let numbers = Numbers {
+            amount: d.amount.to_string().parse().ok(),
+            score: Some(d.score.into()),
+            ..Numbers::default()
+        };
+        let ts = d.occurred_at;
+        Self {
+            id: d.id.to_string(),
+            kind: DocKind::FraudDetection.as_str().into(),
+            service: d.service.clone(),
+            occurred_at: ts
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            occurred_at_ns: i64::try_from(ts.unix_timestamp_nanos()).unwrap_or(i64::MAX),
+            tiebreak: tiebreak(&d.id),
+            message,
+            stack: None,
+            env: None,
+            host: None,
+            tenant: None,
+            trace_id: None,
+            keywords,
+            numbers,
+            revision: Some(d.revision),
         }
     }
 }

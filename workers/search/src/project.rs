@@ -1,36 +1,66 @@
-//! The indexer projection: events from LOGS become search documents.
+//! The indexer projections: events from LOGS and fraud detections from FRAUD
+//! become search documents, each source under its own consumer and watermark.
 
-use sightline_runtime::consumer::{Outcome, Position, Projection, Record, WorkerSpec};
-use sightline_runtime::topology::LOGS;
+use sightline_runtime::consumer::{Decode, Outcome, Position, Projection, Record, WorkerSpec};
+use sightline_runtime::topology::{FRAUD, LOGS};
 use sightline_runtime::Error;
-use sightline_schemas::Event;
+use sightline_schemas::{Detection, Event};
 
 use crate::document::{PiiHasher, SearchDoc};
-use crate::store::{SearchStore, Sequenced};
+use crate::store::{SearchStore, Sequenced, Source};
+
+/// What the indexer indexes: log events and fraud detections.
+pub trait Indexable: Decode {
+    const SOURCE: Source;
+    fn document(&self, pii: &PiiHasher) -> SearchDoc;
+}
+
+impl Indexable for Event {
+    const SOURCE: Source = Source::Logs;
+    fn document(&self, pii: &PiiHasher) -> SearchDoc {
+        SearchDoc::from_event(self, pii)
+    }
+}
+
+impl Indexable for Detection {
+    const SOURCE: Source = Source::Fraud;
+    fn document(&self, pii: &PiiHasher) -> SearchDoc {
+        SearchDoc::from_detection(self, pii)
+    }
+}
 
 /// Idempotency is the store's: it skips what its watermark covers, or upserts by id.
-pub struct Indexer<S> {
+pub struct Indexer<S, T> {
     store: S,
     pii: PiiHasher,
+    _item: std::marker::PhantomData<fn() -> T>,
 }
 
-/// The indexer's consumer: all of LOGS under the durable name `consumer`.
-pub fn worker_spec(consumer: &str) -> WorkerSpec {
+/// The indexer's consumer of a source: all of LOGS, or the detections on FRAUD.
+pub fn worker_spec(source: Source, consumer: &str) -> WorkerSpec {
+    let (stream, subject) = match source {
+        Source::Logs => (LOGS, "logs.>"),
+        Source::Fraud => (FRAUD, "fraud.detection.>"),
+    };
     WorkerSpec {
-        stream: LOGS.into(),
+        stream: stream.into(),
         consumer: consumer.into(),
-        filter_subjects: vec!["logs.>".into()],
+        filter_subjects: vec![subject.into()],
     }
 }
 
-impl<S: SearchStore> Indexer<S> {
+impl<S: SearchStore, T: Indexable> Indexer<S, T> {
     pub fn new(store: S, pii: PiiHasher) -> Self {
-        Self { store, pii }
+        Self {
+            store,
+            pii,
+            _item: std::marker::PhantomData,
+        }
     }
 }
 
-impl<S: SearchStore> Projection for Indexer<S> {
-    type Item = Event;
+impl<S: SearchStore, T: Indexable> Projection for Indexer<S, T> {
+    type Item = T;
 
     async fn position(&mut self) -> Result<Position, Error> {
         if !self.store.keeps_watermark() {
@@ -38,20 +68,20 @@ impl<S: SearchStore> Projection for Indexer<S> {
         }
         Ok(self
             .store
-            .watermark()
+            .watermark(T::SOURCE)
             .await?
             .map_or(Position::Start, Position::After))
     }
 
-    async fn apply(&mut self, batch: &[Record<Event>]) -> Result<Outcome, Error> {
+    async fn apply(&mut self, batch: &[Record<T>]) -> Result<Outcome, Error> {
         let docs: Vec<Sequenced> = batch
             .iter()
             .map(|r| Sequenced {
                 seq: r.stream_seq,
-                doc: SearchDoc::from_event(&r.item, &self.pii),
+                doc: r.item.document(&self.pii),
             })
             .collect();
-        let indexed = self.store.index(docs).await?;
+        let indexed = self.store.index(T::SOURCE, docs).await?;
         Ok(Outcome {
             rejected: indexed.rejected,
         })

@@ -7,6 +7,65 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sightline_schemas::{Kind, OffsetDateTime};
 
+/// What a search document is: a log event of one of the five kinds, or a fraud
+/// detection from FRAUD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocKind {
+    Transaction,
+    Error,
+    UserBehavior,
+    Performance,
+    Security,
+    FraudDetection,
+}
+
+impl DocKind {
+    pub const ALL: [DocKind; 6] = [
+        DocKind::Transaction,
+        DocKind::Error,
+        DocKind::UserBehavior,
+        DocKind::Performance,
+        DocKind::Security,
+        DocKind::FraudDetection,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::Transaction => Kind::Transaction.as_str(),
+            DocKind::Error => Kind::Error.as_str(),
+            DocKind::UserBehavior => Kind::UserBehavior.as_str(),
+            DocKind::Performance => Kind::Performance.as_str(),
+            DocKind::Security => Kind::Security.as_str(),
+            DocKind::FraudDetection => "fraud_detection",
+        }
+    }
+}
+
+impl From<Kind> for DocKind {
+    fn from(kind: Kind) -> Self {
+        match kind {
+            Kind::Transaction => DocKind::Transaction,
+            Kind::Error => DocKind::Error,
+            Kind::UserBehavior => DocKind::UserBehavior,
+            Kind::Performance => DocKind::Performance,
+            Kind::Security => DocKind::Security,
+        }
+    }
+}
+
+impl std::str::FromStr for DocKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DocKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown kind `{s}` (expected one of transaction, error, user_behavior, performance, security, fraud_detection)")
+            })
+    }
+}
+
 /// Largest page a single request may ask for.
 pub const MAX_PAGE: usize = 1000;
 /// Deepest `from` offset; deeper pages use `search_after`.
@@ -32,7 +91,7 @@ pub struct SearchRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Filters {
-    pub kinds: Vec<Kind>,
+    pub kinds: Vec<DocKind>,
     pub services: Vec<String>,
     /// Transaction status (`failed`...).
     pub status: Option<String>,
@@ -76,7 +135,7 @@ pub struct SearchResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hit {
     pub id: uuid::Uuid,
-    pub kind: Kind,
+    pub kind: DocKind,
     pub service: String,
     #[serde(with = "time::serde::rfc3339")]
     pub occurred_at: OffsetDateTime,

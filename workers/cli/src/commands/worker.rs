@@ -22,7 +22,7 @@ use sightline_search::project::{worker_spec, Indexer};
 use sightline_search::settings::{pii_hasher, tantivy_dir};
 use sightline_search::store::elasticsearch::ElasticsearchStore;
 use sightline_search::store::tantivy::TantivyStore;
-use sightline_search::store::SearchStore;
+use sightline_search::store::{SearchStore, Source as SearchSource};
 use time::OffsetDateTime;
 
 use crate::cli::WorkerKind;
@@ -76,11 +76,24 @@ async fn run_indexer<S: SearchStore + Clone>(
     let consumer = settings
         .consumer
         .with_batch_size(settings.search.batch_size);
-    let spec = worker_spec("indexer");
-    Worker::new(&bus, spec, consumer, Indexer::new(store, pii))
-        .with_health(health)
-        .run(shutdown)
-        .await?;
+    // Events and fraud detections, each under its own consumer and watermark.
+    let logs = Worker::new(
+        &bus,
+        worker_spec(SearchSource::Logs, "indexer"),
+        consumer.clone(),
+        Indexer::<_, Event>::new(store.clone(), pii.clone()),
+    )
+    .with_health(health.clone())
+    .run(shutdown.clone());
+    let fraud = Worker::new(
+        &bus,
+        worker_spec(SearchSource::Fraud, "indexer-fraud"),
+        consumer,
+        Indexer::<_, Detection>::new(store, pii),
+    )
+    .with_health(health)
+    .run(shutdown);
+    tokio::try_join!(logs, fraud)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -118,7 +118,7 @@ impl Default for SearchSettings {
             backend: SearchBackend::Tantivy,
             retention_days: 30,
             pii_key: None,
-            batch_size: 20_000,
+            batch_size: 50_000,
             elasticsearch: ElasticsearchSettings::default(),
         }
     }
@@ -434,6 +434,22 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("ack_wait"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_readme_configuration_example_loads() {
+        let readme = include_str!("../../../../README.md");
+        let section = &readme[readme.find("## Configuration").expect("section")..];
+        let start = section.find("```toml\n").expect("toml block") + 8;
+        let block = &section[start..start + section[start..].find("```").expect("end")];
+        Jail::expect_with(|jail| {
+            jail.create_file("sightline.toml", block)?;
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.counters.resolutions.len(), 3);
+            assert_eq!(s.counters.resolutions[1].step, Duration::from_secs(60));
+            assert_eq!(s.search.batch_size, SearchSettings::default().batch_size);
             Ok(())
         });
     }

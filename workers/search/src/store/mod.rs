@@ -26,17 +26,31 @@ pub struct Sequenced {
     pub doc: SearchDoc,
 }
 
+/// The stream a batch comes from; a store with watermarks keeps one per source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Log events from LOGS.
+    Logs,
+    /// Fraud detections from FRAUD.
+    Fraud,
+}
+
 pub trait SearchStore: Send + Sync + 'static {
     /// Indexes a batch idempotently: a store with a watermark skips sequences at or
-    /// below it and records the new one in the same commit; one without upserts by id.
+    /// below the source's and records the new one in the same commit; one without
+    /// upserts by id. A document with a revision replaces lower revisions of its id.
     fn index(
         &self,
+        source: Source,
         batch: Vec<Sequenced>,
     ) -> impl Future<Output = Result<Indexed, SearchError>> + Send;
 
-    /// The last stream sequence durably indexed, for stores that keep one;
-    /// `Ok(None)` from a store that does not (it relies on idempotent upserts).
-    fn watermark(&self) -> impl Future<Output = Result<Option<u64>, SearchError>> + Send;
+    /// The last stream sequence of `source` durably indexed, for stores that keep
+    /// one; `Ok(None)` from a store that does not (it relies on idempotent upserts).
+    fn watermark(
+        &self,
+        source: Source,
+    ) -> impl Future<Output = Result<Option<u64>, SearchError>> + Send;
 
     /// Whether this store keeps a watermark at all.
     fn keeps_watermark(&self) -> bool;

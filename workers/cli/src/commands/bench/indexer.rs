@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 
 use sightline_runtime::consumer::Worker;
 use sightline_runtime::{Bus, Settings, Shutdown};
+use sightline_schemas::Event;
 use sightline_search::document::PiiHasher;
 use sightline_search::project::{worker_spec, Indexer};
 use sightline_search::query::{Agg, AggRequest, Field, Filters, SearchRequest};
 use sightline_search::store::elasticsearch::ElasticsearchStore;
 use sightline_search::store::tantivy::TantivyStore;
-use sightline_search::store::SearchStore;
+use sightline_search::store::{SearchStore, Source};
 
 use super::{bench_bus, fill, raw_consume, RawAck};
 use crate::cli::BackendArg;
@@ -88,7 +89,7 @@ async fn measure<S: SearchStore + Clone>(
     let consumer = settings
         .consumer
         .with_batch_size(settings.search.batch_size);
-    let spec = worker_spec("bench-indexer");
+    let spec = worker_spec(Source::Logs, "bench-indexer");
     let (trigger, shutdown) = Shutdown::new();
     let started = Instant::now();
     let worker = tokio::spawn(
@@ -96,7 +97,7 @@ async fn measure<S: SearchStore + Clone>(
             bus,
             spec,
             consumer,
-            Indexer::new(store.clone(), PiiHasher::new([9; 32])),
+            Indexer::<_, Event>::new(store.clone(), PiiHasher::new([9; 32])),
         )
         .run(shutdown),
     );
@@ -150,7 +151,7 @@ fn search_request(i: usize) -> SearchRequest {
     request.fuzzy = i.is_multiple_of(5);
     if i.is_multiple_of(3) {
         request.filters = Filters {
-            kinds: vec![sightline_schemas::Kind::Error],
+            kinds: vec![sightline_search::query::DocKind::Error],
             ..Filters::default()
         };
     }

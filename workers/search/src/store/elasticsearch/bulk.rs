@@ -46,7 +46,13 @@ pub fn source(doc: &SearchDoc) -> Result<Value, SearchError> {
 }
 
 pub fn item(index: usize, prefix: &str, doc: &SearchDoc) -> Result<Item, SearchError> {
-    let action = serde_json::json!({ "index": { "_index": index_name(prefix, doc.occurred_at_ns), "_id": doc.id } });
+    let mut action = serde_json::json!({ "index": { "_index": index_name(prefix, doc.occurred_at_ns), "_id": doc.id } });
+    // A revised document (a fraud detection) carries its revision as an external
+    // version: a redelivered older revision cannot replace a newer one.
+    if let Some(revision) = doc.revision {
+        action["index"]["version"] = serde_json::json!(revision);
+        action["index"]["version_type"] = serde_json::json!("external_gte");
+    }
     let mut buf = BytesMut::with_capacity(512);
     let mut w = (&mut buf).writer();
     serde_json::to_writer(&mut w, &action).map_err(|e| SearchError::backend(e.to_string()))?;
@@ -101,8 +107,12 @@ pub fn classify(response: &Value, expected: usize) -> Vec<ItemResult> {
                     e["reason"].as_str().unwrap_or("no reason given")
                 )
             };
+            let stale = status == 409
+                && op["error"]["type"].as_str() == Some("version_conflict_engine_exception");
             match status {
                 200..=299 => ItemResult::Done,
+                // A newer revision is already indexed: nothing to do.
+                409 if stale => ItemResult::Done,
                 429 | 500..=599 => ItemResult::Retry(reason()),
                 _ => ItemResult::Refused(reason()),
             }
@@ -238,6 +248,41 @@ mod tests {
         );
         assert!(matches!(&r[3], ItemResult::Retry(_)));
         assert!(matches!(&r[4], ItemResult::Retry(m) if m.contains("missing")));
+    }
+
+    #[test]
+    fn a_stale_revision_is_done_and_other_conflicts_are_refused() {
+        let response = json!({ "errors": true, "items": [
+            { "index": { "status": 409, "error": { "type": "version_conflict_engine_exception", "reason": "current version [2] is higher" } } },
+            { "index": { "status": 409, "error": { "type": "resource_already_exists_exception", "reason": "exists" } } },
+        ]});
+        let r = classify(&response, 2);
+        assert_eq!(r[0], ItemResult::Done);
+        assert!(matches!(&r[1], ItemResult::Refused(m) if m.starts_with("409")));
+    }
+
+    #[test]
+    fn revised_documents_carry_their_revision_as_an_external_version() {
+        let mut doc: SearchDoc = serde_json::from_value(json!({
+            "id": "0190b8a8-7f5e-7000-8000-000000000001", "kind": "fraud_detection",
+            "service": "checkout", "occurred_at": "2026-01-01T00:00:00Z",
+            "occurred_at_ns": 1_767_225_600_000_000_000i64, "tiebreak": 1,
+            "message": "fraud score 90"
+        }))
+        .unwrap();
+        let action = |doc: &SearchDoc| -> Value {
+            let item = item(0, "sightline-logs", doc).unwrap();
+            let first = item.lines.split(|b| *b == b'\n').next().unwrap().to_vec();
+            serde_json::from_slice(&first).unwrap()
+        };
+        assert!(
+            action(&doc)["index"].get("version").is_none(),
+            "events are not versioned"
+        );
+        doc.revision = Some(2);
+        let a = action(&doc);
+        assert_eq!(a["index"]["version"], 2);
+        assert_eq!(a["index"]["version_type"], "external_gte");
     }
 
     #[test]

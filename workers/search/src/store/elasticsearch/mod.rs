@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use sightline_runtime::config::ElasticsearchSettings;
 use sightline_schemas::OffsetDateTime;
 
-use super::{prefix_pattern, Indexed, SearchStore, Sequenced};
+use super::{prefix_pattern, Indexed, SearchStore, Sequenced, Source};
 use crate::error::SearchError;
 use crate::query::{AggRequest, AggResult, SearchRequest, SearchResponse};
 
@@ -164,7 +164,7 @@ fn reason(v: &Value) -> String {
 }
 
 impl SearchStore for ElasticsearchStore {
-    async fn index(&self, batch: Vec<Sequenced>) -> Result<Indexed, SearchError> {
+    async fn index(&self, _source: Source, batch: Vec<Sequenced>) -> Result<Indexed, SearchError> {
         let s = &self.inner.settings;
         let items = batch
             .iter()
@@ -204,7 +204,7 @@ impl SearchStore for ElasticsearchStore {
         Ok(Indexed { rejected })
     }
 
-    async fn watermark(&self) -> Result<Option<u64>, SearchError> {
+    async fn watermark(&self, _source: Source) -> Result<Option<u64>, SearchError> {
         Ok(None)
     }
 

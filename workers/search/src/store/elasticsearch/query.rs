@@ -190,7 +190,7 @@ mod tests {
         let mut r = SearchRequest::text("database pool");
         r.fuzzy = true;
         r.filters = Filters {
-            kinds: vec![sightline_schemas::Kind::Error],
+            kinds: vec![crate::query::DocKind::Error],
             error_code: Some(503),
             ..Filters::default()
         };

@@ -14,7 +14,7 @@ use tantivy::directory::MmapDirectory;
 use tantivy::query::RangeQuery;
 use tantivy::{DateTime, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use super::{Indexed, SearchStore, Sequenced};
+use super::{Indexed, SearchStore, Sequenced, Source};
 use crate::error::SearchError;
 use crate::query::{AggRequest, AggResult, SearchRequest, SearchResponse};
 use schema::Fields;
@@ -37,13 +37,35 @@ struct Inner {
 
 struct Writer {
     writer: IndexWriter<TantivyDocument>,
-    /// The watermark of the last commit, written again by every commit.
-    watermark: Option<u64>,
+    /// The watermarks of the last commit, written again by every commit.
+    watermarks: Watermarks,
 }
 
-#[derive(Serialize, Deserialize)]
-struct CommitPayload {
-    watermark: u64,
+/// The commit payload: the last sequence indexed from each stream.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct Watermarks {
+    /// LOGS (named so for indexes written before FRAUD was indexed).
+    #[serde(rename = "watermark", default, skip_serializing_if = "Option::is_none")]
+    logs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fraud: Option<u64>,
+}
+
+impl Watermarks {
+    fn get(&self, source: Source) -> Option<u64> {
+        match source {
+            Source::Logs => self.logs,
+            Source::Fraud => self.fraud,
+        }
+    }
+
+    fn with(mut self, source: Source, seq: u64) -> Self {
+        match source {
+            Source::Logs => self.logs = Some(seq),
+            Source::Fraud => self.fraud = Some(seq),
+        }
+        self
+    }
 }
 
 impl TantivyStore {
@@ -76,11 +98,11 @@ impl TantivyStore {
                 dir.display()
             ))
         })?;
-        let watermark = read_watermark(&index)?;
+        let watermarks = read_watermarks(&index)?;
         let writer = match write {
             true => Some(Mutex::new(Writer {
                 writer: index.writer(WRITER_MEMORY)?,
-                watermark,
+                watermarks,
             })),
             false => None,
         };
@@ -122,20 +144,17 @@ impl Inner {
         Ok(writer.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Commits what the writer holds with the watermark, or discards it on failure.
-    fn commit(&self, w: &mut Writer, watermark: Option<u64>) -> Result<(), SearchError> {
-        let payload =
-            watermark.map(|w| serde_json::json!(CommitPayload { watermark: w }).to_string());
+    /// Commits what the writer holds with the watermarks, or discards it on failure.
+    fn commit(&self, w: &mut Writer, watermarks: Watermarks) -> Result<(), SearchError> {
+        let payload = serde_json::json!(watermarks).to_string();
         let result = (|| {
             let mut prepared = w.writer.prepare_commit()?;
-            if let Some(p) = &payload {
-                prepared.set_payload(p);
-            }
+            prepared.set_payload(&payload);
             prepared.commit()
         })();
         match result {
             Ok(_) => {
-                w.watermark = watermark;
+                w.watermarks = watermarks;
                 self.reader.reload()?;
                 Ok(())
             }
@@ -147,21 +166,20 @@ impl Inner {
     }
 }
 
-fn read_watermark(index: &Index) -> Result<Option<u64>, SearchError> {
+fn read_watermarks(index: &Index) -> Result<Watermarks, SearchError> {
     let metas = index.load_metas()?;
     match metas.payload {
-        None => Ok(None),
-        Some(p) => serde_json::from_str::<CommitPayload>(&p)
-            .map(|c| Some(c.watermark))
+        None => Ok(Watermarks::default()),
+        Some(p) => serde_json::from_str(&p)
             .map_err(|e| SearchError::backend(format!("unreadable commit payload: {e}"))),
     }
 }
 
 impl SearchStore for TantivyStore {
-    async fn index(&self, batch: Vec<Sequenced>) -> Result<Indexed, SearchError> {
+    async fn index(&self, source: Source, batch: Vec<Sequenced>) -> Result<Indexed, SearchError> {
         self.blocking(move |inner| {
             let mut w = inner.writer()?;
-            let floor = w.watermark.unwrap_or(0);
+            let floor = w.watermarks.get(source).unwrap_or(0);
             // The watermark, not an id lookup, keeps this idempotent: a sequence is
             // either in the committed index (at or below it) or not at all.
             let fresh: Vec<&Sequenced> = batch.iter().filter(|s| s.seq > floor).collect();
@@ -169,18 +187,24 @@ impl SearchStore for TantivyStore {
                 return Ok(Indexed::default());
             };
             for s in &fresh {
+                // Revisions arrive in stream order: the latest replaces the others.
+                if s.doc.revision.is_some() {
+                    w.writer
+                        .delete_term(Term::from_field_text(inner.fields.revised_id, &s.doc.id));
+                }
                 w.writer.add_document(inner.fields.document(&s.doc))?;
             }
-            inner.commit(&mut w, Some(top))?;
+            let watermarks = w.watermarks.with(source, top);
+            inner.commit(&mut w, watermarks)?;
             Ok(Indexed::default())
         })
         .await
     }
 
-    async fn watermark(&self) -> Result<Option<u64>, SearchError> {
-        self.blocking(|inner| match &inner.writer {
-            Some(_) => Ok(inner.writer()?.watermark),
-            None => read_watermark(&inner.index),
+    async fn watermark(&self, source: Source) -> Result<Option<u64>, SearchError> {
+        self.blocking(move |inner| match &inner.writer {
+            Some(_) => Ok(inner.writer()?.watermarks.get(source)),
+            None => Ok(read_watermarks(&inner.index)?.get(source)),
         })
         .await
     }
@@ -226,8 +250,8 @@ impl SearchStore for TantivyStore {
             );
             let query = RangeQuery::new(std::ops::Bound::Unbounded, std::ops::Bound::Excluded(old));
             w.writer.delete_query(Box::new(query))?;
-            let watermark = w.watermark;
-            inner.commit(&mut w, watermark)?;
+            let watermarks = w.watermarks;
+            inner.commit(&mut w, watermarks)?;
             Ok(before.saturating_sub(inner.reader.searcher().num_docs()))
         })
         .await

@@ -27,6 +27,10 @@ pub struct Fields {
     pub message: Field,
     pub stack: Field,
     pub words: Field,
+    /// The id again, indexed, on revisable documents only (fraud detections), so a
+    /// new revision can delete the old; events skip it (a term per event would
+    /// cost more than it serves).
+    pub revised_id: Field,
 }
 
 impl Fields {
@@ -52,6 +56,7 @@ impl Fields {
         let message = b.add_text_field("message", text.clone() | STORED);
         let stack = b.add_text_field("stack", text);
         let words = b.add_text_field("words", FAST);
+        let revised_id = b.add_text_field("revised_id", STRING);
         for name in KEYWORD_FIELDS {
             let options = if STORED_ONLY.contains(name) {
                 STORED.into()
@@ -82,6 +87,7 @@ impl Fields {
             message,
             stack,
             words,
+            revised_id,
         }
     }
 
@@ -94,6 +100,9 @@ impl Fields {
     pub fn document(&self, doc: &SearchDoc) -> TantivyDocument {
         let mut d = TantivyDocument::new();
         d.add_text(self.id, &doc.id);
+        if doc.revision.is_some() {
+            d.add_text(self.revised_id, &doc.id);
+        }
         d.add_u64(self.tiebreak, doc.tiebreak);
         d.add_date(
             self.occurred_at,
