@@ -26,6 +26,7 @@ bench: setup
     ./target/release/sightline bench publish
     ./target/release/sightline bench indexer
     ./target/release/sightline bench fraud
+    ./target/release/sightline bench counters
 
 # Start a throwaway NATS server with the streams applied, for trying the CLI by hand.
 nats port="4222": setup
