@@ -1,0 +1,236 @@
+//! The versioned alert rules file. The built-in default is `config/alert-rules.toml`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use figment::providers::{Format, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AlertError;
+
+const DEFAULT_RULES: &str = include_str!("../../../config/alert-rules.toml");
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    pub version: String,
+    pub timing: Timing,
+    #[serde(rename = "rule")]
+    pub rules: Vec<Rule>,
+}
+
+/// When groups of alerts are notified (Alertmanager's three timers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timing {
+    #[serde(with = "humantime_serde")]
+    pub group_wait: Duration,
+    #[serde(with = "humantime_serde")]
+    pub group_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub repeat_interval: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Severity {
+    P1,
+    P2,
+    P3,
+    P4,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Also the `alertname` label.
+    pub name: String,
+    pub severity: Severity,
+    /// `{value}` and `{<label>}` are filled in.
+    pub summary: String,
+    /// The window the condition is measured over, ending now.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// How long the condition must hold before the alert fires (pending until then).
+    #[serde(rename = "for", with = "humantime_serde")]
+    pub for_: Duration,
+    /// Labels whose values split notifications into groups (none: one group per rule).
+    #[serde(default)]
+    pub group_by: Vec<String>,
+    pub when: Condition,
+}
+
+/// What is measured, and when it is alarming. Selectors are counter selectors
+/// (docs/counters.md) in which `{<per>}` stands for each value of the `per`
+/// dimension seen in the window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    /// numerator / denominator above a share; quiet below `min_denominator` events.
+    Ratio {
+        per: Option<String>,
+        numerator: String,
+        denominator: String,
+        above: f64,
+        #[serde(default = "one")]
+        min_denominator: u64,
+    },
+    /// A count above (or below) a threshold.
+    Count {
+        per: Option<String>,
+        selector: String,
+        above: Option<u64>,
+        below: Option<u64>,
+    },
+    /// A latency percentile (0-1) of a series (`all`, `db`, an endpoint) above a bound.
+    Latency {
+        series: String,
+        percentile: f64,
+        above_ms: f64,
+    },
+    /// A value of `per` seen within `lookback` with nothing in the window.
+    Silent {
+        per: String,
+        #[serde(with = "humantime_serde")]
+        lookback: Duration,
+    },
+    /// A fraud detection at or above `min_score` in the window, per user.
+    FraudScore { min_score: u8 },
+}
+
+fn one() -> u64 {
+    1
+}
+
+impl Condition {
+    /// Whether a measured value is alarming.
+    pub fn alarming(&self, value: f64) -> bool {
+        match self {
+            Condition::Ratio { above, .. } => value > *above,
+            Condition::Count { above, below, .. } => {
+                above.is_some_and(|a| value > a as f64) || below.is_some_and(|b| value < b as f64)
+            }
+            Condition::Latency { above_ms, .. } => value > *above_ms,
+            Condition::Silent { .. } => value == 0.0,
+            Condition::FraudScore { min_score } => value >= f64::from(*min_score),
+        }
+    }
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self::parse(DEFAULT_RULES, "config/alert-rules.toml").expect("the built-in rules are valid")
+    }
+}
+
+impl Rules {
+    /// The rules in `path`, or the built-in ones.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Self, AlertError> {
+        match path {
+            None => Ok(Self::default()),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| AlertError::Rules(format!("reading {}: {e}", path.display())))?;
+                Self::parse(&text, &path.display().to_string())
+            }
+        }
+    }
+
+    pub fn parse(text: &str, origin: &str) -> Result<Self, AlertError> {
+        let rules: Rules = Figment::from(Toml::string(text))
+            .extract()
+            .map_err(|e| AlertError::Rules(format!("{origin}: {e}")))?;
+        rules
+            .check()
+            .map_err(|e| AlertError::Rules(format!("{origin}: {e}")))?;
+        Ok(rules)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let mut names = std::collections::BTreeSet::new();
+        for rule in &self.rules {
+            let at = |what: &str| format!("rule {:?}: {what}", rule.name);
+            if rule.name.is_empty() || !names.insert(rule.name.as_str()) {
+                return Err(at("names must be non-empty and unique"));
+            }
+            if rule.window.is_zero() {
+                return Err(at("window must be at least 1s"));
+            }
+            match &rule.when {
+                Condition::Latency { percentile, .. } if !(0.0..=1.0).contains(percentile) => {
+                    return Err(at("percentile must be between 0 and 1"));
+                }
+                Condition::Count {
+                    above: None,
+                    below: None,
+                    ..
+                } => return Err(at("a count needs `above` or `below`")),
+                Condition::Ratio { per, numerator, .. }
+                | Condition::Count {
+                    per,
+                    selector: numerator,
+                    ..
+                } => {
+                    if let Some(per) = per {
+                        if !numerator.contains(&format!("{{{per}}}")) {
+                            return Err(at(&format!("the selector must use {{{per}}}")));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_rules_load() {
+        let rules = Rules::default();
+        assert_eq!(rules.rules.len(), 5);
+        let errors = &rules.rules[0];
+        assert_eq!(errors.name, "HighErrorRate");
+        assert_eq!(errors.for_, Duration::from_secs(120));
+        assert!(errors.when.alarming(0.06) && !errors.when.alarming(0.05));
+        assert_eq!(rules.timing.repeat_interval, Duration::from_secs(4 * 3600));
+    }
+
+    #[test]
+    fn mistakes_are_refused_with_their_place() {
+        let base = Rules::default();
+        let text = |edit: &dyn Fn(&mut Rules)| {
+            let mut r = base.clone();
+            edit(&mut r);
+            r
+        };
+        let err = |r: Rules| r.check().unwrap_err();
+        assert!(err(text(&|r| r.rules[1].name = "HighErrorRate".into())).contains("unique"));
+        assert!(err(text(&|r| r.rules[1].when = Condition::Latency {
+            series: "all".into(),
+            percentile: 95.0,
+            above_ms: 1.0
+        }))
+        .contains("percentile"));
+        assert!(err(text(&|r| r.rules[0].when = Condition::Count {
+            per: Some("service".into()),
+            selector: "kind=error".into(),
+            above: Some(1),
+            below: None
+        }))
+        .contains("{service}"));
+        let unknown = Rules::parse(
+            &DEFAULT_RULES.replace("min_score = 80", "min_scor = 80"),
+            "x.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            unknown.contains("min_scor") && unknown.contains("x.toml"),
+            "{unknown}"
+        );
+    }
+}
