@@ -1,14 +1,20 @@
-//! Alerting, the pure core: rules from a versioned file, the pending / firing /
+//! Alerting. The pure core: rules from a versioned file, the pending / firing /
 //! resolved state machine with stable fingerprints, Alertmanager-style grouping
-//! and silences, and the receivers' payloads. Time is always passed in, so every
-//! schedule is tested without sleeping.
+//! and silences, and the receivers' payloads; time is always passed in, so every
+//! schedule is tested without sleeping. Around it: measuring rules on the
+//! counters and fraud detections, state and silences in Redis, changes recorded
+//! on ALERTS, and HTTP delivery with retries and a rate limit.
 
 pub mod error;
+pub mod evaluate;
 pub mod group;
+pub mod measure;
+pub mod notify;
 pub mod payload;
 pub mod rules;
 pub mod silence;
 pub mod state;
+pub mod store;
 
 pub use error::AlertError;
 pub use group::{Grouper, Notification};

@@ -41,6 +41,11 @@ pub enum Command {
     },
     /// Read the real-time counters in Redis.
     Counters(CountersArgs),
+    /// Active alerts and silences.
+    Alerts {
+        #[command(subcommand)]
+        action: AlertsAction,
+    },
     /// Benchmarks that print one JSON object.
     Bench {
         #[command(subcommand)]
@@ -130,6 +135,33 @@ pub enum WorkerKind {
     FraudStore,
     /// Count LOGS events and FRAUD detections into Redis.
     Counters,
+    /// Evaluate the alert rules and notify the receivers.
+    Alerts,
+}
+
+#[derive(Subcommand)]
+pub enum AlertsAction {
+    /// Pending and firing alerts, and the silences.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Silence the alerts whose labels match every `label=value` given.
+    Silence {
+        /// `alertname=HighErrorRate`, `service=checkout`, ...
+        #[arg(required = true)]
+        matchers: Vec<String>,
+        /// How long (`30m`, `2h`).
+        #[arg(long = "for", default_value = "1h")]
+        duration: humantime::Duration,
+        #[arg(long, default_value = "")]
+        comment: String,
+        /// Who silenced it (default: $USER).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+    },
+    /// End a silence now.
+    Unsilence { id: uuid::Uuid },
 }
 
 #[derive(Args)]

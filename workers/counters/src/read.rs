@@ -150,6 +150,17 @@ impl Reader {
         series: &str,
         window: Window,
     ) -> Result<Percentiles, CountersError> {
+        Ok(Percentiles::from_counts(
+            &self.latency_histogram(series, window).await?,
+        ))
+    }
+
+    /// The latency bucket counts of a series over the window (see [`crate::latency`]).
+    pub async fn latency_histogram(
+        &self,
+        series: &str,
+        window: Window,
+    ) -> Result<[u64; BUCKETS], CountersError> {
         let mut name = String::new();
         push_clean(&mut name, series);
         let prefix = format!("{name}#");
@@ -162,7 +173,7 @@ impl Reader {
                 counts[i] += u64::try_from(n).unwrap_or(0);
             }
         }
-        Ok(Percentiles::from_counts(&counts))
+        Ok(counts)
     }
 
     /// Distinct users seen in the hours overlapping the window (HyperLogLog:

@@ -1,3 +1,4 @@
+mod alerts;
 mod bench;
 mod counters;
 mod fraud;
@@ -23,6 +24,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Search(args) => search::run(args, &settings).await,
         Command::Fraud { action } => fraud::run(action, &settings).await,
         Command::Counters(args) => counters::run(args, &settings).await,
+        Command::Alerts { action } => alerts::run(action, &settings).await,
         Command::Bench { target } => bench::run(target, &settings).await,
     }
 }

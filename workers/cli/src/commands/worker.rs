@@ -5,8 +5,13 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use sightline_alerts::evaluate::{Evaluator, SystemClock};
+use sightline_alerts::measure::Sources;
+use sightline_alerts::notify::Notifier;
+use sightline_alerts::store::AlertStore;
+use sightline_alerts::Rules;
 use sightline_counters::project::{worker_spec as counters_spec, CounterProjection};
-use sightline_counters::{Layout, RedisStore, Source};
+use sightline_counters::{Layout, Reader, RedisStore, Source};
 use sightline_fraud::project::{scorer_spec, store_spec, DetectionProjection, ScorerProjection};
 use sightline_fraud::settings as fraud_settings;
 use sightline_fraud::store::mongo::MongoStore;
@@ -33,6 +38,7 @@ pub async fn run(kind: WorkerKind, settings: Settings) -> anyhow::Result<ExitCod
         WorkerKind::Fraud => fraud_scorer(settings).await,
         WorkerKind::FraudStore => fraud_store(settings).await,
         WorkerKind::Counters => counters(settings).await,
+        WorkerKind::Alerts => alerts(settings).await,
     }
 }
 
@@ -179,6 +185,50 @@ async fn counters(settings: Settings) -> anyhow::Result<ExitCode> {
     .with_health(health)
     .run(shutdown);
     tokio::try_join!(logs, fraud)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Evaluates the alert rules on the counters (and fraud detections) and notifies.
+async fn alerts(settings: Settings) -> anyhow::Result<ExitCode> {
+    match settings.fraud.backend {
+        FraudBackend::Sqlite => {
+            // The store may not exist yet (no fraud-store worker so far): the
+            // fraud rules report themselves unmeasured until it does.
+            let store = SqliteStore::open_read_only(&fraud_settings::sqlite_path(&settings))
+                .map_err(|e| tracing::warn!(error = %e, "fraud detections store not readable"))
+                .ok();
+            run_alerts(store, settings).await
+        }
+        FraudBackend::Mongodb => {
+            let store = MongoStore::connect(&settings.fraud.mongodb).await?;
+            run_alerts(Some(store), settings).await
+        }
+    }
+}
+
+async fn run_alerts<D: DetectionStore>(
+    detections: Option<D>,
+    settings: Settings,
+) -> anyhow::Result<ExitCode> {
+    let bus = super::connect(&settings).await?;
+    let url = super::redis_url(&settings)?;
+    let counters = RedisStore::connect(url, Layout::new(&settings.counters)?).await?;
+    let rules = Rules::load_or_default(settings.alerts.rules_file.as_deref())?;
+    let store = AlertStore::connect(url, &settings.counters.prefix).await?;
+    let notifier = Notifier::new(&settings.alerts)?;
+    let _health = serve_metrics(&settings).await?;
+    let sources = Sources {
+        counters: Reader::new(&counters),
+        detections,
+    };
+    Evaluator::new(rules, sources, store, bus, notifier)
+        .await?
+        .run(
+            SystemClock,
+            settings.alerts.interval,
+            Shutdown::on_signals(),
+        )
+        .await;
     Ok(ExitCode::SUCCESS)
 }
 

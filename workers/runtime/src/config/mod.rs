@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
+mod alerts;
 mod counters;
 mod fraud;
+pub use alerts::{AlertsSettings, ReceiverFormat, ReceiverSettings};
 pub use counters::{CountersSettings, RedisSettings, Resolution};
 pub use fraud::{FraudBackend, FraudSettings, MongoSettings};
 
@@ -33,6 +35,7 @@ pub struct Settings {
     pub fraud: FraudSettings,
     pub redis: RedisSettings,
     pub counters: CountersSettings,
+    pub alerts: AlertsSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

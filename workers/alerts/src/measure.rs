@@ -1,0 +1,169 @@
+//! Measuring a rule's condition at an instant: counters from Redis, fraud
+//! detections from the detections store. One sample per series (per value of the
+//! rule's `per` dimension).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use sightline_counters::latency::quantile;
+use sightline_counters::{Reader, Window};
+use sightline_fraud::store::{DetectionQuery, DetectionStore};
+use time::OffsetDateTime;
+
+use crate::error::AlertError;
+use crate::rules::{Condition, Rule};
+use crate::state::{Labels, Sample};
+
+pub trait Measure: Send + Sync {
+    fn measure(
+        &self,
+        rule: &Rule,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<Sample>, AlertError>> + Send;
+}
+
+/// The projections alerts are computed from.
+pub struct Sources<D> {
+    pub counters: Reader,
+    /// Needed by `fraud_score` rules only.
+    pub detections: Option<D>,
+}
+
+fn window(now: OffsetDateTime, length: std::time::Duration) -> Window {
+    Window {
+        end: now.unix_timestamp(),
+        secs: i64::try_from(length.as_secs()).unwrap_or(i64::MAX).max(1),
+    }
+}
+
+/// `selector` with `{<per>}` replaced by `value`.
+fn fill(selector: &str, per: Option<&str>, value: Option<&str>) -> String {
+    match (per, value) {
+        (Some(per), Some(value)) => selector.replace(&format!("{{{per}}}"), value),
+        _ => selector.to_owned(),
+    }
+}
+
+fn labels(per: Option<&str>, value: Option<&str>) -> Labels {
+    match (per, value) {
+        (Some(per), Some(value)) => Labels::from([(per.to_owned(), value.to_owned())]),
+        _ => Labels::new(),
+    }
+}
+
+impl<D: DetectionStore> Sources<D> {
+    /// The values of `per` seen in the window (or one unlabelled series).
+    async fn series(
+        &self,
+        per: Option<&str>,
+        w: Window,
+    ) -> Result<Vec<Option<String>>, AlertError> {
+        match per {
+            None => Ok(vec![None]),
+            Some(per) => Ok(self
+                .counters
+                .breakdown(per, w)
+                .await?
+                .into_keys()
+                .map(Some)
+                .collect()),
+        }
+    }
+
+    async fn count(&self, selector: &str, w: Window) -> Result<u64, AlertError> {
+        Ok(self.counters.count(selector, w).await?.value)
+    }
+}
+
+impl<D: DetectionStore> Measure for Sources<D> {
+    async fn measure(&self, rule: &Rule, now: OffsetDateTime) -> Result<Vec<Sample>, AlertError> {
+        let w = window(now, rule.window);
+        let mut out = Vec::new();
+        match &rule.when {
+            Condition::Ratio {
+                per,
+                numerator,
+                denominator,
+                min_denominator,
+                ..
+            } => {
+                let per = per.as_deref();
+                for v in self.series(per, w).await? {
+                    let v = v.as_deref();
+                    let den = self.count(&fill(denominator, per, v), w).await?;
+                    if den < *min_denominator || den == 0 {
+                        continue;
+                    }
+                    let num = self.count(&fill(numerator, per, v), w).await?;
+                    out.push(Sample {
+                        labels: labels(per, v),
+                        value: num as f64 / den as f64,
+                    });
+                }
+            }
+            Condition::Count { per, selector, .. } => {
+                let per = per.as_deref();
+                for v in self.series(per, w).await? {
+                    let v = v.as_deref();
+                    let n = self.count(&fill(selector, per, v), w).await?;
+                    out.push(Sample {
+                        labels: labels(per, v),
+                        value: n as f64,
+                    });
+                }
+            }
+            Condition::Latency {
+                series, percentile, ..
+            } => {
+                let counts = self.counters.latency_histogram(series, w).await?;
+                let total = counts.iter().sum();
+                if let Some(ms) = quantile(&counts, total, *percentile) {
+                    out.push(Sample {
+                        labels: Labels::from([("series".to_owned(), series.clone())]),
+                        value: ms,
+                    });
+                }
+            }
+            Condition::Silent { per, lookback } => {
+                let seen = self.counters.breakdown(per, window(now, *lookback)).await?;
+                let recent = self.counters.breakdown(per, w).await?;
+                for value in seen.keys() {
+                    out.push(Sample {
+                        labels: labels(Some(per), Some(value)),
+                        value: recent.get(value).copied().unwrap_or(0) as f64,
+                    });
+                }
+            }
+            Condition::FraudScore { min_score } => {
+                let Some(store) = &self.detections else {
+                    return Err(AlertError::Rules(format!(
+                        "rule {:?} needs the fraud detections store",
+                        rule.name
+                    )));
+                };
+                let query = DetectionQuery {
+                    min_score: Some(*min_score),
+                    since: Some(now - rule.window),
+                    limit: 1000,
+                    ..DetectionQuery::default()
+                };
+                let mut by_user: BTreeMap<String, u8> = BTreeMap::new();
+                for d in store
+                    .list(&query)
+                    .await
+                    .map_err(|e| AlertError::Unavailable(format!("fraud detections: {e}")))?
+                {
+                    let top = by_user.entry(d.user_id.clone()).or_default();
+                    *top = (*top).max(d.score);
+                }
+                for (user, score) in by_user {
+                    out.push(Sample {
+                        labels: Labels::from([("user_id".to_owned(), user)]),
+                        value: f64::from(score),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,224 @@
+//! Delivering notifications to receivers over HTTP: a timeout per attempt,
+//! retries with jittered backoff for timeouts, 429 and 5xx, and a per-receiver
+//! rate limit. Every attempt of one notification carries the same
+//! `Idempotency-Key`, so a receiver that saw an attempt time out can drop the
+//! retry.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use prometheus::IntCounterVec;
+use sightline_runtime::config::{AlertsSettings, ReceiverFormat, ReceiverSettings};
+use tokio::sync::Mutex;
+
+use crate::error::AlertError;
+use crate::group::Notification;
+use crate::payload::{body, Format};
+
+/// What became of one notification at one receiver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Delivered {
+        receiver: String,
+        attempts: u32,
+    },
+    Failed {
+        receiver: String,
+        attempts: u32,
+        error: String,
+    },
+}
+
+/// At most `max` sends in any minute.
+#[derive(Debug)]
+pub struct RateLimit {
+    max: usize,
+    sent: VecDeque<Instant>,
+}
+
+impl RateLimit {
+    pub fn per_minute(max: u32) -> Self {
+        Self {
+            max: (max as usize).max(1),
+            sent: VecDeque::new(),
+        }
+    }
+
+    /// How long to wait before a send at `now` (and records it when zero).
+    pub fn acquire(&mut self, now: Instant) -> Duration {
+        const MINUTE: Duration = Duration::from_secs(60);
+        while self
+            .sent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= MINUTE)
+        {
+            self.sent.pop_front();
+        }
+        if self.sent.len() < self.max {
+            self.sent.push_back(now);
+            return Duration::ZERO;
+        }
+        MINUTE - now.duration_since(self.sent[0])
+    }
+}
+
+struct Receiver {
+    settings: ReceiverSettings,
+    format: Format,
+    limit: Mutex<RateLimit>,
+}
+
+#[derive(Clone)]
+pub struct Notifier {
+    client: reqwest::Client,
+    receivers: Arc<Vec<Receiver>>,
+    generator_url: String,
+}
+
+impl Notifier {
+    pub fn new(settings: &AlertsSettings) -> Result<Self, AlertError> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("sightline/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AlertError::Rules(format!("http client: {e}")))?;
+        let receivers = settings
+            .receivers
+            .iter()
+            .map(|r| Receiver {
+                format: match r.format {
+                    ReceiverFormat::Webhook => Format::Webhook,
+                    ReceiverFormat::Slack => Format::Slack,
+                    ReceiverFormat::Alertmanager => Format::Alertmanager,
+                },
+                limit: Mutex::new(RateLimit::per_minute(r.max_per_minute)),
+                settings: r.clone(),
+            })
+            .collect();
+        Ok(Self {
+            client,
+            receivers: Arc::new(receivers),
+            generator_url: settings.generator_url.clone(),
+        })
+    }
+
+    /// Sends `n` to every receiver (concurrently) and reports each outcome.
+    pub async fn deliver(&self, n: &Notification) -> Vec<Delivery> {
+        let sends = self.receivers.iter().map(|r| self.send(r, n));
+        let outcomes = futures::future::join_all(sends).await;
+        for o in &outcomes {
+            let (receiver, outcome) = match o {
+                Delivery::Delivered { receiver, .. } => (receiver, "delivered"),
+                Delivery::Failed {
+                    receiver, error, ..
+                } => {
+                    tracing::warn!(receiver, notification = %n.id, error, "notification not delivered");
+                    (receiver, "failed")
+                }
+            };
+            deliveries().with_label_values(&[receiver, outcome]).inc();
+        }
+        outcomes
+    }
+
+    async fn send(&self, r: &Receiver, n: &Notification) -> Delivery {
+        loop {
+            let wait = r.limit.lock().await.acquire(Instant::now());
+            if wait.is_zero() {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+        }
+        let payload = body(r.format, n, &self.generator_url);
+        let name = r.settings.name.clone();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let sent = self
+                .client
+                .post(&r.settings.url.0)
+                .header("Idempotency-Key", n.id.to_string())
+                .timeout(r.settings.timeout)
+                .json(&payload)
+                .send()
+                .await;
+            // The URL may hold a token: errors are reported without it.
+            let error = match sent {
+                Ok(resp) if resp.status().is_success() => {
+                    return Delivery::Delivered {
+                        receiver: name,
+                        attempts,
+                    }
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    let retry = status.as_u16() == 429 || status.is_server_error();
+                    if !retry {
+                        return Delivery::Failed {
+                            receiver: name,
+                            attempts,
+                            error: format!("refused with {status}"),
+                        };
+                    }
+                    format!("answered {status}")
+                }
+                Err(e) if e.is_timeout() => "timed out".to_owned(),
+                Err(e) if e.is_connect() => "cannot connect".to_owned(),
+                Err(_) => "request failed".to_owned(),
+            };
+            if attempts > r.settings.retries {
+                return Delivery::Failed {
+                    receiver: name,
+                    attempts,
+                    error,
+                };
+            }
+            let base = r
+                .settings
+                .retry_backoff
+                .saturating_mul(1 << (attempts - 1).min(10));
+            tokio::time::sleep(base.mul_f64(0.5 + rand::random::<f64>() * 0.5)).await;
+        }
+    }
+}
+
+fn deliveries() -> &'static IntCounterVec {
+    static METRIC: OnceLock<IntCounterVec> = OnceLock::new();
+    METRIC.get_or_init(|| {
+        let c = IntCounterVec::new(
+            prometheus::Opts::new(
+                "sightline_alerts_notifications_total",
+                "Notifications per receiver, delivered or failed after retries.",
+            ),
+            &["receiver", "outcome"],
+        )
+        .expect("valid metric");
+        sightline_runtime::metrics::registry()
+            .register(Box::new(c.clone()))
+            .expect("metric registered once");
+        c
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_limit_spaces_sends_over_a_sliding_minute() {
+        let t0 = Instant::now();
+        let mut limit = RateLimit::per_minute(2);
+        assert_eq!(limit.acquire(t0), Duration::ZERO);
+        assert_eq!(limit.acquire(t0 + Duration::from_secs(10)), Duration::ZERO);
+        assert_eq!(
+            limit.acquire(t0 + Duration::from_secs(20)),
+            Duration::from_secs(40),
+            "the third waits until the first is a minute old"
+        );
+        assert_eq!(limit.acquire(t0 + Duration::from_secs(60)), Duration::ZERO);
+        assert_eq!(
+            limit.acquire(t0 + Duration::from_secs(61)),
+            Duration::from_secs(9)
+        );
+    }
+}
