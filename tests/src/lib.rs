@@ -163,11 +163,29 @@ impl Drop for WorkerProcess {
 
 /// A worker reading all of LOGS under the durable name `name`.
 pub fn logs_worker(name: &str) -> WorkerSpec {
-    WorkerSpec {
-        stream: "LOGS".into(),
-        consumer: name.into(),
-        filter_subjects: vec!["logs.>".into()],
-    }
+    WorkerSpec::all_logs(name)
+}
+
+/// `n` generated events with fraud episodes (1 in 100 events starts one), stamped
+/// an hour ago, and those of them the fraud scorer reads.
+pub fn fraud_traffic(seed: u64, n: usize) -> (Vec<Event>, Vec<Event>) {
+    use sightline_schemas::Kind;
+    let start = OffsetDateTime::now_utc() - Duration::from_secs(3600);
+    let events: Vec<Event> = Generator::new(seed, start, sightline_generator::DEFAULT_POPULATION)
+        .with_fraud_rate(0.01)
+        .take(n)
+        .collect();
+    let scored = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind(),
+                Kind::Transaction | Kind::Security | Kind::UserBehavior
+            )
+        })
+        .cloned()
+        .collect();
+    (events, scored)
 }
 
 /// The final verdict per detection id, (revision, score), from one straight pass

@@ -10,9 +10,8 @@ use sightline_fraud::settings::snapshot_path;
 use sightline_fraud::store::sqlite::SqliteStore;
 use sightline_fraud::store::DetectionStore;
 use sightline_fraud::Rules;
-use sightline_generator::{Generator, DEFAULT_POPULATION};
-use sightline_schemas::{Body, Decimal, Event, Kind, OffsetDateTime, Transaction, TxStatus, Uuid};
-use sightline_tests::{eventually, straight_scoring, Stack};
+use sightline_schemas::{Body, Decimal, Event, OffsetDateTime, Transaction, TxStatus, Uuid};
+use sightline_tests::{eventually, fraud_traffic, straight_scoring, Stack};
 
 const SCORER_ENV: &[(&str, &str)] = &[
     ("SIGHTLINE_FRAUD__BATCH_SIZE", "500"),
@@ -55,21 +54,8 @@ async fn wait_for(stack: &Stack, consumer_stream: &str, consumer: &str, detectio
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn detections_are_exact_across_a_kill_a_redelivery_and_a_replay() {
     let stack = Stack::start().await;
-    let start = OffsetDateTime::now_utc() - Duration::from_secs(3600);
-    let events: Vec<Event> = Generator::new(41, start, DEFAULT_POPULATION)
-        .with_fraud_rate(0.01)
-        .take(30_000)
-        .collect();
+    let (events, scored) = fraud_traffic(41, 30_000);
     stack.publish(&events).await;
-    let scored: Vec<Event> = events
-        .into_iter()
-        .filter(|e| {
-            matches!(
-                e.kind(),
-                Kind::Transaction | Kind::Security | Kind::UserBehavior
-            )
-        })
-        .collect();
     let expected = straight_scoring(&scored);
     assert!(
         expected.len() > 200,

@@ -5,12 +5,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use sightline_generator::{Generator, DEFAULT_POPULATION};
-use sightline_schemas::{Event, Kind, OffsetDateTime, Uuid};
+use sightline_schemas::Uuid;
 use sightline_search::query::{DocKind, Filters, SearchRequest};
 use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::{SearchStore, Source};
-use sightline_tests::{eventually, straight_scoring, Stack};
+use sightline_tests::{eventually, fraud_traffic, straight_scoring, Stack};
 
 /// Detection documents in the index: id -> score (read from the message).
 async fn indexed_detections(stack: &Stack) -> HashMap<Uuid, u8> {
@@ -46,21 +45,8 @@ async fn indexed_detections(stack: &Stack) -> HashMap<Uuid, u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn detections_from_fraud_are_indexed_once_at_their_latest_revision() {
     let stack = Stack::start().await;
-    let start = OffsetDateTime::now_utc() - Duration::from_secs(3600);
-    let events: Vec<Event> = Generator::new(43, start, DEFAULT_POPULATION)
-        .with_fraud_rate(0.01)
-        .take(15_000)
-        .collect();
+    let (events, scored) = fraud_traffic(43, 15_000);
     stack.publish(&events).await;
-    let scored: Vec<Event> = events
-        .into_iter()
-        .filter(|e| {
-            matches!(
-                e.kind(),
-                Kind::Transaction | Kind::Security | Kind::UserBehavior
-            )
-        })
-        .collect();
     let expected: HashMap<Uuid, u8> = straight_scoring(&scored)
         .into_iter()
         .map(|(id, (_, score))| (id, score))

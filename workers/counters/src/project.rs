@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 
 use futures::future::try_join_all;
 use sightline_runtime::consumer::{Decode, Outcome, Position, Projection, Record, WorkerSpec};
-use sightline_runtime::topology::{FRAUD, LOGS};
 use sightline_runtime::Error;
 use sightline_schemas::{Detection, Event, OffsetDateTime};
 
@@ -38,14 +37,9 @@ impl Countable for Detection {
 
 /// The consumer of one source: all of LOGS, or the detections on FRAUD.
 pub fn worker_spec(source: Source, consumer: &str) -> WorkerSpec {
-    let (stream, subject) = match source {
-        Source::Logs => (LOGS, "logs.>"),
-        Source::Fraud => (FRAUD, "fraud.detection.>"),
-    };
-    WorkerSpec {
-        stream: stream.into(),
-        consumer: consumer.into(),
-        filter_subjects: vec![subject.into()],
+    match source {
+        Source::Logs => WorkerSpec::all_logs(consumer),
+        Source::Fraud => WorkerSpec::fraud_detections(consumer),
     }
 }
 

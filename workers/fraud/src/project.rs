@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sightline_runtime::consumer::{Outcome, Position, Projection, Record, WorkerSpec};
 use sightline_runtime::publisher::{Prepared, Publisher};
-use sightline_runtime::topology::{FRAUD, LOGS};
+use sightline_runtime::topology::LOGS;
 use sightline_runtime::Error;
 use sightline_schemas::{subject, Detection, Encoding, Event};
 
@@ -32,11 +32,7 @@ pub fn scorer_spec(consumer: &str) -> WorkerSpec {
 
 /// The detections store's consumer.
 pub fn store_spec(consumer: &str) -> WorkerSpec {
-    WorkerSpec {
-        stream: FRAUD.into(),
-        consumer: consumer.into(),
-        filter_subjects: vec![format!("{}.detection.>", subject::FRAUD_PREFIX)],
-    }
+    WorkerSpec::fraud_detections(consumer)
 }
 
 /// What the scorer saves: its state and the last LOGS sequence folded into it.

@@ -267,17 +267,7 @@ impl SearchDoc {
                 )
             }
         };
-        let ts = event.occurred_at;
         Self {
-            id: event.id.to_string(),
-            kind: event.kind().as_str().into(),
-            service: event.service.clone(),
-            occurred_at: ts
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-            occurred_at_ns: i64::try_from(ts.unix_timestamp_nanos()).unwrap_or(i64::MAX),
-            tiebreak: tiebreak(&event.id),
-            message,
             stack,
             env: event.env.clone(),
             host: event.host.clone(),
@@ -285,6 +275,41 @@ impl SearchDoc {
             trace_id: event.trace_id.clone(),
             keywords: k,
             numbers: n,
+            ..Self::bare(
+                &event.id,
+                event.kind().into(),
+                &event.service,
+                event.occurred_at,
+                message,
+            )
+        }
+    }
+
+    /// A document with its identity, time and message, and nothing else.
+    fn bare(
+        id: &uuid::Uuid,
+        kind: DocKind,
+        service: &str,
+        at: sightline_schemas::OffsetDateTime,
+        message: String,
+    ) -> Self {
+        Self {
+            id: id.to_string(),
+            kind: kind.as_str().into(),
+            service: service.to_owned(),
+            occurred_at: at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            occurred_at_ns: i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX),
+            tiebreak: tiebreak(id),
+            message,
+            stack: None,
+            env: None,
+            host: None,
+            tenant: None,
+            trace_id: None,
+            keywords: Keywords::default(),
+            numbers: Numbers::default(),
             revision: None,
         }
     }
@@ -325,25 +350,17 @@ impl SearchDoc {
             score: Some(d.score.into()),
             ..Numbers::default()
         };
-        let ts = d.occurred_at;
         Self {
-            id: d.id.to_string(),
-            kind: DocKind::FraudDetection.as_str().into(),
-            service: d.service.clone(),
-            occurred_at: ts
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-            occurred_at_ns: i64::try_from(ts.unix_timestamp_nanos()).unwrap_or(i64::MAX),
-            tiebreak: tiebreak(&d.id),
-            message,
-            stack: None,
-            env: None,
-            host: None,
-            tenant: None,
-            trace_id: None,
             keywords,
             numbers,
             revision: Some(d.revision),
+            ..Self::bare(
+                &d.id,
+                DocKind::FraudDetection,
+                &d.service,
+                d.occurred_at,
+                message,
+            )
         }
     }
 }

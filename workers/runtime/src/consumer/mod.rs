@@ -35,6 +35,29 @@ pub struct WorkerSpec {
     pub filter_subjects: Vec<String>,
 }
 
+impl WorkerSpec {
+    /// Every log event on LOGS.
+    pub fn all_logs(consumer: &str) -> Self {
+        Self {
+            stream: crate::topology::LOGS.into(),
+            consumer: consumer.into(),
+            filter_subjects: vec!["logs.>".into()],
+        }
+    }
+
+    /// The fraud detections on FRAUD.
+    pub fn fraud_detections(consumer: &str) -> Self {
+        Self {
+            stream: crate::topology::FRAUD.into(),
+            consumer: consumer.into(),
+            filter_subjects: vec![format!(
+                "{}.detection.>",
+                sightline_schemas::subject::FRAUD_PREFIX
+            )],
+        }
+    }
+}
+
 pub struct Worker<P: Projection> {
     bus: Bus,
     spec: WorkerSpec,
