@@ -388,6 +388,12 @@ async fn every_built_in_rule_fires_on_its_pattern() {
         events.push(payment("pay", "u-1", i % 2 == 0, spread(i, 200)));
     }
     events.extend(traffic("legacy", 10, 0, t0 - Duration::from_secs(1800)));
+    // Payments on `pay` usually fail 2% of the time (a thousand, two hours ago);
+    // in the last six minutes half of them failed.
+    for i in 0..1000 {
+        let at = t0 - Duration::from_secs(7200) + Duration::from_millis(i * 100);
+        events.push(payment("pay", "u-1", i % 50 == 0, at));
+    }
     count(&counters, events, 1).await;
     let dir = tempfile::tempdir().unwrap();
     let detections = SqliteStore::open(&dir.path().join("d.sqlite")).unwrap();

@@ -101,6 +101,36 @@ impl<D: DetectionStore> Measure for Sources<D> {
                     });
                 }
             }
+            Condition::RatioSpike {
+                per,
+                numerator,
+                denominator,
+                baseline,
+                factor,
+                min_ratio,
+                min_denominator,
+            } => {
+                let per = per.as_deref();
+                let usual_window = window(now, *baseline);
+                for v in self.series(per, w).await? {
+                    let v = v.as_deref();
+                    let (num, den) = (fill(numerator, per, v), fill(denominator, per, v));
+                    let now_den = self.count(&den, w).await?;
+                    if now_den < *min_denominator || now_den == 0 {
+                        continue;
+                    }
+                    let ratio = self.count(&num, w).await? as f64 / now_den as f64;
+                    let usual_den = self.count(&den, usual_window).await?.max(1);
+                    let usual = self.count(&num, usual_window).await? as f64 / usual_den as f64;
+                    // A floor on the usual level: from nothing, any ratio would
+                    // be an infinite spike; below `min_ratio` none is.
+                    let usual = usual.max(min_ratio / factor);
+                    out.push(Sample {
+                        labels: labels(per, v),
+                        value: ratio / usual,
+                    });
+                }
+            }
             Condition::Count { per, selector, .. } => {
                 let per = per.as_deref();
                 for v in self.series(per, w).await? {

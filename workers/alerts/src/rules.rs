@@ -75,6 +75,21 @@ pub enum Condition {
         #[serde(default = "one")]
         min_denominator: u64,
     },
+    /// numerator / denominator over the window, as a multiple of the same ratio
+    /// over `baseline` (the usual level): alarming above `factor` times usual,
+    /// and only once the ratio itself exceeds `min_ratio`. The value is the
+    /// multiple.
+    RatioSpike {
+        per: Option<String>,
+        numerator: String,
+        denominator: String,
+        #[serde(with = "humantime_serde")]
+        baseline: Duration,
+        factor: f64,
+        min_ratio: f64,
+        #[serde(default = "one")]
+        min_denominator: u64,
+    },
     /// A count above (or below) a threshold.
     Count {
         per: Option<String>,
@@ -107,6 +122,7 @@ impl Condition {
     pub fn alarming(&self, value: f64) -> bool {
         match self {
             Condition::Ratio { above, .. } => value > *above,
+            Condition::RatioSpike { factor, .. } => value > *factor,
             Condition::Count { above, below, .. } => {
                 above.is_some_and(|a| value > a as f64) || below.is_some_and(|b| value < b as f64)
             }
@@ -165,7 +181,13 @@ impl Rules {
                     below: None,
                     ..
                 } => return Err(at("a count needs `above` or `below`")),
+                Condition::RatioSpike {
+                    factor, min_ratio, ..
+                } if *factor <= 1.0 || *min_ratio <= 0.0 => {
+                    return Err(at("a spike needs factor > 1 and min_ratio > 0"));
+                }
                 Condition::Ratio { per, numerator, .. }
+                | Condition::RatioSpike { per, numerator, .. }
                 | Condition::Count {
                     per,
                     selector: numerator,
@@ -222,6 +244,16 @@ mod tests {
             below: None
         }))
         .contains("{service}"));
+        assert!(err(text(&|r| r.rules[2].when = Condition::RatioSpike {
+            per: None,
+            numerator: "status=failed".into(),
+            denominator: "kind=transaction".into(),
+            baseline: Duration::from_secs(86_400),
+            factor: 0.5,
+            min_ratio: 0.1,
+            min_denominator: 1
+        }))
+        .contains("factor > 1"));
         let unknown = Rules::parse(
             &DEFAULT_RULES.replace("min_score = 80", "min_scor = 80"),
             "x.toml",
