@@ -32,10 +32,10 @@ bench: setup
 nats port="4222": setup
     mkdir -p data/nats && nats-server -js -a 127.0.0.1 -p {{port}} -sd data/nats
 
-# The main job on one machine, until `sightline up` lands: a NATS server under ./data,
-# the streams, the indexer and fraud workers, seeded traffic through the real Publisher,
-# then searches and fraud detections.
-demo events="20000" port="4222": setup
+# The main job on one machine, until `sightline up` lands: NATS and Redis servers under
+# ./data, the streams, every worker, seeded traffic through the real Publisher, then
+# searches, fraud detections, counters and alerts.
+demo events="20000" port="4222" redis="6379": setup
     #!/usr/bin/env bash
     set -euo pipefail
     cargo build --release -p sightline-cli
@@ -44,8 +44,14 @@ demo events="20000" port="4222": setup
     nats-server -js -a 127.0.0.1 -p {{port}} -sd data/nats > data/nats.log 2>&1 &
     pids=$!
     trap 'kill $pids 2>/dev/null; wait 2>/dev/null' EXIT
+    mkdir -p data/redis
+    redis-server --port {{redis}} --bind 127.0.0.1 --save '' --appendonly yes --dir data/redis > data/redis.log 2>&1 &
+    pids="$pids $!"
     export SIGHTLINE_NATS__URL=nats://127.0.0.1:{{port}}
-    for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/{{port}}) 2>/dev/null && break; sleep 0.1; done
+    export SIGHTLINE_REDIS__URL=redis://127.0.0.1:{{redis}}
+    for p in {{port}} {{redis}}; do
+        for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.1; done
+    done
     $sl streams apply
     $sl worker indexer > data/indexer.log 2>&1 &
     pids="$pids $!"
@@ -53,7 +59,12 @@ demo events="20000" port="4222": setup
     pids="$pids $!"
     $sl worker fraud-store > data/fraud-store.log 2>&1 &
     pids="$pids $!"
-    $sl generate --count {{events}} --start "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)" --publish
+    $sl worker counters > data/counters.log 2>&1 &
+    pids="$pids $!"
+    SIGHTLINE_ALERTS__INTERVAL=1s $sl worker alerts > data/alerts.log 2>&1 &
+    pids="$pids $!"
+    # The last couple of minutes of a shop's traffic (the counters and alerts look at now).
+    $sl generate --count {{events}} --start "$(date -u -d '-2 min' +%Y-%m-%dT%H:%M:%SZ)" --publish
     expected=$($sl streams status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["messages"])')
     for _ in $(seq 300); do [ "$($sl search --count 2>/dev/null || echo 0)" -ge "$expected" ] && break; sleep 0.2; done
     $sl streams status
@@ -61,7 +72,15 @@ demo events="20000" port="4222": setup
     $sl search connection pool --kind error --size 3
     $sl search payment failed --size 3
     # Caught up when the scorer and the store have nothing pending.
-    idle='import json,sys; c=[c for s in json.load(sys.stdin) for c in s["consumers"] if c["name"] in ("fraud","fraud-store")]; print(int(len(c)==2 and all(x["pending"]+x["ack_pending"]==0 for x in c)))'
+    idle='import json,sys; c=[c for s in json.load(sys.stdin) for c in s["consumers"] if c["name"] in ("fraud","fraud-store","counters","counters-fraud")]; print(int(len(c)==4 and all(x["pending"]+x["ack_pending"]==0 for x in c)))'
     for _ in $(seq 300); do [ "$($sl streams status --json | python3 -c "$idle")" = 1 ] && break; sleep 0.2; done
     $sl fraud stats
     $sl fraud list --min-score 80 --limit 3
+    $sl counters by:kind --window 10m
+    $sl counters revenue --window 10m
+    $sl counters latency --window 10m
+    $sl counters users --window 10m
+    sleep 2
+    summary='import json,sys,collections; a=json.load(sys.stdin)["alerts"]; print(len(a), "active alerts"); [print(f"  {n:>5}  {r}") for r, n in collections.Counter(x["rule"] + " (" + x["status"] + ")" for x in a).most_common()]'
+    $sl alerts list --json | python3 -c "$summary"
+

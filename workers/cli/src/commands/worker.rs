@@ -192,12 +192,10 @@ async fn counters(settings: Settings) -> anyhow::Result<ExitCode> {
 async fn alerts(settings: Settings) -> anyhow::Result<ExitCode> {
     match settings.fraud.backend {
         FraudBackend::Sqlite => {
-            // The store may not exist yet (no fraud-store worker so far): the
-            // fraud rules report themselves unmeasured until it does.
-            let store = SqliteStore::open_read_only(&fraud_settings::sqlite_path(&settings))
-                .map_err(|e| tracing::warn!(error = %e, "fraud detections store not readable"))
-                .ok();
-            run_alerts(store, settings).await
+            // Opened (and created when missing) like the fraud-store worker does,
+            // so the evaluator may start first; it only ever reads.
+            let store = SqliteStore::open(&fraud_settings::sqlite_path(&settings))?;
+            run_alerts(Some(store), settings).await
         }
         FraudBackend::Mongodb => {
             let store = MongoStore::connect(&settings.fraud.mongodb).await?;
