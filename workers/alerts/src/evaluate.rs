@@ -72,15 +72,26 @@ impl<M: Measure> Evaluator<M> {
         &self.saved
     }
 
-    /// One evaluation at `now`. On failure nothing of it is kept: the next tick
-    /// starts from the same state and emits the same changes.
+    /// One evaluation at `now`. If measuring or recording fails, nothing of it is
+    /// kept: the next tick starts from the same state and records the same
+    /// changes under the same ids. Notifications due are delivered before the
+    /// state is saved: a crash in between repeats a notification rather than
+    /// losing it (receivers can dedupe on `Idempotency-Key`).
     pub async fn tick(&mut self, now: OffsetDateTime) -> Result<Tick, AlertError> {
         let before = self.saved.clone();
-        let result = self.evaluate(now).await;
-        if result.is_err() {
-            self.saved = before;
+        let mut tick = match self.evaluate(now).await {
+            Ok(tick) => tick,
+            Err(e) => {
+                self.saved = before;
+                return Err(e);
+            }
+        };
+        for n in &tick.notifications {
+            tick.deliveries.extend(self.notifier.deliver(n).await);
         }
-        result
+        // Kept in memory when Redis refuses: the next tick saves it.
+        self.store.save(&self.saved).await?;
+        Ok(tick)
     }
 
     async fn evaluate(&mut self, now: OffsetDateTime) -> Result<Tick, AlertError> {
@@ -107,10 +118,6 @@ impl<M: Measure> Evaluator<M> {
                 self.saved
                     .grouper
                     .due(&mut self.saved.book, &self.rules, &silences, now);
-        }
-        self.store.save(&self.saved).await?;
-        for n in &tick.notifications {
-            tick.deliveries.extend(self.notifier.deliver(n).await);
         }
         Ok(tick)
     }
