@@ -78,12 +78,23 @@ pub fn find_binary(name: &str, configured: Option<&Path>) -> Result<PathBuf, Err
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> Result<u16, Error> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("binding a free port", e))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| Error::io("reading a free port", e))
+    // The kernel may offer a port it just offered (the probe is closed at once):
+    // within one process, never hand out the same port twice.
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..20 {
+        let listener =
+            TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("binding a free port", e))?;
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .map_err(|e| Error::io("reading a free port", e))?;
+        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return Ok(port);
+        }
+    }
+    Err(Error::Server("no free port found".into()))
 }
 
 /// Starts nats-server with JetStream, storing under `data_dir`. `port` 0 picks one.
@@ -145,8 +156,13 @@ pub fn spawn_ready(
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                tracing::info!(server = name, %addr, "child server ready");
-                return Ok(server);
+                // Another process may hold the port while ours failed to bind it:
+                // ours must still be running a moment later.
+                std::thread::sleep(Duration::from_millis(100));
+                if server.is_running() {
+                    tracing::info!(server = name, %addr, "child server ready");
+                    return Ok(server);
+                }
             }
             if !server.is_running() {
                 last_err = Some(Error::Server(format!(
