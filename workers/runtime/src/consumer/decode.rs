@@ -8,6 +8,8 @@ use crate::error::Error;
 
 pub(super) struct Decoded<T> {
     pub messages: Vec<Message>,
+    /// Each message's (stream sequence, delivery count), parsed once.
+    pub positions: Vec<(u64, u64)>,
     pub records: Vec<Record<T>>,
     /// The message index of each record.
     pub sources: Vec<usize>,
@@ -20,8 +22,11 @@ impl<T: Decode> Decoded<T> {
         let mut records = Vec::with_capacity(messages.len());
         let mut sources = Vec::with_capacity(messages.len());
         let mut poison = Vec::new();
-        for (i, msg) in messages.iter().enumerate() {
-            let (stream_seq, delivered) = position_of(msg)?;
+        let positions = messages
+            .iter()
+            .map(position_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        for (i, (msg, &(stream_seq, delivered))) in messages.iter().zip(&positions).enumerate() {
             match T::decode(msg.headers.as_ref(), &msg.payload) {
                 Ok(item) => {
                     records.push(Record {
@@ -37,6 +42,7 @@ impl<T: Decode> Decoded<T> {
         }
         Ok(Self {
             messages,
+            positions,
             records,
             sources,
             poison,

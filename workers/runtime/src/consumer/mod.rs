@@ -262,6 +262,7 @@ impl<P: Projection> Worker<P> {
         let m = metrics::worker();
         let Decoded {
             messages: batch,
+            positions,
             records,
             sources,
             poison,
@@ -282,7 +283,9 @@ impl<P: Projection> Worker<P> {
                     attempt += 1;
                     m.batch_failed(&consumer, attempt, &e);
                     if attempt > self.settings.retry_attempts || shutdown.is_tripped() {
-                        return self.give_back(stream, &batch, &done, tracked, &e).await;
+                        return self
+                            .give_back(stream, &batch, &positions, &done, tracked, &e)
+                            .await;
                     }
                     for (msg, _) in batch.iter().zip(&done).filter(|(_, d)| !**d) {
                         let _ = msg.ack_with(AckKind::Progress).await;
@@ -307,7 +310,7 @@ impl<P: Projection> Worker<P> {
         }
         if tracked {
             // AckPolicy::All: the newest message acks the whole batch.
-            if let Some(last) = newest(&batch, &done) {
+            if let Some(last) = newest(&batch, &positions, &done) {
                 last.ack().await.map_err(|e| Error::nats("ack", e))?;
             }
         } else {
@@ -342,12 +345,14 @@ impl<P: Projection> Worker<P> {
         &mut self,
         stream: &Stream,
         batch: &[Message],
+        positions: &[(u64, u64)],
         done: &[bool],
         tracked: bool,
         error: &Error,
     ) -> Result<Flow, Error> {
-        for (msg, _) in batch.iter().zip(done).filter(|(_, d)| !**d) {
-            let (_, delivered) = position_of(msg)?;
+        for ((msg, &(_, delivered)), _) in
+            batch.iter().zip(positions).zip(done).filter(|(_, d)| !**d)
+        {
             if !tracked && delivered as i64 >= self.settings.max_deliver {
                 let reason = format!("gave up after {delivered} deliveries: {error}");
                 self.dead_letter(stream, msg, &reason).await;
@@ -391,14 +396,18 @@ impl<P: Projection> Worker<P> {
 }
 
 /// The not-yet-settled message with the highest stream sequence.
-fn newest<'a>(batch: &'a [Message], done: &[bool]) -> Option<&'a Message> {
+fn newest<'a>(
+    batch: &'a [Message],
+    positions: &[(u64, u64)],
+    done: &[bool],
+) -> Option<&'a Message> {
     batch
         .iter()
+        .zip(positions)
         .zip(done)
         .filter(|(_, d)| !**d)
-        .filter_map(|(m, _)| position_of(m).ok().map(|(seq, _)| (seq, m)))
-        .max_by_key(|(seq, _)| *seq)
-        .map(|(_, m)| m)
+        .max_by_key(|((_, (seq, _)), _)| *seq)
+        .map(|((m, _), _)| m)
 }
 
 /// Jittered exponential backoff for the n-th attempt.
