@@ -163,7 +163,7 @@ impl Drop for WorkerProcess {
 
 /// A worker reading all of LOGS under the durable name `name`.
 pub fn logs_worker(name: &str) -> WorkerSpec {
-    WorkerSpec::all_logs(name)
+    sightline_runtime::consumer::Source::Logs.spec(name)
 }
 
 /// `n` generated events with fraud episodes (1 in 100 events starts one), stamped

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use sightline_runtime::config::CountersSettings;
+pub use sightline_runtime::consumer::Source;
 
 use crate::error::CountersError;
 
@@ -60,22 +61,6 @@ pub struct Layout {
     shards: u16,
     steps: Vec<Step>,
     users: Step,
-}
-
-/// The stream a watermark belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Logs,
-    Fraud,
-}
-
-impl Source {
-    fn tag(self) -> &'static str {
-        match self {
-            Source::Logs => "logs",
-            Source::Fraud => "fraud",
-        }
-    }
 }
 
 impl Layout {
@@ -183,7 +168,7 @@ impl Layout {
     /// The watermark of a shard for a source stream: the last stream sequence
     /// whose counts are in that shard.
     pub fn watermark_key(&self, shard: u16, source: Source) -> String {
-        format!("{}:{{{shard}}}:wm:{}", self.prefix, source.tag())
+        format!("{}:{{{shard}}}:wm:{}", self.prefix, source.name())
     }
 }
 

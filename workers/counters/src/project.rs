@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use futures::future::try_join_all;
-use sightline_runtime::consumer::{Decode, Outcome, Position, Projection, Record, WorkerSpec};
+use sightline_runtime::consumer::{Decode, Outcome, Position, Projection, Record};
 use sightline_runtime::Error;
 use sightline_schemas::{Detection, Event, OffsetDateTime};
 
@@ -32,14 +32,6 @@ impl Countable for Detection {
     const SOURCE: Source = Source::Fraud;
     fn add_to(&self, planner: &mut Planner<'_>) {
         planner.add_detection(self);
-    }
-}
-
-/// The consumer of one source: all of LOGS, or the detections on FRAUD.
-pub fn worker_spec(source: Source, consumer: &str) -> WorkerSpec {
-    match source {
-        Source::Logs => WorkerSpec::all_logs(consumer),
-        Source::Fraud => WorkerSpec::fraud_detections(consumer),
     }
 }
 

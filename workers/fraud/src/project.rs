@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use sightline_runtime::consumer::{Outcome, Position, Projection, Record, WorkerSpec};
+use sightline_runtime::consumer::{Outcome, Position, Projection, Record, Source, WorkerSpec};
 use sightline_runtime::publisher::{Prepared, Publisher};
 use sightline_runtime::topology::LOGS;
 use sightline_runtime::Error;
@@ -32,7 +32,7 @@ pub fn scorer_spec(consumer: &str) -> WorkerSpec {
 
 /// The detections store's consumer.
 pub fn store_spec(consumer: &str) -> WorkerSpec {
-    WorkerSpec::fraud_detections(consumer)
+    Source::Fraud.spec(consumer)
 }
 
 /// What the scorer saves: its state and the last LOGS sequence folded into it.

@@ -1,7 +1,7 @@
 //! The indexer projections: events from LOGS and fraud detections from FRAUD
 //! become search documents, each source under its own consumer and watermark.
 
-use sightline_runtime::consumer::{Decode, Outcome, Position, Projection, Record, WorkerSpec};
+use sightline_runtime::consumer::{Decode, Outcome, Position, Projection, Record};
 use sightline_runtime::Error;
 use sightline_schemas::{Detection, Event};
 
@@ -33,14 +33,6 @@ pub struct Indexer<S, T> {
     store: S,
     pii: PiiHasher,
     _item: std::marker::PhantomData<fn() -> T>,
-}
-
-/// The indexer's consumer of a source: all of LOGS, or the detections on FRAUD.
-pub fn worker_spec(source: Source, consumer: &str) -> WorkerSpec {
-    match source {
-        Source::Logs => WorkerSpec::all_logs(consumer),
-        Source::Fraud => WorkerSpec::fraud_detections(consumer),
-    }
 }
 
 impl<S: SearchStore, T: Indexable> Indexer<S, T> {

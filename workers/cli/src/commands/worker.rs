@@ -10,24 +10,24 @@ use sightline_alerts::measure::Sources;
 use sightline_alerts::notify::Notifier;
 use sightline_alerts::store::AlertStore;
 use sightline_alerts::Rules;
-use sightline_counters::project::{worker_spec as counters_spec, CounterProjection};
-use sightline_counters::{Layout, Reader, RedisStore, Source};
+use sightline_counters::project::CounterProjection;
+use sightline_counters::{Layout, Reader, RedisStore};
 use sightline_fraud::project::{scorer_spec, store_spec, DetectionProjection, ScorerProjection};
 use sightline_fraud::settings as fraud_settings;
 use sightline_fraud::store::mongo::MongoStore;
 use sightline_fraud::store::sqlite::SqliteStore;
 use sightline_fraud::store::DetectionStore;
 use sightline_runtime::config::{FraudBackend, SearchBackend};
-use sightline_runtime::consumer::Worker;
+use sightline_runtime::consumer::{Source, Worker};
 use sightline_runtime::metrics::{self, Health};
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::{Settings, Shutdown};
 use sightline_schemas::{Detection, Event};
-use sightline_search::project::{worker_spec, Indexer};
+use sightline_search::project::Indexer;
 use sightline_search::settings::{pii_hasher, tantivy_dir};
 use sightline_search::store::elasticsearch::ElasticsearchStore;
 use sightline_search::store::tantivy::TantivyStore;
-use sightline_search::store::{SearchStore, Source as SearchSource};
+use sightline_search::store::SearchStore;
 use time::OffsetDateTime;
 
 use crate::cli::WorkerKind;
@@ -85,7 +85,7 @@ async fn run_indexer<S: SearchStore + Clone>(
     // Events and fraud detections, each under its own consumer and watermark.
     let logs = Worker::new(
         &bus,
-        worker_spec(SearchSource::Logs, "indexer"),
+        Source::Logs.spec("indexer"),
         consumer.clone(),
         Indexer::<_, Event>::new(store.clone(), pii.clone()),
     )
@@ -93,7 +93,7 @@ async fn run_indexer<S: SearchStore + Clone>(
     .run(shutdown.clone());
     let fraud = Worker::new(
         &bus,
-        worker_spec(SearchSource::Fraud, "indexer-fraud"),
+        Source::Fraud.spec("indexer-fraud"),
         consumer,
         Indexer::<_, Detection>::new(store, pii),
     )
@@ -170,7 +170,7 @@ async fn counters(settings: Settings) -> anyhow::Result<ExitCode> {
         .with_batch_size(settings.counters.batch_size);
     let logs = Worker::new(
         &bus,
-        counters_spec(Source::Logs, "counters"),
+        Source::Logs.spec("counters"),
         consumer.clone(),
         CounterProjection::<Event>::new(store.clone()),
     )
@@ -178,7 +178,7 @@ async fn counters(settings: Settings) -> anyhow::Result<ExitCode> {
     .run(shutdown.clone());
     let fraud = Worker::new(
         &bus,
-        counters_spec(Source::Fraud, "counters-fraud"),
+        Source::Fraud.spec("counters-fraud"),
         consumer,
         CounterProjection::<Detection>::new(store),
     )

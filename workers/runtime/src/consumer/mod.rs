@@ -35,25 +35,37 @@ pub struct WorkerSpec {
     pub filter_subjects: Vec<String>,
 }
 
-impl WorkerSpec {
+/// The streams projections read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
     /// Every log event on LOGS.
-    pub fn all_logs(consumer: &str) -> Self {
-        Self {
-            stream: crate::topology::LOGS.into(),
-            consumer: consumer.into(),
-            filter_subjects: vec!["logs.>".into()],
+    Logs,
+    /// The fraud detections on FRAUD.
+    Fraud,
+}
+
+impl Source {
+    /// `logs` or `fraud`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Logs => "logs",
+            Source::Fraud => "fraud",
         }
     }
 
-    /// The fraud detections on FRAUD.
-    pub fn fraud_detections(consumer: &str) -> Self {
-        Self {
-            stream: crate::topology::FRAUD.into(),
+    /// The consumer of this source under the durable name `consumer`.
+    pub fn spec(self, consumer: &str) -> WorkerSpec {
+        let (stream, subject) = match self {
+            Source::Logs => (crate::topology::LOGS, "logs.>".to_owned()),
+            Source::Fraud => (
+                crate::topology::FRAUD,
+                format!("{}.detection.>", sightline_schemas::subject::FRAUD_PREFIX),
+            ),
+        };
+        WorkerSpec {
+            stream: stream.into(),
             consumer: consumer.into(),
-            filter_subjects: vec![format!(
-                "{}.detection.>",
-                sightline_schemas::subject::FRAUD_PREFIX
-            )],
+            filter_subjects: vec![subject],
         }
     }
 }

@@ -27,13 +27,7 @@ pub struct Sequenced {
 }
 
 /// The stream a batch comes from; a store with watermarks keeps one per source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// Log events from LOGS.
-    Logs,
-    /// Fraud detections from FRAUD.
-    Fraud,
-}
+pub use sightline_runtime::consumer::Source;
 
 pub trait SearchStore: Send + Sync + 'static {
     /// Indexes a batch idempotently: a store with a watermark skips sequences at or

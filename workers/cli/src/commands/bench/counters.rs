@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use sightline_counters::project::{worker_spec, CounterProjection};
+use sightline_counters::project::CounterProjection;
 use sightline_counters::{Layout, RedisStore, Source};
 use sightline_runtime::consumer::Worker;
 use sightline_runtime::servers;
@@ -43,7 +43,7 @@ pub async fn run(mut settings: Settings, events: usize) -> anyhow::Result<ExitCo
     let worker = tokio::spawn(
         Worker::new(
             bus,
-            worker_spec(Source::Logs, "bench-counters"),
+            Source::Logs.spec("bench-counters"),
             settings
                 .consumer
                 .with_batch_size(settings.counters.batch_size),

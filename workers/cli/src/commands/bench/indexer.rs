@@ -9,7 +9,7 @@ use sightline_runtime::consumer::Worker;
 use sightline_runtime::{Bus, Settings, Shutdown};
 use sightline_schemas::Event;
 use sightline_search::document::PiiHasher;
-use sightline_search::project::{worker_spec, Indexer};
+use sightline_search::project::Indexer;
 use sightline_search::query::{Agg, AggRequest, Field, Filters, SearchRequest};
 use sightline_search::store::elasticsearch::ElasticsearchStore;
 use sightline_search::store::tantivy::TantivyStore;
@@ -89,7 +89,7 @@ async fn measure<S: SearchStore + Clone>(
     let consumer = settings
         .consumer
         .with_batch_size(settings.search.batch_size);
-    let spec = worker_spec(Source::Logs, "bench-indexer");
+    let spec = Source::Logs.spec("bench-indexer");
     let (trigger, shutdown) = Shutdown::new();
     let started = Instant::now();
     let worker = tokio::spawn(
