@@ -29,11 +29,12 @@ pub struct Sources<D> {
     pub detections: Option<D>,
 }
 
-fn window(now: OffsetDateTime, length: std::time::Duration) -> Window {
-    Window {
-        end: now.unix_timestamp(),
-        secs: i64::try_from(length.as_secs()).unwrap_or(i64::MAX).max(1),
-    }
+/// The window of `length` (at least a second) ending at `now`.
+fn window(now: OffsetDateTime, length: std::time::Duration) -> Result<Window, AlertError> {
+    Ok(Window::ending_at(
+        now,
+        length.max(std::time::Duration::from_secs(1)),
+    )?)
 }
 
 /// `selector` with `{<per>}` replaced by `value`.
@@ -77,7 +78,7 @@ impl<D: DetectionStore> Sources<D> {
 
 impl<D: DetectionStore> Measure for Sources<D> {
     async fn measure(&self, rule: &Rule, now: OffsetDateTime) -> Result<Vec<Sample>, AlertError> {
-        let w = window(now, rule.window);
+        let w = window(now, rule.window)?;
         let mut out = Vec::new();
         match &rule.when {
             Condition::Ratio {
@@ -111,7 +112,7 @@ impl<D: DetectionStore> Measure for Sources<D> {
                 min_denominator,
             } => {
                 let per = per.as_deref();
-                let usual_window = window(now, *baseline);
+                let usual_window = window(now, *baseline)?;
                 for v in self.series(per, w).await? {
                     let v = v.as_deref();
                     let (num, den) = (fill(numerator, per, v), fill(denominator, per, v));
@@ -155,7 +156,10 @@ impl<D: DetectionStore> Measure for Sources<D> {
                 }
             }
             Condition::Silent { per, lookback } => {
-                let seen = self.counters.breakdown(per, window(now, *lookback)).await?;
+                let seen = self
+                    .counters
+                    .breakdown(per, window(now, *lookback)?)
+                    .await?;
                 let recent = self.counters.breakdown(per, w).await?;
                 for value in seen.keys() {
                     out.push(Sample {

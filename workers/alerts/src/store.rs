@@ -27,11 +27,8 @@ pub struct AlertStore {
 impl AlertStore {
     /// `prefix` is the counters' key prefix (`counters.prefix`).
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, AlertError> {
-        let client = redis::Client::open(url).map_err(|e| {
-            AlertError::Invalid(format!("redis.url is not usable ({:?})", e.kind()))
-        })?;
         Ok(Self {
-            conn: ConnectionManager::new(client).await?,
+            conn: sightline_counters::store::connection(url).await?,
             prefix: prefix.to_owned(),
         })
     }

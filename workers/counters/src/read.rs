@@ -27,12 +27,16 @@ pub struct Window {
 
 impl Window {
     pub fn ending_now(length: Duration) -> Result<Self, CountersError> {
+        Self::ending_at(time::OffsetDateTime::now_utc(), length)
+    }
+
+    pub fn ending_at(end: time::OffsetDateTime, length: Duration) -> Result<Self, CountersError> {
         let secs = i64::try_from(length.as_secs()).unwrap_or(i64::MAX);
         if secs == 0 {
             return Err(CountersError::invalid("the window must be at least 1s"));
         }
         Ok(Self {
-            end: time::OffsetDateTime::now_utc().unix_timestamp(),
+            end: end.unix_timestamp(),
             secs,
         })
     }

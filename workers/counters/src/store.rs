@@ -14,6 +14,14 @@ use crate::plan::{Op, ShardWrite};
 
 static APPLY: &str = include_str!("apply.lua");
 
+/// A multiplexed connection to the Redis at `url` that reconnects on its own.
+pub async fn connection(url: &str) -> Result<ConnectionManager, CountersError> {
+    let client = redis::Client::open(url)
+        // The URL may hold a password: the error names only what is wrong.
+        .map_err(|e| CountersError::invalid(format!("redis.url is not usable ({:?})", e.kind())))?;
+    Ok(ConnectionManager::new(client).await?)
+}
+
 /// What one shard's script did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
@@ -36,14 +44,8 @@ pub struct RedisStore {
 impl RedisStore {
     /// Connects (and reconnects on its own after a dropped connection).
     pub async fn connect(url: &str, layout: Layout) -> Result<Self, CountersError> {
-        let client = redis::Client::open(url)
-            // The URL may hold a password: the error names only what is wrong.
-            .map_err(|e| {
-                CountersError::invalid(format!("redis.url is not usable ({:?})", e.kind()))
-            })?;
-        let conn = ConnectionManager::new(client).await?;
         Ok(Self {
-            conn,
+            conn: connection(url).await?,
             layout: Arc::new(layout),
             script: Arc::new(Script::new(APPLY)),
             round_trips: Arc::default(),
