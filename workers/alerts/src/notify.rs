@@ -9,12 +9,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use prometheus::IntCounterVec;
-use sightline_runtime::config::{AlertsSettings, ReceiverFormat, ReceiverSettings};
+use sightline_runtime::config::{AlertsSettings, ReceiverSettings};
 use tokio::sync::Mutex;
 
 use crate::error::AlertError;
 use crate::group::Notification;
-use crate::payload::{body, Format};
+use crate::payload::body;
 
 /// What became of one notification at one receiver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +65,6 @@ impl RateLimit {
 
 struct Receiver {
     settings: ReceiverSettings,
-    format: Format,
     limit: Mutex<RateLimit>,
 }
 
@@ -86,11 +85,6 @@ impl Notifier {
             .receivers
             .iter()
             .map(|r| Receiver {
-                format: match r.format {
-                    ReceiverFormat::Webhook => Format::Webhook,
-                    ReceiverFormat::Slack => Format::Slack,
-                    ReceiverFormat::Alertmanager => Format::Alertmanager,
-                },
                 limit: Mutex::new(RateLimit::per_minute(r.max_per_minute)),
                 settings: r.clone(),
             })
@@ -129,7 +123,7 @@ impl Notifier {
             }
             tokio::time::sleep(wait).await;
         }
-        let payload = body(r.format, n, &self.generator_url);
+        let payload = body(r.settings.format, n, &self.generator_url);
         let name = r.settings.name.clone();
         let mut attempts = 0;
         loop {

@@ -1,28 +1,19 @@
 //! What receivers get, pure: a generic JSON webhook, a Slack-compatible webhook
 //! message, and Alertmanager's v2 `POST /api/v2/alerts` body.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use sightline_runtime::config::ReceiverFormat;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::group::Notification;
 use crate::state::{Alert, Status};
 
-/// The receiver formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Format {
-    Webhook,
-    Slack,
-    Alertmanager,
-}
-
-pub fn body(format: Format, n: &Notification, generator_url: &str) -> Value {
+pub fn body(format: ReceiverFormat, n: &Notification, generator_url: &str) -> Value {
     match format {
-        Format::Webhook => webhook(n),
-        Format::Slack => slack(n),
-        Format::Alertmanager => alertmanager(n, generator_url),
+        ReceiverFormat::Webhook => webhook(n),
+        ReceiverFormat::Slack => slack(n),
+        ReceiverFormat::Alertmanager => alertmanager(n, generator_url),
     }
 }
 
@@ -167,7 +158,7 @@ mod tests {
 
     #[test]
     fn the_webhook_carries_the_whole_notification() {
-        let v = body(Format::Webhook, &notification(false), "");
+        let v = body(ReceiverFormat::Webhook, &notification(false), "");
         assert_eq!(v["status"], "firing");
         assert_eq!(v["alerts"][0]["labels"]["service"], "checkout");
         assert_eq!(v["alerts"][0]["starts_at"], "2026-11-21T10:02:00Z");
@@ -176,10 +167,10 @@ mod tests {
 
     #[test]
     fn slack_gets_a_headline_and_a_coloured_attachment() {
-        let v = body(Format::Slack, &notification(false), "");
+        let v = body(ReceiverFormat::Slack, &notification(false), "");
         assert_eq!(v["text"], "[FIRING:1] HighErrorRate");
         assert_eq!(v["attachments"][0]["color"], "danger");
-        let v = body(Format::Slack, &notification(true), "");
+        let v = body(ReceiverFormat::Slack, &notification(true), "");
         assert_eq!(v["text"], "[RESOLVED] HighErrorRate");
         assert_eq!(v["attachments"][0]["color"], "good");
     }
@@ -187,7 +178,7 @@ mod tests {
     #[test]
     fn alertmanager_gets_v2_alerts_with_ends_at_once_resolved() {
         let v = body(
-            Format::Alertmanager,
+            ReceiverFormat::Alertmanager,
             &notification(false),
             "http://sightline/",
         );
@@ -195,7 +186,7 @@ mod tests {
         assert_eq!(v[0]["startsAt"], "2026-11-21T10:02:00Z");
         assert_eq!(v[0]["generatorURL"], "http://sightline/");
         assert!(v[0].get("endsAt").is_none());
-        let v = body(Format::Alertmanager, &notification(true), "");
+        let v = body(ReceiverFormat::Alertmanager, &notification(true), "");
         assert_eq!(v[0]["endsAt"], "2026-11-21T10:09:00Z");
     }
 }
