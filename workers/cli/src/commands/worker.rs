@@ -17,11 +17,11 @@ use sightline_fraud::settings as fraud_settings;
 use sightline_fraud::store::mongo::MongoStore;
 use sightline_fraud::store::sqlite::SqliteStore;
 use sightline_fraud::store::DetectionStore;
-use sightline_runtime::config::{FraudBackend, SearchBackend};
-use sightline_runtime::consumer::{Source, Worker};
+use sightline_runtime::config::{ConsumerSettings, FraudBackend, SearchBackend};
+use sightline_runtime::consumer::{Projection, Source, Worker};
 use sightline_runtime::metrics::{self, Health};
 use sightline_runtime::publisher::Publisher;
-use sightline_runtime::{Settings, Shutdown};
+use sightline_runtime::{Bus, Settings, Shutdown};
 use sightline_schemas::{Detection, Event};
 use sightline_search::project::Indexer;
 use sightline_search::settings::{pii_hasher, tantivy_dir};
@@ -82,25 +82,16 @@ async fn run_indexer<S: SearchStore + Clone>(
     let consumer = settings
         .consumer
         .with_batch_size(settings.search.batch_size);
-    // Events and fraud detections, each under its own consumer and watermark.
-    let logs = Worker::new(
+    run_logs_and_fraud(
         &bus,
-        Source::Logs.spec("indexer"),
-        consumer.clone(),
-        Indexer::<_, Event>::new(store.clone(), pii.clone()),
-    )
-    .with_health(health.clone())
-    .run(shutdown.clone());
-    let fraud = Worker::new(
-        &bus,
-        Source::Fraud.spec("indexer-fraud"),
+        "indexer",
         consumer,
+        Indexer::<_, Event>::new(store.clone(), pii.clone()),
         Indexer::<_, Detection>::new(store, pii),
+        health,
+        shutdown,
     )
-    .with_health(health)
-    .run(shutdown);
-    tokio::try_join!(logs, fraud)?;
-    Ok(ExitCode::SUCCESS)
+    .await
 }
 
 async fn fraud_scorer(settings: Settings) -> anyhow::Result<ExitCode> {
@@ -168,22 +159,37 @@ async fn counters(settings: Settings) -> anyhow::Result<ExitCode> {
     let consumer = settings
         .consumer
         .with_batch_size(settings.counters.batch_size);
-    let logs = Worker::new(
+    run_logs_and_fraud(
         &bus,
-        Source::Logs.spec("counters"),
-        consumer.clone(),
-        CounterProjection::<Event>::new(store.clone()),
-    )
-    .with_health(health.clone())
-    .run(shutdown.clone());
-    let fraud = Worker::new(
-        &bus,
-        Source::Fraud.spec("counters-fraud"),
+        "counters",
         consumer,
+        CounterProjection::<Event>::new(store.clone()),
         CounterProjection::<Detection>::new(store),
+        health,
+        shutdown,
     )
-    .with_health(health)
-    .run(shutdown);
+    .await
+}
+
+/// Runs a projection's two consumers in one process: LOGS events under `name`,
+/// FRAUD detections under `<name>-fraud`, each with its own position, sharing
+/// the health report and the shutdown.
+async fn run_logs_and_fraud(
+    bus: &Bus,
+    name: &str,
+    consumer: ConsumerSettings,
+    logs: impl Projection<Item = Event>,
+    fraud: impl Projection<Item = Detection>,
+    health: Health,
+    shutdown: Shutdown,
+) -> anyhow::Result<ExitCode> {
+    let logs = Worker::new(bus, Source::Logs.spec(name), consumer.clone(), logs)
+        .with_health(health.clone())
+        .run(shutdown.clone());
+    let fraud_name = format!("{name}-fraud");
+    let fraud = Worker::new(bus, Source::Fraud.spec(&fraud_name), consumer, fraud)
+        .with_health(health)
+        .run(shutdown);
     tokio::try_join!(logs, fraud)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -195,17 +201,17 @@ async fn alerts(settings: Settings) -> anyhow::Result<ExitCode> {
             // Opened (and created when missing) like the fraud-store worker does,
             // so the evaluator may start first; it only ever reads.
             let store = SqliteStore::open(&fraud_settings::sqlite_path(&settings))?;
-            run_alerts(Some(store), settings).await
+            run_alerts(store, settings).await
         }
         FraudBackend::Mongodb => {
             let store = MongoStore::connect(&settings.fraud.mongodb).await?;
-            run_alerts(Some(store), settings).await
+            run_alerts(store, settings).await
         }
     }
 }
 
 async fn run_alerts<D: DetectionStore>(
-    detections: Option<D>,
+    detections: D,
     settings: Settings,
 ) -> anyhow::Result<ExitCode> {
     let bus = super::connect(&settings).await?;
@@ -217,7 +223,7 @@ async fn run_alerts<D: DetectionStore>(
     let _health = serve_metrics(&settings).await?;
     let sources = Sources {
         counters: Reader::new(&counters),
-        detections,
+        detections: Some(detections),
     };
     Evaluator::new(rules, sources, store, bus, notifier)
         .await?
