@@ -61,6 +61,7 @@ async fn detections_from_fraud_are_indexed_once_at_their_latest_revision() {
     let indexer = stack.worker("indexer", &[("SIGHTLINE_SEARCH__BATCH_SIZE", "500")]);
     let done = eventually(Duration::from_secs(120), || async {
         stack.consumer_caught_up("LOGS", "fraud").await
+            && stack.consumer_caught_up("LOGS", "indexer").await
             && stack.consumer_caught_up("FRAUD", "indexer-fraud").await
             && indexed_detections(&stack).await.len() == expected.len()
     })
