@@ -162,6 +162,13 @@ async fn filters<S: SearchStore>(s: &S) {
             },
             vec![12, 5],
         ),
+        (
+            Filters {
+                min_response_time_ms: Some(120.0),
+                ..not_bench()
+            },
+            vec![10, 8, 7],
+        ),
     ];
     for (f, expected) in cases {
         let r = s.search(&request(None, f.clone())).await.unwrap();

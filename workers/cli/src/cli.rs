@@ -227,6 +227,9 @@ pub struct SearchArgs {
     pub endpoint: Option<String>,
     #[arg(long)]
     pub error_code: Option<u16>,
+    /// Requests that took at least this many milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub slower_than: Option<f64>,
     /// RFC 3339, inclusive.
     #[arg(long)]
     pub since: Option<String>,

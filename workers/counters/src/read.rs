@@ -128,21 +128,11 @@ impl Reader {
     ) -> Result<BTreeMap<String, BTreeMap<String, Decimal>>, CountersError> {
         let mut out: BTreeMap<String, BTreeMap<String, Decimal>> = BTreeMap::new();
         for (field, n) in self.sum_hashes(Family::Revenue, window).await? {
-            let mut status = None;
-            let mut currency = None;
-            for part in field.split(',') {
-                match part.split_once('=') {
-                    Some(("status", v)) => status = Some(v),
-                    Some(("currency", v)) => currency = Some(v),
-                    _ => {}
-                }
-            }
-            if let (Some(s), Some(c)) = (status, currency) {
-                let amount = Decimal::new(n, 0) / Decimal::from(REVENUE_SCALE);
-                *out.entry(c.to_owned())
+            if let Some((status, currency)) = revenue_field(&field) {
+                *out.entry(currency.to_owned())
                     .or_default()
-                    .entry(s.to_owned())
-                    .or_default() += amount;
+                    .entry(status.to_owned())
+                    .or_default() += revenue_amount(n);
             }
         }
         Ok(out)
@@ -167,17 +157,24 @@ impl Reader {
     ) -> Result<[u64; BUCKETS], CountersError> {
         let mut name = String::new();
         push_clean(&mut name, series);
-        let prefix = format!("{name}#");
-        let mut counts = [0u64; BUCKETS];
+        let mut all = self.latency_by_series(window).await?;
+        Ok(all.remove(&name).unwrap_or([0; BUCKETS]))
+    }
+
+    /// The latency bucket counts of every series (`all`, `db`, each endpoint)
+    /// over the window, in one read.
+    pub async fn latency_by_series(
+        &self,
+        window: Window,
+    ) -> Result<BTreeMap<String, [u64; BUCKETS]>, CountersError> {
+        let mut out: BTreeMap<String, [u64; BUCKETS]> = BTreeMap::new();
         for (field, n) in self.sum_hashes(Family::Latency, window).await? {
-            let bucket = field
-                .strip_prefix(&prefix)
-                .and_then(|i| i.parse::<usize>().ok());
-            if let Some(i) = bucket.filter(|&i| i < BUCKETS) {
-                counts[i] += u64::try_from(n).unwrap_or(0);
+            if let Some((series, i)) = latency_field(&field) {
+                out.entry(series.to_owned()).or_insert([0; BUCKETS])[i] +=
+                    u64::try_from(n).unwrap_or(0);
             }
         }
-        Ok(counts)
+        Ok(out)
     }
 
     /// Distinct users seen in the hours overlapping the window (HyperLogLog:
@@ -193,24 +190,73 @@ impl Reader {
             .await?)
     }
 
+    /// Each bucket's hash of a family (counts, revenue or latency) over the
+    /// window, oldest first, read at the resolution [`Self::step_for`] picks.
+    pub async fn bucket_hashes(
+        &self,
+        family: Family,
+        window: Window,
+    ) -> Result<BucketHashes, CountersError> {
+        let step = self.step_for(window);
+        let starts: Vec<i64> = Self::buckets(step, window).collect();
+        let mut pipe = redis::pipe();
+        for &b in &starts {
+            pipe.hgetall(self.layout.key(family, step.secs, b));
+        }
+        let hashes: Vec<BTreeMap<String, i64>> = pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(BucketHashes {
+            step_s: step.secs,
+            buckets: starts.into_iter().zip(hashes).collect(),
+        })
+    }
+
     /// Every field of a hash family summed over the window's buckets.
     async fn sum_hashes(
         &self,
         family: Family,
         window: Window,
     ) -> Result<BTreeMap<String, i64>, CountersError> {
-        let step = self.step_for(window);
-        let mut pipe = redis::pipe();
-        for b in Self::buckets(step, window) {
-            pipe.hgetall(self.layout.key(family, step.secs, b));
-        }
-        let hashes: Vec<BTreeMap<String, i64>> = pipe.query_async(&mut self.conn.clone()).await?;
         let mut out = BTreeMap::new();
-        for (field, n) in hashes.into_iter().flatten() {
-            *out.entry(field).or_default() += n;
+        for (_, hash) in self.bucket_hashes(family, window).await?.buckets {
+            for (field, n) in hash {
+                *out.entry(field).or_default() += n;
+            }
         }
         Ok(out)
     }
+}
+
+/// Hashes per bucket: (bucket start, field -> value), oldest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BucketHashes {
+    pub step_s: i64,
+    pub buckets: Vec<(i64, BTreeMap<String, i64>)>,
+}
+
+/// A latency field (`<series>#<bucket>`) as (series, bucket index).
+pub fn latency_field(field: &str) -> Option<(&str, usize)> {
+    let (series, i) = field.rsplit_once('#')?;
+    let i = i.parse::<usize>().ok().filter(|&i| i < BUCKETS)?;
+    Some((series, i))
+}
+
+/// A revenue field (`status=<s>,currency=<c>`) as (status, currency).
+pub fn revenue_field(field: &str) -> Option<(&str, &str)> {
+    let mut status = None;
+    let mut currency = None;
+    for part in field.split(',') {
+        match part.split_once('=') {
+            Some(("status", v)) => status = Some(v),
+            Some(("currency", v)) => currency = Some(v),
+            _ => {}
+        }
+    }
+    Some((status?, currency?))
+}
+
+/// A stored revenue integer as an exact amount in major units.
+pub fn revenue_amount(stored: i64) -> Decimal {
+    Decimal::new(stored, 0) / Decimal::from(REVENUE_SCALE)
 }
 
 /// Checks a selector: `total`, or `name=value` pairs joined by commas, with

@@ -51,6 +51,29 @@ struct SnapshotRef<'a> {
     state: &'a State,
 }
 
+/// The scorer's saved state and the LOGS sequence it reflects, if one was saved.
+/// Used by the scorer on start and by the API to assess payments read-only.
+pub fn read_snapshot(path: &Path, rules: &Rules) -> Result<Option<(u64, State)>, FraudError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error(path, e)),
+    };
+    let snapshot: Snapshot = rmp_serde::from_slice(&bytes).map_err(|e| {
+        FraudError::Backend(format!(
+            "{} is unreadable ({e}); delete it to rebuild the state by replaying LOGS",
+            path.display()
+        ))
+    })?;
+    let mut state = snapshot.state;
+    if snapshot.rules_version != rules.version {
+        // Windows are rule-agnostic; verdicts under the old rules are not.
+        state.recent.clear();
+        state.recent_order.clear();
+    }
+    Ok(Some((snapshot.seq, state)))
+}
+
 pub struct ScorerProjection {
     scorer: Scorer,
     publisher: Publisher,
@@ -94,26 +117,13 @@ impl ScorerProjection {
 
     /// Loads the saved state once, on the first position query.
     fn load(&mut self) -> Result<(), FraudError> {
-        let bytes = match std::fs::read(&self.snapshot_path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_error(&self.snapshot_path, e)),
+        let rules = self.scorer.rules().clone();
+        let Some((seq, state)) = read_snapshot(&self.snapshot_path, &rules)? else {
+            return Ok(());
         };
-        let snapshot: Snapshot = rmp_serde::from_slice(&bytes).map_err(|e| {
-            FraudError::Backend(format!(
-                "{} is unreadable ({e}); delete it to rebuild the state by replaying LOGS",
-                self.snapshot_path.display()
-            ))
-        })?;
-        let mut state = snapshot.state;
-        if snapshot.rules_version != self.scorer.rules().version {
-            // Windows are rule-agnostic; verdicts under the old rules are not.
-            state.recent.clear();
-            state.recent_order.clear();
-        }
-        tracing::info!(seq = snapshot.seq, path = %self.snapshot_path.display(), "fraud scorer state restored");
-        self.scorer = Scorer::with_state(self.scorer.rules().clone(), state);
-        self.seq = Some(snapshot.seq);
+        tracing::info!(seq, path = %self.snapshot_path.display(), "fraud scorer state restored");
+        self.scorer = Scorer::with_state(rules, state);
+        self.seq = Some(seq);
         Ok(())
     }
 

@@ -40,6 +40,9 @@ impl Prepared {
 pub struct PublishSummary {
     pub published: u64,
     pub duplicates: u64,
+    /// The highest LOGS sequence among the acks (a duplicate's is the original's):
+    /// once a projection's watermark reaches it, it holds every event sent.
+    pub last_sequence: u64,
 }
 
 #[derive(Clone)]
@@ -157,6 +160,7 @@ impl Pipeline<'_> {
                 } else {
                     self.summary.published += 1;
                 }
+                self.summary.last_sequence = self.summary.last_sequence.max(ack.sequence);
                 self.last_ack = Some(ack);
                 Ok(())
             }

@@ -98,6 +98,8 @@ pub struct Filters {
     pub user_id: Option<String>,
     pub endpoint: Option<String>,
     pub error_code: Option<u16>,
+    /// Requests (performance events) that took at least this long.
+    pub min_response_time_ms: Option<f64>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub since: Option<OffsetDateTime>,
     /// Exclusive upper bound.

@@ -56,6 +56,7 @@ async fn search<S: SearchStore>(store: &S, args: SearchArgs) -> anyhow::Result<E
             user_id: args.user,
             endpoint: args.endpoint,
             error_code: args.error_code,
+            min_response_time_ms: args.slower_than,
             since: instant("--since", &args.since)?,
             until: instant("--until", &args.until)?,
         },

@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 
 mod alerts;
+mod api;
 mod counters;
 mod fraud;
 pub use alerts::{AlertsSettings, ReceiverFormat, ReceiverSettings};
+pub use api::{ApiKey, ApiSettings, Role};
 pub use counters::{CountersSettings, RedisSettings, Resolution};
 pub use fraud::{FraudBackend, FraudSettings, MongoSettings};
 
@@ -36,6 +38,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub counters: CountersSettings,
     pub alerts: AlertsSettings,
+    pub api: ApiSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

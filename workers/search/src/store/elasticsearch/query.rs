@@ -58,6 +58,9 @@ pub fn query(request: &SearchRequest) -> Value {
     if let Some(code) = f.error_code {
         filter.push(json!({ "term": { "error_code": code } }));
     }
+    if let Some(ms) = f.min_response_time_ms {
+        filter.push(json!({ "range": { "response_time_ms": { "gte": ms } } }));
+    }
     if f.since.is_some() || f.until.is_some() {
         let mut range = serde_json::Map::new();
         if let Some(t) = f.since {

@@ -204,7 +204,13 @@ impl SearchStore for TantivyStore {
     async fn watermark(&self, source: Source) -> Result<Option<u64>, SearchError> {
         self.blocking(move |inner| match &inner.writer {
             Some(_) => Ok(inner.writer()?.watermarks.get(source)),
-            None => Ok(read_watermarks(&inner.index)?.get(source)),
+            None => {
+                // Read before reloading, so what is searchable is never older
+                // than the watermark a reader (the API) reports.
+                let watermarks = read_watermarks(&inner.index)?;
+                inner.reader.reload()?;
+                Ok(watermarks.get(source))
+            }
         })
         .await
     }

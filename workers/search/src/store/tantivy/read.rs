@@ -119,6 +119,13 @@ fn full_query(
         let term = Term::from_field_u64(inner.fields.field("error_code"), code.into());
         must.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
     }
+    if let Some(ms) = f.min_response_time_ms {
+        let term = Term::from_field_f64(inner.fields.field("response_time_ms"), ms);
+        must.push(Box::new(RangeQuery::new(
+            Bound::Included(term),
+            Bound::Unbounded,
+        )));
+    }
     if f.since.is_some() || f.until.is_some() {
         let lower = f.since.map_or(Bound::Unbounded, |t| {
             Bound::Included(time_term(inner, nanos(t)))
