@@ -46,6 +46,12 @@ pub enum Command {
         #[command(subcommand)]
         action: AlertsAction,
     },
+    /// Serve the query API, OpenAPI document and dashboard page until SIGINT or SIGTERM.
+    Api {
+        /// Listen here instead of `api.listen` (port 0 picks a free port).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Benchmarks that print one JSON object.
     Bench {
         #[command(subcommand)]
@@ -102,6 +108,19 @@ pub enum BenchTarget {
     Counters {
         #[arg(long, default_value_t = 1_000_000)]
         events: usize,
+    },
+    /// The API on a loaded stack: cached overview rate, search latency over HTTP,
+    /// and HTTP ingest against the Publisher.
+    Api {
+        /// Events in LOGS, indexed and counted before the API is measured.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Events published directly, then as many through POST /api/logs/ingest.
+        #[arg(long, default_value_t = 200_000)]
+        ingest: usize,
+        /// Seconds of overview load.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
     },
 }
 

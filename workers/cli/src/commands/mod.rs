@@ -1,4 +1,5 @@
 mod alerts;
+mod api;
 mod bench;
 mod counters;
 mod fraud;
@@ -25,6 +26,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Fraud { action } => fraud::run(action, &settings).await,
         Command::Counters(args) => counters::run(args, &settings).await,
         Command::Alerts { action } => alerts::run(action, &settings).await,
+        Command::Api { listen } => api::run(listen, settings).await,
         Command::Bench { target } => bench::run(target, &settings).await,
     }
 }

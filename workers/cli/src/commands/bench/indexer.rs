@@ -133,7 +133,7 @@ async fn measure<S: SearchStore + Clone>(
     })
 }
 
-const WORDS: &[&str] = &[
+pub(super) const WORDS: &[&str] = &[
     "database",
     "payment completed",
     "timeout",
@@ -193,15 +193,16 @@ fn dashboard_request() -> AggRequest {
 }
 
 /// Runs `n` queries one after another; (p50, p99) in milliseconds.
-async fn latencies<F, Fut>(n: usize, query: F) -> anyhow::Result<(f64, f64)>
+pub(super) async fn latencies<F, Fut, E>(n: usize, query: F) -> anyhow::Result<(f64, f64)>
 where
     F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = Result<(), sightline_search::SearchError>>,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: Into<anyhow::Error>,
 {
     let mut samples = Vec::with_capacity(n);
     for i in 0..n {
         let started = Instant::now();
-        query(i).await?;
+        query(i).await.map_err(Into::into)?;
         samples.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     samples.sort_by(f64::total_cmp);

@@ -1,6 +1,7 @@
 //! `sightline bench ...`: throughput figures as one JSON object, each compared with
 //! the raw ceiling measured in the same run (these machines are noisy).
 
+mod api;
 mod counters;
 mod fraud;
 mod indexer;
@@ -35,6 +36,11 @@ pub async fn run(target: BenchTarget, settings: &Settings) -> anyhow::Result<Exi
             fraud::run(settings.clone(), events, fraud_rate).await
         }
         BenchTarget::Counters { events } => counters::run(settings.clone(), events).await,
+        BenchTarget::Api {
+            events,
+            ingest,
+            seconds,
+        } => api::run(settings.clone(), events, ingest, seconds).await,
     }
 }
 

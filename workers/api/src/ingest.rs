@@ -1,0 +1,162 @@
+//! HTTP ingest: a body becomes numbered records (one JSON event, a JSON array, or
+//! NDJSON), each validated and published like `sightline publish` does. A bad
+//! record is reported with its place and reason; the others still go through.
+
+use serde::Serialize;
+use sightline_runtime::publisher::Publisher;
+use sightline_runtime::ErrorKind;
+use sightline_schemas::{decode, Encoding};
+
+use crate::error::ApiError;
+
+/// Errors listed in one answer; the count of rejected records is always whole.
+pub const MAX_LISTED_ERRORS: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `application/x-ndjson`: one event per line.
+    Lines,
+    /// `application/json`: one event, or an array of them.
+    Json,
+}
+
+impl Shape {
+    pub fn from_content_type(value: Option<&str>) -> Self {
+        match value {
+            Some(v) if v.starts_with("application/json") => Shape::Json,
+            _ => Shape::Lines,
+        }
+    }
+}
+
+/// A record and where it was in the body (`line 3`, `item 2`, `body`).
+#[derive(Debug, PartialEq)]
+pub struct Record {
+    pub place: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Splits a body into records. An array is recognised in either shape.
+pub fn split(body: &[u8], shape: Shape) -> Result<Vec<Record>, ApiError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    match first {
+        None => Err(ApiError::bad_request(
+            "the body is empty: send one JSON event, a JSON array of events, or NDJSON",
+        )),
+        Some(b'[') => {
+            let items: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| {
+                ApiError::bad_request(format!("the JSON array does not parse: {e}"))
+            })?;
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    Ok(Record {
+                        place: format!("item {}", i + 1),
+                        bytes: serde_json::to_vec(item)
+                            .map_err(|e| ApiError::internal(e.to_string()))?,
+                    })
+                })
+                .collect()
+        }
+        Some(_) if shape == Shape::Json => Ok(vec![Record {
+            place: "body".into(),
+            bytes: body.to_vec(),
+        }]),
+        Some(_) => Ok(body
+            .split(|&b| b == b'\n')
+            .enumerate()
+            .filter(|(_, line)| !line.trim_ascii().is_empty())
+            .map(|(i, line)| Record {
+                place: format!("line {}", i + 1),
+                bytes: line.to_vec(),
+            })
+            .collect()),
+    }
+}
+
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct IngestReport {
+    /// Events newly stored in LOGS.
+    pub published: u64,
+    /// Events LOGS already held (same id within the dedup window).
+    pub duplicates: u64,
+    pub rejected: u64,
+    /// The first rejected records, each with its place and reason.
+    pub errors: Vec<RecordError>,
+    /// The LOGS sequence of the last event: pass it as `Sightline-Wait-For` to
+    /// read these events back.
+    pub last_sequence: u64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RecordError {
+    pub place: String,
+    pub error: String,
+}
+
+/// Validates and publishes every record, waiting for LOGS to store them.
+pub async fn publish(publisher: &Publisher, records: &[Record]) -> Result<IngestReport, ApiError> {
+    let mut report = IngestReport::default();
+    let mut pipeline = publisher.pipeline();
+    for r in records {
+        let sent = match decode(&r.bytes, Encoding::Json) {
+            Ok(event) => pipeline.send(&event).await,
+            Err(e) => Err(e.into()),
+        };
+        match sent {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Poison => {
+                report.rejected += 1;
+                if report.errors.len() < MAX_LISTED_ERRORS {
+                    report.errors.push(RecordError {
+                        place: r.place.clone(),
+                        error: e.to_string(),
+                    });
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let summary = pipeline.finish().await?;
+    report.published = summary.published;
+    report.duplicates = summary.duplicates;
+    report.last_sequence = summary.last_sequence;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn places(records: &[Record]) -> Vec<&str> {
+        records.iter().map(|r| r.place.as_str()).collect()
+    }
+
+    #[test]
+    fn bodies_split_into_numbered_records() {
+        let lines = split(b"{\"a\":1}\n\n{\"b\":2}\n", Shape::Lines).unwrap();
+        assert_eq!(places(&lines), ["line 1", "line 3"]);
+        assert_eq!(lines[1].bytes, b"{\"b\":2}");
+        let array = split(b"  [{\"a\":1},{\"b\":2}]", Shape::Lines).unwrap();
+        assert_eq!(places(&array), ["item 1", "item 2"]);
+        let one = split(b"{\n  \"a\": 1\n}", Shape::Json).unwrap();
+        assert_eq!(places(&one), ["body"]);
+        assert_eq!(split(b" \n", Shape::Json).unwrap_err().status, 400);
+        let bad = split(b"[{\"a\":1},", Shape::Json).unwrap_err();
+        assert!(bad.message.contains("array"), "{}", bad.message);
+    }
+
+    #[test]
+    fn content_types_pick_the_shape() {
+        assert_eq!(
+            Shape::from_content_type(Some("application/json; charset=utf-8")),
+            Shape::Json
+        );
+        assert_eq!(
+            Shape::from_content_type(Some("application/x-ndjson")),
+            Shape::Lines
+        );
+        assert_eq!(Shape::from_content_type(None), Shape::Lines);
+    }
+}

@@ -1,0 +1,48 @@
+//! Sightline's query API: a thin axum layer over the projections (search,
+//! detections, counters, alerts), HTTP ingest into LOGS, an OpenAPI document and
+//! the built-in live dashboard page.
+
+mod assess;
+pub mod auth;
+mod backends;
+mod cache;
+pub mod error;
+pub mod ingest;
+pub mod openapi;
+mod page;
+pub mod routes;
+pub mod state;
+pub mod watermark;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+pub use error::ApiError;
+pub use state::AppState;
+
+/// Serves the API on `listener` until `shutdown` completes; in-flight requests
+/// finish first.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if state.keys.is_open() {
+        tracing::warn!("api.keys is empty: every route is open to whoever reaches the API");
+    }
+    state.refresh_marks().await;
+    let refresh = state.spawn_refresh();
+    let app = routes::router(state);
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    refresh.abort();
+    served
+}
+
+/// Binds the configured address (port 0 picks one) and says where it listens.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "API listening");
+    Ok(listener)
+}

@@ -1,0 +1,85 @@
+//! The OpenAPI document the API serves at /api/openapi.json, generated from the
+//! handlers' annotations so it cannot drift from the routes.
+
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{alerts, analytics, dashboard, fraud, logs, ops, performance, search};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sightline",
+        description = "Query API over Sightline's projections. Errors are \
+            `{\"error\": {\"code\", \"message\"}}`. Responses carry `Sightline-Watermark`, the \
+            stream sequence the projection had applied; send `Sightline-Wait-For: <sequence>` \
+            (e.g. the `last_sequence` of an ingest) to read your own writes."
+    ),
+    paths(
+        logs::ingest, logs::upload, logs::recent, logs::stats,
+        search::search, search::autocomplete,
+        analytics::transactions, analytics::errors, analytics::user_behavior, analytics::trends,
+        performance::metrics, performance::api_response_times, performance::database_latency,
+        performance::slow_requests,
+        fraud::detect, fraud::suspicious, fraud::stats,
+        dashboard::overview, dashboard::metrics, dashboard::charts, dashboard::stream,
+        alerts::active, alerts::history, alerts::silences, alerts::create_silence,
+        alerts::expire_silence,
+        ops::consumers, ops::watermarks, ops::dlq, ops::healthz, ops::readyz,
+    ),
+    modifiers(&ApiKeys),
+    security(("api_key" = [])),
+    tags(
+        (name = "logs", description = "Ingest and the latest events"),
+        (name = "search", description = "Full-text search over the search projection"),
+        (name = "analytics", description = "Counters over a window ending now"),
+        (name = "performance", description = "Latency and slow requests"),
+        (name = "fraud", description = "Fraud detections"),
+        (name = "dashboard", description = "What the built-in page shows"),
+        (name = "alerts", description = "Alerts and silences"),
+        (name = "ops", description = "Consumers, watermarks, dead letters, health"),
+    )
+)]
+pub struct ApiDoc;
+
+struct ApiKeys;
+
+impl Modify for ApiKeys {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+pub async fn document() -> Response {
+    Json(ApiDoc::openapi()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_routed_path_is_documented() {
+        let doc = ApiDoc::openapi();
+        let source = include_str!("routes/mod.rs");
+        let mut checked = 0;
+        for call in source.split(".route(").skip(1) {
+            let path = call.split('"').nth(1).expect("a quoted path");
+            if path == "/" || path == "/api/openapi.json" || path == "/metrics" {
+                continue;
+            }
+            assert!(
+                doc.paths.paths.contains_key(path),
+                "{path} is not documented"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 31, "every route was found ({checked})");
+    }
+}

@@ -1,0 +1,109 @@
+//! /api/fraud: score a payment without persisting it, list suspicious activity,
+//! and detection statistics, from the detections store.
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use sightline_fraud::store::{DetectionQuery, StatsQuery};
+use sightline_schemas::Event;
+use utoipa::IntoParams;
+
+use super::params::instant;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::watermark::{stamped, Projection};
+
+/// Scores a transaction event against the scorer's current state.
+///
+/// Nothing is published or stored; the answer is the detection the scorer would
+/// reach (`persisted` is false) and the LOGS sequence of the state it used.
+#[utoipa::path(post, path = "/api/fraud/detect", tag = "fraud",
+    request_body(content = Object, description = "a transaction event, as published to LOGS"),
+    responses((status = 200, description = "the detection, with score and indicators", body = Object),
+        (status = 422, description = "not a valid transaction event")))]
+pub async fn detect(
+    State(state): State<AppState>,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
+    let event: Event = sightline_schemas::decode(&body, sightline_schemas::Encoding::Json)
+        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let assessment = state.assessor.assess(&event).await?;
+    Ok(Json(assessment).into_response())
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SuspiciousParams {
+    /// Lowest score (default: the rules' suspicious score).
+    pub min_score: Option<u8>,
+    pub user: Option<String>,
+    /// An indicator that must be among the detection's.
+    pub indicator: Option<String>,
+    /// RFC 3339, by detection time.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Default 50, at most 1000.
+    pub limit: Option<usize>,
+}
+
+/// Detections at or above a score, newest first.
+#[utoipa::path(get, path = "/api/fraud/suspicious-activities", tag = "fraud",
+    params(SuspiciousParams), responses((status = 200, description = "detections", body = Object)))]
+pub async fn suspicious(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<SuspiciousParams>,
+) -> Result<Response, ApiError> {
+    let mark = state
+        .watermark_for(Projection::Detections, &headers)
+        .await?;
+    let query = DetectionQuery {
+        min_score: Some(p.min_score.unwrap_or(state.assessor.suspicious_score())),
+        user: p.user,
+        indicator: p.indicator,
+        since: instant("since", p.since.as_deref())?,
+        until: instant("until", p.until.as_deref())?,
+        limit: p.limit.unwrap_or(50),
+    };
+    if query.limit > sightline_fraud::store::MAX_LIMIT {
+        return Err(ApiError::bad_request(format!(
+            "limit must be at most {}",
+            sightline_fraud::store::MAX_LIMIT
+        )));
+    }
+    query.check()?;
+    let detections = state.detections.list(&query).await?;
+    Ok(stamped(mark, detections))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StatsParams {
+    /// RFC 3339, by detection time.
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+/// Detections, suspicious ones, indicators, score histogram and amount at risk.
+#[utoipa::path(get, path = "/api/fraud/stats", tag = "fraud", params(StatsParams),
+    responses((status = 200, description = "detection statistics", body = Object)))]
+pub async fn stats(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<StatsParams>,
+) -> Result<Response, ApiError> {
+    let mark = state
+        .watermark_for(Projection::Detections, &headers)
+        .await?;
+    let query = StatsQuery {
+        since: instant("since", p.since.as_deref())?,
+        until: instant("until", p.until.as_deref())?,
+        suspicious_score: state.assessor.suspicious_score(),
+    };
+    let stats = state.detections.stats(&query).await?;
+    Ok(stamped(mark, stats))
+}

@@ -1,0 +1,165 @@
+//! /api/logs: ingest (a body or an uploaded file) and the latest events.
+
+use axum::extract::{Multipart, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sightline_search::query::{DocKind, Filters, SearchRequest, SearchResponse};
+use utoipa::{IntoParams, ToSchema};
+
+use super::params::{list, WindowParams};
+use crate::error::ApiError;
+use crate::ingest::{self, IngestReport, Shape};
+use crate::state::AppState;
+use crate::watermark::{stamped, Projection};
+
+/// Answers an ingest: 200 when anything was taken (or nothing was refused),
+/// 422 when every record was refused.
+fn report_response(report: IngestReport) -> Response {
+    let status = if report.rejected > 0 && report.published + report.duplicates == 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(report)).into_response()
+}
+
+/// Publishes events to LOGS.
+///
+/// The body is one JSON event or a JSON array (`application/json`), or NDJSON
+/// (`application/x-ndjson`). Records are validated like `sightline publish`: a bad
+/// one is listed with its line or item and the reason, and the rest go through.
+#[utoipa::path(post, path = "/api/logs/ingest", tag = "logs",
+    request_body(content = String, description = "JSON event, JSON array or NDJSON",
+        content_type = "application/x-ndjson"),
+    responses((status = 200, body = IngestReport), (status = 422, body = IngestReport,
+        description = "every record was refused"), (status = 413, description = "body too large")))]
+pub async fn ingest(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
+    let shape = Shape::from_content_type(
+        headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let records = ingest::split(&body, shape)?;
+    let report = ingest::publish(&state.publisher, &records).await?;
+    Ok(report_response(report))
+}
+
+/// Publishes the events of an uploaded file (multipart field `file`): NDJSON or a
+/// JSON array, with the same per-record errors as ingest.
+#[utoipa::path(post, path = "/api/logs/upload", tag = "logs",
+    request_body(content = String, description = "multipart/form-data with a `file` part",
+        content_type = "multipart/form-data"),
+    responses((status = 200, body = IngestReport), (status = 422, body = IngestReport)))]
+pub async fn upload(
+    State(state): State<AppState>,
+    mut multipart: Multipart,
+) -> Result<Response, ApiError> {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("multipart body: {e}")))?
+    {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::bad_request(format!("the `file` part: {e}")))?;
+        let records = ingest::split(&bytes, Shape::Lines)?;
+        let report = ingest::publish(&state.publisher, &records).await?;
+        return Ok(report_response(report));
+    }
+    Err(ApiError::bad_request(
+        "the multipart body has no `file` part",
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RecentParams {
+    /// Comma-separated kinds (`transaction,error`...).
+    pub kind: Option<String>,
+    /// Comma-separated services.
+    pub service: Option<String>,
+    /// How many (default 50, at most 1000).
+    pub limit: Option<usize>,
+}
+
+/// The newest events in the index.
+#[utoipa::path(get, path = "/api/logs/recent", tag = "logs", params(RecentParams),
+    responses((status = 200, description = "hits, newest first", body = Object)))]
+pub async fn recent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<RecentParams>,
+) -> Result<Response, ApiError> {
+    let mark = state.watermark_for(Projection::Search, &headers).await?;
+    let kinds = list(p.kind.as_deref())
+        .iter()
+        .map(|k| {
+            k.parse::<DocKind>()
+                .map_err(|e| ApiError::bad_request(format!("kind: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let request = SearchRequest {
+        filters: Filters {
+            kinds,
+            services: list(p.service.as_deref()),
+            ..Filters::default()
+        },
+        size: p.limit.unwrap_or(50),
+        ..SearchRequest::default()
+    };
+    request.checked_size().map_err(ApiError::bad_request)?;
+    let response: SearchResponse = state.search.search(&request).await?;
+    Ok(stamped(mark, response))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogStats {
+    /// Events in the window (by occurrence time).
+    pub total: u64,
+    pub per_second: f64,
+    pub by_kind: std::collections::BTreeMap<String, u64>,
+    pub by_service: std::collections::BTreeMap<String, u64>,
+    /// Events stored in LOGS now, and its last sequence.
+    pub stream_messages: u64,
+    pub stream_last_sequence: u64,
+}
+
+/// Event counts over a window, by kind and service (from the counters).
+#[utoipa::path(get, path = "/api/logs/stats", tag = "logs", params(WindowParams),
+    responses((status = 200, body = LogStats)))]
+pub async fn stats(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<WindowParams>,
+) -> Result<Response, ApiError> {
+    let mark = state.watermark_for(Projection::Counters, &headers).await?;
+    let window = p.window()?;
+    let total = state.counters.count("total", window).await?.value;
+    let stream = state
+        .bus
+        .js
+        .get_stream(sightline_runtime::topology::LOGS)
+        .await
+        .map_err(|e| ApiError::unavailable(format!("LOGS stream: {e}")))?;
+    let info = stream.cached_info().state.clone();
+    let stats = LogStats {
+        total,
+        per_second: total as f64 / window.secs as f64,
+        by_kind: state.counters.breakdown("kind", window).await?,
+        by_service: state.counters.breakdown("service", window).await?,
+        stream_messages: info.messages,
+        stream_last_sequence: info.last_sequence,
+    };
+    Ok(stamped(mark, stats))
+}

@@ -1,0 +1,109 @@
+//! Query parameters several routes share, each checked with an error naming it.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use sightline_counters::Window;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use utoipa::IntoParams;
+
+use crate::error::ApiError;
+
+/// The longest window a counters query may cover (the coarsest resolution's life).
+const MAX_WINDOW: Duration = Duration::from_secs(90 * 86_400);
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct WindowParams {
+    /// How far back from now, e.g. `15m`, `1h`, `7d` (default `1h`, at most `90d`).
+    pub window: Option<String>,
+}
+
+impl WindowParams {
+    pub fn length(&self) -> Result<Duration, ApiError> {
+        parse_window(self.window.as_deref())
+    }
+
+    pub fn window(&self) -> Result<Window, ApiError> {
+        Ok(Window::ending_now(self.length()?)?)
+    }
+}
+
+pub fn parse_window(text: Option<&str>) -> Result<Duration, ApiError> {
+    let Some(text) = text else {
+        return Ok(Duration::from_secs(3600));
+    };
+    let length = humantime::parse_duration(text)
+        .map_err(|e| ApiError::bad_request(format!("window `{text}`: {e} (try 15m, 1h, 7d)")))?;
+    if length < Duration::from_secs(1) || length > MAX_WINDOW {
+        return Err(ApiError::bad_request(format!(
+            "window `{text}` must be between 1s and 90d"
+        )));
+    }
+    Ok(length)
+}
+
+/// An RFC 3339 instant from parameter `name`.
+pub fn instant(name: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>, ApiError> {
+    value
+        .map(|v| {
+            OffsetDateTime::parse(v, &Rfc3339).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "{name} `{v}` is not an RFC 3339 time ({e}); e.g. 2026-01-31T12:00:00Z"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// A comma-separated list parameter.
+pub fn list(value: Option<&str>) -> Vec<String> {
+    value
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A share, 0 when there is nothing to share.
+pub fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_checked_and_named() {
+        assert_eq!(parse_window(None).unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_window(Some("15m")).unwrap(), Duration::from_secs(900));
+        let e = parse_window(Some("soon")).unwrap_err();
+        assert!(e.message.contains("window `soon`"), "{}", e.message);
+        assert!(parse_window(Some("100d")).is_err());
+        assert!(parse_window(Some("0s")).is_err());
+    }
+
+    #[test]
+    fn instants_and_lists() {
+        assert!(instant("since", Some("2026-01-31T12:00:00Z"))
+            .unwrap()
+            .is_some());
+        let e = instant("since", Some("yesterday")).unwrap_err();
+        assert!(e.message.starts_with("since `yesterday`"), "{}", e.message);
+        assert_eq!(list(Some("a, b,,c")), ["a", "b", "c"]);
+        assert!(list(None).is_empty());
+        assert_eq!(ratio(1, 4), 0.25);
+        assert_eq!(ratio(1, 0), 0.0);
+    }
+}
