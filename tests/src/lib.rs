@@ -90,8 +90,19 @@ impl Stack {
 
     /// Starts `sightline worker <kind>` on this stack with extra environment.
     pub fn worker(&self, kind: &str, env: &[(&str, &str)]) -> WorkerProcess {
+        self.spawn(&["worker", kind], env, std::process::Stdio::null())
+    }
+
+    /// Starts a long-running `sightline <args>` on this stack (in its directory,
+    /// so a `sightline.toml` there applies).
+    pub fn spawn(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdout: std::process::Stdio,
+    ) -> WorkerProcess {
         let child = std::process::Command::new(sightline_bin())
-            .args(["worker", kind])
+            .args(args)
             .env(
                 "SIGHTLINE_NATS__URL",
                 self.settings.nats.url.as_deref().unwrap_or_default(),
@@ -99,9 +110,10 @@ impl Stack {
             .env("SIGHTLINE_DATA_DIR", self.path("data"))
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
-            .stdout(std::process::Stdio::null())
+            .current_dir(self.dir.path())
+            .stdout(stdout)
             .spawn()
-            .expect("worker starts");
+            .expect("sightline starts");
         WorkerProcess(child)
     }
 
@@ -203,6 +215,8 @@ pub fn straight_scoring(
     expected
 }
 
+pub mod api;
+pub mod browser;
 pub mod counters;
 pub mod detections_suite;
 pub mod fault_proxy;
