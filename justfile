@@ -27,15 +27,17 @@ bench: setup
     ./target/release/sightline bench indexer
     ./target/release/sightline bench fraud
     ./target/release/sightline bench counters
+    ./target/release/sightline bench api
 
 # Start a throwaway NATS server with the streams applied, for trying the CLI by hand.
 nats port="4222": setup
     mkdir -p data/nats && nats-server -js -a 127.0.0.1 -p {{port}} -sd data/nats
 
 # The main job on one machine, until `sightline up` lands: NATS and Redis servers under
-# ./data, the streams, every worker, seeded traffic through the real Publisher, then
-# searches, fraud detections, counters and alerts.
-demo events="20000" port="4222" redis="6379": setup
+# ./data, the streams, every worker and the API, seeded traffic through the real
+# Publisher, then searches, fraud detections, counters and alerts; in a terminal it keeps
+# running with the dashboard on http://127.0.0.1:<api>/ until Ctrl-C.
+demo events="20000" port="4222" redis="6379" api="8080": setup
     #!/usr/bin/env bash
     set -euo pipefail
     cargo build --release -p sightline-cli
@@ -63,6 +65,8 @@ demo events="20000" port="4222" redis="6379": setup
     pids="$pids $!"
     SIGHTLINE_ALERTS__INTERVAL=1s $sl worker alerts > data/alerts.log 2>&1 &
     pids="$pids $!"
+    $sl api --listen 127.0.0.1:{{api}} > data/api.log 2>&1 &
+    pids="$pids $!"
     # The last couple of minutes of a shop's traffic (the counters and alerts look at now).
     $sl generate --count {{events}} --start "$(date -u -d '-2 min' +%Y-%m-%dT%H:%M:%SZ)" --publish
     expected=$($sl streams status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["messages"])')
@@ -83,4 +87,10 @@ demo events="20000" port="4222" redis="6379": setup
     sleep 2
     summary='import json,sys,collections; a=json.load(sys.stdin)["alerts"]; print(len(a), "active alerts"); [print(f"  {n:>5}  {r}") for r, n in collections.Counter(x["rule"] + " (" + x["status"] + ")" for x in a).most_common()]'
     $sl alerts list --json | python3 -c "$summary"
+    echo "overview of the last 10 minutes, from the API:"
+    curl -sf "http://127.0.0.1:{{api}}/api/dashboard/overview?window=10m" | python3 -m json.tool
+    if [ -t 0 ]; then
+        echo "dashboard: http://127.0.0.1:{{api}}/   (Ctrl-C stops everything)"
+        wait
+    fi
 
