@@ -8,7 +8,6 @@ use tantivy::schema::{
 use tantivy::{DateTime, TantivyDocument};
 
 use crate::document::{SearchDoc, DECIMAL_FIELDS, INTEGER_FIELDS, KEYWORD_FIELDS};
-use crate::store::suggestion_words;
 
 /// Keywords looked up exactly but never grouped: high cardinality, so no fast
 /// column (its dictionary would cost more to build than the posting list).
@@ -26,7 +25,6 @@ pub struct Fields {
     pub occurred_at: Field,
     pub message: Field,
     pub stack: Field,
-    pub words: Field,
     /// The id again, indexed, on revisable documents only (fraud detections), so a
     /// new revision can delete the old; events skip it (a term per event would
     /// cost more than it serves).
@@ -55,7 +53,9 @@ impl Fields {
         );
         let message = b.add_text_field("message", text.clone() | STORED);
         let stack = b.add_text_field("stack", text);
-        let words = b.add_text_field("words", FAST);
+        // No longer written (autocomplete reads the message terms); kept in the
+        // schema so indexes built with it still open.
+        b.add_text_field("words", FAST);
         let revised_id = b.add_text_field("revised_id", STRING);
         for name in KEYWORD_FIELDS {
             let options = if STORED_ONLY.contains(name) {
@@ -86,7 +86,6 @@ impl Fields {
             occurred_at,
             message,
             stack,
-            words,
             revised_id,
         }
     }
@@ -111,9 +110,6 @@ impl Fields {
         d.add_text(self.message, &doc.message);
         if let Some(stack) = &doc.stack {
             d.add_text(self.stack, stack);
-        }
-        for word in suggestion_words(&doc.message) {
-            d.add_text(self.words, &word);
         }
         for (name, value) in KEYWORD_FIELDS.iter().zip(doc.keyword_values()) {
             if let Some(v) = value {
