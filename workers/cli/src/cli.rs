@@ -46,6 +46,20 @@ pub enum Command {
         #[command(subcommand)]
         action: AlertsAction,
     },
+    /// The whole system in one process: nats-server and redis-server as children when
+    /// no URL is configured (files under `data_dir`), the streams, every worker and the
+    /// API, until Ctrl-C.
+    Up {
+        /// Serve the API and the page here instead of `api.listen` (port 0 picks one).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Port of the nats-server started when `nats.url` is unset (0 picks one).
+        #[arg(long, default_value_t = 4222)]
+        nats_port: u16,
+        /// Port of the redis-server started when `redis.url` is unset (0 picks one).
+        #[arg(long, default_value_t = 6379)]
+        redis_port: u16,
+    },
     /// Serve the query API, OpenAPI document and dashboard page until SIGINT or SIGTERM.
     Api {
         /// Listen here instead of `api.listen` (port 0 picks a free port).
@@ -144,7 +158,7 @@ pub struct GenerateArgs {
     pub publish: bool,
 }
 
-#[derive(Subcommand)]
+#[derive(Subcommand, Clone, Copy, Debug)]
 pub enum WorkerKind {
     /// Index LOGS into the search store.
     Indexer,

@@ -34,6 +34,25 @@ impl ChildServer {
         let _ = self.child.wait();
     }
 
+    /// Stops the server cleanly (SIGTERM: NATS and Redis flush their files), or
+    /// kills it if it is still running after `grace`.
+    pub fn stop(&mut self, grace: Duration) {
+        if !self.is_running() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + grace;
+        while self.is_running() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if self.is_running() {
+            tracing::warn!(server = self.name, "did not stop in time; killing it");
+        }
+        self.kill();
+    }
+
     /// Checks that the server has not exited.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -146,7 +165,12 @@ pub fn spawn_ready(
     for _ in 0..attempts {
         let port = if port == 0 { free_port()? } else { port };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let child = command(port)
+        let mut command = command(port);
+        // Its own process group: a Ctrl-C in the terminal reaches Sightline, which
+        // stops its workers first and its servers last, not the servers at once.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -25,7 +25,7 @@ impl Shutdown {
     pub fn on_signals() -> Shutdown {
         let (trigger, shutdown) = Shutdown::new();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signalled().await;
             tracing::info!("shutdown requested; finishing the batch in flight");
             trigger.trip();
         });
@@ -42,7 +42,8 @@ impl Shutdown {
     }
 }
 
-async fn wait_for_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub async fn signalled() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

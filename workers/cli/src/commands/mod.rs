@@ -7,6 +7,7 @@ mod generate;
 mod publish;
 mod search;
 mod streams;
+mod up;
 mod worker;
 
 use std::process::ExitCode;
@@ -27,6 +28,11 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Counters(args) => counters::run(args, &settings).await,
         Command::Alerts { action } => alerts::run(action, &settings).await,
         Command::Api { listen } => api::run(listen, settings).await,
+        Command::Up {
+            listen,
+            nats_port,
+            redis_port,
+        } => up::run(listen, nats_port, redis_port, settings).await,
         Command::Bench { target } => bench::run(target, &settings).await,
     }
 }

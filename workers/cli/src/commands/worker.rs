@@ -32,17 +32,37 @@ use time::OffsetDateTime;
 
 use crate::cli::WorkerKind;
 
+/// `sightline worker <kind>`: its own /metrics and /healthz, stopped by a signal.
 pub async fn run(kind: WorkerKind, settings: Settings) -> anyhow::Result<ExitCode> {
+    let health = serve_metrics(&settings).await?;
+    run_with(kind, settings, health, Shutdown::on_signals()).await
+}
+
+/// Runs one worker until `shutdown`, reporting to `health` (several workers of one
+/// process, as in `sightline up`, share both).
+pub async fn run_with(
+    kind: WorkerKind,
+    settings: Settings,
+    health: Health,
+    shutdown: Shutdown,
+) -> anyhow::Result<ExitCode> {
+    let run = Run { health, shutdown };
     match kind {
-        WorkerKind::Indexer => indexer(settings).await,
-        WorkerKind::Fraud => fraud_scorer(settings).await,
-        WorkerKind::FraudStore => fraud_store(settings).await,
-        WorkerKind::Counters => counters(settings).await,
-        WorkerKind::Alerts => alerts(settings).await,
+        WorkerKind::Indexer => indexer(settings, run).await,
+        WorkerKind::Fraud => fraud_scorer(settings, run).await,
+        WorkerKind::FraudStore => fraud_store(settings, run).await,
+        WorkerKind::Counters => counters(settings, run).await,
+        WorkerKind::Alerts => alerts(settings, run).await,
     }
 }
 
-async fn serve_metrics(settings: &Settings) -> anyhow::Result<Health> {
+/// What a worker reports to and stops on.
+struct Run {
+    health: Health,
+    shutdown: Shutdown,
+}
+
+pub async fn serve_metrics(settings: &Settings) -> anyhow::Result<Health> {
     let health = Health::default();
     let addr = settings
         .consumer
@@ -52,14 +72,14 @@ async fn serve_metrics(settings: &Settings) -> anyhow::Result<Health> {
     Ok(health)
 }
 
-async fn indexer(settings: Settings) -> anyhow::Result<ExitCode> {
+async fn indexer(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
     match settings.search.backend {
         SearchBackend::Tantivy => {
-            run_indexer(TantivyStore::open(&tantivy_dir(&settings))?, settings).await
+            run_indexer(TantivyStore::open(&tantivy_dir(&settings))?, settings, run).await
         }
         SearchBackend::Elasticsearch => {
             let store = ElasticsearchStore::connect(&settings.search.elasticsearch).await?;
-            run_indexer(store, settings).await
+            run_indexer(store, settings, run).await
         }
     }
 }
@@ -67,11 +87,10 @@ async fn indexer(settings: Settings) -> anyhow::Result<ExitCode> {
 async fn run_indexer<S: SearchStore + Clone>(
     store: S,
     settings: Settings,
+    Run { health, shutdown }: Run,
 ) -> anyhow::Result<ExitCode> {
     let bus = super::connect(&settings).await?;
     let pii = pii_hasher(&settings)?;
-    let health = serve_metrics(&settings).await?;
-    let shutdown = Shutdown::on_signals();
     if settings.search.retention_days > 0 {
         tokio::spawn(retention(
             store.clone(),
@@ -94,9 +113,8 @@ async fn run_indexer<S: SearchStore + Clone>(
     .await
 }
 
-async fn fraud_scorer(settings: Settings) -> anyhow::Result<ExitCode> {
+async fn fraud_scorer(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
     let bus = super::connect(&settings).await?;
-    let health = serve_metrics(&settings).await?;
     let projection = ScorerProjection::new(
         fraud_settings::rules(&settings)?,
         Publisher::new(&bus, &settings.publisher),
@@ -109,23 +127,23 @@ async fn fraud_scorer(settings: Settings) -> anyhow::Result<ExitCode> {
         settings.consumer.with_batch_size(settings.fraud.batch_size),
         projection,
     )
-    .with_health(health)
-    .run(Shutdown::on_signals())
+    .with_health(run.health)
+    .run(run.shutdown)
     .await?;
     // A clean stop saves the state, so the next start replays nothing.
     projection.save()?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn fraud_store(settings: Settings) -> anyhow::Result<ExitCode> {
+async fn fraud_store(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
     match settings.fraud.backend {
         FraudBackend::Sqlite => {
             let store = SqliteStore::open(&fraud_settings::sqlite_path(&settings))?;
-            run_fraud_store(store, settings).await
+            run_fraud_store(store, settings, run).await
         }
         FraudBackend::Mongodb => {
             let store = MongoStore::connect(&settings.fraud.mongodb).await?;
-            run_fraud_store(store, settings).await
+            run_fraud_store(store, settings, run).await
         }
     }
 }
@@ -133,29 +151,27 @@ async fn fraud_store(settings: Settings) -> anyhow::Result<ExitCode> {
 async fn run_fraud_store<S: DetectionStore>(
     store: S,
     settings: Settings,
+    run: Run,
 ) -> anyhow::Result<ExitCode> {
     let bus = super::connect(&settings).await?;
-    let health = serve_metrics(&settings).await?;
     Worker::new(
         &bus,
         store_spec("fraud-store"),
         settings.consumer.clone(),
         DetectionProjection::new(store),
     )
-    .with_health(health)
-    .run(Shutdown::on_signals())
+    .with_health(run.health)
+    .run(run.shutdown)
     .await?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Counts LOGS events and FRAUD detections, each under its own consumer and
 /// watermarks, in one process.
-async fn counters(settings: Settings) -> anyhow::Result<ExitCode> {
+async fn counters(settings: Settings, Run { health, shutdown }: Run) -> anyhow::Result<ExitCode> {
     let bus = super::connect(&settings).await?;
     let layout = Layout::new(&settings.counters)?;
     let store = RedisStore::connect(super::redis_url(&settings)?, layout).await?;
-    let health = serve_metrics(&settings).await?;
-    let shutdown = Shutdown::on_signals();
     let consumer = settings
         .consumer
         .with_batch_size(settings.counters.batch_size);
@@ -195,17 +211,17 @@ async fn run_logs_and_fraud(
 }
 
 /// Evaluates the alert rules on the counters (and fraud detections) and notifies.
-async fn alerts(settings: Settings) -> anyhow::Result<ExitCode> {
+async fn alerts(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
     match settings.fraud.backend {
         FraudBackend::Sqlite => {
             // Opened (and created when missing) like the fraud-store worker does,
             // so the evaluator may start first; it only ever reads.
             let store = SqliteStore::open(&fraud_settings::sqlite_path(&settings))?;
-            run_alerts(store, settings).await
+            run_alerts(store, settings, run).await
         }
         FraudBackend::Mongodb => {
             let store = MongoStore::connect(&settings.fraud.mongodb).await?;
-            run_alerts(store, settings).await
+            run_alerts(store, settings, run).await
         }
     }
 }
@@ -213,6 +229,7 @@ async fn alerts(settings: Settings) -> anyhow::Result<ExitCode> {
 async fn run_alerts<D: DetectionStore>(
     detections: D,
     settings: Settings,
+    run: Run,
 ) -> anyhow::Result<ExitCode> {
     let bus = super::connect(&settings).await?;
     let url = super::redis_url(&settings)?;
@@ -220,18 +237,13 @@ async fn run_alerts<D: DetectionStore>(
     let rules = Rules::load_or_default(settings.alerts.rules_file.as_deref())?;
     let store = AlertStore::connect(url, &settings.counters.prefix).await?;
     let notifier = Notifier::new(&settings.alerts)?;
-    let _health = serve_metrics(&settings).await?;
     let sources = Sources {
         counters: Reader::new(&counters),
         detections: Some(detections),
     };
     Evaluator::new(rules, sources, store, bus, notifier)
         .await?
-        .run(
-            SystemClock,
-            settings.alerts.interval,
-            Shutdown::on_signals(),
-        )
+        .run(SystemClock, settings.alerts.interval, run.shutdown)
         .await;
     Ok(ExitCode::SUCCESS)
 }

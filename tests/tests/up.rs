@@ -1,0 +1,133 @@
+//! `sightline up` from an empty data dir: its own nats-server and redis-server, every
+//! worker and the API in one process; ready within 10 s, events flow through to the
+//! API, and a SIGTERM stops everything cleanly, servers included.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sightline_tests::{eventually, sightline_bin, WorkerProcess};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_is_ready_within_10_s_carries_events_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let started = Instant::now();
+    // Killed on drop, so a failing assertion leaves no server behind.
+    let mut up = WorkerProcess(
+        Command::new(sightline_bin())
+            .args([
+                "up",
+                "--listen",
+                "127.0.0.1:0",
+                "--nats-port",
+                "0",
+                "--redis-port",
+                "0",
+            ])
+            .env("SIGHTLINE_DATA_DIR", &data)
+            .env("RUST_LOG", "warn")
+            .env_remove("SIGHTLINE_NATS__URL")
+            .env_remove("SIGHTLINE_REDIS__URL")
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("sightline up starts"),
+    );
+    let stdout = up.0.stdout.take().unwrap();
+    let (dashboard, nats) = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut dashboard, mut nats) = (String::new(), String::new());
+        for line in lines.by_ref() {
+            let line = line.expect("stdout");
+            if let Some(url) = line.strip_prefix("dashboard: ") {
+                dashboard = url.to_owned();
+            } else if let Some(url) = line.strip_prefix("nats: ") {
+                nats = url.to_owned();
+            } else if line.starts_with("Sightline is up") {
+                break;
+            }
+        }
+        // Keep draining, so the process never writes to a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        (dashboard, nats)
+    })
+    .await
+    .unwrap();
+    assert!(dashboard.starts_with("http://127.0.0.1:"), "{dashboard:?}");
+    let http = reqwest::Client::new();
+    let ready = eventually(Duration::from_secs(10), || async {
+        let r = http.get(format!("{dashboard}readyz")).send().await;
+        r.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert!(ready, "/readyz answers 200");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "ready in {:?}",
+        started.elapsed()
+    );
+
+    let start = time::OffsetDateTime::now_utc() - Duration::from_secs(120);
+    let start = start
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let fed = Command::new(sightline_bin())
+        .args(["generate", "--count", "500", "--start", &start, "--publish"])
+        .env("SIGHTLINE_NATS__URL", &nats)
+        .env("RUST_LOG", "warn")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        fed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fed.stderr)
+    );
+    let json = |path: &str| {
+        let (http, url) = (http.clone(), format!("{dashboard}{path}"));
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            serde_json::from_slice::<serde_json::Value>(&r.bytes().await.unwrap()).unwrap()
+        }
+    };
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            let events = "transaction,error,user_behavior,performance,security";
+            let searched =
+                json(&format!("api/search?size=1&kind={events}")).await["total"].as_u64();
+            let counted = json("api/logs/stats?window=1h").await["total"].as_u64();
+            searched == Some(500) && counted == Some(500)
+        })
+        .await,
+        "the events are searchable and counted"
+    );
+
+    let nats_addr = nats.trim_start_matches("nats://").to_owned();
+    let term = Command::new("kill")
+        .args(["-TERM", &up.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = up.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "sightline up stops within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "a clean stop exits 0: {status}");
+    assert!(
+        std::net::TcpStream::connect(&nats_addr).is_err(),
+        "its nats-server stopped with it"
+    );
+    for part in [
+        "nats",
+        "redis",
+        "search/tantivy/meta.json",
+        "fraud/detections.sqlite",
+    ] {
+        assert!(data.join(part).exists(), "{part} under the data dir");
+    }
+}
