@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -25,7 +26,7 @@ use super::params::{ratio, WindowParams};
 use super::performance::p95_series;
 use crate::error::{json_bytes, ApiError};
 use crate::state::AppState;
-use crate::watermark::{stamp, Marks};
+use crate::watermark::{stamp, Marks, Projection};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Overview {
@@ -120,8 +121,10 @@ pub async fn overview_bytes(
     params(WindowParams), responses((status = 200, body = Overview)))]
 pub async fn overview(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(p): Query<WindowParams>,
 ) -> Result<Response, ApiError> {
+    state.watermark_for(Projection::Counters, &headers).await?;
     let (bytes, marks) = overview_bytes(&state, &p).await?;
     let mut response = json_bytes(bytes);
     stamp(&mut response, marks.counters);
@@ -211,8 +214,10 @@ pub async fn charts_bytes(state: &AppState, p: &WindowParams) -> Result<(Bytes, 
     params(WindowParams), responses((status = 200, body = Charts)))]
 pub async fn charts(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(p): Query<WindowParams>,
 ) -> Result<Response, ApiError> {
+    state.watermark_for(Projection::Counters, &headers).await?;
     let (bytes, marks) = charts_bytes(&state, &p).await?;
     let mut response = json_bytes(bytes);
     stamp(&mut response, marks.counters);
