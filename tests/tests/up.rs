@@ -35,22 +35,24 @@ async fn up_is_ready_within_10_s_carries_events_and_stops_cleanly() {
             .expect("sightline up starts"),
     );
     let stdout = up.0.stdout.take().unwrap();
-    let (dashboard, nats) = tokio::task::spawn_blocking(move || {
+    let (dashboard, nats, redis) = tokio::task::spawn_blocking(move || {
         let mut lines = BufReader::new(stdout).lines();
-        let (mut dashboard, mut nats) = (String::new(), String::new());
+        let (mut dashboard, mut nats, mut redis) = (String::new(), String::new(), String::new());
         for line in lines.by_ref() {
             let line = line.expect("stdout");
             if let Some(url) = line.strip_prefix("dashboard: ") {
                 dashboard = url.to_owned();
             } else if let Some(url) = line.strip_prefix("nats: ") {
                 nats = url.to_owned();
+            } else if let Some(url) = line.strip_prefix("redis: ") {
+                redis = url.to_owned();
             } else if line.starts_with("Sightline is up") {
                 break;
             }
         }
         // Keep draining, so the process never writes to a closed pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        (dashboard, nats)
+        (dashboard, nats, redis)
     })
     .await
     .unwrap();
@@ -102,6 +104,26 @@ async fn up_is_ready_within_10_s_carries_events_and_stops_cleanly() {
         .await,
         "the events are searchable and counted"
     );
+
+    // `sightline status` reads the same watermarks from outside.
+    let status = Command::new(sightline_bin())
+        .args(["status", "--json"])
+        .env("SIGHTLINE_NATS__URL", &nats)
+        .env("SIGHTLINE_REDIS__URL", &redis)
+        .env("SIGHTLINE_DATA_DIR", &data)
+        .env("RUST_LOG", "warn")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["watermarks"]["logs"], 500, "{status}");
+    assert_eq!(status["lag"]["search"], 0, "{status}");
+    assert_eq!(status["lag"]["counters"], 0, "{status}");
 
     let nats_addr = nats.trim_start_matches("nats://").to_owned();
     let term = Command::new("kill")

@@ -60,6 +60,16 @@ pub enum Command {
         #[arg(long, default_value_t = 6379)]
         redis_port: u16,
     },
+    /// Each projection's watermark and lag, and every consumer's backlog.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dead letters: list, show, purge.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
     /// Serve the query API, OpenAPI document and dashboard page until SIGINT or SIGTERM.
     Api {
         /// Listen here instead of `api.listen` (port 0 picks a free port).
@@ -70,6 +80,31 @@ pub enum Command {
     Bench {
         #[command(subcommand)]
         target: BenchTarget,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DlqAction {
+    /// Dead letters, newest first.
+    List {
+        /// Only those this consumer gave up on (`indexer`, `fraud-store`...).
+        #[arg(long)]
+        consumer: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One dead letter whole: where it came from, why, and its payload.
+    Show { seq: u64 },
+    /// Deletes dead letters: one (`--seq`), one consumer's (`--consumer`) or all (`--all`).
+    Purge {
+        #[arg(long)]
+        seq: Option<u64>,
+        #[arg(long)]
+        consumer: Option<String>,
+        #[arg(long)]
+        all: bool,
     },
 }
 

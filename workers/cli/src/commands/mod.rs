@@ -2,10 +2,12 @@ mod alerts;
 mod api;
 mod bench;
 mod counters;
+mod dlq;
 mod fraud;
 mod generate;
 mod publish;
 mod search;
+mod status;
 mod streams;
 mod up;
 mod worker;
@@ -28,6 +30,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Counters(args) => counters::run(args, &settings).await,
         Command::Alerts { action } => alerts::run(action, &settings).await,
         Command::Api { listen } => api::run(listen, settings).await,
+        Command::Status { json } => status::run(json, settings).await,
+        Command::Dlq { action } => dlq::run(action, &settings).await,
         Command::Up {
             listen,
             nats_port,

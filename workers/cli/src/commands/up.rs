@@ -38,8 +38,13 @@ pub async fn run(
     }
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    let configured_redis = settings.redis.url.is_some();
     let mut children = start_servers(&mut settings, nats_port, redis_port)?;
-    let result = run_everything(settings).await;
+    // Printed only when started here: a configured URL may carry a password.
+    let started_redis = (!configured_redis)
+        .then(|| settings.redis.url.as_ref().map(|u| u.0.clone()))
+        .flatten();
+    let result = run_everything(settings, started_redis).await;
     // Workers and the API have stopped: now the servers, in reverse order.
     while let Some(mut server) = children.pop() {
         server.stop(SERVER_GRACE);
@@ -77,7 +82,10 @@ fn start_servers(
     Ok(children)
 }
 
-async fn run_everything(settings: Settings) -> anyhow::Result<ExitCode> {
+async fn run_everything(
+    settings: Settings,
+    started_redis: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let bus = super::connect(&settings).await?;
     topology::apply(&bus, &settings.streams, false)
         .await
@@ -122,6 +130,9 @@ async fn run_everything(settings: Settings) -> anyhow::Result<ExitCode> {
     // On stdout for people and scripts (`just demo`, the tests).
     println!("dashboard: {dashboard}");
     println!("nats: {}", settings.nats.url.as_deref().unwrap_or_default());
+    if let Some(redis) = &started_redis {
+        println!("redis: {redis}");
+    }
     println!("data: {}", settings.data_dir.display());
     println!("Sightline is up; Ctrl-C stops it.");
 

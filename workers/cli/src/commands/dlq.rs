@@ -1,0 +1,226 @@
+//! `sightline dlq list|show|purge`: the dead letters every worker leaves on DLQ,
+//! with where each came from and why.
+
+use std::collections::VecDeque;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use async_nats::jetstream::consumer::pull::OrderedConfig;
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_nats::jetstream::message::StreamMessage;
+use async_nats::jetstream::stream::Stream;
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+use sightline_runtime::consumer::{
+    CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM, ORIGINAL_SUBJECT,
+};
+use sightline_runtime::topology::DLQ;
+use sightline_runtime::Settings;
+use sightline_schemas::{decode, Encoding};
+use time::format_description::well_known::Rfc3339;
+
+use crate::cli::DlqAction;
+
+/// A dead letter as listed.
+#[derive(Debug, Serialize)]
+struct Letter {
+    seq: u64,
+    stored_at: String,
+    consumer: String,
+    original_stream: String,
+    original_subject: String,
+    original_seq: String,
+    deliveries: String,
+    error: String,
+    payload_bytes: usize,
+}
+
+fn header(headers: Option<&async_nats::HeaderMap>, name: &str) -> String {
+    headers
+        .and_then(|h| h.get(name))
+        .map(|v| v.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+fn letter(
+    seq: u64,
+    stored_at: time::OffsetDateTime,
+    headers: Option<&async_nats::HeaderMap>,
+    payload: usize,
+) -> Letter {
+    Letter {
+        seq,
+        stored_at: stored_at.format(&Rfc3339).unwrap_or_default(),
+        consumer: header(headers, CONSUMER),
+        original_stream: header(headers, ORIGINAL_STREAM),
+        original_subject: header(headers, ORIGINAL_SUBJECT),
+        original_seq: header(headers, ORIGINAL_SEQUENCE),
+        deliveries: header(headers, DELIVERY_COUNT),
+        error: header(headers, ERROR),
+        payload_bytes: payload,
+    }
+}
+
+fn filter(consumer: Option<&str>) -> String {
+    consumer.map_or("dlq.>".to_owned(), |c| format!("dlq.{c}.>"))
+}
+
+pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let bus = super::connect(settings).await?;
+    let stream = bus
+        .js
+        .get_stream(DLQ)
+        .await
+        .context("the DLQ stream (run `sightline streams apply`)")?;
+    match action {
+        DlqAction::List {
+            consumer,
+            limit,
+            json,
+        } => {
+            let letters = newest(&stream, consumer.as_deref(), limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&letters)?);
+            } else if letters.is_empty() {
+                println!("no dead letters");
+            } else {
+                for l in &letters {
+                    println!(
+                        "{:>8}  {}  {:<14} {}#{}  {}",
+                        l.seq, l.stored_at, l.consumer, l.original_stream, l.original_seq, l.error
+                    );
+                }
+            }
+        }
+        DlqAction::Show { seq } => {
+            let message: StreamMessage = stream
+                .get_raw_message(seq)
+                .await
+                .with_context(|| format!("no dead letter at DLQ sequence {seq}"))?;
+            let l = letter(
+                seq,
+                message.time,
+                Some(&message.headers),
+                message.payload.len(),
+            );
+            println!("{}", serde_json::to_string_pretty(&l)?);
+            let encoding = Encoding::from_content_type(
+                message.headers.get("Content-Type").map(|v| v.as_str()),
+            )
+            .unwrap_or(Encoding::MsgPack);
+            match decode(&message.payload, encoding) {
+                Ok(event) => println!("{}", serde_json::to_string_pretty(&event)?),
+                Err(e) => {
+                    let shown = &message.payload[..message.payload.len().min(2048)];
+                    println!(
+                        "payload: {} bytes that do not decode as an event ({e}):\n{}",
+                        message.payload.len(),
+                        redact_digit_runs(&String::from_utf8_lossy(shown))
+                    );
+                }
+            }
+        }
+        DlqAction::Purge { seq, consumer, all } => {
+            let removed = match (seq, consumer, all) {
+                (Some(seq), None, false) => {
+                    stream
+                        .delete_message(seq)
+                        .await
+                        .with_context(|| format!("deleting DLQ sequence {seq}"))?;
+                    1
+                }
+                (None, Some(c), false) => stream.purge().filter(filter(Some(&c))).await?.purged,
+                (None, None, true) => stream.purge().await?.purged,
+                _ => anyhow::bail!("say exactly one of --seq N, --consumer NAME or --all"),
+            };
+            println!("{removed} dead letters purged");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The newest `limit` dead letters under the filter, newest first, read with an
+/// ordered consumer (nothing is acked or changed).
+async fn newest(
+    stream: &Stream,
+    consumer: Option<&str>,
+    limit: usize,
+) -> anyhow::Result<Vec<Letter>> {
+    let subject = filter(consumer);
+    let total: usize = stream
+        .info_with_subjects(&subject)
+        .await?
+        .try_fold(0, |sum, (_, n)| async move { Ok(sum + n) })
+        .await?;
+    if total == 0 || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let reader = stream
+        .create_consumer(OrderedConfig {
+            filter_subject: subject,
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await?;
+    let mut messages = reader.messages().await?;
+    let mut kept: VecDeque<Letter> = VecDeque::with_capacity(limit);
+    while let Some(message) = messages.next().await {
+        let message = message?;
+        let info = message.info().map_err(|e| anyhow::anyhow!("{e}"))?;
+        if kept.len() == limit {
+            kept.pop_front();
+        }
+        kept.push_back(letter(
+            info.stream_sequence,
+            info.published,
+            message.headers.as_ref(),
+            message.payload.len(),
+        ));
+        if info.pending == 0 {
+            break;
+        }
+    }
+    Ok(kept.into_iter().rev().collect())
+}
+
+/// Hides runs of 12 or more digits (spaces and dashes between them allowed): a
+/// payload that failed validation may hold a card number, and this goes to a terminal.
+fn redact_digit_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let mut digits = 0;
+    let flush = |run: &mut String, digits: &mut usize, out: &mut String| {
+        if *digits >= 12 {
+            out.push_str("[redacted digits]");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+        *digits = 0;
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || (digits > 0 && (c == ' ' || c == '-')) {
+            digits += usize::from(c.is_ascii_digit());
+            run.push(c);
+        } else {
+            flush(&mut run, &mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut digits, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_like_digit_runs_are_hidden() {
+        assert_eq!(
+            redact_digit_runs("card 4111 1111-1111 1111 at 12:30"),
+            "card [redacted digits]at 12:30"
+        );
+        assert_eq!(redact_digit_runs("order 12345 ok"), "order 12345 ok");
+    }
+}

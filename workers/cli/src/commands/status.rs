@@ -1,0 +1,55 @@
+//! `sightline status`: each projection's watermark and how far behind its stream it
+//! is, and every consumer's backlog, read the way the API reads them.
+
+use std::process::ExitCode;
+
+use sightline_api::routes::ops::lag;
+use sightline_api::AppState;
+use sightline_runtime::{topology, Settings};
+
+pub async fn run(json: bool, settings: Settings) -> anyhow::Result<ExitCode> {
+    let streams = settings.streams.clone();
+    let state = AppState::connect(settings)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    state.refresh_marks().await;
+    let marks = state.marks.current();
+    let consumers = topology::status(&state.bus, &streams).await?;
+    if json {
+        let report = serde_json::json!({
+            "watermarks": marks,
+            "lag": lag(&marks),
+            "streams": consumers,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let show = |w: Option<u64>| w.map_or("-".to_owned(), |w| w.to_string());
+    println!(
+        "{:<16} {:>12} {:>12} {:>10}",
+        "projection", "watermark", "stream head", "lag"
+    );
+    for (name, watermark, head) in [
+        ("search", marks.search, marks.logs),
+        ("counters", marks.counters, marks.logs),
+        ("counters-fraud", marks.counters_fraud, marks.fraud),
+        ("detections", marks.detections, marks.fraud),
+    ] {
+        let behind = watermark.map(|w| head.saturating_sub(w));
+        println!(
+            "{name:<16} {:>12} {head:>12} {:>10}",
+            show(watermark),
+            show(behind)
+        );
+    }
+    println!();
+    for s in consumers {
+        for c in s.consumers {
+            println!(
+                "{:<8} {:<20} pending={:<10} ack_pending={}",
+                s.stream, c.name, c.pending, c.ack_pending
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
