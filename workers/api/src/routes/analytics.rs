@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sightline_counters::{Reader, Window};
 use utoipa::{IntoParams, ToSchema};
 
-use super::params::{list, ratio, WindowParams};
+use super::params::{list, ratio, CountersRead, WindowParams};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::watermark::{stamped, Projection};
@@ -59,11 +59,8 @@ pub struct Transactions {
     params(WindowParams), responses((status = 200, body = Transactions)))]
 pub async fn transactions(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(p): Query<WindowParams>,
+    CountersRead { window, mark, .. }: CountersRead,
 ) -> Result<Response, ApiError> {
-    let mark = state.watermark_for(Projection::Counters, &headers).await?;
-    let window = p.window()?;
     let c = &state.counters;
     let by_status = c.breakdown("status", window).await?;
     let count = by_status.values().sum();
@@ -96,11 +93,8 @@ pub struct Errors {
     params(WindowParams), responses((status = 200, body = Errors)))]
 pub async fn errors(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(p): Query<WindowParams>,
+    CountersRead { window, mark, .. }: CountersRead,
 ) -> Result<Response, ApiError> {
-    let mark = state.watermark_for(Projection::Counters, &headers).await?;
-    let window = p.window()?;
     let c = &state.counters;
     let count = c.count("kind=error", window).await?.value;
     let total = c.count("total", window).await?.value;
@@ -222,12 +216,13 @@ fn trend(current: f64, previous: f64) -> Trend {
     params(WindowParams), responses((status = 200, description = "name -> trend", body = Object)))]
 pub async fn trends(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(p): Query<WindowParams>,
+    CountersRead {
+        window: now,
+        length,
+        mark,
+    }: CountersRead,
 ) -> Result<Response, ApiError> {
-    let mark = state.watermark_for(Projection::Counters, &headers).await?;
-    let now = p.window()?;
-    let before = Window::ending_at(time::OffsetDateTime::now_utc() - p.length()?, p.length()?)?;
+    let before = Window::ending_at(time::OffsetDateTime::now_utc() - length, length)?;
     let c = &state.counters;
     let mut out: BTreeMap<String, Trend> = BTreeMap::new();
     let (kinds_now, kinds_before) = (

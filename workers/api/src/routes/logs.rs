@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sightline_search::query::{DocKind, Filters, SearchRequest, SearchResponse};
 use utoipa::{IntoParams, ToSchema};
 
-use super::params::{list, WindowParams};
+use super::params::{list, CountersRead, WindowParams};
 use crate::error::ApiError;
 use crate::ingest::{self, IngestReport, Shape};
 use crate::state::AppState;
@@ -140,11 +140,8 @@ pub struct LogStats {
     responses((status = 200, body = LogStats)))]
 pub async fn stats(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(p): Query<WindowParams>,
+    CountersRead { window, mark, .. }: CountersRead,
 ) -> Result<Response, ApiError> {
-    let mark = state.watermark_for(Projection::Counters, &headers).await?;
-    let window = p.window()?;
     let total = state.counters.count("total", window).await?.value;
     let stream = state
         .bus

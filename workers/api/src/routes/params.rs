@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
 use serde::Deserialize;
 use sightline_counters::Window;
 use time::format_description::well_known::Rfc3339;
@@ -9,6 +11,8 @@ use time::OffsetDateTime;
 use utoipa::IntoParams;
 
 use crate::error::ApiError;
+use crate::state::AppState;
+use crate::watermark::Projection;
 
 /// The longest window a counters query may cover (the coarsest resolution's life).
 const MAX_WINDOW: Duration = Duration::from_secs(90 * 86_400);
@@ -28,6 +32,33 @@ impl WindowParams {
 
     pub fn window(&self) -> Result<Window, ApiError> {
         Ok(Window::ending_now(self.length()?)?)
+    }
+}
+
+/// A read of the counters over `?window=`: the window (ending once any
+/// `Sightline-Wait-For` is honoured) and the watermark to stamp the answer with.
+pub struct CountersRead {
+    pub window: Window,
+    pub length: Duration,
+    pub mark: Option<u64>,
+}
+
+impl FromRequestParts<AppState> for CountersRead {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Query(p) = Query::<WindowParams>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let length = p.length()?;
+        let mark = state
+            .watermark_for(Projection::Counters, &parts.headers)
+            .await?;
+        Ok(Self {
+            window: Window::ending_now(length)?,
+            length,
+            mark,
+        })
     }
 }
 

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::analytics::Point;
-use super::params::{ratio, WindowParams};
+use super::params::{ratio, CountersRead, WindowParams};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::watermark::{stamped, Projection};
@@ -89,11 +89,8 @@ pub struct Metrics {
     params(WindowParams), responses((status = 200, body = Metrics)))]
 pub async fn metrics(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(p): Query<WindowParams>,
+    CountersRead { window, mark, .. }: CountersRead,
 ) -> Result<Response, ApiError> {
-    let mark = state.watermark_for(Projection::Counters, &headers).await?;
-    let window = p.window()?;
     let by_class = state.counters.breakdown("status_class", window).await?;
     let requests: u64 = by_class.values().sum();
     let all = state.counters.latency_by_series(window).await?;
@@ -179,11 +176,8 @@ pub struct DatabaseLatency {
     params(WindowParams), responses((status = 200, body = DatabaseLatency)))]
 pub async fn database_latency(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(p): Query<WindowParams>,
+    CountersRead { window, mark, .. }: CountersRead,
 ) -> Result<Response, ApiError> {
-    let mark = state.watermark_for(Projection::Counters, &headers).await?;
-    let window = p.window()?;
     let body = DatabaseLatency {
         latency: state.counters.latency("db", window).await?.into(),
         p95_over_time: p95_series(&state, "db", window).await?,
