@@ -23,11 +23,7 @@ schemas:
 # Benchmarks print JSON; they start their own servers. Not part of CI.
 bench: setup
     cargo build --release -p sightline-cli
-    ./target/release/sightline bench publish
-    ./target/release/sightline bench indexer
-    ./target/release/sightline bench fraud
-    ./target/release/sightline bench counters
-    ./target/release/sightline bench api
+    for b in publish indexer fraud counters api; do "${CARGO_TARGET_DIR:-target}/release/sightline" bench $b; done
 
 # Start a throwaway NATS server with the streams applied, for trying the CLI by hand.
 nats port="4222": setup
@@ -41,7 +37,7 @@ demo rate="200" events="20000" api="8080" nats="4222" redis="6379": setup
     #!/usr/bin/env bash
     set -euo pipefail
     cargo build --release -p sightline-cli
-    sl=./target/release/sightline
+    sl="${CARGO_TARGET_DIR:-target}/release/sightline"
     mkdir -p data
     $sl up --listen 127.0.0.1:{{api}} --nats-port {{nats}} --redis-port {{redis}} > data/up.log 2>&1 &
     up=$!
