@@ -39,7 +39,7 @@ demo rate="200" events="20000" api="8080" nats="4222" redis="6379": setup
     cargo build --release -p sightline-cli
     sl="${CARGO_TARGET_DIR:-target}/release/sightline"
     mkdir -p data
-    $sl up --listen 127.0.0.1:{{api}} --nats-port {{nats}} --redis-port {{redis}} > data/up.log 2>&1 &
+    SIGHTLINE_ALERTS__INTERVAL=2s $sl up --listen 127.0.0.1:{{api}} --nats-port {{nats}} --redis-port {{redis}} > data/up.log 2>&1 &
     up=$!
     trap 'kill -TERM $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT
     api=http://127.0.0.1:{{api}}
