@@ -73,3 +73,138 @@ async fn dead_letters_are_listed_shown_and_purged() {
     let empty = stack.sightline(&["dlq", "list"], None);
     assert!(String::from_utf8_lossy(&empty.stdout).contains("no dead letters"));
 }
+
+/// Events in the index and in the counters (no scorer runs, so no detections).
+async fn counts(stack: &Stack, redis: &sightline_tests::Redis) -> (u64, u64) {
+    let searched = stack.sightline(&["search", "--count"], None);
+    let indexed = String::from_utf8_lossy(&searched.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    let layout = sightline_counters::Layout::new(&Default::default()).unwrap();
+    let store = sightline_counters::RedisStore::connect(&redis.url(), layout)
+        .await
+        .unwrap();
+    let window = sightline_counters::Window::ending_now(Duration::from_secs(7200)).unwrap();
+    let counted = sightline_counters::Reader::new(&store)
+        .count("total", window)
+        .await
+        .unwrap()
+        .value;
+    (indexed, counted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_dead_letter_is_replayed_once_to_the_consumer_that_gave_up() {
+    use sightline_schemas::{Body, Decimal, Encoding, Kind};
+    let stack = Stack::start().await;
+    let redis = sightline_tests::Redis::start(false);
+    let events = stack.publish_generated(1, 20).await;
+    // A payment with a negative amount: every LOGS consumer refuses it.
+    let mut bad = events
+        .iter()
+        .find(|e| e.kind() == Kind::Transaction)
+        .unwrap()
+        .clone();
+    bad.id = sightline_schemas::Uuid::now_v7();
+    let Body::Transaction(tx) = &mut bad.payload else {
+        unreachable!()
+    };
+    let amount = tx.amount;
+    tx.amount = -amount - Decimal::ONE;
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Content-Type", "application/json");
+    let encoded = sightline_schemas::encode(&bad, Encoding::Json).unwrap();
+    stack
+        .bus
+        .js
+        .publish_with_headers("logs.transaction.payments", headers, encoded.into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let url = redis.url();
+    let env = [("SIGHTLINE_REDIS__URL", url.as_str())];
+    let indexer = stack.worker("indexer", &env);
+    let counters = stack.worker("counters", &env);
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            stack.stream_messages("DLQ").await == 2
+        })
+        .await,
+        "the indexer and the counters each dead-letter it"
+    );
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            counts(&stack, &redis).await == (20, 20)
+        })
+        .await,
+        "the good events are applied"
+    );
+    let letters = json(&stack.sightline(&["dlq", "list", "--consumer", "indexer", "--json"], None));
+    let seq = letters[0]["seq"].as_u64().unwrap().to_string();
+
+    // As it is, it fails validation again: refused, and the dead letter stays.
+    let refused = stack.sightline(&["dlq", "replay", &seq], None);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("amount"));
+    assert_eq!(stack.stream_messages("DLQ").await, 2);
+
+    // Fixed, it reaches the indexer once and the counters not at all.
+    let Body::Transaction(tx) = &mut bad.payload else {
+        unreachable!()
+    };
+    tx.amount = amount;
+    let fixed = stack.path("fixed.json");
+    std::fs::write(&fixed, serde_json::to_vec(&bad).unwrap()).unwrap();
+    let replayed = json(&stack.sightline(
+        &["dlq", "replay", &seq, "--payload", fixed.to_str().unwrap()],
+        None,
+    ));
+    assert_eq!(replayed["consumer"], "indexer");
+    assert_eq!(replayed["duplicate"], false);
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            counts(&stack, &redis).await.0 == 21
+        })
+        .await,
+        "the indexer applies the fixed event"
+    );
+    assert!(
+        !stack
+            .sightline(&["dlq", "replay", &seq], None)
+            .status
+            .success(),
+        "a replayed dead letter is gone"
+    );
+    assert!(
+        stack.consumer_caught_up("LOGS", "counters").await
+            || eventually(Duration::from_secs(10), || stack
+                .consumer_caught_up("LOGS", "counters"))
+            .await
+    );
+    assert_eq!(
+        counts(&stack, &redis).await,
+        (21, 20),
+        "the counters skipped what was not theirs"
+    );
+
+    // The counters' own dead letter, replayed, is counted once.
+    let letters =
+        json(&stack.sightline(&["dlq", "list", "--consumer", "counters", "--json"], None));
+    let seq = letters[0]["seq"].as_u64().unwrap().to_string();
+    json(&stack.sightline(
+        &["dlq", "replay", &seq, "--payload", fixed.to_str().unwrap()],
+        None,
+    ));
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            counts(&stack, &redis).await == (21, 21)
+        })
+        .await,
+        "each consumer applied the fixed event once"
+    );
+    assert_eq!(stack.stream_messages("DLQ").await, 0);
+    indexer.stop();
+    counters.stop();
+}

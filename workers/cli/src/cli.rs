@@ -97,6 +97,15 @@ pub enum DlqAction {
     },
     /// One dead letter whole: where it came from, why, and its payload.
     Show { seq: u64 },
+    /// Sends a dead letter's event (or a fixed version of it) back to the consumer
+    /// that gave up on it, through validation again; the dead letter is then deleted.
+    /// Events from LOGS only.
+    Replay {
+        seq: u64,
+        /// The fixed event, as JSON (default: the dead letter's own payload).
+        #[arg(long)]
+        payload: Option<std::path::PathBuf>,
+    },
     /// Deletes dead letters: one (`--seq`), one consumer's (`--consumer`) or all (`--all`).
     Purge {
         #[arg(long)]

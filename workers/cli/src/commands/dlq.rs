@@ -12,7 +12,7 @@ use async_nats::jetstream::stream::Stream;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use sightline_runtime::consumer::{
-    CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM, ORIGINAL_SUBJECT,
+    replay, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM, ORIGINAL_SUBJECT,
 };
 use sightline_runtime::topology::DLQ;
 use sightline_runtime::Settings;
@@ -119,6 +119,54 @@ pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitC
                     );
                 }
             }
+        }
+        DlqAction::Replay { seq, payload } => {
+            let message = stream
+                .get_raw_message(seq)
+                .await
+                .with_context(|| format!("no dead letter at DLQ sequence {seq}"))?;
+            let from = letter(
+                seq,
+                message.time,
+                Some(&message.headers),
+                message.payload.len(),
+            );
+            anyhow::ensure!(
+                from.original_stream == sightline_runtime::topology::LOGS,
+                "dead letter {seq} came from {}: only LOGS events can be replayed",
+                from.original_stream
+            );
+            let event = match &payload {
+                Some(path) => {
+                    let bytes = std::fs::read(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    decode(&bytes, Encoding::Json)
+                        .with_context(|| format!("{} is not a valid event", path.display()))?
+                }
+                None => {
+                    let encoding = Encoding::from_content_type(
+                        message.headers.get("Content-Type").map(|v| v.as_str()),
+                    )
+                    .unwrap_or(Encoding::MsgPack);
+                    decode(&message.payload, encoding).context(
+                        "the dead letter still does not decode: pass the fixed event with --payload",
+                    )?
+                }
+            };
+            let ack = replay(&bus, &event, &from.consumer, seq)
+                .await
+                .context("the event was not replayed")?;
+            stream
+                .delete_message(seq)
+                .await
+                .with_context(|| format!("replayed, but deleting DLQ sequence {seq}"))?;
+            let report = serde_json::json!({
+                "replayed": seq,
+                "consumer": from.consumer,
+                "logs_sequence": ack.sequence,
+                "duplicate": ack.duplicate,
+            });
+            println!("{report}");
         }
         DlqAction::Purge { seq, consumer, all } => {
             let removed = match (seq, consumer, all) {

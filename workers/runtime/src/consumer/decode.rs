@@ -18,7 +18,9 @@ pub(super) struct Decoded<T> {
 }
 
 impl<T: Decode> Decoded<T> {
-    pub fn new(messages: Vec<Message>) -> Result<Self, Error> {
+    /// Decodes what `consumer` must apply. A message replayed from the DLQ for
+    /// another consumer is neither applied nor poison: it is acked with the batch.
+    pub fn new(messages: Vec<Message>, consumer: &str) -> Result<Self, Error> {
         let mut records = Vec::with_capacity(messages.len());
         let mut sources = Vec::with_capacity(messages.len());
         let mut poison = Vec::new();
@@ -27,6 +29,14 @@ impl<T: Decode> Decoded<T> {
             .map(position_of)
             .collect::<Result<Vec<_>, _>>()?;
         for (i, (msg, &(stream_seq, delivered))) in messages.iter().zip(&positions).enumerate() {
+            let addressed = msg
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(super::dlq::REPLAY_FOR))
+                .map(|v| v.as_str());
+            if addressed.is_some_and(|to| to != consumer) {
+                continue;
+            }
             match T::decode(msg.headers.as_ref(), &msg.payload) {
                 Ok(item) => {
                     records.push(Record {

@@ -2,9 +2,10 @@
 //! its original payload and where it came from, then terminated in its stream.
 
 use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::publish::PublishAck;
 use async_nats::HeaderMap;
 use bytes::Bytes;
-use sightline_schemas::subject;
+use sightline_schemas::{encode, subject, Encoding, Event, Validate};
 
 use crate::error::Error;
 use crate::nats::Bus;
@@ -15,6 +16,9 @@ pub const ORIGINAL_SEQUENCE: &str = "Sightline-Original-Sequence";
 pub const CONSUMER: &str = "Sightline-Consumer";
 pub const ERROR: &str = "Sightline-Error";
 pub const DELIVERY_COUNT: &str = "Sightline-Delivery-Count";
+/// On a message replayed from the DLQ: the one consumer that applies it; every
+/// other consumer of the stream acks it without applying (they had it already).
+pub const REPLAY_FOR: &str = "Sightline-Replay-For";
 
 /// A message that failed for good, with why.
 pub struct DeadLetter<'a> {
@@ -73,4 +77,30 @@ fn header_safe(reason: &str) -> String {
         })
         .take(1024)
         .collect()
+}
+
+/// Replays a dead letter's event, fixed or not, to the consumer that gave up on
+/// it: validated again, published to its LOGS subject for that consumer alone, with
+/// a message id made from the dead letter's DLQ sequence so a repeated replay is
+/// stored once.
+pub async fn replay(
+    bus: &Bus,
+    event: &Event,
+    consumer: &str,
+    dlq_seq: u64,
+) -> Result<PublishAck, Error> {
+    event.validate()?;
+    let mut headers = HeaderMap::new();
+    headers.insert("Content-Type", Encoding::Json.content_type());
+    headers.insert(REPLAY_FOR, consumer);
+    let message = PublishMessage::build()
+        .payload(Bytes::from(encode(event, Encoding::Json)?))
+        .headers(headers)
+        .message_id(format!("replay.{dlq_seq}"));
+    bus.js
+        .send_publish(subject::for_event(event), message)
+        .await
+        .map_err(|e| Error::nats("publish replay", e))?
+        .await
+        .map_err(|e| Error::nats("replay ack", e))
 }

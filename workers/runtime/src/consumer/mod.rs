@@ -15,8 +15,8 @@ use sightline_schemas::OffsetDateTime;
 
 use decode::{position_of, Decoded};
 pub use dlq::{
-    DeadLetter, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM,
-    ORIGINAL_SUBJECT,
+    replay, DeadLetter, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM,
+    ORIGINAL_SUBJECT, REPLAY_FOR,
 };
 pub use projection::{Decode, Outcome, Position, Projection, Record};
 use pull::Puller;
@@ -135,6 +135,7 @@ impl<P: Projection> Worker<P> {
             self.settings.batch_size,
             self.settings.batch_linger,
         );
+        let name = self.spec.consumer.clone();
         let mut prefetched: Option<Decoded<P::Item>> = None;
         let mut restart = true;
         while !shutdown.is_tripped() {
@@ -145,7 +146,10 @@ impl<P: Projection> Worker<P> {
             }
             let batch = match prefetched.take() {
                 Some(batch) => Ok(batch),
-                None => puller.next().await.and_then(Decoded::new),
+                None => puller
+                    .next()
+                    .await
+                    .and_then(|batch| Decoded::new(batch, &name)),
             };
             let batch = match batch {
                 Ok(batch) if shutdown.is_tripped() => {
@@ -162,7 +166,12 @@ impl<P: Projection> Worker<P> {
                 }
             };
             // The next batch is fetched and decoded while this one is applied.
-            let next_batch = async { puller.next().await.and_then(Decoded::new) };
+            let next_batch = async {
+                puller
+                    .next()
+                    .await
+                    .and_then(|batch| Decoded::new(batch, &name))
+            };
             let (flow, next) =
                 tokio::join!(self.process(&stream, batch, tracked, &shutdown), next_batch);
             match next {
