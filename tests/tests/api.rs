@@ -136,6 +136,10 @@ async fn every_route_answers_from_the_projections_with_auth_and_clear_errors() {
         "{}",
         huge.text
     );
+    assert_eq!(
+        huge.headers["connection"], "close",
+        "the connection is not reused"
+    );
 
     // --- search (read your writes) ------------------------------------------
     let search = api

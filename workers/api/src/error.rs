@@ -155,6 +155,12 @@ pub async fn json_errors(response: Response) -> Response {
             out.headers_mut().insert(name.clone(), value.clone());
         }
     }
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The body was left unread, so the connection cannot carry another request:
+        // say so, or a client may reuse it and lose its next request.
+        out.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     out
 }
 
