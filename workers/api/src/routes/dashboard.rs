@@ -6,7 +6,6 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -22,11 +21,11 @@ use sightline_fraud::store::DetectionQuery;
 use utoipa::ToSchema;
 
 use super::analytics::Point;
-use super::params::{ratio, WindowParams};
+use super::params::{ratio, CountersRead, WindowParams};
 use super::performance::p95_series;
 use crate::error::{json_bytes, ApiError};
 use crate::state::AppState;
-use crate::watermark::{stamp, Marks, Projection};
+use crate::watermark::{stamp, Marks};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Overview {
@@ -90,12 +89,31 @@ async fn compute_overview(
     })
 }
 
-/// The overview as cached JSON: one computation per window, watermark and TTL.
-pub async fn overview_bytes(
+/// `compute`'s answer as JSON, from the cache when `key` is there.
+async fn cached<T: Serialize>(
     state: &AppState,
-    p: &WindowParams,
-) -> Result<(Bytes, Marks), ApiError> {
-    let window = p.window()?;
+    key: &str,
+    compute: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<Bytes, ApiError> {
+    state
+        .cache
+        .get_or_compute(key, || async {
+            serde_json::to_vec(&compute.await?)
+                .map(Bytes::from)
+                .map_err(|e| ApiError::internal(e.to_string()))
+        })
+        .await
+}
+
+/// A cached answer, stamped with the counters watermark it was read at.
+fn stamped_bytes((bytes, marks): (Bytes, Marks)) -> Response {
+    let mut response = json_bytes(bytes);
+    stamp(&mut response, marks.counters);
+    response
+}
+
+/// The overview as cached JSON: one computation per window, watermark and TTL.
+pub async fn overview_bytes(state: &AppState, window: Window) -> Result<(Bytes, Marks), ApiError> {
     let marks = state.marks.current();
     let key = format!(
         "overview:{}:{}:{}",
@@ -103,15 +121,7 @@ pub async fn overview_bytes(
         marks.counters.unwrap_or(0),
         marks.counters_fraud.unwrap_or(0)
     );
-    let bytes = state
-        .cache
-        .get_or_compute(&key, || async {
-            let o = compute_overview(state, window, marks).await?;
-            serde_json::to_vec(&o)
-                .map(Bytes::from)
-                .map_err(|e| ApiError::internal(e.to_string()))
-        })
-        .await?;
+    let bytes = cached(state, &key, compute_overview(state, window, marks)).await?;
     Ok((bytes, marks))
 }
 
@@ -121,14 +131,9 @@ pub async fn overview_bytes(
     params(WindowParams), responses((status = 200, body = Overview)))]
 pub async fn overview(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(p): Query<WindowParams>,
+    CountersRead { window, .. }: CountersRead,
 ) -> Result<Response, ApiError> {
-    state.watermark_for(Projection::Counters, &headers).await?;
-    let (bytes, marks) = overview_bytes(&state, &p).await?;
-    let mut response = json_bytes(bytes);
-    stamp(&mut response, marks.counters);
-    Ok(response)
+    Ok(stamped_bytes(overview_bytes(&state, window).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -193,19 +198,10 @@ async fn compute_charts(state: &AppState, window: Window) -> Result<Charts, ApiE
     })
 }
 
-pub async fn charts_bytes(state: &AppState, p: &WindowParams) -> Result<(Bytes, Marks), ApiError> {
-    let window = p.window()?;
+pub async fn charts_bytes(state: &AppState, window: Window) -> Result<(Bytes, Marks), ApiError> {
     let marks = state.marks.current();
     let key = format!("charts:{}:{}", window.secs, marks.counters.unwrap_or(0));
-    let bytes = state
-        .cache
-        .get_or_compute(&key, || async {
-            let c = compute_charts(state, window).await?;
-            serde_json::to_vec(&c)
-                .map(Bytes::from)
-                .map_err(|e| ApiError::internal(e.to_string()))
-        })
-        .await?;
+    let bytes = cached(state, &key, compute_charts(state, window)).await?;
     Ok((bytes, marks))
 }
 
@@ -214,14 +210,9 @@ pub async fn charts_bytes(state: &AppState, p: &WindowParams) -> Result<(Bytes, 
     params(WindowParams), responses((status = 200, body = Charts)))]
 pub async fn charts(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(p): Query<WindowParams>,
+    CountersRead { window, .. }: CountersRead,
 ) -> Result<Response, ApiError> {
-    state.watermark_for(Projection::Counters, &headers).await?;
-    let (bytes, marks) = charts_bytes(&state, &p).await?;
-    let mut response = json_bytes(bytes);
-    stamp(&mut response, marks.counters);
-    Ok(response)
+    Ok(stamped_bytes(charts_bytes(&state, window).await?))
 }
 
 /// The system's own figures: ingest rate over the last minute, projection lag,
@@ -242,8 +233,9 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
 
 /// Everything the page shows, as one JSON document.
 async fn update(state: &AppState, p: &WindowParams) -> Result<String, ApiError> {
-    let (overview, _) = overview_bytes(state, p).await?;
-    let (charts, _) = charts_bytes(state, p).await?;
+    let window = p.window()?;
+    let (overview, _) = overview_bytes(state, window).await?;
+    let (charts, _) = charts_bytes(state, window).await?;
     let detections = state
         .detections
         .list(&DetectionQuery {
