@@ -32,14 +32,30 @@ pub struct Watermarks {
     pub lag: BTreeMap<&'static str, Option<u64>>,
 }
 
+/// One projection's progress: its name, its watermark, its stream's head.
+pub type Progress = (&'static str, Option<u64>, u64);
+
+/// Every projection's progress: LOGS projections against the LOGS head, FRAUD
+/// ones against the FRAUD head.
+pub fn progress(marks: &Marks) -> [Progress; 4] {
+    [
+        ("search", marks.search, marks.logs),
+        ("counters", marks.counters, marks.logs),
+        ("counters_fraud", marks.counters_fraud, marks.fraud),
+        ("detections", marks.detections, marks.fraud),
+    ]
+}
+
+/// How far each projection is behind its stream, in sequences (unknown: `None`).
+pub fn behind((_, watermark, head): Progress) -> Option<u64> {
+    watermark.map(|w| head.saturating_sub(w))
+}
+
 pub fn lag(marks: &Marks) -> BTreeMap<&'static str, Option<u64>> {
-    let behind = |head: u64, w: Option<u64>| w.map(|w| head.saturating_sub(w));
-    BTreeMap::from([
-        ("search", behind(marks.logs, marks.search)),
-        ("counters", behind(marks.logs, marks.counters)),
-        ("counters_fraud", behind(marks.fraud, marks.counters_fraud)),
-        ("detections", behind(marks.fraud, marks.detections)),
-    ])
+    progress(marks)
+        .into_iter()
+        .map(|p| (p.0, behind(p)))
+        .collect()
 }
 
 /// Each projection's watermark and lag.

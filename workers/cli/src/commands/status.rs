@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use sightline_api::routes::ops::lag;
+use sightline_api::routes::ops::{behind, lag, progress};
 use sightline_api::AppState;
 use sightline_runtime::{topology, Settings};
 
@@ -29,17 +29,11 @@ pub async fn run(json: bool, settings: Settings) -> anyhow::Result<ExitCode> {
         "{:<16} {:>12} {:>12} {:>10}",
         "projection", "watermark", "stream head", "lag"
     );
-    for (name, watermark, head) in [
-        ("search", marks.search, marks.logs),
-        ("counters", marks.counters, marks.logs),
-        ("counters-fraud", marks.counters_fraud, marks.fraud),
-        ("detections", marks.detections, marks.fraud),
-    ] {
-        let behind = watermark.map(|w| head.saturating_sub(w));
+    for p @ (name, watermark, head) in progress(&marks) {
         println!(
             "{name:<16} {:>12} {head:>12} {:>10}",
             show(watermark),
-            show(behind)
+            show(behind(p))
         );
     }
     println!();
