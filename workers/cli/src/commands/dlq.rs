@@ -12,11 +12,12 @@ use async_nats::jetstream::stream::Stream;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use sightline_runtime::consumer::{
-    replay, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM, ORIGINAL_SUBJECT,
+    replay, Decode, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM,
+    ORIGINAL_SUBJECT,
 };
 use sightline_runtime::topology::DLQ;
 use sightline_runtime::Settings;
-use sightline_schemas::{decode, Encoding};
+use sightline_schemas::{decode, Encoding, Event};
 use time::format_description::well_known::Rfc3339;
 
 use crate::cli::DlqAction;
@@ -104,11 +105,8 @@ pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitC
                 message.payload.len(),
             );
             println!("{}", serde_json::to_string_pretty(&l)?);
-            let encoding = Encoding::from_content_type(
-                message.headers.get("Content-Type").map(|v| v.as_str()),
-            )
-            .unwrap_or(Encoding::MsgPack);
-            match decode(&message.payload, encoding) {
+            // Decoded as the workers decode it (the Content-Type header picks JSON).
+            match Event::decode(Some(&message.headers), &message.payload) {
                 Ok(event) => println!("{}", serde_json::to_string_pretty(&event)?),
                 Err(e) => {
                     let shown = &message.payload[..message.payload.len().min(2048)];
@@ -143,15 +141,9 @@ pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitC
                     decode(&bytes, Encoding::Json)
                         .with_context(|| format!("{} is not a valid event", path.display()))?
                 }
-                None => {
-                    let encoding = Encoding::from_content_type(
-                        message.headers.get("Content-Type").map(|v| v.as_str()),
-                    )
-                    .unwrap_or(Encoding::MsgPack);
-                    decode(&message.payload, encoding).context(
-                        "the dead letter still does not decode: pass the fixed event with --payload",
-                    )?
-                }
+                None => Event::decode(Some(&message.headers), &message.payload).context(
+                    "the dead letter still does not decode: pass the fixed event with --payload",
+                )?,
             };
             let ack = replay(&bus, &event, &from.consumer, seq)
                 .await
