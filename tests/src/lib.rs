@@ -88,6 +88,23 @@ impl Stack {
         assert_eq!(summary.published as usize, events.len());
     }
 
+    /// Publishes an event as JSON straight to `subject`, past the Publisher's
+    /// validation, to plant a bad one; returns its stream sequence.
+    pub async fn publish_unchecked(&self, subject: &str, event: &Event) -> u64 {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Content-Type", "application/json");
+        let json = sightline_schemas::encode(event, sightline_schemas::Encoding::Json)
+            .expect("the event encodes");
+        self.bus
+            .js
+            .publish_with_headers(subject.to_owned(), headers, json.into())
+            .await
+            .expect("published")
+            .await
+            .expect("stored")
+            .sequence
+    }
+
     /// Starts `sightline worker <kind>` on this stack with extra environment.
     pub fn worker(&self, kind: &str, env: &[(&str, &str)]) -> WorkerProcess {
         self.spawn(&["worker", kind], env, std::process::Stdio::null())

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sightline_generator::Generator;
 use sightline_runtime::consumer::{self, Outcome, Position, Projection, Record, Worker};
 use sightline_runtime::{Error, Shutdown};
-use sightline_schemas::{Encoding, Event};
+use sightline_schemas::Event;
 use sightline_tests::{eventually, header, logs_worker, Stack};
 
 /// Counts events in memory; idempotent by nothing (untracked), like an upsert store.
@@ -55,17 +55,9 @@ async fn poison_messages_land_in_the_dlq_and_their_neighbours_are_applied() {
     if let sightline_schemas::Body::Transaction(tx) = &mut bad.payload {
         tx.amount = -tx.amount - sightline_schemas::Decimal::ONE;
     }
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Content-Type", "application/json");
-    let json = sightline_schemas::encode(&bad, Encoding::Json).unwrap();
     stack
-        .bus
-        .js
-        .publish_with_headers("logs.transaction.payments", headers, json.into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+        .publish_unchecked("logs.transaction.payments", &bad)
+        .await;
     stack.publish_generated(3, 50).await;
 
     let tally = Tally::default();
