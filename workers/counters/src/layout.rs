@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sightline_runtime::config::CountersSettings;
 pub use sightline_runtime::consumer::Source;
+use sightline_runtime::versions::versioned_name;
 
 use crate::error::CountersError;
 
@@ -64,6 +65,13 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The layout of `version` of the counters: keys under `<prefix>:v<N>`.
+    pub fn at_version(settings: &CountersSettings, version: u64) -> Result<Self, CountersError> {
+        let mut settings = settings.clone();
+        settings.prefix = versioned_name(&settings.prefix, version, ":");
+        Self::new(&settings)
+    }
+
     pub fn new(settings: &CountersSettings) -> Result<Self, CountersError> {
         let invalid = |m: String| CountersError::invalid(format!("counters settings: {m}"));
         if settings.prefix.is_empty() || settings.prefix.contains(['{', '}', ' ']) {
@@ -118,6 +126,11 @@ impl Layout {
                 keep_secs: secs(settings.users_keep),
             },
         })
+    }
+
+    /// What every key of this layout starts with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     pub fn shards(&self) -> u16 {

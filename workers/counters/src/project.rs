@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use futures::future::try_join_all;
 use sightline_runtime::consumer::{Decode, Outcome, Position, Projection, Record};
+use sightline_runtime::versions::Versioned;
 use sightline_runtime::Error;
 use sightline_schemas::{Detection, Event, OffsetDateTime};
 
@@ -36,7 +37,9 @@ impl Countable for Detection {
 }
 
 pub struct CounterProjection<T> {
+    /// The store of the version in use, taken from `versions`.
     store: RedisStore,
+    versions: Versioned<RedisStore>,
     /// Each shard's watermark as last read or written; `None` until read.
     floors: Option<Vec<u64>>,
     _item: std::marker::PhantomData<fn() -> T>,
@@ -45,7 +48,18 @@ pub struct CounterProjection<T> {
 impl<T: Countable> CounterProjection<T> {
     pub fn new(store: RedisStore) -> Self {
         Self {
+            versions: Versioned::fixed(store.clone()),
             store,
+            floors: None,
+            _item: std::marker::PhantomData,
+        }
+    }
+
+    /// A projection that follows the live version of the counters.
+    pub async fn versioned(versions: Versioned<RedisStore>) -> Self {
+        Self {
+            store: versions.get().await,
+            versions,
             floors: None,
             _item: std::marker::PhantomData,
         }
@@ -139,5 +153,11 @@ impl<T: Countable> Projection for CounterProjection<T> {
     async fn apply(&mut self, batch: &[Record<T>]) -> Result<Outcome, Error> {
         self.apply_batch(batch).await?;
         Ok(Outcome::default())
+    }
+
+    async fn follow(&mut self, version: u64) -> Result<(), Error> {
+        self.store = self.versions.switch_to(version).await?;
+        self.floors = None;
+        Ok(())
     }
 }

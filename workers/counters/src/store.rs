@@ -61,6 +61,36 @@ impl RedisStore {
         self.conn.clone()
     }
 
+    /// Deletes every counter key of this layout's prefix (a replaced or failed
+    /// version of the counters); returns how many.
+    pub async fn drop_keys(&self) -> Result<u64, CountersError> {
+        let mut conn = self.conn.clone();
+        let pattern = format!("{}:{{*", self.layout.prefix());
+        let mut cursor = 0u64;
+        let mut deleted = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            if !keys.is_empty() {
+                let n: u64 = redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async(&mut conn)
+                    .await?;
+                deleted += n;
+            }
+            if next == 0 {
+                return Ok(deleted);
+            }
+            cursor = next;
+        }
+    }
+
     /// Requests sent to Redis so far (a pipeline counts once).
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sightline_runtime::consumer::{Outcome, Position, Projection, Record, Source, WorkerSpec};
 use sightline_runtime::publisher::{Prepared, Publisher};
 use sightline_runtime::topology::LOGS;
+use sightline_runtime::versions::Versioned;
 use sightline_runtime::Error;
 use sightline_schemas::{subject, Detection, Encoding, Event};
 
@@ -217,16 +218,21 @@ impl Projection for ScorerProjection {
 
 /// Projects detection events into a store. Upserts by id make it idempotent.
 pub struct DetectionProjection<S> {
-    store: S,
+    store: Versioned<S>,
 }
 
-impl<S: DetectionStore> DetectionProjection<S> {
+impl<S: DetectionStore + Clone> DetectionProjection<S> {
     pub fn new(store: S) -> Self {
+        Self::versioned(Versioned::fixed(store))
+    }
+
+    /// A projection that follows the live version of the store.
+    pub fn versioned(store: Versioned<S>) -> Self {
         Self { store }
     }
 }
 
-impl<S: DetectionStore> Projection for DetectionProjection<S> {
+impl<S: DetectionStore + Clone> Projection for DetectionProjection<S> {
     type Item = Detection;
 
     async fn position(&mut self) -> Result<Position, Error> {
@@ -235,7 +241,11 @@ impl<S: DetectionStore> Projection for DetectionProjection<S> {
 
     async fn apply(&mut self, batch: &[Record<Detection>]) -> Result<Outcome, Error> {
         let detections: Vec<Detection> = batch.iter().map(|r| r.item.clone()).collect();
-        self.store.upsert(&detections).await?;
+        self.store.get().await.upsert(&detections).await?;
         Ok(Outcome::default())
+    }
+
+    async fn follow(&mut self, version: u64) -> Result<(), Error> {
+        self.store.switch_to(version).await.map(drop)
     }
 }

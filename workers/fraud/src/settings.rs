@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use sightline_runtime::config::MongoSettings;
+use sightline_runtime::versions::versioned_name;
 use sightline_runtime::Settings;
 
 use crate::error::FraudError;
@@ -9,7 +11,23 @@ use crate::rules::Rules;
 
 /// The embedded detections store.
 pub fn sqlite_path(settings: &Settings) -> PathBuf {
-    settings.data_dir.join("fraud").join("detections.sqlite")
+    sqlite_path_at(settings, 0)
+}
+
+/// `version` of the embedded store: a file of its own, tables and indexes together.
+pub fn sqlite_path_at(settings: &Settings, version: u64) -> PathBuf {
+    let name = versioned_name("detections", version, ".");
+    settings
+        .data_dir
+        .join("fraud")
+        .join(format!("{name}.sqlite"))
+}
+
+/// The MongoDB settings of `version` of the store: its own collection.
+pub fn mongodb_at(settings: &Settings, version: u64) -> MongoSettings {
+    let mut mongo = settings.fraud.mongodb.clone();
+    mongo.collection = versioned_name(&mongo.collection, version, "_");
+    mongo
 }
 
 /// The scorer's saved windows.

@@ -12,6 +12,7 @@ pub mod servers;
 pub mod shutdown;
 pub mod telemetry;
 pub mod topology;
+pub mod versions;
 
 pub use config::Settings;
 pub use error::{Error, ErrorKind};

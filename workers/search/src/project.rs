@@ -2,6 +2,7 @@
 //! become search documents, each source under its own consumer and watermark.
 
 use sightline_runtime::consumer::{Decode, Outcome, Position, Projection, Record};
+use sightline_runtime::versions::Versioned;
 use sightline_runtime::Error;
 use sightline_schemas::{Detection, Event};
 
@@ -30,13 +31,18 @@ impl Indexable for Detection {
 
 /// Idempotency is the store's: it skips what its watermark covers, or upserts by id.
 pub struct Indexer<S, T> {
-    store: S,
+    store: Versioned<S>,
     pii: PiiHasher,
     _item: std::marker::PhantomData<fn() -> T>,
 }
 
-impl<S: SearchStore, T: Indexable> Indexer<S, T> {
+impl<S: SearchStore + Clone, T: Indexable> Indexer<S, T> {
     pub fn new(store: S, pii: PiiHasher) -> Self {
+        Self::versioned(Versioned::fixed(store), pii)
+    }
+
+    /// An indexer that follows the live version of the index.
+    pub fn versioned(store: Versioned<S>, pii: PiiHasher) -> Self {
         Self {
             store,
             pii,
@@ -45,15 +51,15 @@ impl<S: SearchStore, T: Indexable> Indexer<S, T> {
     }
 }
 
-impl<S: SearchStore, T: Indexable> Projection for Indexer<S, T> {
+impl<S: SearchStore + Clone, T: Indexable> Projection for Indexer<S, T> {
     type Item = T;
 
     async fn position(&mut self) -> Result<Position, Error> {
-        if !self.store.keeps_watermark() {
+        let store = self.store.get().await;
+        if !store.keeps_watermark() {
             return Ok(Position::Untracked);
         }
-        Ok(self
-            .store
+        Ok(store
             .watermark(T::SOURCE)
             .await?
             .map_or(Position::Start, Position::After))
@@ -67,9 +73,13 @@ impl<S: SearchStore, T: Indexable> Projection for Indexer<S, T> {
                 doc: r.item.document(&self.pii),
             })
             .collect();
-        let indexed = self.store.index(T::SOURCE, docs).await?;
+        let indexed = self.store.get().await.index(T::SOURCE, docs).await?;
         Ok(Outcome {
             rejected: indexed.rejected,
         })
+    }
+
+    async fn follow(&mut self, version: u64) -> Result<(), Error> {
+        self.store.switch_to(version).await.map(drop)
     }
 }

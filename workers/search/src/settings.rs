@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use sightline_runtime::config::ElasticsearchSettings;
+use sightline_runtime::versions::versioned_name;
 use sightline_runtime::Settings;
 
 use crate::document::PiiHasher;
@@ -9,7 +11,23 @@ use crate::error::SearchError;
 
 /// Where the embedded index lives.
 pub fn tantivy_dir(settings: &Settings) -> PathBuf {
-    settings.data_dir.join("search").join("tantivy")
+    tantivy_dir_at(settings, 0)
+}
+
+/// Where `version` of the embedded index lives (see [`versioned_name`]).
+pub fn tantivy_dir_at(settings: &Settings, version: u64) -> PathBuf {
+    settings
+        .data_dir
+        .join("search")
+        .join(versioned_name("tantivy", version, "."))
+}
+
+/// The Elasticsearch settings of `version` of the index: its own index prefix,
+/// template and read alias (`<prefix>_v<N>`).
+pub fn elasticsearch_at(settings: &Settings, version: u64) -> ElasticsearchSettings {
+    let mut es = settings.search.elasticsearch.clone();
+    es.index_prefix = versioned_name(&es.index_prefix, version, "_");
+    es
 }
 
 /// The configured key, or the one kept beside the index (created on first use).

@@ -65,6 +65,11 @@ impl MongoStore {
         })
     }
 
+    /// Drops the collection: a replaced or failed version of the store.
+    pub async fn drop_collection(&self) -> Result<(), FraudError> {
+        self.detections.drop().await.map_err(failed)
+    }
+
     async fn upsert_one(&self, d: &Detection) -> Result<bool, FraudError> {
         let body = bson::to_document(d).map_err(|e| FraudError::Backend(e.to_string()))?;
         let names: Vec<&str> = d.indicators.iter().map(|i| i.name.as_str()).collect();

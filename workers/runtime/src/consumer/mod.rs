@@ -5,6 +5,7 @@ mod decode;
 mod dlq;
 mod projection;
 mod pull;
+pub mod rebuild;
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use async_nats::jetstream::consumer::{pull as js_pull, AckPolicy, DeliverPolicy,
 use async_nats::jetstream::message::AckKind;
 use async_nats::jetstream::{stream::Stream, Message};
 use sightline_schemas::OffsetDateTime;
+use tokio::sync::watch;
 
 use decode::{position_of, Decoded};
 pub use dlq::{
@@ -26,6 +28,7 @@ use crate::error::{Error, ErrorKind};
 use crate::metrics::{self, Health};
 use crate::nats::Bus;
 use crate::shutdown::Shutdown;
+use crate::versions::Current;
 
 /// Which stream a worker reads, under which durable name, and which subjects.
 #[derive(Debug, Clone)]
@@ -76,6 +79,11 @@ pub struct Worker<P: Projection> {
     settings: ConsumerSettings,
     projection: P,
     health: Health,
+    /// The live version of the projection, when it follows blue/green rebuilds.
+    version: Option<(watch::Receiver<Current>, Source)>,
+    /// Set when the worker moved to a new version: an untracked projection then
+    /// repositions once, after the version's floor.
+    switched: bool,
 }
 
 /// What the loop does after a batch.
@@ -93,7 +101,19 @@ impl<P: Projection> Worker<P> {
             settings,
             projection,
             health: Health::default(),
+            version: None,
+            switched: false,
         }
+    }
+
+    /// Follows the live version of the projection: when a rebuild switches it, the
+    /// worker finishes its batch, moves its store to the new version and resumes
+    /// after that version's floor for `source`. The store must be at the version
+    /// last seen through `current` (read it with `borrow_and_update`), so a switch
+    /// made since is not missed.
+    pub fn following(mut self, current: watch::Receiver<Current>, source: Source) -> Self {
+        self.version = Some((current, source));
+        self
     }
 
     /// Reports into a shared [`Health`] (the one behind the process's /healthz).
@@ -139,6 +159,13 @@ impl<P: Projection> Worker<P> {
         let mut prefetched: Option<Decoded<P::Item>> = None;
         let mut restart = true;
         while !shutdown.is_tripped() {
+            if self.version_changed() {
+                if let Some(batch) = prefetched.take() {
+                    pull::hand_back(batch.messages).await;
+                }
+                self.follow_version(&mut shutdown).await?;
+                restart = true;
+            }
             if std::mem::take(&mut restart) {
                 // Anything prefetched is cleared by the rewind and delivered again.
                 prefetched = None;
@@ -236,17 +263,56 @@ impl<P: Projection> Worker<P> {
         }
     }
 
+    fn version_changed(&self) -> bool {
+        self.version
+            .as_ref()
+            .is_some_and(|(rx, _)| rx.has_changed().unwrap_or(false))
+    }
+
+    /// Moves the projection to the version a rebuild switched to.
+    async fn follow_version(&mut self, shutdown: &mut Shutdown) -> Result<(), Error> {
+        let Some((rx, _)) = self.version.as_mut() else {
+            return Ok(());
+        };
+        let version = rx.borrow_and_update().version;
+        loop {
+            match self.projection.follow(version).await {
+                Err(e) if e.kind() == ErrorKind::Transient && !shutdown.is_tripped() => {
+                    tracing::warn!(consumer = %self.spec.consumer, error = %e, "cannot open the new version; retrying");
+                    self.pause(shutdown).await;
+                }
+                Err(e) => return Err(e),
+                Ok(()) => break,
+            }
+        }
+        tracing::info!(consumer = %self.spec.consumer, version, "following the rebuilt version");
+        self.switched = true;
+        Ok(())
+    }
+
+    /// The last sequence the live version covers from the rebuild (0 without one).
+    fn floor(&self) -> u64 {
+        self.version
+            .as_ref()
+            .map_or(0, |(rx, source)| rx.borrow().floor(*source))
+    }
+
     /// Moves the consumer to just after the projection's watermark, clearing what an
-    /// earlier instance left pending, so records are applied in stream order.
+    /// earlier instance left pending, so records are applied in stream order. Never
+    /// below the version's floor: what the rebuild covered is not applied again.
     async fn rewind(&mut self, stream: &Stream, shutdown: &mut Shutdown) -> Result<(), Error> {
         loop {
+            let floor = self.floor();
             let seq = match self.read_position(shutdown).await? {
-                Position::Untracked => return Ok(()),
-                Position::Start => 1,
-                Position::After(w) => w + 1,
+                // Upserts by key: the ack floor stands, unless the version changed.
+                Position::Untracked if !self.switched => return Ok(()),
+                Position::Untracked => floor + 1,
+                Position::Start => floor + 1,
+                Position::After(w) => w.max(floor) + 1,
             };
             match stream.reset_consumer(&self.spec.consumer, Some(seq)).await {
                 Ok(_) => {
+                    self.switched = false;
                     tracing::info!(consumer = %self.spec.consumer, from_seq = seq, "consumer positioned after the projection watermark");
                     return Ok(());
                 }

@@ -93,4 +93,10 @@ pub trait Projection: Send + 'static {
         &mut self,
         batch: &[Record<Self::Item>],
     ) -> impl Future<Output = Result<Outcome, Error>> + Send;
+
+    /// Moves to another version of the projection's store: a rebuild switched it
+    /// (see [`crate::versions`]). The runtime then resumes after the version's floor.
+    fn follow(&mut self, _version: u64) -> impl Future<Output = Result<(), Error>> + Send {
+        async { Err(Error::Config("this projection has no versions".into())) }
+    }
 }

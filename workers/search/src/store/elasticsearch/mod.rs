@@ -87,6 +87,37 @@ impl ElasticsearchStore {
         Ok(store)
     }
 
+    /// Deletes every index of this prefix and its template: a replaced or failed
+    /// version of the index. Returns how many indices were deleted.
+    pub async fn drop_indices(&self) -> Result<usize, SearchError> {
+        let prefix = &self.inner.settings.index_prefix;
+        let found = self
+            .inner
+            .request(Method::Get, &format!("/{prefix}-*"), &[], None, false)
+            .await?;
+        let names: Vec<&String> = found
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        for name in &names {
+            self.inner
+                .request(Method::Delete, &format!("/{name}"), &[], None, false)
+                .await?;
+        }
+        let template = format!("/_index_template/{prefix}");
+        match self
+            .inner
+            .request(Method::Delete, &template, &[], None, false)
+            .await
+        {
+            Err(SearchError::Invalid(m)) if m.contains("not_found") => {}
+            other => {
+                other?;
+            }
+        }
+        Ok(names.len())
+    }
+
     fn alias(&self) -> &str {
         &self.inner.settings.index_prefix
     }

@@ -1,0 +1,412 @@
+//! Blue/green versions of the projections. A rebuild writes a new version of a
+//! projection (a new Tantivy directory, SQLite file, Mongo collection, Redis key
+//! prefix or Elasticsearch index) while the live one keeps serving, then switches
+//! by one compare-and-set of the projection's record in a NATS key-value bucket.
+//! Live workers and readers watch that record and move to the new version.
+//!
+//! The record also carries, per source stream, the floor: the last sequence the
+//! rebuild covered. A live worker that moves to the new version resumes right after
+//! it, so the events that arrived during the rebuild are applied once, by the live
+//! worker, and nothing before the floor is applied again.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::kv;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use sightline_schemas::OffsetDateTime;
+use tokio::sync::{watch, Mutex};
+
+use crate::consumer::Source;
+use crate::error::Error;
+use crate::nats::Bus;
+
+/// The name of `version` of something called `base`: `base` itself for version 0
+/// (so a deployment from before versions keeps its data), else `base<sep>v<N>`.
+pub fn versioned_name(base: &str, version: u64, sep: &str) -> String {
+    if version == 0 {
+        base.to_owned()
+    } else {
+        format!("{base}{sep}v{version}")
+    }
+}
+
+/// The bucket of version records, one key per projection.
+pub const BUCKET: &str = "sightline_versions";
+/// The bucket of rebuild locks; a lock not renewed expires after [`LOCK_TTL`].
+pub const LOCKS: &str = "sightline_rebuilds";
+const LOCK_TTL: Duration = Duration::from_secs(30);
+
+/// A projection that can be rebuilt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// The search index, from LOGS and FRAUD.
+    Search,
+    /// The fraud detections store, from FRAUD.
+    Fraud,
+    /// The real-time counters, from LOGS and FRAUD.
+    Counters,
+}
+
+impl Target {
+    pub const ALL: [Target; 3] = [Target::Search, Target::Fraud, Target::Counters];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Search => "search",
+            Target::Fraud => "fraud",
+            Target::Counters => "counters",
+        }
+    }
+
+    /// The streams the projection is built from.
+    pub fn sources(self) -> &'static [Source] {
+        match self {
+            Target::Search | Target::Counters => &[Source::Logs, Source::Fraud],
+            Target::Fraud => &[Source::Fraud],
+        }
+    }
+}
+
+/// Which version of a projection is live, and since where.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Current {
+    /// 0 is the version every projection starts at.
+    pub version: u64,
+    /// Per source (`logs`, `fraud`): the last stream sequence the rebuild covered.
+    #[serde(default)]
+    pub floors: BTreeMap<String, u64>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub switched_at: Option<OffsetDateTime>,
+}
+
+impl Current {
+    /// The sequence live workers of this version never go below.
+    pub fn floor(&self, source: Source) -> u64 {
+        self.floors.get(source.name()).copied().unwrap_or(0)
+    }
+}
+
+/// The version records and rebuild locks.
+#[derive(Clone)]
+pub struct Versions {
+    records: kv::Store,
+    locks: kv::Store,
+}
+
+impl Versions {
+    /// Opens both buckets, creating them on first use.
+    pub async fn open(bus: &Bus) -> Result<Self, Error> {
+        let records = bucket(bus, BUCKET, Duration::ZERO, 5).await?;
+        let locks = bucket(bus, LOCKS, LOCK_TTL, 1).await?;
+        Ok(Self { records, locks })
+    }
+
+    /// The live version of `target` and the record's revision (0 when never switched).
+    pub async fn current(&self, target: Target) -> Result<(Current, u64), Error> {
+        let entry = self
+            .records
+            .entry(target.name())
+            .await
+            .map_err(|e| Error::nats("read version", e))?;
+        match entry {
+            Some(e) if e.operation == kv::Operation::Put => Ok((decode(&e.value)?, e.revision)),
+            Some(e) => Ok((Current::default(), e.revision)),
+            None => Ok((Current::default(), 0)),
+        }
+    }
+
+    /// A number no rebuild of `target` has used: a failed rebuild's leftovers are
+    /// never mistaken for a fresh version.
+    pub async fn next_version(&self, target: Target) -> Result<u64, Error> {
+        let key = format!("{}.next", target.name());
+        for _ in 0..20 {
+            let entry = self
+                .records
+                .entry(key.as_str())
+                .await
+                .map_err(|e| Error::nats("read version counter", e))?;
+            let (last, revision) = match entry {
+                Some(e) => (
+                    std::str::from_utf8(&e.value)
+                        .ok()
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0),
+                    e.revision,
+                ),
+                None => (0, 0),
+            };
+            let live = self.current(target).await?.0.version;
+            let next = last.max(live) + 1;
+            let value = next.to_string().into();
+            let stored = if revision == 0 {
+                self.records.create(key.as_str(), value).await.is_ok()
+            } else {
+                self.records
+                    .update(key.as_str(), value, revision)
+                    .await
+                    .is_ok()
+            };
+            if stored {
+                return Ok(next);
+            }
+        }
+        Err(Error::Server(format!(
+            "cannot reserve a version number for {}",
+            target.name()
+        )))
+    }
+
+    /// Makes `next` live, unless the record changed since `revision` was read.
+    pub async fn switch(&self, target: Target, revision: u64, next: &Current) -> Result<(), Error> {
+        let value = serde_json::to_vec(next)
+            .map_err(|e| Error::Server(format!("encode version: {e}")))?
+            .into();
+        let result = if revision == 0 {
+            self.records
+                .create(target.name(), value)
+                .await
+                .map_err(|e| e.to_string())
+        } else {
+            self.records
+                .update(target.name(), value, revision)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        result.map(|_| ()).map_err(|e| {
+            Error::Config(format!(
+                "the version of {} changed during the rebuild ({e}); nothing was switched",
+                target.name()
+            ))
+        })
+    }
+
+    /// Watches `target`'s record: the receiver always holds the live version.
+    pub async fn follow(&self, target: Target) -> Result<watch::Receiver<Current>, Error> {
+        let (current, _) = self.current(target).await?;
+        let (tx, rx) = watch::channel(current);
+        let records = self.records.clone();
+        tokio::spawn(async move {
+            while !tx.is_closed() {
+                match records.watch(target.name()).await {
+                    Ok(mut updates) => {
+                        while let Some(Ok(entry)) = updates.next().await {
+                            if entry.operation != kv::Operation::Put {
+                                continue;
+                            }
+                            match decode(&entry.value) {
+                                Ok(current) => {
+                                    tx.send_if_modified(|c| {
+                                        let changed = *c != current;
+                                        *c = current;
+                                        changed
+                                    });
+                                }
+                                Err(e) => tracing::warn!(error = %e, "unreadable version record"),
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot watch versions; retrying"),
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                // A record switched while the watch was down is read here.
+                if let Ok(entry) = records.entry(target.name()).await {
+                    if let Some(current) = entry.and_then(|e| decode(&e.value).ok()) {
+                        tx.send_if_modified(|c| std::mem::replace(c, current.clone()) != current);
+                    }
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    /// Takes the rebuild lock of `target`, refused while another rebuild holds it.
+    /// The lock is renewed until released or dropped, and expires if its holder dies.
+    pub async fn lock(&self, target: Target, holder: &str) -> Result<Lock, Error> {
+        let key = target.name();
+        let revision = match self.locks.create(key, holder.to_owned().into()).await {
+            Ok(revision) => revision,
+            Err(_) => {
+                let by = self
+                    .locks
+                    .get(key)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|v| String::from_utf8_lossy(&v).into_owned())
+                    .unwrap_or_default();
+                return Err(Error::Config(format!(
+                    "a rebuild of {key} is already running ({by}); two rebuilds of one projection never run at once"
+                )));
+            }
+        };
+        let (locks, holder) = (self.locks.clone(), holder.to_owned());
+        let renew = tokio::spawn(async move {
+            let mut revision = revision;
+            loop {
+                tokio::time::sleep(LOCK_TTL / 3).await;
+                match locks.update(key, holder.clone().into(), revision).await {
+                    Ok(r) => revision = r,
+                    Err(e) => tracing::warn!(error = %e, "cannot renew the rebuild lock"),
+                }
+            }
+        });
+        Ok(Lock {
+            locks: self.locks.clone(),
+            key,
+            renew,
+        })
+    }
+}
+
+/// A held rebuild lock.
+pub struct Lock {
+    locks: kv::Store,
+    key: &'static str,
+    renew: tokio::task::JoinHandle<()>,
+}
+
+impl Lock {
+    pub async fn release(self) {
+        self.renew.abort();
+        let _ = self.locks.purge(self.key).await;
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        self.renew.abort();
+    }
+}
+
+async fn bucket(
+    bus: &Bus,
+    name: &str,
+    max_age: Duration,
+    history: i64,
+) -> Result<kv::Store, Error> {
+    if let Ok(store) = bus.js.get_key_value(name).await {
+        return Ok(store);
+    }
+    bus.js
+        .create_key_value(kv::Config {
+            bucket: name.into(),
+            description: "Sightline projection versions".into(),
+            history,
+            max_age,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| Error::nats("create key-value bucket", e))
+}
+
+fn decode(bytes: &[u8]) -> Result<Current, Error> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Server(format!("version record: {e}")))
+}
+
+type Opener<S> =
+    dyn Fn(u64) -> Pin<Box<dyn Future<Output = Result<S, Error>> + Send>> + Send + Sync;
+
+/// A store that follows the live version: the projections of one worker share it,
+/// so a version is opened once (Tantivy allows one writer per directory).
+pub struct Versioned<S> {
+    slot: Arc<Mutex<(u64, S)>>,
+    open: Arc<Opener<S>>,
+}
+
+impl<S> Clone for Versioned<S> {
+    fn clone(&self) -> Self {
+        Self {
+            slot: self.slot.clone(),
+            open: self.open.clone(),
+        }
+    }
+}
+
+impl<S: Clone + Send + 'static> Versioned<S> {
+    /// Opens `version` now, and any later one with `open`.
+    pub async fn open<F, Fut>(version: u64, open: F) -> Result<Self, Error>
+    where
+        F: Fn(u64) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<S, Error>> + Send + 'static,
+    {
+        let store = open(version).await?;
+        Ok(Self {
+            slot: Arc::new(Mutex::new((version, store))),
+            open: Arc::new(move |v| Box::pin(open(v))),
+        })
+    }
+
+    /// A store that never changes version (benchmarks, tests, rebuilds).
+    pub fn fixed(store: S) -> Self {
+        Self {
+            slot: Arc::new(Mutex::new((0, store))),
+            open: Arc::new(|_| {
+                Box::pin(async { Err(Error::Config("this store does not follow versions".into())) })
+            }),
+        }
+    }
+
+    /// The store of the version in use.
+    pub async fn get(&self) -> S {
+        self.slot.lock().await.1.clone()
+    }
+
+    pub async fn version(&self) -> u64 {
+        self.slot.lock().await.0
+    }
+
+    /// Moves to `version`, opening it unless another holder already did.
+    pub async fn switch_to(&self, version: u64) -> Result<S, Error> {
+        let mut slot = self.slot.lock().await;
+        if slot.0 != version {
+            let store = (self.open)(version).await?;
+            *slot = (version, store);
+            tracing::info!(version, "moved to a new projection version");
+        }
+        Ok(slot.1.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floors_default_to_zero_and_records_round_trip() {
+        let mut current = Current {
+            version: 3,
+            ..Default::default()
+        };
+        current.floors.insert("logs".into(), 42);
+        let bytes = serde_json::to_vec(&current).unwrap();
+        let back = decode(&bytes).unwrap();
+        assert_eq!(back, current);
+        assert_eq!(back.floor(Source::Logs), 42);
+        assert_eq!(back.floor(Source::Fraud), 0);
+        assert!(decode(b"{").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_versioned_store_opens_each_version_once() {
+        let opened = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let count = opened.clone();
+        let store = Versioned::open(0, move |v| {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move { Ok(format!("v{v}")) }
+        })
+        .await
+        .unwrap();
+        let other = store.clone();
+        assert_eq!(store.switch_to(2).await.unwrap(), "v2");
+        assert_eq!(other.switch_to(2).await.unwrap(), "v2");
+        assert_eq!(other.get().await, "v2");
+        assert_eq!(opened.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert!(Versioned::fixed(1u8).switch_to(1).await.is_err());
+    }
+}
