@@ -1,8 +1,9 @@
 //! What every handler shares: connections to the projections, the publisher for
 //! ingest, the cache and the watermarks. Built once from the settings.
 
+use std::collections::BTreeMap;
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use sightline_alerts::store::AlertStore;
 use sightline_counters::{Layout, Reader, RedisStore};
@@ -11,9 +12,11 @@ use sightline_runtime::config::{FraudBackend, SearchBackend};
 use sightline_runtime::consumer::Source;
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::topology::{FRAUD, LOGS};
+use sightline_runtime::versions::{Current, Target, Versions};
 use sightline_runtime::{Bus, Settings};
-use sightline_search::settings::tantivy_dir;
+use sightline_search::settings::{elasticsearch_at, tantivy_dir_at};
 use sightline_search::store::elasticsearch::ElasticsearchStore;
+use tokio::sync::watch;
 
 use crate::assess::Assessor;
 use crate::auth::Keys;
@@ -35,10 +38,10 @@ pub struct Inner {
     pub keys: Keys,
     pub bus: Bus,
     pub publisher: Publisher,
-    pub search: Search,
-    pub detections: Detections,
-    pub counters_store: RedisStore,
-    pub counters: Reader,
+    /// The live versions of the projections, swapped whole when a rebuild switches.
+    search: Live<Search>,
+    detections: Live<Detections>,
+    counters: Live<Counters>,
     pub alerts: AlertStore,
     pub cache: Cache,
     pub marks: Watermarks,
@@ -52,57 +55,205 @@ impl Deref for AppState {
     }
 }
 
+/// The counters of one version: the store (for watermarks) and its reader.
+pub struct Counters {
+    pub store: RedisStore,
+    pub reader: Reader,
+}
+
+impl Deref for Counters {
+    type Target = Reader;
+    fn deref(&self) -> &Reader {
+        &self.reader
+    }
+}
+
+/// A projection's version in use, replaced whole when a rebuild switches.
+struct Live<T>(RwLock<Arc<T>>);
+
+impl<T> Live<T> {
+    fn new(value: T) -> Self {
+        Self(RwLock::new(Arc::new(value)))
+    }
+
+    fn get(&self) -> Arc<T> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, value: T) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(value);
+    }
+}
+
+async fn open_search(settings: &Settings, version: u64) -> Result<Search, ApiError> {
+    Ok(match settings.search.backend {
+        SearchBackend::Tantivy => Search::tantivy(tantivy_dir_at(settings, version)),
+        SearchBackend::Elasticsearch => Search::Elasticsearch(
+            ElasticsearchStore::connect(&elasticsearch_at(settings, version)).await?,
+        ),
+    })
+}
+
+async fn open_detections(settings: &Settings, version: u64) -> Result<Detections, ApiError> {
+    Ok(match settings.fraud.backend {
+        FraudBackend::Sqlite => {
+            Detections::sqlite(fraud_settings::sqlite_path_at(settings, version))
+        }
+        FraudBackend::Mongodb => Detections::Mongo(
+            sightline_fraud::store::mongo::MongoStore::connect(&fraud_settings::mongodb_at(
+                settings, version,
+            ))
+            .await?,
+        ),
+    })
+}
+
+async fn open_counters(settings: &Settings, version: u64) -> Result<Counters, ApiError> {
+    let layout = Layout::at_version(&settings.counters, version)?;
+    let store = RedisStore::connect(&redis_url(settings)?, layout).await?;
+    let reader = Reader::new(&store);
+    Ok(Counters { store, reader })
+}
+
+fn redis_url(settings: &Settings) -> Result<String, ApiError> {
+    settings
+        .redis
+        .url
+        .as_ref()
+        .map(|u| u.0.clone())
+        .ok_or_else(|| ApiError::internal("redis.url is not configured"))
+}
+
+/// Waits (a bounded time) until the new version has applied at least what the old
+/// one had, so a reader's watermark never goes back at the switch: the rebuild
+/// hands over a moment before the live workers move, and they close the gap.
+async fn caught_up<N, O, NF, OF, E>(new: N, old: O)
+where
+    N: Fn() -> NF,
+    O: Fn() -> OF,
+    NF: std::future::Future<Output = Result<Option<u64>, E>>,
+    OF: std::future::Future<Output = Result<Option<u64>, E>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        match (new().await, old().await) {
+            (Ok(n), Ok(o)) if n >= o => return,
+            // The old version is gone or unreadable: nothing to wait for.
+            (_, Err(_)) => return,
+            _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+    tracing::warn!(
+        "the rebuilt version did not reach the old one's watermark in 30 s; switching anyway"
+    );
+}
+
+/// The lowest LOGS watermark over the counters' shards.
+async fn lowest(store: &RedisStore) -> Result<Option<u64>, sightline_counters::CountersError> {
+    Ok(store.watermarks(Source::Logs).await?.into_iter().min())
+}
+
 impl AppState {
-    /// Connects to NATS, Redis and the configured backends.
+    /// Connects to NATS, Redis and the live versions of the configured backends.
     pub async fn connect(settings: Settings) -> Result<Self, ApiError> {
         let keys = Keys::new(settings.api.keys.clone()).map_err(ApiError::internal)?;
         let bus = Bus::connect(&settings.nats, settings.publisher.max_in_flight).await?;
         let publisher = Publisher::new(&bus, &settings.publisher);
-        let redis_url = settings
-            .redis
-            .url
-            .as_ref()
-            .map(|u| u.0.clone())
-            .ok_or_else(|| ApiError::internal("redis.url is not configured"))?;
-        let layout = Layout::new(&settings.counters)?;
-        let counters_store = RedisStore::connect(&redis_url, layout).await?;
-        let counters = Reader::new(&counters_store);
-        let alerts = AlertStore::connect(&redis_url, &settings.counters.prefix).await?;
+        let versions = Versions::open(&bus).await?;
+        let mut live = BTreeMap::new();
+        for target in Target::ALL {
+            live.insert(target, versions.follow(target).await?);
+        }
+        let version = |t: Target| live.get(&t).map_or(0, |rx| rx.borrow().version);
+        let counters = open_counters(&settings, version(Target::Counters)).await?;
+        let alerts = AlertStore::connect(&redis_url(&settings)?, &settings.counters.prefix).await?;
         let cache = Cache::new(
-            counters_store.connection(),
+            counters.store.connection(),
             &settings.counters.prefix,
             settings.api.cache_ttl,
         );
-        let search = match settings.search.backend {
-            SearchBackend::Tantivy => Search::tantivy(tantivy_dir(&settings)),
-            SearchBackend::Elasticsearch => Search::Elasticsearch(
-                ElasticsearchStore::connect(&settings.search.elasticsearch).await?,
-            ),
-        };
-        let detections = match settings.fraud.backend {
-            FraudBackend::Sqlite => Detections::sqlite(fraud_settings::sqlite_path(&settings)),
-            FraudBackend::Mongodb => Detections::Mongo(
-                sightline_fraud::store::mongo::MongoStore::connect(&settings.fraud.mongodb).await?,
-            ),
-        };
+        let search = open_search(&settings, version(Target::Search)).await?;
+        let detections = open_detections(&settings, version(Target::Fraud)).await?;
         let assessor = Assessor::new(
             fraud_settings::rules(&settings)?,
             fraud_settings::snapshot_path(&settings),
         );
-        Ok(Self(Arc::new(Inner {
+        let state = Self(Arc::new(Inner {
             settings,
             keys,
             bus,
             publisher,
-            search,
-            detections,
-            counters_store,
-            counters,
+            search: Live::new(search),
+            detections: Live::new(detections),
+            counters: Live::new(counters),
             alerts,
             cache,
             marks: Watermarks::default(),
             assessor,
-        })))
+        }));
+        for (target, rx) in live {
+            state.follow(target, rx);
+        }
+        Ok(state)
+    }
+
+    /// The search index of the live version.
+    pub fn search(&self) -> Arc<Search> {
+        self.search.get()
+    }
+
+    /// The detections store of the live version.
+    pub fn detections(&self) -> Arc<Detections> {
+        self.detections.get()
+    }
+
+    /// The counters of the live version.
+    pub fn counters(&self) -> Arc<Counters> {
+        self.counters.get()
+    }
+
+    /// Opens `version` of `target` and reads from it from now on.
+    async fn move_to(&self, target: Target, version: u64) -> Result<(), ApiError> {
+        let s = &self.settings;
+        match target {
+            Target::Search => {
+                let new = open_search(s, version).await?;
+                let old = self.search();
+                caught_up(|| new.watermark(), || old.watermark()).await;
+                self.search.set(new);
+            }
+            // Upserts by id: no watermark of its own to wait for.
+            Target::Fraud => self.detections.set(open_detections(s, version).await?),
+            Target::Counters => {
+                let new = open_counters(s, version).await?;
+                let old = self.counters();
+                caught_up(|| lowest(&new.store), || lowest(&old.store)).await;
+                self.counters.set(new);
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves to each new version of `target` as rebuilds switch it. A request holds
+    /// the version it started with, so it reads one version whole.
+    fn follow(&self, target: Target, mut rx: watch::Receiver<Current>) {
+        let state = self.clone();
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let version = rx.borrow_and_update().version;
+                let moved = state.move_to(target, version).await;
+                match moved {
+                    Ok(()) => tracing::info!(
+                        projection = target.name(),
+                        version,
+                        "reading the rebuilt version"
+                    ),
+                    Err(e) => {
+                        tracing::error!(projection = target.name(), version, error = %e.message, "cannot open the rebuilt version")
+                    }
+                }
+            }
+        });
     }
 
     /// Reads every watermark once. A part that cannot be read keeps its last value.
@@ -123,14 +274,15 @@ impl AppState {
             }
         }
         if self.search_keeps_watermark() {
-            if let Ok(w) = self.search.watermark().await {
+            if let Ok(w) = self.search().watermark().await {
                 marks.search = w;
             }
         }
-        if let Ok(shards) = self.counters_store.watermarks(Source::Logs).await {
+        let counters = self.counters();
+        if let Ok(shards) = counters.store.watermarks(Source::Logs).await {
             marks.counters = shards.into_iter().min();
         }
-        if let Ok(shards) = self.counters_store.watermarks(Source::Fraud).await {
+        if let Ok(shards) = counters.store.watermarks(Source::Fraud).await {
             marks.counters_fraud = shards.into_iter().min();
         }
         self.marks.set(marks);
@@ -150,7 +302,7 @@ impl AppState {
     }
 
     fn search_keeps_watermark(&self) -> bool {
-        matches!(self.search, Search::Tantivy { .. })
+        matches!(*self.search(), Search::Tantivy { .. })
     }
 
     /// Keeps the watermarks fresh until the process ends.

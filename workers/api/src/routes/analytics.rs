@@ -61,7 +61,7 @@ pub async fn transactions(
     State(state): State<AppState>,
     CountersRead { window, mark, .. }: CountersRead,
 ) -> Result<Response, ApiError> {
-    let c = &state.counters;
+    let c = state.counters();
     let by_status = c.breakdown("status", window).await?;
     let count = by_status.values().sum();
     let failed = by_status.get("failed").copied().unwrap_or(0);
@@ -69,8 +69,8 @@ pub async fn transactions(
         count,
         failed,
         failure_rate: ratio(failed, count),
-        timeline: series(c, "kind=transaction", window).await?,
-        failed_timeline: series(c, "status=failed", window).await?,
+        timeline: series(&c.reader, "kind=transaction", window).await?,
+        failed_timeline: series(&c.reader, "status=failed", window).await?,
         by_payment_method: c.breakdown("payment_method", window).await?,
         by_status,
         revenue: c.revenue(window).await?,
@@ -95,7 +95,7 @@ pub async fn errors(
     State(state): State<AppState>,
     CountersRead { window, mark, .. }: CountersRead,
 ) -> Result<Response, ApiError> {
-    let c = &state.counters;
+    let c = state.counters();
     let count = c.count("kind=error", window).await?.value;
     let total = c.count("total", window).await?.value;
     let body = Errors {
@@ -103,7 +103,7 @@ pub async fn errors(
         error_rate: ratio(count, total),
         by_code: c.breakdown("error_code", window).await?,
         by_type: c.breakdown("error_type", window).await?,
-        over_time: series(c, "kind=error", window).await?,
+        over_time: series(&c.reader, "kind=error", window).await?,
     };
     Ok(stamped(mark, body))
 }
@@ -159,7 +159,7 @@ pub async fn user_behavior(
     if steps.len() < 2 || steps.len() > 10 {
         return Err(ApiError::bad_request("steps: give 2 to 10 actions"));
     }
-    let actions = state.counters.breakdown("action", window).await?;
+    let actions = state.counters().breakdown("action", window).await?;
     let counts: Vec<u64> = steps
         .iter()
         .map(|s| actions.get(s).copied().unwrap_or(0))
@@ -169,7 +169,7 @@ pub async fn user_behavior(
     let body = UserBehavior {
         cart_abandonment: 1.0 - ratio(counts[n - 1], counts[1]).min(1.0),
         checkout_abandonment: 1.0 - ratio(counts[n - 1], counts[n - 2]).min(1.0),
-        unique_users: state.counters.unique_users(window).await?,
+        unique_users: state.counters().unique_users(window).await?,
         actions,
         funnel,
     };
@@ -223,7 +223,7 @@ pub async fn trends(
     }: CountersRead,
 ) -> Result<Response, ApiError> {
     let before = Window::ending_at(time::OffsetDateTime::now_utc() - length, length)?;
-    let c = &state.counters;
+    let c = state.counters();
     let mut out: BTreeMap<String, Trend> = BTreeMap::new();
     let (kinds_now, kinds_before) = (
         c.breakdown("kind", now).await?,

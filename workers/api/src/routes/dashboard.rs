@@ -53,7 +53,7 @@ async fn compute_overview(
     window: Window,
     marks: Marks,
 ) -> Result<Overview, ApiError> {
-    let c = &state.counters;
+    let c = state.counters();
     let kinds = c.breakdown("kind", window).await?;
     let events: u64 = kinds.values().sum();
     let status = c.breakdown("status", window).await?;
@@ -148,7 +148,10 @@ pub struct Charts {
 }
 
 async fn compute_charts(state: &AppState, window: Window) -> Result<Charts, ApiError> {
-    let counts = state.counters.bucket_hashes(Family::Counts, window).await?;
+    let counts = state
+        .counters()
+        .bucket_hashes(Family::Counts, window)
+        .await?;
     let mut events_by_kind: BTreeMap<String, Vec<Point>> = BTreeMap::new();
     let mut error_rate = Vec::with_capacity(counts.buckets.len());
     for (t, hash) in &counts.buckets {
@@ -170,7 +173,7 @@ async fn compute_charts(state: &AppState, window: Window) -> Result<Charts, ApiE
         });
     }
     let revenue_hashes = state
-        .counters
+        .counters()
         .bucket_hashes(Family::Revenue, window)
         .await?;
     let zeros: Vec<Point> = revenue_hashes
@@ -222,7 +225,7 @@ pub async fn charts(
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let marks = state.marks.current();
     let minute = Window::ending_now(Duration::from_secs(60))?;
-    let last_minute = state.counters.count("total", minute).await?.value;
+    let last_minute = state.counters().count("total", minute).await?.value;
     Ok(Json(serde_json::json!({
         "events_per_second_1m": last_minute as f64 / 60.0,
         "watermarks": marks,
@@ -237,7 +240,7 @@ async fn update(state: &AppState, p: &WindowParams) -> Result<String, ApiError> 
     let (overview, _) = overview_bytes(state, window).await?;
     let (charts, _) = charts_bytes(state, window).await?;
     let detections = state
-        .detections
+        .detections()
         .list(&DetectionQuery {
             min_score: Some(state.assessor.suspicious_score()),
             limit: 10,

@@ -75,7 +75,7 @@ pub async fn suspicious(
         )));
     }
     query.check()?;
-    let detections = state.detections.list(&query).await?;
+    let detections = state.detections().list(&query).await?;
     Ok(stamped(mark, detections))
 }
 
@@ -104,6 +104,6 @@ pub async fn stats(
         until: instant("until", p.until.as_deref())?,
         suspicious_score: state.assessor.suspicious_score(),
     };
-    let stats = state.detections.stats(&query).await?;
+    let stats = state.detections().stats(&query).await?;
     Ok(stamped(mark, stats))
 }

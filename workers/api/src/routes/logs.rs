@@ -119,7 +119,7 @@ pub async fn recent(
         ..SearchRequest::default()
     };
     request.checked_size().map_err(ApiError::bad_request)?;
-    let response: SearchResponse = state.search.search(&request).await?;
+    let response: SearchResponse = state.search().search(&request).await?;
     Ok(stamped(mark, response))
 }
 
@@ -142,7 +142,7 @@ pub async fn stats(
     State(state): State<AppState>,
     CountersRead { window, mark, .. }: CountersRead,
 ) -> Result<Response, ApiError> {
-    let total = state.counters.count("total", window).await?.value;
+    let total = state.counters().count("total", window).await?.value;
     let stream = state
         .bus
         .js
@@ -153,8 +153,8 @@ pub async fn stats(
     let stats = LogStats {
         total,
         per_second: total as f64 / window.secs as f64,
-        by_kind: state.counters.breakdown("kind", window).await?,
-        by_service: state.counters.breakdown("service", window).await?,
+        by_kind: state.counters().breakdown("kind", window).await?,
+        by_service: state.counters().breakdown("service", window).await?,
         stream_messages: info.messages,
         stream_last_sequence: info.last_sequence,
     };

@@ -120,12 +120,12 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.bus.client.connection_state() != async_nats::connection::State::Connected {
         problems.push("NATS is not connected".to_owned());
     }
-    let mut conn = state.counters_store.connection();
+    let mut conn = state.counters().store.connection();
     let ping: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
     if let Err(e) = ping {
         problems.push(format!("Redis: {e}"));
     }
-    if let Err(e) = state.search.count().await {
+    if let Err(e) = state.search().count().await {
         problems.push(e.message);
     }
     if problems.is_empty() {

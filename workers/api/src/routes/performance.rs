@@ -49,7 +49,7 @@ pub async fn p95_series(
     window: sightline_counters::Window,
 ) -> Result<Vec<Point>, ApiError> {
     let hashes = state
-        .counters
+        .counters()
         .bucket_hashes(Family::Latency, window)
         .await?;
     Ok(hashes
@@ -91,9 +91,9 @@ pub async fn metrics(
     State(state): State<AppState>,
     CountersRead { window, mark, .. }: CountersRead,
 ) -> Result<Response, ApiError> {
-    let by_class = state.counters.breakdown("status_class", window).await?;
+    let by_class = state.counters().breakdown("status_class", window).await?;
     let requests: u64 = by_class.values().sum();
-    let all = state.counters.latency_by_series(window).await?;
+    let all = state.counters().latency_by_series(window).await?;
     let latency = |name: &str| {
         Latency::from(Percentiles::from_counts(
             &all.get(name).copied().unwrap_or([0; BUCKETS]),
@@ -142,7 +142,7 @@ pub async fn api_response_times(
         return Err(ApiError::bad_request("limit must be 1-500"));
     }
     let mut rows: Vec<EndpointLatency> = state
-        .counters
+        .counters()
         .latency_by_series(window)
         .await?
         .into_iter()
@@ -179,7 +179,7 @@ pub async fn database_latency(
     CountersRead { window, mark, .. }: CountersRead,
 ) -> Result<Response, ApiError> {
     let body = DatabaseLatency {
-        latency: state.counters.latency("db", window).await?.into(),
+        latency: state.counters().latency("db", window).await?.into(),
         p95_over_time: p95_series(&state, "db", window).await?,
     };
     Ok(stamped(mark, body))
@@ -224,7 +224,7 @@ pub async fn slow_requests(
         ..SearchRequest::default()
     };
     request.checked_size().map_err(ApiError::bad_request)?;
-    let response = state.search.search(&request).await?;
+    let response = state.search().search(&request).await?;
     Ok(stamped(
         mark,
         serde_json::json!({ "total": response.total, "hits": response.hits }),

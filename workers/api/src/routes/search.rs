@@ -125,7 +125,7 @@ pub async fn search(
 ) -> Result<Response, ApiError> {
     let request = p.request()?;
     let mark = state.watermark_for(Projection::Search, &headers).await?;
-    let response = state.search.search(&request).await?;
+    let response = state.search().search(&request).await?;
     let next = response.next.as_ref().map(cursor_token);
     Ok(stamped(
         mark,
@@ -159,7 +159,7 @@ pub async fn autocomplete(
         return Err(ApiError::bad_request("size must be 1-50"));
     }
     let mark = state.marks.current().search;
-    let words = state.search.suggest(&p.prefix, size).await?;
+    let words = state.search().suggest(&p.prefix, size).await?;
     Ok(stamped(mark, words))
 }
 
