@@ -23,7 +23,7 @@ schemas:
 # Benchmarks print JSON; they start their own servers. Not part of CI.
 bench: setup
     cargo build --release -p sightline-cli
-    for b in publish indexer fraud counters api; do "${CARGO_TARGET_DIR:-target}/release/sightline" bench $b; done
+    for b in publish indexer fraud counters api pipeline; do "${CARGO_TARGET_DIR:-target}/release/sightline" bench $b; done
 
 # Start a throwaway NATS server with the streams applied, for trying the CLI by hand.
 nats port="4222": setup

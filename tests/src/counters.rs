@@ -7,8 +7,8 @@ use sightline_counters::layout::Layout;
 use sightline_counters::plan::{Op, Planner};
 use sightline_schemas::{Event, OffsetDateTime};
 
-/// Every counter hash under the prefix: key -> field -> value (watermarks and
-/// HyperLogLog sketches left out).
+/// Every counter hash under the prefix (keys `<prefix>:{shard}:...`): key -> field
+/// -> value (watermarks and HyperLogLog sketches left out).
 pub type Dump = BTreeMap<String, BTreeMap<String, i64>>;
 
 pub async fn dump(url: &str, prefix: &str) -> Dump {
@@ -18,7 +18,7 @@ pub async fn dump(url: &str, prefix: &str) -> Dump {
         .await
         .expect("redis connects");
     let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
+        .arg(format!("{prefix}:{{*"))
         .query_async(&mut conn)
         .await
         .expect("KEYS");

@@ -5,13 +5,16 @@ use std::process::ExitCode;
 
 use serde_json::json;
 use sightline_counters::{Layout, Reader, RedisStore, Window};
+use sightline_runtime::versions::Target;
 use sightline_runtime::Settings;
 
 use super::redis_url;
 use crate::cli::CountersArgs;
 
 pub async fn run(args: CountersArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let store = RedisStore::connect(redis_url(settings)?, Layout::new(&settings.counters)?).await?;
+    let version = super::stores::live_version(settings, Target::Counters).await?;
+    let layout = Layout::at_version(&settings.counters, version)?;
+    let store = RedisStore::connect(redis_url(settings)?, layout).await?;
     let reader = Reader::new(&store);
     let window = Window::ending_now(*args.window)?;
     let shown = args.window.to_string();

@@ -3,24 +3,26 @@
 
 use std::process::ExitCode;
 
-use sightline_fraud::settings::{rules, sqlite_path};
+use sightline_fraud::settings::{mongodb_at, rules, sqlite_path_at};
 use sightline_fraud::store::mongo::MongoStore;
 use sightline_fraud::store::sqlite::SqliteStore;
 use sightline_fraud::store::{DetectionQuery, DetectionStore, StatsQuery};
 use sightline_runtime::config::FraudBackend;
+use sightline_runtime::versions::Target;
 use sightline_runtime::Settings;
 
 use super::search::instant;
 use crate::cli::FraudAction;
 
 pub async fn run(action: FraudAction, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let version = super::stores::live_version(settings, Target::Fraud).await?;
     match settings.fraud.backend {
         FraudBackend::Sqlite => {
-            let store = SqliteStore::open_read_only(&sqlite_path(settings))?;
+            let store = SqliteStore::open_read_only(&sqlite_path_at(settings, version))?;
             act(&store, action, settings).await
         }
         FraudBackend::Mongodb => {
-            let store = MongoStore::connect(&settings.fraud.mongodb).await?;
+            let store = MongoStore::connect(&mongodb_at(settings, version)).await?;
             act(&store, action, settings).await
         }
     }

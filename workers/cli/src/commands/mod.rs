@@ -6,8 +6,10 @@ mod dlq;
 mod fraud;
 mod generate;
 mod publish;
+mod replay;
 mod search;
 mod status;
+mod stores;
 mod streams;
 mod up;
 mod worker;
@@ -32,6 +34,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Api { listen } => api::run(listen, settings).await,
         Command::Status { json } => status::run(json, settings).await,
         Command::Dlq { action } => dlq::run(action, &settings).await,
+        Command::Replay(args) => replay::run(args, &settings).await,
         Command::Up {
             listen,
             nats_port,

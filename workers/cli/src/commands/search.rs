@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use sightline_runtime::config::SearchBackend;
+use sightline_runtime::versions::Target;
 use sightline_runtime::Settings;
 use sightline_search::query::{Filters, SearchRequest, Sort};
-use sightline_search::settings::tantivy_dir;
+use sightline_search::settings::{elasticsearch_at, tantivy_dir_at};
 use sightline_search::store::elasticsearch::ElasticsearchStore;
 use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::SearchStore;
@@ -30,16 +31,15 @@ pub(crate) fn instant(
 }
 
 pub async fn run(args: SearchArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let version = super::stores::live_version(settings, Target::Search).await?;
     match settings.search.backend {
         SearchBackend::Tantivy => {
-            search(&TantivyStore::open_read_only(&tantivy_dir(settings))?, args).await
+            let dir = tantivy_dir_at(settings, version);
+            search(&TantivyStore::open_read_only(&dir)?, args).await
         }
         SearchBackend::Elasticsearch => {
-            search(
-                &ElasticsearchStore::connect(&settings.search.elasticsearch).await?,
-                args,
-            )
-            .await
+            let es = elasticsearch_at(settings, version);
+            search(&ElasticsearchStore::connect(&es).await?, args).await
         }
     }
 }

@@ -1,10 +1,12 @@
-//! `sightline status`: each projection's watermark and how far behind its stream it
-//! is, and every consumer's backlog, read the way the API reads them.
+//! `sightline status`: each projection's live version, its watermark and how far
+//! behind its stream it is, and every consumer's backlog, read the way the API reads them.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use sightline_api::routes::ops::{behind, lag, progress};
 use sightline_api::AppState;
+use sightline_runtime::versions::{Target, Versions};
 use sightline_runtime::{topology, Settings};
 
 pub async fn run(json: bool, settings: Settings) -> anyhow::Result<ExitCode> {
@@ -15,8 +17,22 @@ pub async fn run(json: bool, settings: Settings) -> anyhow::Result<ExitCode> {
     state.refresh_marks().await;
     let marks = state.marks.current();
     let consumers = topology::status(&state.bus, &streams).await?;
+    let store = Versions::open(&state.bus).await?;
+    let mut versions = BTreeMap::new();
+    for target in Target::ALL {
+        versions.insert(target.name(), store.current(target).await?.0);
+    }
+    let version_of = |projection: &str| {
+        let target = match projection {
+            "search" => Target::Search,
+            "detections" => Target::Fraud,
+            _ => Target::Counters,
+        };
+        versions.get(target.name()).map_or(0, |c| c.version)
+    };
     if json {
         let report = serde_json::json!({
+            "versions": versions,
             "watermarks": marks,
             "lag": lag(&marks),
             "streams": consumers,
@@ -26,12 +42,13 @@ pub async fn run(json: bool, settings: Settings) -> anyhow::Result<ExitCode> {
     }
     let show = |w: Option<u64>| w.map_or("-".to_owned(), |w| w.to_string());
     println!(
-        "{:<16} {:>12} {:>12} {:>10}",
-        "projection", "watermark", "stream head", "lag"
+        "{:<16} {:>8} {:>12} {:>12} {:>10}",
+        "projection", "version", "watermark", "stream head", "lag"
     );
     for p @ (name, watermark, head) in progress(&marks) {
         println!(
-            "{name:<16} {:>12} {head:>12} {:>10}",
+            "{name:<16} {:>8} {:>12} {head:>12} {:>10}",
+            version_of(name),
             show(watermark),
             show(behind(p))
         );

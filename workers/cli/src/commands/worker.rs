@@ -11,25 +11,24 @@ use sightline_alerts::notify::Notifier;
 use sightline_alerts::store::AlertStore;
 use sightline_alerts::Rules;
 use sightline_counters::project::CounterProjection;
-use sightline_counters::{Layout, Reader, RedisStore};
+use sightline_counters::Reader;
 use sightline_fraud::project::{scorer_spec, store_spec, DetectionProjection, ScorerProjection};
 use sightline_fraud::settings as fraud_settings;
-use sightline_fraud::store::mongo::MongoStore;
-use sightline_fraud::store::sqlite::SqliteStore;
 use sightline_fraud::store::DetectionStore;
 use sightline_runtime::config::{ConsumerSettings, FraudBackend, SearchBackend};
 use sightline_runtime::consumer::{Projection, Source, Worker};
 use sightline_runtime::metrics::{self, Health};
 use sightline_runtime::publisher::Publisher;
+use sightline_runtime::versions::{Current, Target, Versioned, Versions};
 use sightline_runtime::{Bus, Settings, Shutdown};
 use sightline_schemas::{Detection, Event};
 use sightline_search::project::Indexer;
-use sightline_search::settings::{pii_hasher, tantivy_dir};
-use sightline_search::store::elasticsearch::ElasticsearchStore;
-use sightline_search::store::tantivy::TantivyStore;
+use sightline_search::settings::pii_hasher;
 use sightline_search::store::SearchStore;
 use time::OffsetDateTime;
+use tokio::sync::watch;
 
+use super::stores;
 use crate::cli::WorkerKind;
 
 /// `sightline worker <kind>`: its own /metrics and /healthz, stopped by a signal.
@@ -72,30 +71,42 @@ pub async fn serve_metrics(settings: &Settings) -> anyhow::Result<Health> {
     Ok(health)
 }
 
+/// The live version of `target`, followed from now on.
+async fn follow(bus: &Bus, target: Target) -> anyhow::Result<watch::Receiver<Current>> {
+    Ok(Versions::open(bus).await?.follow(target).await?)
+}
+
 async fn indexer(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
+    let bus = super::connect(&settings).await?;
+    let mut current = follow(&bus, Target::Search).await?;
+    let version = current.borrow_and_update().version;
+    let s = settings.clone();
     match settings.search.backend {
         SearchBackend::Tantivy => {
-            run_indexer(TantivyStore::open(&tantivy_dir(&settings))?, settings, run).await
+            let store = Versioned::open(version, move |v| stores::tantivy(s.clone(), v)).await?;
+            run_indexer(store, bus, current, settings, run).await
         }
         SearchBackend::Elasticsearch => {
-            let store = ElasticsearchStore::connect(&settings.search.elasticsearch).await?;
-            run_indexer(store, settings, run).await
+            let store =
+                Versioned::open(version, move |v| stores::elasticsearch(s.clone(), v)).await?;
+            run_indexer(store, bus, current, settings, run).await
         }
     }
 }
 
 async fn run_indexer<S: SearchStore + Clone>(
-    store: S,
+    store: Versioned<S>,
+    bus: Bus,
+    current: watch::Receiver<Current>,
     settings: Settings,
-    Run { health, shutdown }: Run,
+    run: Run,
 ) -> anyhow::Result<ExitCode> {
-    let bus = super::connect(&settings).await?;
     let pii = pii_hasher(&settings)?;
     if settings.search.retention_days > 0 {
         tokio::spawn(retention(
             store.clone(),
             settings.search.retention_days,
-            shutdown.clone(),
+            run.shutdown.clone(),
         ));
     }
     let consumer = settings
@@ -105,10 +116,10 @@ async fn run_indexer<S: SearchStore + Clone>(
         &bus,
         "indexer",
         consumer,
-        Indexer::<_, Event>::new(store.clone(), pii.clone()),
-        Indexer::<_, Detection>::new(store, pii),
-        health,
-        shutdown,
+        Indexer::<_, Event>::versioned(store.clone(), pii.clone()),
+        Indexer::<_, Detection>::versioned(store, pii),
+        current,
+        run,
     )
     .await
 }
@@ -136,30 +147,36 @@ async fn fraud_scorer(settings: Settings, run: Run) -> anyhow::Result<ExitCode> 
 }
 
 async fn fraud_store(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
+    let bus = super::connect(&settings).await?;
+    let mut current = follow(&bus, Target::Fraud).await?;
+    let version = current.borrow_and_update().version;
+    let s = settings.clone();
     match settings.fraud.backend {
         FraudBackend::Sqlite => {
-            let store = SqliteStore::open(&fraud_settings::sqlite_path(&settings))?;
-            run_fraud_store(store, settings, run).await
+            let store = Versioned::open(version, move |v| stores::sqlite(s.clone(), v)).await?;
+            run_fraud_store(store, bus, current, settings, run).await
         }
         FraudBackend::Mongodb => {
-            let store = MongoStore::connect(&settings.fraud.mongodb).await?;
-            run_fraud_store(store, settings, run).await
+            let store = Versioned::open(version, move |v| stores::mongo(s.clone(), v)).await?;
+            run_fraud_store(store, bus, current, settings, run).await
         }
     }
 }
 
-async fn run_fraud_store<S: DetectionStore>(
-    store: S,
+async fn run_fraud_store<S: DetectionStore + Clone>(
+    store: Versioned<S>,
+    bus: Bus,
+    current: watch::Receiver<Current>,
     settings: Settings,
     run: Run,
 ) -> anyhow::Result<ExitCode> {
-    let bus = super::connect(&settings).await?;
     Worker::new(
         &bus,
         store_spec("fraud-store"),
         settings.consumer.clone(),
-        DetectionProjection::new(store),
+        DetectionProjection::versioned(store),
     )
+    .following(current, Source::Fraud)
     .with_health(run.health)
     .run(run.shutdown)
     .await?;
@@ -168,10 +185,12 @@ async fn run_fraud_store<S: DetectionStore>(
 
 /// Counts LOGS events and FRAUD detections, each under its own consumer and
 /// watermarks, in one process.
-async fn counters(settings: Settings, Run { health, shutdown }: Run) -> anyhow::Result<ExitCode> {
+async fn counters(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
     let bus = super::connect(&settings).await?;
-    let layout = Layout::new(&settings.counters)?;
-    let store = RedisStore::connect(super::redis_url(&settings)?, layout).await?;
+    let mut current = follow(&bus, Target::Counters).await?;
+    let version = current.borrow_and_update().version;
+    let s = settings.clone();
+    let store = Versioned::open(version, move |v| stores::counters(s.clone(), v)).await?;
     let consumer = settings
         .consumer
         .with_batch_size(settings.counters.batch_size);
@@ -179,10 +198,10 @@ async fn counters(settings: Settings, Run { health, shutdown }: Run) -> anyhow::
         &bus,
         "counters",
         consumer,
-        CounterProjection::<Event>::new(store.clone()),
-        CounterProjection::<Detection>::new(store),
-        health,
-        shutdown,
+        CounterProjection::<Event>::versioned(store.clone()).await,
+        CounterProjection::<Detection>::versioned(store).await,
+        current,
+        run,
     )
     .await
 }
@@ -196,14 +215,16 @@ async fn run_logs_and_fraud(
     consumer: ConsumerSettings,
     logs: impl Projection<Item = Event>,
     fraud: impl Projection<Item = Detection>,
-    health: Health,
-    shutdown: Shutdown,
+    current: watch::Receiver<Current>,
+    Run { health, shutdown }: Run,
 ) -> anyhow::Result<ExitCode> {
     let logs = Worker::new(bus, Source::Logs.spec(name), consumer.clone(), logs)
+        .following(current.clone(), Source::Logs)
         .with_health(health.clone())
         .run(shutdown.clone());
     let fraud_name = format!("{name}-fraud");
     let fraud = Worker::new(bus, Source::Fraud.spec(&fraud_name), consumer, fraud)
+        .following(current, Source::Fraud)
         .with_health(health)
         .run(shutdown);
     tokio::try_join!(logs, fraud)?;
@@ -211,29 +232,56 @@ async fn run_logs_and_fraud(
 }
 
 /// Evaluates the alert rules on the counters (and fraud detections) and notifies.
+/// Reads the live versions: when a rebuild switches one, the evaluator starts
+/// again on the new version (its state is in Redis, so nothing is lost).
 async fn alerts(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
-    match settings.fraud.backend {
-        FraudBackend::Sqlite => {
+    let bus = super::connect(&settings).await?;
+    let versions = Versions::open(&bus).await?;
+    let mut counters = versions.follow(Target::Counters).await?;
+    let mut fraud = versions.follow(Target::Fraud).await?;
+    loop {
+        let counters_version = counters.borrow_and_update().version;
+        let fraud_version = fraud.borrow_and_update().version;
+        let (trigger, until_switch) = Shutdown::new();
+        let (mut stop, mut c, mut f) = (run.shutdown.clone(), counters.clone(), fraud.clone());
+        let watcher = tokio::spawn(async move {
+            tokio::select! {
+                _ = stop.tripped() => {}
+                _ = c.changed() => {}
+                _ = f.changed() => {}
+            }
+            trigger.trip();
+        });
+        let s = settings.clone();
+        match settings.fraud.backend {
             // Opened (and created when missing) like the fraud-store worker does,
             // so the evaluator may start first; it only ever reads.
-            let store = SqliteStore::open(&fraud_settings::sqlite_path(&settings))?;
-            run_alerts(store, settings, run).await
+            FraudBackend::Sqlite => {
+                let store = stores::sqlite(s, fraud_version).await?;
+                run_alerts(store, counters_version, &bus, &settings, until_switch).await?
+            }
+            FraudBackend::Mongodb => {
+                let store = stores::mongo(s, fraud_version).await?;
+                run_alerts(store, counters_version, &bus, &settings, until_switch).await?
+            }
         }
-        FraudBackend::Mongodb => {
-            let store = MongoStore::connect(&settings.fraud.mongodb).await?;
-            run_alerts(store, settings, run).await
+        watcher.abort();
+        if run.shutdown.is_tripped() {
+            return Ok(ExitCode::SUCCESS);
         }
+        tracing::info!("a projection the alerts read was rebuilt; reading its new version");
     }
 }
 
 async fn run_alerts<D: DetectionStore>(
     detections: D,
-    settings: Settings,
-    run: Run,
-) -> anyhow::Result<ExitCode> {
-    let bus = super::connect(&settings).await?;
-    let url = super::redis_url(&settings)?;
-    let counters = RedisStore::connect(url, Layout::new(&settings.counters)?).await?;
+    counters_version: u64,
+    bus: &Bus,
+    settings: &Settings,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let url = super::redis_url(settings)?;
+    let counters = stores::counters(settings.clone(), counters_version).await?;
     let rules = Rules::load_or_default(settings.alerts.rules_file.as_deref())?;
     let store = AlertStore::connect(url, &settings.counters.prefix).await?;
     let notifier = Notifier::new(&settings.alerts)?;
@@ -241,15 +289,15 @@ async fn run_alerts<D: DetectionStore>(
         counters: Reader::new(&counters),
         detections: Some(detections),
     };
-    Evaluator::new(rules, sources, store, bus, notifier)
+    Evaluator::new(rules, sources, store, bus.clone(), notifier)
         .await?
-        .run(SystemClock, settings.alerts.interval, run.shutdown)
+        .run(SystemClock, settings.alerts.interval, shutdown)
         .await;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Deletes documents past retention once a minute after start, then hourly.
-async fn retention<S: SearchStore>(store: S, days: u32, mut shutdown: Shutdown) {
+async fn retention<S: SearchStore + Clone>(store: Versioned<S>, days: u32, mut shutdown: Shutdown) {
     let mut wait = Duration::from_secs(60);
     loop {
         tokio::select! {
@@ -258,7 +306,7 @@ async fn retention<S: SearchStore>(store: S, days: u32, mut shutdown: Shutdown) 
         }
         wait = Duration::from_secs(3600);
         let cutoff = OffsetDateTime::now_utc() - time::Duration::days(days.into());
-        match store.delete_before(cutoff).await {
+        match store.get().await.delete_before(cutoff).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, days, "retention removed old documents"),
             Err(e) => tracing::warn!(error = %e, "retention failed; will retry"),

@@ -3,7 +3,7 @@
 //! this process) measured from a load generator on loopback: the cached overview
 //! under concurrent requests, and search latency over HTTP.
 
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,32 +12,19 @@ use bytes::Bytes;
 use futures::StreamExt;
 use sightline_api::AppState;
 use sightline_generator::Generator;
-use sightline_runtime::config::Secret;
 use sightline_runtime::publisher::Publisher;
-use sightline_runtime::{servers, Settings};
+use sightline_runtime::Settings;
 use sightline_schemas::Event;
 use time::OffsetDateTime;
 
-use super::bench_bus;
 use super::indexer::{latencies, WORDS};
+use super::{bench_bus, bench_redis, spawn_workers};
 
 /// Events per ingest request, and requests in flight.
 const INGEST_BATCH: usize = 1000;
 const INGEST_IN_FLIGHT: usize = 4;
 /// Concurrent clients of the overview.
 const OVERVIEW_CLIENTS: usize = 32;
-
-/// Worker processes of this binary, killed when dropped.
-struct Workers(Vec<Child>);
-
-impl Drop for Workers {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 pub async fn run(
     mut settings: Settings,
@@ -53,13 +40,7 @@ pub async fn run(
     let bus = &bench.bus;
     let data = tempfile::tempdir()?;
     settings.data_dir = data.path().to_owned();
-    let mut redis = None;
-    if settings.redis.url.is_none() {
-        let bin = servers::find_binary("redis-server", settings.servers.redis_server.as_deref())?;
-        let child = servers::start_redis(&bin, data.path(), 0, true)?;
-        settings.redis.url = Some(Secret(format!("redis://{}", child.addr())));
-        redis = Some(child);
-    }
+    let redis = bench_redis(&mut settings, data.path())?;
     let start = OffsetDateTime::now_utc() - time::Duration::seconds((events / 150) as i64 + 600);
     let mut traffic = Generator::new(17, start, 20_000);
 
@@ -128,7 +109,7 @@ pub async fn run(
         pipeline.send(&e).await?;
     }
     pipeline.finish().await?;
-    let _workers = spawn_workers(&settings)?;
+    let _workers = spawn_workers(&settings, &["indexer", "counters"])?;
     let last = events as u64;
     let started = Instant::now();
     loop {
@@ -177,35 +158,6 @@ pub async fn run(
     });
     println!("{report}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// `sightline worker indexer` and `counters` over the bench's servers and data dir.
-fn spawn_workers(settings: &Settings) -> anyhow::Result<Workers> {
-    let exe = std::env::current_exe()?;
-    let mut children = Workers(Vec::new());
-    for worker in ["indexer", "counters"] {
-        let child = Command::new(&exe)
-            .args(["worker", worker])
-            .env(
-                "SIGHTLINE_NATS__URL",
-                settings.nats.url.as_deref().unwrap_or_default(),
-            )
-            .env("SIGHTLINE_DATA_DIR", &settings.data_dir)
-            .env(
-                "SIGHTLINE_REDIS__URL",
-                settings
-                    .redis
-                    .url
-                    .as_ref()
-                    .map(|u| u.0.as_str())
-                    .unwrap_or_default(),
-            )
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()?;
-        children.0.push(child);
-    }
-    Ok(children)
 }
 
 /// Requests per second of the cached overview from concurrent keep-alive clients.

@@ -5,9 +5,11 @@ mod api;
 mod counters;
 mod fraud;
 mod indexer;
+mod pipeline;
 mod publish;
 
-use std::process::ExitCode;
+use std::path::Path;
+use std::process::{Child, Command, ExitCode, Stdio};
 
 use std::time::Instant;
 
@@ -15,6 +17,7 @@ use anyhow::Context;
 use async_nats::jetstream::consumer::{pull, AckPolicy};
 use futures::StreamExt;
 use sightline_generator::Generator;
+use sightline_runtime::config::Secret;
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::servers::{self, ChildServer};
 use sightline_runtime::{topology, Bus, Settings};
@@ -41,6 +44,10 @@ pub async fn run(target: BenchTarget, settings: &Settings) -> anyhow::Result<Exi
             ingest,
             seconds,
         } => api::run(settings.clone(), events, ingest, seconds).await,
+        BenchTarget::Pipeline {
+            events,
+            steady_seconds,
+        } => pipeline::run(settings.clone(), events, steady_seconds).await,
     }
 }
 
@@ -69,6 +76,59 @@ pub async fn bench_bus(settings: &mut Settings) -> anyhow::Result<BenchBus> {
         embedded: server.is_some(),
         _server: server,
     })
+}
+
+/// A redis-server for the benchmark when none is configured (appendonly, fsync
+/// every second), with its files in `dir`.
+pub fn bench_redis(settings: &mut Settings, dir: &Path) -> anyhow::Result<Option<ChildServer>> {
+    if settings.redis.url.is_some() {
+        return Ok(None);
+    }
+    let bin = servers::find_binary("redis-server", settings.servers.redis_server.as_deref())?;
+    let child = servers::start_redis(&bin, dir, 0, true)?;
+    settings.redis.url = Some(Secret(format!("redis://{}", child.addr())));
+    Ok(Some(child))
+}
+
+/// Worker processes of this binary, killed when dropped.
+pub struct Workers(Vec<Child>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `sightline worker <kind>` for each of `kinds`, over the bench's servers and data dir.
+pub fn spawn_workers(settings: &Settings, kinds: &[&str]) -> anyhow::Result<Workers> {
+    let exe = std::env::current_exe()?;
+    let mut children = Workers(Vec::new());
+    for kind in kinds {
+        let child = Command::new(&exe)
+            .args(["worker", kind])
+            .env(
+                "SIGHTLINE_NATS__URL",
+                settings.nats.url.as_deref().unwrap_or_default(),
+            )
+            .env("SIGHTLINE_DATA_DIR", &settings.data_dir)
+            .env(
+                "SIGHTLINE_REDIS__URL",
+                settings
+                    .redis
+                    .url
+                    .as_ref()
+                    .map(|u| u.0.as_str())
+                    .unwrap_or_default(),
+            )
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()?;
+        children.0.push(child);
+    }
+    Ok(children)
 }
 
 /// How the raw ceiling acks what it consumes.

@@ -20,17 +20,7 @@ use super::bench_bus;
 pub async fn run(mut settings: Settings, events: usize, rounds: usize) -> anyhow::Result<ExitCode> {
     let bench = bench_bus(&mut settings).await?;
     let bus = &bench.bus;
-    // The raw side writes to a stream of its own with LOGS' limits and storage.
-    let logs = topology::desired(&settings.streams).remove(0);
-    let raw_stream = Config {
-        name: "BENCH_RAW".into(),
-        subjects: vec!["bench.raw.>".into()],
-        ..logs
-    };
-    bus.js
-        .get_or_create_stream(raw_stream)
-        .await
-        .map_err(|e| anyhow::anyhow!("creating BENCH_RAW: {e}"))?;
+    raw_stream(bus, &settings).await?;
     let publisher = Publisher::new(bus, &settings.publisher);
     let window = settings.publisher.max_in_flight;
     let (mut best_raw, mut best_raw_ids, mut best_pub, mut payload_bytes) =
@@ -44,21 +34,10 @@ pub async fn run(mut settings: Settings, events: usize, rounds: usize) -> anyhow
         )
         .take(events)
         .collect();
-        let payloads: Vec<Bytes> = batch
-            .iter()
-            .map(|e| encode(e, settings.publisher.encoding).map(Bytes::from))
-            .collect::<Result<_, _>>()?;
-        payload_bytes = payloads.iter().map(Bytes::len).sum::<usize>() / payloads.len().max(1);
-
-        let ids: Vec<String> = batch.iter().map(|e| e.id.to_string()).collect();
-        // Same subject shape as LOGS (`<kind>.<service>` under the raw stream's prefix).
-        let subjects: Vec<String> = batch
-            .iter()
-            .map(|e| format!("bench.raw.{}.{}", e.kind(), e.service))
-            .collect();
-        best_raw = best_raw.max(raw_publish(bus, &subjects, &payloads, None, window).await?);
-        best_raw_ids =
-            best_raw_ids.max(raw_publish(bus, &subjects, &payloads, Some(&ids), window).await?);
+        let raw = RawBatch::new(&batch, &settings)?;
+        payload_bytes = raw.payloads.iter().map(Bytes::len).sum::<usize>() / events.max(1);
+        best_raw = best_raw.max(raw.publish(bus, false, window).await?);
+        best_raw_ids = best_raw_ids.max(raw.publish(bus, true, window).await?);
 
         let started = Instant::now();
         let mut pipeline = publisher.pipeline();
@@ -90,37 +69,72 @@ pub async fn run(mut settings: Settings, events: usize, rounds: usize) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
-/// Bare async-nats publishing of pre-encoded payloads with `window` acks in flight;
-/// with `ids`, each message also carries its `Nats-Msg-Id` (the stream's dedup cost).
-async fn raw_publish(
-    bus: &Bus,
-    subjects: &[String],
-    payloads: &[Bytes],
-    ids: Option<&[String]>,
-    window: usize,
-) -> anyhow::Result<f64> {
-    let started = Instant::now();
-    let mut acks = FuturesUnordered::new();
-    for (i, payload) in payloads.iter().enumerate() {
-        if acks.len() >= window {
-            acks.next()
+/// The raw side writes to a stream of its own with LOGS' limits and storage.
+pub(super) async fn raw_stream(bus: &Bus, settings: &Settings) -> anyhow::Result<()> {
+    let logs = topology::desired(&settings.streams).remove(0);
+    let raw_stream = Config {
+        name: "BENCH_RAW".into(),
+        subjects: vec!["bench.raw.>".into()],
+        ..logs
+    };
+    bus.js
+        .get_or_create_stream(raw_stream)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating BENCH_RAW: {e}"))?;
+    Ok(())
+}
+
+/// Events encoded beforehand for bare publishing to BENCH_RAW.
+pub(super) struct RawBatch {
+    subjects: Vec<String>,
+    payloads: Vec<Bytes>,
+    ids: Vec<String>,
+}
+
+impl RawBatch {
+    pub(super) fn new(events: &[Event], settings: &Settings) -> anyhow::Result<Self> {
+        Ok(Self {
+            payloads: events
+                .iter()
+                .map(|e| encode(e, settings.publisher.encoding).map(Bytes::from))
+                .collect::<Result<_, _>>()?,
+            ids: events.iter().map(|e| e.id.to_string()).collect(),
+            // Same subject shape as LOGS (`<kind>.<service>` under the raw prefix).
+            subjects: events
+                .iter()
+                .map(|e| format!("bench.raw.{}.{}", e.kind(), e.service))
+                .collect(),
+        })
+    }
+
+    /// Bare async-nats publishing with `window` acks in flight; with `ids`, each
+    /// message also carries its `Nats-Msg-Id` (the stream's dedup cost).
+    pub(super) async fn publish(&self, bus: &Bus, ids: bool, window: usize) -> anyhow::Result<f64> {
+        let (subjects, payloads) = (&self.subjects, &self.payloads);
+        let ids = ids.then_some(&self.ids);
+        let started = Instant::now();
+        let mut acks = FuturesUnordered::new();
+        for (i, payload) in payloads.iter().enumerate() {
+            if acks.len() >= window {
+                acks.next()
+                    .await
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!("raw ack: {e}"))?;
+            }
+            let mut message = PublishMessage::build().payload(payload.clone());
+            if let Some(ids) = ids {
+                message = message.message_id(&ids[i]);
+            }
+            let ack = bus
+                .js
+                .send_publish(subjects[i].clone(), message)
                 .await
-                .transpose()
-                .map_err(|e| anyhow::anyhow!("raw ack: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("raw publish: {e}"))?;
+            acks.push(ack.into_future());
         }
-        let mut message = PublishMessage::build().payload(payload.clone());
-        if let Some(ids) = ids {
-            message = message.message_id(&ids[i]);
+        while let Some(ack) = acks.next().await {
+            ack.map_err(|e| anyhow::anyhow!("raw ack: {e}"))?;
         }
-        let ack = bus
-            .js
-            .send_publish(subjects[i].clone(), message)
-            .await
-            .map_err(|e| anyhow::anyhow!("raw publish: {e}"))?;
-        acks.push(ack.into_future());
+        Ok(payloads.len() as f64 / started.elapsed().as_secs_f64())
     }
-    while let Some(ack) = acks.next().await {
-        ack.map_err(|e| anyhow::anyhow!("raw ack: {e}"))?;
-    }
-    Ok(payloads.len() as f64 / started.elapsed().as_secs_f64())
 }

@@ -1,0 +1,358 @@
+//! `sightline replay`: rebuilds a projection from its streams into a new version
+//! (a new Tantivy directory or Elasticsearch index, SQLite file or Mongo collection,
+//! Redis key prefix) while the live version keeps serving, then switches readers
+//! and live workers to it with one compare-and-set.
+//!
+//! One rebuild per projection at a time (a lock in NATS); alert notifications are
+//! held while it runs; the replaced version is deleted once readers have moved.
+
+mod plan;
+mod progress;
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{MultiProgress, ProgressDrawTarget};
+use serde::Serialize;
+use sightline_alerts::store::AlertStore;
+use sightline_counters::project::CounterProjection;
+use sightline_fraud::project::DetectionProjection;
+use sightline_runtime::config::{FraudBackend, SearchBackend};
+use sightline_runtime::consumer::rebuild::{self, Plan, Progress, Rebuilt};
+use sightline_runtime::consumer::{Projection, Source};
+use sightline_runtime::versions::{Current, Target, Versions};
+use sightline_runtime::{Bus, Settings, Shutdown};
+use sightline_schemas::{Detection, Event, OffsetDateTime};
+use sightline_search::project::Indexer;
+use sightline_search::settings::pii_hasher;
+use sightline_search::store::SearchStore;
+
+use super::stores;
+use crate::cli::ReplayArgs;
+pub use plan::Range;
+
+/// How long readers and live workers get to move off a replaced version before
+/// its data is deleted.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// How one projection's rebuild went.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub projection: Target,
+    pub previous_version: u64,
+    pub version: u64,
+    pub sources: BTreeMap<&'static str, Rebuilt>,
+    pub seconds: f64,
+    /// Messages applied per second.
+    pub per_s: f64,
+}
+
+pub async fn run(args: ReplayArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let range = Range::parse(&args)?;
+    let targets = plan::targets(args.projection);
+    for &target in &targets {
+        range.plans(target, settings)?;
+    }
+    let bus = super::connect(settings).await?;
+    let versions = Versions::open(&bus).await?;
+    if args.dry_run {
+        let mut report = Vec::new();
+        for &target in &targets {
+            let mut sources = BTreeMap::new();
+            for (source, plan) in range.plans(target, settings)? {
+                sources.insert(source.name(), rebuild::pending(&bus, &plan).await?);
+            }
+            let (live, _) = versions.current(target).await?;
+            report.push(serde_json::json!({
+                "projection": target,
+                "live_version": live.version,
+                "messages": sources,
+            }));
+        }
+        println!(
+            "{}",
+            serde_json::json!({ "dry_run": true, "projections": report })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let quiet = HoldAlerts::start(settings).await?;
+    let replay = Replay {
+        bus: &bus,
+        versions: &versions,
+        settings,
+        range: &range,
+        shutdown: Shutdown::on_signals(),
+        bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+    };
+    // Projections are independent: each is rebuilt, switched and cleaned up at once.
+    let (replay, keep_old) = (&replay, args.keep_old);
+    let rebuilds = targets.iter().map(|&target| async move {
+        replay
+            .run(target, keep_old)
+            .await
+            .with_context(|| format!("replay of {}", target.name()))
+    });
+    let reports = futures::future::join_all(rebuilds).await;
+    quiet.release().await;
+    let reports = reports.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    println!("{}", serde_json::json!({ "projections": reports }));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Everything one rebuild needs.
+pub struct Replay<'a> {
+    pub bus: &'a Bus,
+    pub versions: &'a Versions,
+    pub settings: &'a Settings,
+    pub range: &'a Range,
+    pub shutdown: Shutdown,
+    pub bars: MultiProgress,
+}
+
+impl Replay<'_> {
+    /// Locks `target`, builds its next version, switches to it and deletes the
+    /// replaced one (unless `keep_old`).
+    pub async fn run(&self, target: Target, keep_old: bool) -> anyhow::Result<Report> {
+        let holder = format!("sightline replay, pid {}", std::process::id());
+        let lock = self.versions.lock(target, &holder).await?;
+        let result = self.locked(target, keep_old).await;
+        lock.release().await;
+        result
+    }
+
+    async fn locked(&self, target: Target, keep_old: bool) -> anyhow::Result<Report> {
+        let (live, revision) = self.versions.current(target).await?;
+        let next = self.versions.next_version(target).await?;
+        tracing::info!(
+            projection = target.name(),
+            live = live.version,
+            next,
+            "rebuilding"
+        );
+        let started = Instant::now();
+        let built = self.build(target, next).await;
+        let sources = match built {
+            Ok(sources) => sources,
+            Err(e) => {
+                if let Err(d) = stores::drop_version(self.settings, target, next).await {
+                    tracing::warn!(error = %d, version = next, "cannot delete the unfinished version");
+                }
+                return Err(e);
+            }
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        let record = Current {
+            version: next,
+            floors: sources
+                .iter()
+                .map(|(name, r)| ((*name).to_owned(), r.floor))
+                .collect(),
+            switched_at: Some(OffsetDateTime::now_utc()),
+        };
+        self.versions.switch(target, revision, &record).await?;
+        tracing::info!(projection = target.name(), version = next, "switched");
+        self.reposition_live(target, &record).await;
+        if !keep_old {
+            tokio::time::sleep(GRACE).await;
+            if let Err(e) = stores::drop_version(self.settings, target, live.version).await {
+                tracing::warn!(error = %e, version = live.version, "cannot delete the replaced version");
+            }
+        }
+        let applied: u64 = sources.values().map(|r| r.applied + r.skipped).sum();
+        Ok(Report {
+            projection: target,
+            previous_version: live.version,
+            version: next,
+            sources,
+            seconds,
+            per_s: applied as f64 / seconds.max(1e-6),
+        })
+    }
+
+    /// Moves the live workers' consumers to just after the floors. A running worker
+    /// does so itself when it sees the switch; this covers one that is down now and
+    /// had applied past the floor into the old version, which would otherwise resume
+    /// from its ack floor and leave that stretch out of the new version.
+    async fn reposition_live(&self, target: Target, record: &Current) {
+        for &source in target.sources() {
+            let name = plan::live_consumer(target, source);
+            let stream = source.spec(&name).stream;
+            let seq = record.floor(source) + 1;
+            let moved = match self.bus.js.get_stream(&stream).await {
+                Ok(stream) => stream.reset_consumer(&name, Some(seq)).await.map(drop),
+                Err(e) => {
+                    tracing::warn!(consumer = %name, error = %e, "cannot reposition");
+                    continue;
+                }
+            };
+            // No consumer yet: its worker creates one and starts from the store's
+            // watermark and the floor, or (an upsert store) from the start, idempotently.
+            if let Err(e) = moved {
+                tracing::debug!(consumer = %name, error = %e, "not repositioned");
+            }
+        }
+    }
+
+    /// Writes version `next` of `target` from its streams.
+    async fn build(
+        &self,
+        target: Target,
+        next: u64,
+    ) -> anyhow::Result<BTreeMap<&'static str, Rebuilt>> {
+        let s = self.settings.clone();
+        match target {
+            Target::Search => match s.search.backend {
+                SearchBackend::Tantivy => self.index(stores::tantivy(s, next).await?).await,
+                SearchBackend::Elasticsearch => {
+                    self.index(stores::elasticsearch(s, next).await?).await
+                }
+            },
+            Target::Fraud => match s.fraud.backend {
+                FraudBackend::Sqlite => {
+                    let store = stores::sqlite(s, next).await?;
+                    self.sources(target, None::<NoLogs>, DetectionProjection::new(store))
+                        .await
+                }
+                FraudBackend::Mongodb => {
+                    let store = stores::mongo(s, next).await?;
+                    self.sources(target, None::<NoLogs>, DetectionProjection::new(store))
+                        .await
+                }
+            },
+            Target::Counters => {
+                let store = stores::counters(s, next).await?;
+                let logs = CounterProjection::<Event>::new(store.clone());
+                let fraud = CounterProjection::<Detection>::new(store);
+                self.sources(target, Some(logs), fraud).await
+            }
+        }
+    }
+
+    async fn index<S: SearchStore + Clone>(
+        &self,
+        store: S,
+    ) -> anyhow::Result<BTreeMap<&'static str, Rebuilt>> {
+        let pii = pii_hasher(self.settings)?;
+        let logs = Indexer::<_, Event>::new(store.clone(), pii.clone());
+        let fraud = Indexer::<_, Detection>::new(store, pii);
+        self.sources(Target::Search, Some(logs), fraud).await
+    }
+
+    /// Rebuilds each source of `target` at once, drawing their progress together.
+    async fn sources<L: Projection<Item = Event>, F: Projection<Item = Detection>>(
+        &self,
+        target: Target,
+        logs: Option<L>,
+        mut fraud: F,
+    ) -> anyhow::Result<BTreeMap<&'static str, Rebuilt>> {
+        let plans = self.range.plans(target, self.settings)?;
+        let progress: Vec<Arc<Progress>> = plans.iter().map(|_| Arc::default()).collect();
+        let plan_of = |source: Source| {
+            plans
+                .iter()
+                .zip(&progress)
+                .find(|((s, _), _)| *s == source)
+                .map(|((_, plan), p)| (plan, p.clone()))
+                .with_context(|| format!("{} does not read {}", target.name(), source.name()))
+        };
+        let bar = progress::Bar::start(&self.bars, target.name(), progress.clone());
+        // Once every source has reached its stream's head, they stop together, so
+        // the switch happens with all of them as fresh as the live version.
+        let (trigger, handover) = Shutdown::new();
+        let hand_over = async {
+            while !progress.iter().all(|p| p.caught_up.load(Ordering::Relaxed)) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            trigger.trip();
+            Ok::<_, sightline_runtime::Error>(())
+        };
+        let mut done = BTreeMap::new();
+        let (plan, p) = plan_of(Source::Fraud)?;
+        let fraud_run = self.source(plan, &mut fraud, p, &handover);
+        match logs {
+            Some(mut logs) => {
+                let (plan, p) = plan_of(Source::Logs)?;
+                let logs_run = self.source(plan, &mut logs, p, &handover);
+                let (l, f, ()) = tokio::try_join!(logs_run, fraud_run, hand_over)?;
+                done.insert(Source::Logs.name(), l);
+                done.insert(Source::Fraud.name(), f);
+            }
+            None => {
+                let (f, ()) = tokio::try_join!(fraud_run, hand_over)?;
+                done.insert(Source::Fraud.name(), f);
+            }
+        }
+        bar.finish();
+        Ok(done)
+    }
+}
+
+impl Replay<'_> {
+    /// Rebuilds one source; once it returns it counts as caught up, so the others
+    /// are not held waiting for it.
+    async fn source<P: Projection>(
+        &self,
+        plan: &Plan,
+        projection: &mut P,
+        progress: Arc<Progress>,
+        handover: &Shutdown,
+    ) -> Result<Rebuilt, sightline_runtime::Error> {
+        let rebuilt = rebuild::rebuild(
+            self.bus,
+            plan,
+            projection,
+            progress.clone(),
+            handover.clone(),
+            self.shutdown.clone(),
+        )
+        .await;
+        progress.caught_up.store(true, Ordering::Relaxed);
+        rebuilt
+    }
+}
+
+/// The fraud store has no LOGS side: a type for its `None`.
+type NoLogs = CounterProjection<Event>;
+
+/// Holds alert notifications while projections are rebuilt: the mark expires on
+/// its own if this process dies.
+struct HoldAlerts {
+    store: Option<AlertStore>,
+    renew: tokio::task::JoinHandle<()>,
+}
+
+impl HoldAlerts {
+    async fn start(settings: &Settings) -> anyhow::Result<Self> {
+        const TTL: Duration = Duration::from_secs(60);
+        let Ok(url) = super::redis_url(settings) else {
+            return Ok(Self {
+                store: None,
+                renew: tokio::spawn(async {}),
+            });
+        };
+        let store = AlertStore::connect(url, &settings.counters.prefix).await?;
+        store.set_replaying(Some(TTL)).await?;
+        let renewing = store.clone();
+        let renew = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(TTL / 3).await;
+                let _ = renewing.set_replaying(Some(TTL)).await;
+            }
+        });
+        Ok(Self {
+            store: Some(store),
+            renew,
+        })
+    }
+
+    async fn release(self) {
+        self.renew.abort();
+        if let Some(store) = &self.store {
+            let _ = store.set_replaying(None).await;
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! What a replay reads: the range and subjects from the command line, turned into
+//! one rebuild plan per source stream of a projection. Pure, tested without I/O.
+
+use anyhow::{bail, Context};
+use sightline_runtime::consumer::rebuild::{From, Plan, Until};
+use sightline_runtime::consumer::{Source, WorkerSpec};
+use sightline_runtime::versions::Target;
+use sightline_runtime::Settings;
+use sightline_schemas::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::cli::{ReplayArgs, ReplayTarget};
+
+/// The part of the streams a replay reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Range {
+    pub from: From,
+    pub until: Until,
+    pub subjects: Vec<String>,
+    pub rate: Option<u32>,
+}
+
+impl Range {
+    pub fn parse(args: &ReplayArgs) -> anyhow::Result<Self> {
+        let from = match args.from.as_str() {
+            "all" => From::All,
+            other => match position(other).context("--from")? {
+                Position::Seq(n) => From::Seq(n),
+                Position::Time(t) => From::Time(t),
+            },
+        };
+        let until = match args.to.as_deref() {
+            None => Until::Head,
+            Some(to) => match position(to).context("--to")? {
+                Position::Seq(n) => Until::Seq(n),
+                Position::Time(t) => Until::Time(t),
+            },
+        };
+        if let (From::Seq(a), Until::Seq(b)) = (from, until) {
+            if b < a {
+                bail!("--to seq:{b} is before --from seq:{a}");
+            }
+        }
+        if let (From::Time(a), Until::Time(b)) = (from, until) {
+            if b < a {
+                bail!("--to is before --from");
+            }
+        }
+        Ok(Self {
+            from,
+            until,
+            subjects: args.subjects.clone(),
+            rate: args.rate,
+        })
+    }
+
+    /// The plan of each source `target` is built from, under the live consumer's
+    /// name and batch size.
+    pub fn plans(
+        &self,
+        target: Target,
+        settings: &Settings,
+    ) -> anyhow::Result<Vec<(Source, Plan)>> {
+        let plans: Vec<(Source, Plan)> = target
+            .sources()
+            .iter()
+            .map(|&source| {
+                let mut spec = source.spec(&live_consumer(target, source));
+                let chosen: Vec<String> = self
+                    .subjects
+                    .iter()
+                    .filter(|s| reads(&spec, s))
+                    .cloned()
+                    .collect();
+                if !chosen.is_empty() {
+                    spec.filter_subjects = chosen;
+                }
+                let plan = Plan {
+                    spec,
+                    from: self.from,
+                    until: self.until,
+                    batch_size: batch_size(target, settings),
+                    rate: self.rate,
+                };
+                (source, plan)
+            })
+            .collect();
+        for subject in &self.subjects {
+            if !plans
+                .iter()
+                .any(|(_, p)| p.spec.filter_subjects.contains(subject))
+            {
+                bail!(
+                    "--subjects {subject}: {} reads none of it (it reads {})",
+                    target.name(),
+                    target
+                        .sources()
+                        .iter()
+                        .map(|s| s.spec("").filter_subjects.join(" "))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                );
+            }
+        }
+        Ok(plans)
+    }
+}
+
+pub fn targets(choice: ReplayTarget) -> Vec<Target> {
+    match choice {
+        ReplayTarget::Search => vec![Target::Search],
+        ReplayTarget::Fraud => vec![Target::Fraud],
+        ReplayTarget::Counters => vec![Target::Counters],
+        ReplayTarget::All => Target::ALL.to_vec(),
+    }
+}
+
+/// The durable name of the live worker that keeps `target` from `source`. A
+/// rebuild applies what the DLQ replayed to that worker, as the worker did.
+pub fn live_consumer(target: Target, source: Source) -> String {
+    let base = match target {
+        Target::Search => "indexer",
+        Target::Counters => "counters",
+        Target::Fraud => return "fraud-store".into(),
+    };
+    match source {
+        Source::Logs => base.into(),
+        Source::Fraud => format!("{base}-fraud"),
+    }
+}
+
+fn batch_size(target: Target, settings: &Settings) -> usize {
+    match target {
+        Target::Search => settings.search.batch_size,
+        Target::Counters => settings.counters.batch_size,
+        Target::Fraud => settings.consumer.batch_size,
+    }
+}
+
+/// Whether `subject` (a filter) lies within what `spec` reads.
+fn reads(spec: &WorkerSpec, subject: &str) -> bool {
+    spec.filter_subjects.iter().any(|f| {
+        let prefix = f.trim_end_matches('>');
+        subject.starts_with(prefix) || subject == f
+    })
+}
+
+enum Position {
+    Seq(u64),
+    Time(OffsetDateTime),
+}
+
+fn position(text: &str) -> anyhow::Result<Position> {
+    if let Some(n) = text.strip_prefix("seq:") {
+        let n: u64 = n
+            .parse()
+            .with_context(|| format!("{text:?}: seq:N takes a stream sequence"))?;
+        if n == 0 {
+            bail!("{text:?}: stream sequences start at 1");
+        }
+        return Ok(Position::Seq(n));
+    }
+    if let Some(t) = text.strip_prefix("time:") {
+        let t = OffsetDateTime::parse(t, &Rfc3339)
+            .with_context(|| format!("{text:?}: time: takes an RFC 3339 time"))?;
+        return Ok(Position::Time(t));
+    }
+    bail!("{text:?}: expected all, seq:N or time:RFC3339")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(from: &str, to: Option<&str>, subjects: &[&str]) -> ReplayArgs {
+        ReplayArgs {
+            projection: ReplayTarget::All,
+            from: from.into(),
+            to: to.map(Into::into),
+            subjects: subjects.iter().map(|s| s.to_string()).collect(),
+            rate: None,
+            dry_run: false,
+            keep_old: false,
+        }
+    }
+
+    #[test]
+    fn ranges_parse_and_bad_ones_name_the_flag() {
+        let r = Range::parse(&args("seq:5", Some("seq:9"), &[])).unwrap();
+        assert_eq!((r.from, r.until), (From::Seq(5), Until::Seq(9)));
+        let r = Range::parse(&args("time:2026-11-01T00:00:00Z", None, &[])).unwrap();
+        assert!(matches!(r.from, From::Time(t) if t.unix_timestamp() == 1_793_491_200));
+        for (from, to, flag) in [
+            ("seq:x", None, "--from"),
+            ("yesterday", None, "--from"),
+            ("seq:0", None, "--from"),
+            ("all", Some("time:soon"), "--to"),
+        ] {
+            let e = format!("{:#}", Range::parse(&args(from, to, &[])).unwrap_err());
+            assert!(e.starts_with(flag), "{e}");
+        }
+        assert!(Range::parse(&args("seq:9", Some("seq:5"), &[])).is_err());
+    }
+
+    #[test]
+    fn subjects_narrow_the_source_that_reads_them() {
+        let settings = Settings::default();
+        let r = Range::parse(&args("all", None, &["logs.transaction.>"])).unwrap();
+        let plans = r.plans(Target::Search, &settings).unwrap();
+        assert_eq!(plans.len(), 2);
+        assert_eq!(plans[0].1.spec.filter_subjects, ["logs.transaction.>"]);
+        assert_eq!(plans[0].1.spec.consumer, "indexer");
+        assert_eq!(plans[1].1.spec.consumer, "indexer-fraud");
+        assert_eq!(plans[1].1.spec.filter_subjects.len(), 1);
+        assert_ne!(plans[1].1.spec.filter_subjects, ["logs.transaction.>"]);
+        let e = r.plans(Target::Fraud, &settings).unwrap_err().to_string();
+        assert!(
+            e.contains("logs.transaction.>") && e.contains("fraud"),
+            "{e}"
+        );
+        let plans = Range::parse(&args("all", None, &[]))
+            .unwrap()
+            .plans(Target::Fraud, &settings)
+            .unwrap();
+        assert_eq!(plans[0].1.spec.consumer, "fraud-store");
+    }
+}
