@@ -32,17 +32,19 @@ impl Puller {
 
     /// The next batch; empty when nothing arrived within the idle poll.
     pub(super) async fn next(&self) -> Result<Vec<Message>, Error> {
-        let batch = self.fetch(self.batch_size).await?;
-        if !batch.is_empty() {
-            return Ok(batch);
-        }
-        let mut batch = self.wait_for_one().await?;
+        let mut batch = self.fetch(self.batch_size).await?;
         if batch.is_empty() {
-            return Ok(batch);
+            batch = self.wait_for_one().await?;
+            if batch.is_empty() {
+                return Ok(batch);
+            }
         }
-        // Traffic is light: give a partial batch a moment to fill.
-        tokio::time::sleep(self.linger).await;
-        batch.extend(self.fetch(self.batch_size - 1).await?);
+        // A partial batch waits a moment to fill: under steady traffic that makes
+        // fewer, larger writes (commits, scripts, acks) for a bounded delay.
+        if batch.len() < self.batch_size {
+            tokio::time::sleep(self.linger).await;
+            batch.extend(self.fetch(self.batch_size - batch.len()).await?);
+        }
         Ok(batch)
     }
 
