@@ -3,6 +3,7 @@
 
 mod decode;
 mod dlq;
+mod follow;
 mod projection;
 mod pull;
 pub mod rebuild;
@@ -261,40 +262,6 @@ impl<P: Projection> Worker<P> {
                 other => return other,
             }
         }
-    }
-
-    fn version_changed(&self) -> bool {
-        self.version
-            .as_ref()
-            .is_some_and(|(rx, _)| rx.has_changed().unwrap_or(false))
-    }
-
-    /// Moves the projection to the version a rebuild switched to.
-    async fn follow_version(&mut self, shutdown: &mut Shutdown) -> Result<(), Error> {
-        let Some((rx, _)) = self.version.as_mut() else {
-            return Ok(());
-        };
-        let version = rx.borrow_and_update().version;
-        loop {
-            match self.projection.follow(version).await {
-                Err(e) if e.kind() == ErrorKind::Transient && !shutdown.is_tripped() => {
-                    tracing::warn!(consumer = %self.spec.consumer, error = %e, "cannot open the new version; retrying");
-                    self.pause(shutdown).await;
-                }
-                Err(e) => return Err(e),
-                Ok(()) => break,
-            }
-        }
-        tracing::info!(consumer = %self.spec.consumer, version, "following the rebuilt version");
-        self.switched = true;
-        Ok(())
-    }
-
-    /// The last sequence the live version covers from the rebuild (0 without one).
-    fn floor(&self) -> u64 {
-        self.version
-            .as_ref()
-            .map_or(0, |(rx, source)| rx.borrow().floor(*source))
     }
 
     /// Moves the consumer to just after the projection's watermark, clearing what an
