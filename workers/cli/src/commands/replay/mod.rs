@@ -134,15 +134,9 @@ impl Replay<'_> {
             "rebuilding"
         );
         let started = Instant::now();
-        let built = self.build(target, next).await;
-        let sources = match built {
+        let sources = match self.build(target, next).await {
             Ok(sources) => sources,
-            Err(e) => {
-                if let Err(d) = stores::drop_version(self.settings, target, next).await {
-                    tracing::warn!(error = %d, version = next, "cannot delete the unfinished version");
-                }
-                return Err(e);
-            }
+            Err(e) => return Err(self.discard(target, next, e).await),
         };
         let seconds = started.elapsed().as_secs_f64();
         let record = Current {
@@ -153,7 +147,9 @@ impl Replay<'_> {
                 .collect(),
             switched_at: Some(OffsetDateTime::now_utc()),
         };
-        self.versions.switch(target, revision, &record).await?;
+        if let Err(e) = self.versions.switch(target, revision, &record).await {
+            return Err(self.discard(target, next, e.into()).await);
+        }
         tracing::info!(projection = target.name(), version = next, "switched");
         self.reposition_live(target, &record).await;
         if !keep_old {
@@ -171,6 +167,14 @@ impl Replay<'_> {
             seconds,
             per_s: applied as f64 / seconds.max(1e-6),
         })
+    }
+
+    /// Deletes a version that will never be live, then gives back `error`.
+    async fn discard(&self, target: Target, version: u64, error: anyhow::Error) -> anyhow::Error {
+        if let Err(e) = stores::drop_version(self.settings, target, version).await {
+            tracing::warn!(error = %e, version, "cannot delete the unfinished version");
+        }
+        error
     }
 
     /// Moves the live workers' consumers to just after the floors. A running worker
