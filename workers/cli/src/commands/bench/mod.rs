@@ -25,7 +25,16 @@ use time::OffsetDateTime;
 
 use crate::cli::BenchTarget;
 
+/// Runs a benchmark; a signal stops it, and the servers and workers it started
+/// (dropped with it) stop too.
 pub async fn run(target: BenchTarget, settings: &Settings) -> anyhow::Result<ExitCode> {
+    tokio::select! {
+        done = bench(target, settings) => done,
+        _ = sightline_runtime::shutdown::signalled() => anyhow::bail!("interrupted"),
+    }
+}
+
+async fn bench(target: BenchTarget, settings: &Settings) -> anyhow::Result<ExitCode> {
     match target {
         BenchTarget::Publish { events, rounds } => {
             publish::run(settings.clone(), events, rounds.max(1)).await

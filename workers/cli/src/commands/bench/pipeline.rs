@@ -62,6 +62,7 @@ pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> anyhow
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     wait_for_consumers(bus).await?;
+    tracing::info!(raw_publish_per_s, "workers ready; publishing");
 
     // End to end: the Publisher's pace, until everything is applied.
     let publisher = Publisher::new(bus, &settings.publisher);
@@ -74,10 +75,12 @@ pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> anyhow
     let published_s = started.elapsed().as_secs_f64();
     let live = caught_up(bus, events as u64, started).await?;
     let end_to_end_s = started.elapsed().as_secs_f64();
+    tracing::info!(end_to_end_s, "all applied; steady traffic for freshness");
     drop(batch);
 
     let freshness = freshness(bus, &state, &settings, &mut traffic, steady_s).await?;
 
+    tracing::info!(p99_ms = freshness.p99_ms, "replaying each projection");
     // Replays, one projection at a time, of everything the streams now hold.
     let versions = Versions::open(bus).await?;
     let range = Range {
@@ -147,14 +150,17 @@ async fn wait_for_consumers(bus: &Bus) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The last sequence consumer `name` of `stream` has applied (its ack floor).
-async fn applied(bus: &Bus, stream: &str, name: &str) -> anyhow::Result<u64> {
+/// Whether consumer `name` of `stream` has applied everything the stream holds for
+/// it (nothing left to deliver, nothing unacked; acks follow durable writes).
+async fn drained(bus: &Bus, stream: &str, name: &str) -> anyhow::Result<bool> {
     let stream = bus.js.get_stream(stream).await?;
-    Ok(stream.consumer_info(name).await?.ack_floor.stream_sequence)
+    let info = stream.consumer_info(name).await?;
+    Ok(info.num_pending == 0 && info.num_ack_pending == 0)
 }
 
-/// Waits until the scorer and every projection have applied all of LOGS (`last`)
-/// and all the scorer published; each projection's live rate in messages per second.
+/// Waits, once all `last` events are published, until the scorer and every
+/// projection have applied all of LOGS and all the scorer published; each
+/// projection's live rate in messages per second.
 async fn caught_up(
     bus: &Bus,
     last: u64,
@@ -168,23 +174,15 @@ async fn caught_up(
             Instant::now() < deadline,
             "the pipeline did not catch up: {done:?}"
         );
-        if fraud_head.is_none() && applied(bus, LOGS, "fraud").await? >= last {
+        // The scorer publishes its detections before it acks, so FRAUD is whole then.
+        if fraud_head.is_none() && drained(bus, LOGS, "fraud").await? {
             let mut fraud = bus.js.get_stream(FRAUD).await?;
             fraud_head = Some(fraud.info().await?.state.last_sequence);
         }
         for (_, stream, name) in CONSUMERS {
-            if done.contains_key(name) {
-                continue;
-            }
-            let head = if stream == LOGS {
-                Some(last)
-            } else {
-                fraud_head
-            };
-            if let Some(head) = head {
-                if applied(bus, stream, name).await? >= head {
-                    done.insert(name, started.elapsed().as_secs_f64());
-                }
+            let complete = stream == LOGS || fraud_head.is_some();
+            if !done.contains_key(name) && complete && drained(bus, stream, name).await? {
+                done.insert(name, started.elapsed().as_secs_f64());
             }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -193,8 +191,7 @@ async fn caught_up(
     let mut rates = BTreeMap::new();
     for target in Target::ALL {
         let (mut messages, mut seconds) = (0.0, 0f64);
-        for (t, stream, name) in CONSUMERS.iter().filter(|c| c.0 == target) {
-            let _ = t;
+        for (_, stream, name) in CONSUMERS.iter().filter(|c| c.0 == target) {
             messages += if *stream == LOGS { last as f64 } else { fraud };
             seconds = seconds.max(done[name]);
         }
