@@ -409,3 +409,70 @@ async fn a_rebuild_under_live_traffic_loses_nothing_and_readers_switch_whole() {
         .collect();
     assert_eq!(detections(&stack, 1).await, expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_replay_holds_what_it_selected_and_live_workers_add_what_follows() {
+    let stack = ApiStack::start("").await;
+    let events = recent_traffic(41, 1000);
+    stack.stack.publish(&events).await;
+    settled(&stack).await;
+
+    let out = sightline(&stack, &["replay", "--projection", "search", "--dry-run"]).await;
+    let plan = sightline_tests::last_json_line(&out);
+    assert_eq!(plan["projections"][0]["messages"]["logs"], 1000, "{plan}");
+
+    // Transactions published 501st to 800th; live workers carry on after the 800th.
+    let args = [
+        "--projection",
+        "search",
+        "--from",
+        "seq:501",
+        "--to",
+        "seq:800",
+        "--subjects",
+        "logs.transaction.>",
+        "--rate",
+        "2000",
+    ];
+    let report = replay(&stack, &args).await;
+    let search = &report["projections"][0];
+    assert_eq!(search["sources"]["logs"]["floor"], 800, "{report}");
+    let selected = |from: usize, to: usize, kind: Kind| {
+        events[from - 1..to]
+            .iter()
+            .filter(|e| e.kind() == kind)
+            .count() as u64
+    };
+    assert_eq!(
+        search["sources"]["logs"]["applied"],
+        selected(501, 800, Kind::Transaction),
+        "{report}"
+    );
+    let expected = |kind: Kind| match kind {
+        Kind::Transaction => selected(501, 1000, kind),
+        _ => selected(801, 1000, kind),
+    };
+    let read = || async {
+        let mut got = BTreeMap::new();
+        for kind in [Kind::Transaction, Kind::Error, Kind::Performance] {
+            let name = serde_json::to_value(kind).unwrap();
+            let reply = stack
+                .get(&format!("/api/search?kind={}", name.as_str().unwrap()))
+                .await;
+            got.insert(
+                format!("{kind:?}"),
+                reply.json["total"].as_u64().unwrap_or(0),
+            );
+        }
+        got
+    };
+    let want: BTreeMap<String, u64> = [Kind::Transaction, Kind::Error, Kind::Performance]
+        .into_iter()
+        .map(|k| (format!("{k:?}"), expected(k)))
+        .collect();
+    assert!(
+        eventually(Duration::from_secs(20), || async { read().await == want }).await,
+        "{:?} vs {want:?}",
+        read().await
+    );
+}
