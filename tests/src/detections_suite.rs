@@ -277,3 +277,16 @@ async fn bad_queries<S: DetectionStore>(store: &S) {
         assert_eq!(err.kind(), sightline_runtime::ErrorKind::Poison, "{err}");
     }
 }
+
+/// Every detection a store holds (up to 1,000), as id -> (revision, score): what two
+/// builds of a store are compared by.
+pub async fn verdicts<S: DetectionStore>(store: &S) -> BTreeMap<String, (u32, u8)> {
+    let query = DetectionQuery {
+        limit: 1000,
+        ..Default::default()
+    };
+    let list = store.list(&query).await.expect("detections listed");
+    list.into_iter()
+        .map(|d| (d.id.to_string(), (d.revision, d.score)))
+        .collect()
+}

@@ -22,6 +22,7 @@ use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::SearchStore;
 use sightline_tests::api::ApiStack;
 use sightline_tests::counters::dump;
+use sightline_tests::detections_suite::verdicts;
 use sightline_tests::{eventually, fraud_traffic, sightline_bin, straight_scoring};
 
 const KINDS: [&str; 5] = [
@@ -71,7 +72,8 @@ async fn replay(stack: &ApiStack, args: &[&str]) -> Value {
 /// Waits until the scorer and every projection have applied all there is.
 async fn settled(stack: &ApiStack) {
     let s = &stack.stack;
-    let all = || async {
+    // The first consumer with something left, if any.
+    let behind = || async {
         for (stream, consumer) in [
             ("LOGS", "fraud"),
             ("LOGS", "indexer"),
@@ -81,20 +83,23 @@ async fn settled(stack: &ApiStack) {
             ("FRAUD", "counters-fraud"),
         ] {
             if !s.consumer_caught_up(stream, consumer).await {
-                return false;
+                return Some(consumer);
             }
         }
-        true
+        None
     };
     // Twice in a row: the scorer may publish detections right after acking.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let mut in_a_row = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let (mut in_a_row, mut last) = (0, None);
     while in_a_row < 2 && tokio::time::Instant::now() < deadline {
-        in_a_row = if all().await { in_a_row + 1 } else { 0 };
+        last = behind().await;
+        in_a_row = if last.is_none() { in_a_row + 1 } else { 0 };
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let ok = in_a_row >= 2;
-    assert!(ok, "the workers did not catch up");
+    assert!(
+        in_a_row >= 2,
+        "the workers did not catch up: {last:?} is behind"
+    );
 }
 
 /// Search totals per kind and in all, read through the API.
@@ -117,14 +122,7 @@ async fn search_totals(stack: &ApiStack) -> BTreeMap<String, u64> {
 async fn detections(stack: &ApiStack, version: u64) -> BTreeMap<String, (u32, u8)> {
     let path = sqlite_path_at(&stack.stack.settings, version);
     let store = SqliteStore::open_read_only(&path).expect("the detections store opens");
-    let query = DetectionQuery {
-        limit: 1000,
-        ..Default::default()
-    };
-    let list = store.list(&query).await.expect("detections listed");
-    list.into_iter()
-        .map(|d| (d.id.to_string(), (d.revision, d.score)))
-        .collect()
+    verdicts(&store).await
 }
 
 /// The counters under `prefix`, with the prefix taken off the keys.

@@ -24,14 +24,7 @@ async fn detections(settings: &Settings, version: u64) -> BTreeMap<String, (u32,
     let store = MongoStore::connect(&mongodb_at(settings, version))
         .await
         .expect("MongoDB connects");
-    let query = DetectionQuery {
-        limit: 1000,
-        ..Default::default()
-    };
-    let list = store.list(&query).await.expect("detections listed");
-    list.into_iter()
-        .map(|d| (d.id.to_string(), (d.revision, d.score)))
-        .collect()
+    sightline_tests::detections_suite::verdicts(&store).await
 }
 
 /// `sightline search --count` on the stack: documents in the live index.

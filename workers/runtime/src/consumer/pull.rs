@@ -43,7 +43,14 @@ impl Puller {
         // fewer, larger writes (commits, scripts, acks) for a bounded delay.
         if batch.len() < self.batch_size {
             tokio::time::sleep(self.linger).await;
-            batch.extend(self.fetch(self.batch_size - batch.len()).await?);
+            // Messages in hand are never dropped for a failed top-up: they would sit
+            // unacked until ack_wait.
+            match self.fetch(self.batch_size - batch.len()).await {
+                Ok(more) => batch.extend(more),
+                Err(e) => {
+                    tracing::debug!(error = %e, "topping up a batch failed; applying what arrived")
+                }
+            }
         }
         Ok(batch)
     }
