@@ -1,6 +1,8 @@
 //! Decoding a pulled batch: pure work, done for the next batch while the current
 //! one is being applied.
 
+use std::collections::HashSet;
+
 use async_nats::jetstream::Message;
 
 use super::projection::{Decode, Record};
@@ -20,7 +22,11 @@ pub(super) struct Decoded<T> {
 impl<T: Decode> Decoded<T> {
     /// Decodes what `consumer` must apply. A message replayed from the DLQ for
     /// another consumer is neither applied nor poison: it is acked with the batch.
+    /// So is a second copy of a sequence: a consumer repositioned while a batch was
+    /// being pulled (a replay's switch) delivers again what the batch already holds,
+    /// and a projection must see each sequence once per batch.
     pub fn new(messages: Vec<Message>, consumer: &str) -> Result<Self, Error> {
+        let mut seen = HashSet::with_capacity(messages.len());
         let mut records = Vec::with_capacity(messages.len());
         let mut sources = Vec::with_capacity(messages.len());
         let mut poison = Vec::new();
@@ -34,7 +40,7 @@ impl<T: Decode> Decoded<T> {
                 .as_ref()
                 .and_then(|h| h.get(super::dlq::REPLAY_FOR))
                 .map(|v| v.as_str());
-            if addressed.is_some_and(|to| to != consumer) {
+            if addressed.is_some_and(|to| to != consumer) || !seen.insert(stream_seq) {
                 continue;
             }
             match T::decode(msg.headers.as_ref(), &msg.payload) {
