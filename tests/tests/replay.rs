@@ -374,7 +374,10 @@ async fn a_rebuild_under_live_traffic_loses_nothing_and_readers_switch_whole() {
             total >= among_first(&events, counted_at, None),
             "{samples:?}"
         );
-        assert!(total <= events.len() as u64);
+        assert!(
+            total <= events.len() as u64,
+            "over-counted: {samples:?} report {report}"
+        );
         let indexed = among_first(&events, searched_at, Some(Kind::Transaction));
         assert!(transactions >= indexed, "{samples:?}");
         assert!(

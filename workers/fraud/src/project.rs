@@ -218,17 +218,25 @@ impl Projection for ScorerProjection {
 
 /// Projects detection events into a store. Upserts by id make it idempotent.
 pub struct DetectionProjection<S> {
-    store: Versioned<S>,
+    /// The version this projection writes, until it follows a switch.
+    store: S,
+    versions: Versioned<S>,
 }
 
 impl<S: DetectionStore + Clone> DetectionProjection<S> {
     pub fn new(store: S) -> Self {
-        Self::versioned(Versioned::fixed(store))
+        Self {
+            versions: Versioned::fixed(store.clone()),
+            store,
+        }
     }
 
     /// A projection that follows the live version of the store.
-    pub fn versioned(store: Versioned<S>) -> Self {
-        Self { store }
+    pub async fn versioned(versions: Versioned<S>) -> Self {
+        Self {
+            store: versions.get().await,
+            versions,
+        }
     }
 }
 
@@ -241,11 +249,12 @@ impl<S: DetectionStore + Clone> Projection for DetectionProjection<S> {
 
     async fn apply(&mut self, batch: &[Record<Detection>]) -> Result<Outcome, Error> {
         let detections: Vec<Detection> = batch.iter().map(|r| r.item.clone()).collect();
-        self.store.get().await.upsert(&detections).await?;
+        self.store.upsert(&detections).await?;
         Ok(Outcome::default())
     }
 
     async fn follow(&mut self, version: u64) -> Result<(), Error> {
-        self.store.switch_to(version).await.map(drop)
+        self.store = self.versions.switch_to(version).await?;
+        Ok(())
     }
 }

@@ -31,20 +31,30 @@ impl Indexable for Detection {
 
 /// Idempotency is the store's: it skips what its watermark covers, or upserts by id.
 pub struct Indexer<S, T> {
-    store: Versioned<S>,
+    /// The version this projection writes, until it follows a switch itself: the
+    /// other source's projection may move `versions` first, before this one has
+    /// repositioned its consumer.
+    store: S,
+    versions: Versioned<S>,
     pii: PiiHasher,
     _item: std::marker::PhantomData<fn() -> T>,
 }
 
 impl<S: SearchStore + Clone, T: Indexable> Indexer<S, T> {
     pub fn new(store: S, pii: PiiHasher) -> Self {
-        Self::versioned(Versioned::fixed(store), pii)
+        Self {
+            versions: Versioned::fixed(store.clone()),
+            store,
+            pii,
+            _item: std::marker::PhantomData,
+        }
     }
 
     /// An indexer that follows the live version of the index.
-    pub fn versioned(store: Versioned<S>, pii: PiiHasher) -> Self {
+    pub async fn versioned(versions: Versioned<S>, pii: PiiHasher) -> Self {
         Self {
-            store,
+            store: versions.get().await,
+            versions,
             pii,
             _item: std::marker::PhantomData,
         }
@@ -55,11 +65,11 @@ impl<S: SearchStore + Clone, T: Indexable> Projection for Indexer<S, T> {
     type Item = T;
 
     async fn position(&mut self) -> Result<Position, Error> {
-        let store = self.store.get().await;
-        if !store.keeps_watermark() {
+        if !self.store.keeps_watermark() {
             return Ok(Position::Untracked);
         }
-        Ok(store
+        Ok(self
+            .store
             .watermark(T::SOURCE)
             .await?
             .map_or(Position::Start, Position::After))
@@ -73,13 +83,14 @@ impl<S: SearchStore + Clone, T: Indexable> Projection for Indexer<S, T> {
                 doc: r.item.document(&self.pii),
             })
             .collect();
-        let indexed = self.store.get().await.index(T::SOURCE, docs).await?;
+        let indexed = self.store.index(T::SOURCE, docs).await?;
         Ok(Outcome {
             rejected: indexed.rejected,
         })
     }
 
     async fn follow(&mut self, version: u64) -> Result<(), Error> {
-        self.store.switch_to(version).await.map(drop)
+        self.store = self.versions.switch_to(version).await?;
+        Ok(())
     }
 }

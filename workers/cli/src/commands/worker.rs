@@ -116,8 +116,8 @@ async fn run_indexer<S: SearchStore + Clone>(
         &bus,
         "indexer",
         consumer,
-        Indexer::<_, Event>::versioned(store.clone(), pii.clone()),
-        Indexer::<_, Detection>::versioned(store, pii),
+        Indexer::<_, Event>::versioned(store.clone(), pii.clone()).await,
+        Indexer::<_, Detection>::versioned(store, pii).await,
         current,
         run,
     )
@@ -174,7 +174,7 @@ async fn run_fraud_store<S: DetectionStore + Clone>(
         &bus,
         store_spec("fraud-store"),
         settings.consumer.clone(),
-        DetectionProjection::versioned(store),
+        DetectionProjection::versioned(store).await,
     )
     .following(current, Source::Fraud)
     .with_health(run.health)
