@@ -81,18 +81,20 @@ const LINGER: Duration = Duration::from_millis(20);
 
 /// How many messages of the stream `plan` would read now.
 pub async fn pending(bus: &Bus, plan: &Plan) -> Result<u64, Error> {
-    let (consumer, _) = ordered(bus, plan).await?;
-    let mut consumer = consumer;
-    let info = consumer
-        .info()
-        .await
-        .map_err(|e| Error::nats("consumer info", e))?;
-    Ok(info.num_pending)
+    Ok(ordered(bus, plan).await?.pending)
 }
 
 type Ordered = async_nats::jetstream::consumer::Consumer<OrderedConfig>;
 
-async fn ordered(bus: &Bus, plan: &Plan) -> Result<(Ordered, u64), Error> {
+/// An ordered consumer over `plan`'s range, with the stream's head when it was
+/// made and how many messages it has to deliver.
+struct Opened {
+    consumer: Ordered,
+    head: u64,
+    pending: u64,
+}
+
+async fn ordered(bus: &Bus, plan: &Plan) -> Result<Opened, Error> {
     let stream = bus
         .js
         .get_stream(&plan.spec.stream)
@@ -107,7 +109,7 @@ async fn ordered(bus: &Bus, plan: &Plan) -> Result<(Ordered, u64), Error> {
         From::Seq(start_sequence) => DeliverPolicy::ByStartSequence { start_sequence },
         From::Time(start_time) => DeliverPolicy::ByStartTime { start_time },
     };
-    let consumer = stream
+    let mut consumer = stream
         .create_consumer(OrderedConfig {
             description: Some(format!("Sightline rebuild for {}", plan.spec.consumer)),
             filter_subjects: plan.spec.filter_subjects.clone(),
@@ -116,7 +118,16 @@ async fn ordered(bus: &Bus, plan: &Plan) -> Result<(Ordered, u64), Error> {
         })
         .await
         .map_err(|e| Error::nats("create rebuild consumer", e))?;
-    Ok((consumer, head))
+    let pending = consumer
+        .info()
+        .await
+        .map_err(|e| Error::nats("consumer info", e))?
+        .num_pending;
+    Ok(Opened {
+        consumer,
+        head,
+        pending,
+    })
 }
 
 /// Reads `plan`'s range into `projection`. With [`Until::Head`] it reads to the
@@ -131,14 +142,12 @@ pub async fn rebuild<P: Projection>(
     handover: Shutdown,
     shutdown: Shutdown,
 ) -> Result<Rebuilt, Error> {
-    let (mut consumer, head) = ordered(bus, plan).await?;
-    let info = consumer
-        .info()
-        .await
-        .map_err(|e| Error::nats("consumer info", e))?;
-    progress
-        .total
-        .fetch_add(info.num_pending, Ordering::Relaxed);
+    let Opened {
+        consumer,
+        head,
+        pending,
+    } = ordered(bus, plan).await?;
+    progress.total.fetch_add(pending, Ordering::Relaxed);
     let mut done = Rebuilt {
         // Nothing matched up to `head`: the live worker carries on after it.
         floor: match plan.until {
@@ -148,10 +157,10 @@ pub async fn rebuild<P: Projection>(
         applied: 0,
         skipped: 0,
     };
-    if info.num_pending == 0 && plan.until != Until::Head {
+    if pending == 0 && plan.until != Until::Head {
         return Ok(done);
     }
-    if info.num_pending == 0 {
+    if pending == 0 {
         progress.caught_up.store(true, Ordering::Relaxed);
     }
     let mut messages = consumer
