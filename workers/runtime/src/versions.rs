@@ -357,10 +357,6 @@ impl<S: Clone + Send + 'static> Versioned<S> {
         self.slot.lock().await.1.clone()
     }
 
-    pub async fn version(&self) -> u64 {
-        self.slot.lock().await.0
-    }
-
     /// Moves to `version`, opening it unless another holder already did.
     pub async fn switch_to(&self, version: u64) -> Result<S, Error> {
         let mut slot = self.slot.lock().await;
