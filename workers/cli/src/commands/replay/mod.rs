@@ -323,20 +323,14 @@ impl Replay<'_> {
 type NoLogs = CounterProjection<Event>;
 
 /// Holds alert notifications while projections are rebuilt: the mark expires on
-/// its own if this process dies.
-struct HoldAlerts {
-    store: Option<AlertStore>,
-    renew: tokio::task::JoinHandle<()>,
-}
+/// its own if this process dies. Without Redis there are no alerts to hold.
+struct HoldAlerts(Option<(AlertStore, tokio::task::JoinHandle<()>)>);
 
 impl HoldAlerts {
     async fn start(settings: &Settings) -> anyhow::Result<Self> {
         const TTL: Duration = Duration::from_secs(60);
         let Ok(url) = super::redis_url(settings) else {
-            return Ok(Self {
-                store: None,
-                renew: tokio::spawn(async {}),
-            });
+            return Ok(Self(None));
         };
         let store = AlertStore::connect(url, &settings.counters.prefix).await?;
         store.set_replaying(Some(TTL)).await?;
@@ -347,15 +341,12 @@ impl HoldAlerts {
                 let _ = renewing.set_replaying(Some(TTL)).await;
             }
         });
-        Ok(Self {
-            store: Some(store),
-            renew,
-        })
+        Ok(Self(Some((store, renew))))
     }
 
     async fn release(self) {
-        self.renew.abort();
-        if let Some(store) = &self.store {
+        if let Some((store, renew)) = self.0 {
+            renew.abort();
             let _ = store.set_replaying(None).await;
         }
     }
