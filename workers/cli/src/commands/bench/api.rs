@@ -15,7 +15,6 @@ use sightline_generator::Generator;
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::Settings;
 use sightline_schemas::Event;
-use time::OffsetDateTime;
 
 use super::indexer::{latencies, WORDS};
 use super::{bench_bus, bench_redis, spawn_workers};
@@ -41,7 +40,7 @@ pub async fn run(
     let data = tempfile::tempdir()?;
     settings.data_dir = data.path().to_owned();
     let redis = bench_redis(&mut settings, data.path())?;
-    let start = OffsetDateTime::now_utc() - time::Duration::seconds((events / 150) as i64 + 600);
+    let start = super::traffic_start(events);
     let mut traffic = Generator::new(17, start, 20_000);
 
     // The Publisher's rate: the ceiling HTTP ingest is compared with.

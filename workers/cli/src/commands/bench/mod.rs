@@ -191,9 +191,15 @@ pub async fn raw_consume(
     Ok(events as f64 / started.elapsed().as_secs_f64())
 }
 
+/// Where generated traffic of `events` starts: stamped over the hours up to a few
+/// minutes ago, so every counter resolution still holds it.
+pub fn traffic_start(events: usize) -> OffsetDateTime {
+    OffsetDateTime::now_utc() - time::Duration::seconds((events / 150) as i64 + 600)
+}
+
 /// Publishes generated traffic, stamped over the hours up to a few minutes ago.
 pub async fn fill(bus: &Bus, settings: &Settings, events: usize) -> anyhow::Result<()> {
-    let start = OffsetDateTime::now_utc() - time::Duration::seconds((events / 150) as i64 + 600);
+    let start = traffic_start(events);
     let publisher = Publisher::new(bus, &settings.publisher);
     let mut pipeline = publisher.pipeline();
     for event in Generator::new(17, start, 20_000).take(events) {

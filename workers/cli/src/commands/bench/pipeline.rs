@@ -22,7 +22,6 @@ use sightline_runtime::topology::{FRAUD, LOGS};
 use sightline_runtime::versions::{Target, Versions};
 use sightline_runtime::{Bus, Settings, Shutdown};
 use sightline_schemas::Event;
-use time::OffsetDateTime;
 
 use super::publish::{raw_stream, RawBatch};
 use super::{bench_bus, bench_redis, spawn_workers};
@@ -46,7 +45,7 @@ pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> anyhow
     let data = tempfile::tempdir()?;
     settings.data_dir = data.path().to_owned();
     let _redis = bench_redis(&mut settings, data.path())?;
-    let start = OffsetDateTime::now_utc() - time::Duration::seconds((events / 150) as i64 + 600);
+    let start = super::traffic_start(events);
     let mut traffic = Generator::new(29, start, 20_000);
     let batch: Vec<Event> = traffic.by_ref().take(events).collect();
 
@@ -235,11 +234,10 @@ async fn freshness(
                 let search = state.search().watermark().await.ok().flatten().unwrap_or(0);
                 let counted = state
                     .counters()
-                    .store
-                    .watermarks(sightline_runtime::consumer::Source::Logs)
+                    .watermark(sightline_runtime::consumer::Source::Logs)
                     .await
                     .ok()
-                    .and_then(|w| w.into_iter().min())
+                    .flatten()
                     .unwrap_or(0);
                 let now = t0.elapsed().as_micros() as u64;
                 let upto = search.min(counted);
