@@ -61,6 +61,16 @@ pub struct Counters {
     pub reader: Reader,
 }
 
+impl Counters {
+    /// What the counters have applied of `source`: the lowest of the shards' watermarks.
+    pub async fn watermark(
+        &self,
+        source: Source,
+    ) -> Result<Option<u64>, sightline_counters::CountersError> {
+        Ok(self.store.watermarks(source).await?.into_iter().min())
+    }
+}
+
 impl Deref for Counters {
     type Target = Reader;
     fn deref(&self) -> &Reader {
@@ -148,11 +158,6 @@ where
     );
 }
 
-/// The lowest LOGS watermark over the counters' shards.
-async fn lowest(store: &RedisStore) -> Result<Option<u64>, sightline_counters::CountersError> {
-    Ok(store.watermarks(Source::Logs).await?.into_iter().min())
-}
-
 impl AppState {
     /// Connects to NATS, Redis and the live versions of the configured backends.
     pub async fn connect(settings: Settings) -> Result<Self, ApiError> {
@@ -227,7 +232,8 @@ impl AppState {
             Target::Counters => {
                 let new = open_counters(s, version).await?;
                 let old = self.counters();
-                caught_up(|| lowest(&new.store), || lowest(&old.store)).await;
+                let logs = Source::Logs;
+                caught_up(|| new.watermark(logs), || old.watermark(logs)).await;
                 self.counters.set(new);
             }
         }
@@ -279,11 +285,11 @@ impl AppState {
             }
         }
         let counters = self.counters();
-        if let Ok(shards) = counters.store.watermarks(Source::Logs).await {
-            marks.counters = shards.into_iter().min();
+        if let Ok(w) = counters.watermark(Source::Logs).await {
+            marks.counters = w;
         }
-        if let Ok(shards) = counters.store.watermarks(Source::Fraud).await {
-            marks.counters_fraud = shards.into_iter().min();
+        if let Ok(w) = counters.watermark(Source::Fraud).await {
+            marks.counters_fraud = w;
         }
         self.marks.set(marks);
     }
