@@ -278,6 +278,19 @@ async fn bad_queries<S: DetectionStore>(store: &S) {
     }
 }
 
+/// Overwrites one stored detection with a wrong score under a higher revision, as a
+/// bad write would: a corruption the live workers never repair.
+pub async fn corrupt_one<S: DetectionStore>(store: &S) {
+    let query = DetectionQuery {
+        limit: 1,
+        ..Default::default()
+    };
+    let mut wrong = store.list(&query).await.expect("listed").remove(0);
+    wrong.revision += 1;
+    wrong.score = 100 - wrong.score;
+    store.upsert(&[wrong]).await.expect("upserted");
+}
+
 /// Every detection a store holds (up to 1,000), as id -> (revision, score): what two
 /// builds of a store are compared by.
 pub async fn verdicts<S: DetectionStore>(store: &S) -> BTreeMap<String, (u32, u8)> {

@@ -52,17 +52,24 @@ impl Stack {
         self.dir.path().join(name)
     }
 
-    /// Runs `sightline <args>` against this stack, feeding `stdin` when given.
-    pub fn sightline(&self, args: &[&str], stdin: Option<&Path>) -> Output {
+    /// `sightline <args>` on this stack: its NATS and data dir, in its directory (so
+    /// a `sightline.toml` there applies), logging warnings only.
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
         let mut cmd = std::process::Command::new(sightline_bin());
         cmd.args(args)
             .env(
                 "SIGHTLINE_NATS__URL",
                 self.settings.nats.url.as_deref().unwrap_or_default(),
             )
-            .env("SIGHTLINE_DATA_DIR", self.dir.path().join("data"))
+            .env("SIGHTLINE_DATA_DIR", self.path("data"))
             .env("RUST_LOG", "warn")
             .current_dir(self.dir.path());
+        cmd
+    }
+
+    /// Runs `sightline <args>` against this stack, feeding `stdin` when given.
+    pub fn sightline(&self, args: &[&str], stdin: Option<&Path>) -> Output {
+        let mut cmd = self.command(args);
         if let Some(path) = stdin {
             cmd.stdin(std::fs::File::open(path).expect("stdin file"));
         }
@@ -118,16 +125,9 @@ impl Stack {
         env: &[(&str, &str)],
         stdout: std::process::Stdio,
     ) -> WorkerProcess {
-        let child = std::process::Command::new(sightline_bin())
-            .args(args)
-            .env(
-                "SIGHTLINE_NATS__URL",
-                self.settings.nats.url.as_deref().unwrap_or_default(),
-            )
-            .env("SIGHTLINE_DATA_DIR", self.path("data"))
-            .env("RUST_LOG", "warn")
+        let child = self
+            .command(args)
             .envs(env.iter().copied())
-            .current_dir(self.dir.path())
             .stdout(stdout)
             .spawn()
             .expect("sightline starts");

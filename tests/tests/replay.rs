@@ -14,7 +14,6 @@ use std::time::Duration;
 use serde_json::Value;
 use sightline_fraud::settings::sqlite_path_at;
 use sightline_fraud::store::sqlite::SqliteStore;
-use sightline_fraud::store::{DetectionQuery, DetectionStore};
 use sightline_generator::Generator;
 use sightline_schemas::{Event, Kind, OffsetDateTime};
 use sightline_search::settings::tantivy_dir_at;
@@ -22,8 +21,8 @@ use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::SearchStore;
 use sightline_tests::api::ApiStack;
 use sightline_tests::counters::dump;
-use sightline_tests::detections_suite::verdicts;
-use sightline_tests::{eventually, fraud_traffic, sightline_bin, straight_scoring};
+use sightline_tests::detections_suite::{corrupt_one, verdicts};
+use sightline_tests::{eventually, fraud_traffic, straight_scoring};
 
 const KINDS: [&str; 5] = [
     "transaction",
@@ -35,17 +34,8 @@ const KINDS: [&str; 5] = [
 
 /// `sightline <args>` on the stack's NATS, Redis and data dir, killed if dropped.
 fn command(stack: &ApiStack, args: &[&str]) -> tokio::process::Command {
-    let s = &stack.stack;
-    let mut cmd = tokio::process::Command::new(sightline_bin());
-    cmd.args(args)
-        .env(
-            "SIGHTLINE_NATS__URL",
-            s.settings.nats.url.as_deref().unwrap(),
-        )
-        .env("SIGHTLINE_REDIS__URL", stack.redis.url())
-        .env("SIGHTLINE_DATA_DIR", s.path("data"))
-        .env("RUST_LOG", "warn")
-        .current_dir(s.dir.path())
+    let mut cmd = tokio::process::Command::from(stack.stack.command(args));
+    cmd.env("SIGHTLINE_REDIS__URL", stack.redis.url())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
@@ -172,17 +162,7 @@ async fn replaying_corrupted_projections_restores_a_fresh_build() {
         ("SIGHTLINE_CONSUMER__BATCH_LINGER", "20ms"),
     ];
     stack.workers[0] = stack.stack.worker("indexer", &env);
-    {
-        let store = SqliteStore::open(&sqlite_path_at(&settings, 0)).unwrap();
-        let query = DetectionQuery {
-            limit: 1,
-            ..Default::default()
-        };
-        let mut wrong = store.list(&query).await.unwrap().remove(0);
-        wrong.revision += 1;
-        wrong.score = 100 - wrong.score;
-        store.upsert(&[wrong]).await.unwrap();
-    }
+    corrupt_one(&SqliteStore::open(&sqlite_path_at(&settings, 0)).unwrap()).await;
     let mut conn = redis(&stack).await;
     let keys: Vec<&String> = fresh_counters.keys().collect();
     let _: i64 = redis::cmd("HINCRBY")

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use sightline_fraud::settings::mongodb_at;
 use sightline_fraud::store::mongo::MongoStore;
-use sightline_fraud::store::{DetectionQuery, DetectionStore};
 use sightline_runtime::config::{FraudBackend, SearchBackend, Secret};
 use sightline_runtime::Settings;
 use sightline_schemas::OffsetDateTime;
@@ -42,18 +41,9 @@ fn indexed(stack: &Stack, env: &[(&str, &str)]) -> u64 {
 }
 
 fn run(stack: &Stack, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    std::process::Command::new(sightline_tests::sightline_bin())
-        .args(args)
-        .env(
-            "SIGHTLINE_NATS__URL",
-            stack.settings.nats.url.as_deref().unwrap(),
-        )
-        .env("SIGHTLINE_DATA_DIR", stack.path("data"))
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
-        .current_dir(stack.dir.path())
-        .output()
-        .expect("sightline runs")
+    let mut cmd = stack.command(args);
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("sightline runs")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,14 +103,7 @@ async fn replay_rebuilds_an_elasticsearch_index_and_a_mongodb_collection() {
     let mongo_v0 = MongoStore::connect(&mongodb_at(&settings, 0))
         .await
         .unwrap();
-    let query = DetectionQuery {
-        limit: 1,
-        ..Default::default()
-    };
-    let mut wrong = mongo_v0.list(&query).await.unwrap().remove(0);
-    wrong.revision += 1;
-    wrong.score = 100 - wrong.score;
-    mongo_v0.upsert(&[wrong]).await.unwrap();
+    sightline_tests::detections_suite::corrupt_one(&mongo_v0).await;
     assert!(indexed(&stack, &env) < fresh_index);
     assert_ne!(detections(&settings, 0).await, fresh_detections);
 
