@@ -28,6 +28,10 @@ impl ChildServer {
         self.addr.port()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the server abruptly (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

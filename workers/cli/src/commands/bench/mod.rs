@@ -3,6 +3,7 @@
 
 mod api;
 mod counters;
+mod cpu;
 mod fraud;
 mod indexer;
 mod pipeline;
@@ -64,7 +65,14 @@ async fn bench(target: BenchTarget, settings: &Settings) -> anyhow::Result<ExitC
 pub struct BenchBus {
     pub bus: Bus,
     pub embedded: bool,
-    _server: Option<(ChildServer, tempfile::TempDir)>,
+    server: Option<(ChildServer, tempfile::TempDir)>,
+}
+
+impl BenchBus {
+    /// The embedded server's process.
+    pub fn pid(&self) -> Option<u32> {
+        self.server.as_ref().map(|(s, _)| s.pid())
+    }
 }
 
 pub async fn bench_bus(settings: &mut Settings) -> anyhow::Result<BenchBus> {
@@ -83,7 +91,7 @@ pub async fn bench_bus(settings: &mut Settings) -> anyhow::Result<BenchBus> {
     Ok(BenchBus {
         bus,
         embedded: server.is_some(),
-        _server: server,
+        server,
     })
 }
 
@@ -99,12 +107,18 @@ pub fn bench_redis(settings: &mut Settings, dir: &Path) -> anyhow::Result<Option
     Ok(Some(child))
 }
 
-/// Worker processes of this binary, killed when dropped.
-pub struct Workers(Vec<Child>);
+/// Worker processes of this binary by kind, killed when dropped.
+pub struct Workers(Vec<(String, Child)>);
+
+impl Workers {
+    pub fn pids(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.0.iter().map(|(kind, c)| (kind.as_str(), c.id()))
+    }
+}
 
 impl Drop for Workers {
     fn drop(&mut self) {
-        for c in &mut self.0 {
+        for (_, c) in &mut self.0 {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -135,7 +149,7 @@ pub fn spawn_workers(settings: &Settings, kinds: &[&str]) -> anyhow::Result<Work
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()?;
-        children.0.push(child);
+        children.0.push((kind.to_string(), child));
     }
     Ok(children)
 }

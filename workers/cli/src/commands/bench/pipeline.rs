@@ -23,6 +23,7 @@ use sightline_runtime::versions::{Target, Versions};
 use sightline_runtime::{Bus, Settings, Shutdown};
 use sightline_schemas::Event;
 
+use super::cpu::CpuMeter;
 use super::publish::{raw_stream, RawBatch};
 use super::{bench_bus, bench_redis, spawn_workers};
 use crate::commands::replay::{Range, Replay};
@@ -44,19 +45,34 @@ pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> anyhow
     let bus = &bench.bus;
     let data = tempfile::tempdir()?;
     settings.data_dir = data.path().to_owned();
-    let _redis = bench_redis(&mut settings, data.path())?;
+    let redis = bench_redis(&mut settings, data.path())?;
+    let mut cpu = CpuMeter::new("bench");
+    for (name, pid) in [
+        ("nats-server", bench.pid()),
+        ("redis-server", redis.as_ref().map(|r| r.pid())),
+    ] {
+        if let Some(pid) = pid {
+            cpu.watch(name, pid);
+        }
+    }
     let start = super::traffic_start(events);
     let mut traffic = Generator::new(29, start, 20_000);
     let batch: Vec<Event> = traffic.by_ref().take(events).collect();
 
     // The ceiling: bare async-nats into a stream like LOGS, with message ids.
     raw_stream(bus, &settings).await?;
-    let raw_publish_per_s = RawBatch::new(&batch, &settings)?
+    let raw = RawBatch::new(&batch, &settings)?;
+    let raw_from = cpu.mark();
+    let raw_publish_per_s = raw
         .publish(bus, true, settings.publisher.max_in_flight)
         .await?;
+    let raw_cpu = cpu.per_event(&raw_from, &cpu.mark(), events as u64);
     bus.js.delete_stream("BENCH_RAW").await?;
 
-    let _workers = spawn_workers(&settings, &WORKERS)?;
+    let workers = spawn_workers(&settings, &WORKERS)?;
+    for (kind, pid) in workers.pids() {
+        cpu.watch(kind, pid);
+    }
     let state = AppState::connect(settings.clone())
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
@@ -66,6 +82,7 @@ pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> anyhow
     // End to end: the Publisher's pace, until everything is applied.
     let publisher = Publisher::new(bus, &settings.publisher);
     let started = Instant::now();
+    let e2e_from = cpu.mark();
     let mut pipeline = publisher.pipeline();
     for e in &batch {
         pipeline.send(e).await?;
@@ -74,6 +91,7 @@ pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> anyhow
     let published_s = started.elapsed().as_secs_f64();
     let live = caught_up(bus, events as u64, started).await?;
     let end_to_end_s = started.elapsed().as_secs_f64();
+    let e2e_cpu = cpu.per_event(&e2e_from, &cpu.mark(), events as u64);
     tracing::info!(end_to_end_s, "all applied; steady traffic for freshness");
     drop(batch);
 
@@ -119,6 +137,7 @@ pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> anyhow
         "publisher_per_s": (events as f64 / published_s).round(),
         "end_to_end_per_s": end_to_end_per_s.round(),
         "end_to_end_vs_raw": (end_to_end_per_s / raw_publish_per_s * 100.0).round() / 100.0,
+        "cpu_us_per_event": { "raw_publish": raw_cpu, "end_to_end": e2e_cpu },
         "freshness_rate_per_s": STEADY_PER_S,
         "freshness_events": freshness.events,
         "freshness_p50_ms": freshness.p50_ms,
