@@ -96,11 +96,39 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> anyhow::Result<ExitCo
             .await
             .with_context(|| format!("replay of {}", target.name()))
     });
-    let reports = futures::future::join_all(rebuilds).await;
+    let outcomes = futures::future::join_all(rebuilds).await;
     quiet.release().await;
-    let reports = reports.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
-    println!("{}", serde_json::json!({ "projections": reports }));
-    Ok(ExitCode::SUCCESS)
+    let (summary, mut errors) = summarize(&targets, outcomes);
+    println!("{summary}");
+    match errors.len() {
+        0 => Ok(ExitCode::SUCCESS),
+        1 => Err(errors.remove(0)),
+        n => {
+            let all: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
+            anyhow::bail!("{n} replays failed: {}", all.join("; "))
+        }
+    }
+}
+
+/// What every projection's replay did, the ones that switched included when
+/// another failed, and the errors.
+fn summarize(
+    targets: &[Target],
+    outcomes: Vec<anyhow::Result<Report>>,
+) -> (serde_json::Value, Vec<anyhow::Error>) {
+    let mut summaries = Vec::new();
+    let mut errors = Vec::new();
+    for (target, outcome) in targets.iter().zip(outcomes) {
+        match outcome {
+            Ok(report) => summaries.push(serde_json::json!(report)),
+            Err(e) => {
+                summaries
+                    .push(serde_json::json!({ "projection": target, "error": format!("{e:#}") }));
+                errors.push(e);
+            }
+        }
+    }
+    (serde_json::json!({ "projections": summaries }), errors)
 }
 
 /// Everything one rebuild needs.
@@ -349,5 +377,41 @@ impl HoldAlerts {
             renew.abort();
             let _ = store.set_replaying(None).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_projection_does_not_hide_the_ones_that_switched() {
+        let switched = Report {
+            projection: Target::Search,
+            previous_version: 0,
+            version: 1,
+            sources: BTreeMap::from([(
+                "LOGS",
+                Rebuilt {
+                    floor: 42,
+                    applied: 40,
+                    skipped: 2,
+                },
+            )]),
+            seconds: 1.5,
+            per_s: 28.0,
+        };
+        let outcomes = vec![
+            Ok(switched),
+            Err(anyhow::anyhow!("replay of counters: redis is down")),
+        ];
+        let (summary, errors) = summarize(&[Target::Search, Target::Counters], outcomes);
+        let projections = summary["projections"].as_array().unwrap();
+        assert_eq!(projections.len(), 2);
+        assert_eq!(projections[0]["version"], 1);
+        assert_eq!(projections[0]["sources"]["LOGS"]["floor"], 42);
+        assert_eq!(projections[1]["projection"], "counters");
+        assert_eq!(projections[1]["error"], "replay of counters: redis is down");
+        assert_eq!(errors.len(), 1);
     }
 }
