@@ -40,6 +40,13 @@ fn indexed(stack: &Stack, env: &[(&str, &str)]) -> u64 {
         .expect("a count")
 }
 
+async fn es_json(url: &str, path: &str) -> serde_json::Value {
+    let response = reqwest::get(format!("{url}{path}"))
+        .await
+        .expect("the emulator answers");
+    response.json().await.expect("a JSON answer")
+}
+
 fn run(stack: &Stack, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = stack.command(args);
     cmd.envs(env.iter().copied());
@@ -123,6 +130,22 @@ async fn replay_rebuilds_an_elasticsearch_index_and_a_mongodb_collection() {
         "the old collection is dropped"
     );
     assert_eq!(indexed(&stack, &env), fresh_index);
+    // Outside readers (Kibana) read the configured prefix as an alias: it moved to the
+    // rebuilt indices, and daily indices created from now on join it too.
+    let public = es_json(&es_url, "/_alias/sightline-logs").await;
+    let holders: Vec<&String> = public
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert!(
+        !holders.is_empty() && holders.iter().all(|i| i.starts_with("sightline-logs_v1-")),
+        "{public}"
+    );
+    let counted = es_json(&es_url, "/sightline-logs/_count").await;
+    assert_eq!(counted["count"].as_u64(), Some(fresh_index), "{counted}");
+    let template = es_json(&es_url, "/_index_template/sightline-logs_v1").await;
+    let aliases = &template["index_templates"][0]["index_template"]["template"]["aliases"];
+    assert!(aliases.get("sightline-logs").is_some(), "{template}");
     let old = reqwest::get(format!("{es_url}/sightline-logs-*"))
         .await
         .unwrap();

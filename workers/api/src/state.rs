@@ -14,8 +14,7 @@ use sightline_runtime::publisher::Publisher;
 use sightline_runtime::topology::{FRAUD, LOGS};
 use sightline_runtime::versions::{Current, Target, Versions};
 use sightline_runtime::{Bus, Settings};
-use sightline_search::settings::{elasticsearch_at, tantivy_dir_at};
-use sightline_search::store::elasticsearch::ElasticsearchStore;
+use sightline_search::settings::{live_elasticsearch, tantivy_dir_at};
 use tokio::sync::watch;
 
 use crate::assess::Assessor;
@@ -98,9 +97,9 @@ impl<T> Live<T> {
 async fn open_search(settings: &Settings, version: u64) -> Result<Search, ApiError> {
     Ok(match settings.search.backend {
         SearchBackend::Tantivy => Search::tantivy(tantivy_dir_at(settings, version)),
-        SearchBackend::Elasticsearch => Search::Elasticsearch(
-            ElasticsearchStore::connect(&elasticsearch_at(settings, version)).await?,
-        ),
+        SearchBackend::Elasticsearch => {
+            Search::Elasticsearch(live_elasticsearch(settings, version).await?)
+        }
     })
 }
 

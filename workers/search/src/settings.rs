@@ -8,6 +8,7 @@ use sightline_runtime::Settings;
 
 use crate::document::PiiHasher;
 use crate::error::SearchError;
+use crate::store::elasticsearch::ElasticsearchStore;
 
 /// Where the embedded index lives.
 pub fn tantivy_dir(settings: &Settings) -> PathBuf {
@@ -28,6 +29,16 @@ pub fn elasticsearch_at(settings: &Settings, version: u64) -> ElasticsearchSetti
     let mut es = settings.search.elasticsearch.clone();
     es.index_prefix = versioned_name(&es.index_prefix, version, "_");
     es
+}
+
+/// Opens `version` of the Elasticsearch index as the live one: its daily indices
+/// also join the configured `index_prefix` alias, the one outside readers use.
+pub async fn live_elasticsearch(
+    settings: &Settings,
+    version: u64,
+) -> Result<ElasticsearchStore, SearchError> {
+    let public = &settings.search.elasticsearch.index_prefix;
+    ElasticsearchStore::connect_live(&elasticsearch_at(settings, version), public).await
 }
 
 /// The configured key, or the one kept beside the index (created on first use).

@@ -8,8 +8,7 @@ use sightline_runtime::config::SearchBackend;
 use sightline_runtime::versions::Target;
 use sightline_runtime::Settings;
 use sightline_search::query::{Filters, SearchRequest, Sort};
-use sightline_search::settings::{elasticsearch_at, tantivy_dir_at};
-use sightline_search::store::elasticsearch::ElasticsearchStore;
+use sightline_search::settings::{live_elasticsearch, tantivy_dir_at};
 use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::SearchStore;
 use time::format_description::well_known::Rfc3339;
@@ -38,8 +37,7 @@ pub async fn run(args: SearchArgs, settings: &Settings) -> anyhow::Result<ExitCo
             search(&TantivyStore::open_read_only(&dir)?, args).await
         }
         SearchBackend::Elasticsearch => {
-            let es = elasticsearch_at(settings, version);
-            search(&ElasticsearchStore::connect(&es).await?, args).await
+            search(&live_elasticsearch(settings, version).await?, args).await
         }
     }
 }

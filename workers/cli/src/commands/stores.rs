@@ -9,7 +9,7 @@ use sightline_fraud::store::sqlite::SqliteStore;
 use sightline_runtime::config::{FraudBackend, SearchBackend};
 use sightline_runtime::versions::{Target, Versions};
 use sightline_runtime::{Error, Settings};
-use sightline_search::settings::{elasticsearch_at, tantivy_dir_at};
+use sightline_search::settings::{elasticsearch_at, live_elasticsearch, tantivy_dir_at};
 use sightline_search::store::elasticsearch::ElasticsearchStore;
 use sightline_search::store::tantivy::TantivyStore;
 
@@ -23,7 +23,22 @@ pub async fn tantivy(settings: Settings, version: u64) -> Result<TantivyStore, E
     Ok(TantivyStore::open(&tantivy_dir_at(&settings, version))?)
 }
 
+/// `version` of the index as the live one, written by the indexer: it takes the
+/// public alias (`search.elasticsearch.index_prefix`, what outside readers such as
+/// Kibana use) to its indices, then and after every switch it follows.
 pub async fn elasticsearch(settings: Settings, version: u64) -> Result<ElasticsearchStore, Error> {
+    let store = live_elasticsearch(&settings, version).await?;
+    if let Err(e) = store.take_public_alias().await {
+        tracing::warn!(error = %e, version, "cannot point the public alias at the live version");
+    }
+    Ok(store)
+}
+
+/// `version` of the index outside the public alias: one being built, or dropped.
+pub async fn elasticsearch_unlisted(
+    settings: Settings,
+    version: u64,
+) -> Result<ElasticsearchStore, Error> {
     Ok(ElasticsearchStore::connect(&elasticsearch_at(&settings, version)).await?)
 }
 
@@ -49,7 +64,7 @@ pub async fn drop_version(settings: &Settings, target: Target, version: u64) -> 
         Target::Search => match settings.search.backend {
             SearchBackend::Tantivy => remove_dir(&tantivy_dir_at(&settings, version))?,
             SearchBackend::Elasticsearch => {
-                elasticsearch(settings, version)
+                elasticsearch_unlisted(settings, version)
                     .await?
                     .drop_indices()
                     .await?;

@@ -180,6 +180,11 @@ impl Replay<'_> {
         }
         tracing::info!(projection = target.name(), version = next, "switched");
         self.reposition_live(target, &record).await;
+        if target == Target::Search && self.settings.search.backend == SearchBackend::Elasticsearch
+        {
+            // Outside readers move with the switch, not when the indexer next opens it.
+            stores::elasticsearch(self.settings.clone(), next).await?;
+        }
         if !keep_old {
             tokio::time::sleep(GRACE).await;
             if let Err(e) = stores::drop_version(self.settings, target, live.version).await {
@@ -240,7 +245,8 @@ impl Replay<'_> {
             Target::Search => match s.search.backend {
                 SearchBackend::Tantivy => self.index(stores::tantivy(s, next).await?).await,
                 SearchBackend::Elasticsearch => {
-                    self.index(stores::elasticsearch(s, next).await?).await
+                    self.index(stores::elasticsearch_unlisted(s, next).await?)
+                        .await
                 }
             },
             Target::Fraud => match s.fraud.backend {

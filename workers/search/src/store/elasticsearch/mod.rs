@@ -32,11 +32,31 @@ pub struct ElasticsearchStore {
 struct Inner {
     client: Elasticsearch,
     settings: ElasticsearchSettings,
+    /// The alias outside readers (Kibana, dashboards) use, when it is not the read
+    /// alias itself: on the live version of a rebuilt index.
+    public_alias: Option<String>,
 }
 
 impl ElasticsearchStore {
     /// Connects and applies the index template (idempotent).
     pub async fn connect(settings: &ElasticsearchSettings) -> Result<Self, SearchError> {
+        Self::connect_with(settings, None).await
+    }
+
+    /// Connects to the live version of an index whose outside readers use
+    /// `public_alias`: daily indices created from now on join that alias too.
+    pub async fn connect_live(
+        settings: &ElasticsearchSettings,
+        public_alias: &str,
+    ) -> Result<Self, SearchError> {
+        let public = (public_alias != settings.index_prefix).then(|| public_alias.to_owned());
+        Self::connect_with(settings, public).await
+    }
+
+    async fn connect_with(
+        settings: &ElasticsearchSettings,
+        public_alias: Option<String>,
+    ) -> Result<Self, SearchError> {
         let url = Url::parse(&settings.url)
             .map_err(|e| SearchError::invalid(format!("search.elasticsearch.url: {e}")))?;
         let mut transport = TransportBuilder::new(SingleNodeConnectionPool::new(url))
@@ -69,10 +89,12 @@ impl ElasticsearchStore {
             inner: Arc::new(Inner {
                 client: Elasticsearch::new(transport),
                 settings: settings.clone(),
+                public_alias,
             }),
         };
         let s = &store.inner.settings;
-        let template = query::template(&s.index_prefix, s.shards, s.replicas);
+        let also = store.inner.public_alias.as_deref();
+        let template = query::template(&s.index_prefix, also, s.shards, s.replicas);
         let body = Bytes::from(template.to_string());
         store
             .inner
@@ -91,14 +113,7 @@ impl ElasticsearchStore {
     /// version of the index. Returns how many indices were deleted.
     pub async fn drop_indices(&self) -> Result<usize, SearchError> {
         let prefix = &self.inner.settings.index_prefix;
-        let found = self
-            .inner
-            .request(Method::Get, &format!("/{prefix}-*"), &[], None, false)
-            .await?;
-        let names: Vec<&String> = found
-            .as_object()
-            .map(|o| o.keys().collect())
-            .unwrap_or_default();
+        let names = self.indices().await?;
         for name in &names {
             self.inner
                 .request(Method::Delete, &format!("/{name}"), &[], None, false)
@@ -116,6 +131,51 @@ impl ElasticsearchStore {
             }
         }
         Ok(names.len())
+    }
+
+    /// The daily indices of this prefix.
+    async fn indices(&self) -> Result<Vec<String>, SearchError> {
+        let prefix = &self.inner.settings.index_prefix;
+        let found = self
+            .inner
+            .request(Method::Get, &format!("/{prefix}-*"), &[], None, false)
+            .await?;
+        Ok(found
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    /// Points the public alias at this version's indices and away from every other
+    /// index in one `_aliases` call, so outside readers move at once. Nothing to do
+    /// where the public alias is this version's own (version 0). Returns how many
+    /// indices it now covers.
+    pub async fn take_public_alias(&self) -> Result<usize, SearchError> {
+        let Some(public) = &self.inner.public_alias else {
+            return Ok(0);
+        };
+        let all = self
+            .inner
+            .request(Method::Get, "/_alias", &[], None, false)
+            .await?;
+        let own = self.indices().await?;
+        let held = all.as_object().into_iter().flatten().filter(|(index, v)| {
+            v["aliases"].get(public.as_str()).is_some() && !own.contains(index)
+        });
+        let mut actions: Vec<Value> = held
+            .map(|(index, _)| json!({ "remove": { "index": index, "alias": public } }))
+            .collect();
+        actions.extend(
+            own.iter()
+                .map(|index| json!({ "add": { "index": index, "alias": public } })),
+        );
+        if !actions.is_empty() {
+            let body = Bytes::from(json!({ "actions": actions }).to_string());
+            self.inner
+                .request(Method::Post, "/_aliases", &[], Some(body), false)
+                .await?;
+        }
+        Ok(own.len())
     }
 
     fn alias(&self) -> &str {

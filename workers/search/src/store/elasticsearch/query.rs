@@ -152,9 +152,10 @@ pub fn parse_hits(
     Ok((total, hits, next))
 }
 
-/// The index template: daily indices join the read alias; `message` and `stack` are
-/// analysed text, every other string a keyword.
-pub fn template(prefix: &str, shards: u32, replicas: u32) -> Value {
+/// The index template: daily indices join the read alias `prefix` and `also` (the
+/// public alias, on the live version); `message` and `stack` are analysed text, every
+/// other string a keyword.
+pub fn template(prefix: &str, also: Option<&str>, shards: u32, replicas: u32) -> Value {
     let keyword = json!({ "type": "keyword" });
     let mut properties = serde_json::Map::new();
     for name in KEYWORD_FIELDS.iter().chain(&["id", "words"]) {
@@ -172,13 +173,17 @@ pub fn template(prefix: &str, shards: u32, replicas: u32) -> Value {
     for name in DECIMAL_FIELDS {
         properties.insert((*name).into(), json!({ "type": "double" }));
     }
+    let mut aliases = serde_json::Map::new();
+    for alias in std::iter::once(prefix).chain(also) {
+        aliases.insert(alias.into(), json!({}));
+    }
     json!({
         "index_patterns": [format!("{prefix}-*")],
         "priority": 100,
         "template": {
             "settings": { "number_of_shards": shards, "number_of_replicas": replicas },
             "mappings": { "dynamic": "strict", "properties": properties },
-            "aliases": { prefix: {} },
+            "aliases": aliases,
         },
     })
 }
@@ -236,10 +241,16 @@ mod tests {
 
     #[test]
     fn the_template_is_strict_and_joins_the_alias() {
-        let t = template("sightline-logs", 1, 0);
+        let t = template("sightline-logs", None, 1, 0);
         assert_eq!(t["index_patterns"], json!(["sightline-logs-*"]));
         assert_eq!(t["template"]["mappings"]["dynamic"], "strict");
         assert_eq!(t["template"]["aliases"], json!({ "sightline-logs": {} }));
+        let live = template("sightline-logs_v2", Some("sightline-logs"), 1, 0);
+        assert_eq!(live["index_patterns"], json!(["sightline-logs_v2-*"]));
+        assert_eq!(
+            live["template"]["aliases"],
+            json!({ "sightline-logs_v2": {}, "sightline-logs": {} })
+        );
         assert_eq!(
             t["template"]["mappings"]["properties"]["message"]["type"],
             "text"
