@@ -148,11 +148,10 @@ impl ElasticsearchStore {
 
     /// Points the public alias at this version's indices and away from every other
     /// index in one `_aliases` call, so outside readers move at once. Nothing to do
-    /// where the public alias is this version's own (version 0). Returns how many
-    /// indices it now covers.
-    pub async fn take_public_alias(&self) -> Result<usize, SearchError> {
+    /// where the public alias is this version's own (version 0).
+    pub async fn take_public_alias(&self) -> Result<(), SearchError> {
         let Some(public) = &self.inner.public_alias else {
-            return Ok(0);
+            return Ok(());
         };
         let all = self
             .inner
@@ -175,7 +174,7 @@ impl ElasticsearchStore {
                 .request(Method::Post, "/_aliases", &[], Some(body), false)
                 .await?;
         }
-        Ok(own.len())
+        Ok(())
     }
 
     fn alias(&self) -> &str {
