@@ -134,7 +134,9 @@ impl Stack {
         WorkerProcess(child)
     }
 
-    /// Whether consumer `name` of `stream` has acked everything it was given.
+    /// Whether consumer `name` of `stream` has nothing left to deliver and nothing
+    /// unacked. A consumer without acks (a projection whose watermark is its
+    /// position) has then delivered everything, not applied it: read its watermark.
     pub async fn consumer_caught_up(&self, stream: &str, name: &str) -> bool {
         let Ok(stream) = self.bus.js.get_stream(stream).await else {
             return false;
@@ -152,6 +154,17 @@ impl Stack {
     }
 
     /// Messages stored in a stream now.
+    /// The last sequence stored in stream `name`.
+    pub async fn stream_head(&self, name: &str) -> u64 {
+        let mut stream = self.bus.js.get_stream(name).await.expect("stream exists");
+        stream
+            .info()
+            .await
+            .expect("stream info")
+            .state
+            .last_sequence
+    }
+
     pub async fn stream_messages(&self, name: &str) -> u64 {
         let mut stream = self.bus.js.get_stream(name).await.expect("stream exists");
         stream.info().await.expect("stream info").state.messages

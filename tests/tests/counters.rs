@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use async_nats::jetstream::consumer::AckPolicy;
 use sightline_counters::layout::{Layout, Source};
 use sightline_counters::{Reader, RedisStore, Window};
 use sightline_generator::Generator;
@@ -82,6 +83,18 @@ async fn counts_are_exact_after_a_kill_a_lost_consumer_and_a_replay() {
     let after_restart = dump(&redis.url(), "sightline").await;
     assert_eq!(after_restart.len(), want.len());
     assert_eq!(after_restart, want);
+    // Without acks (the watermarks are the position), what the killed worker held
+    // came back through the rewind alone.
+    let info = stack
+        .bus
+        .js
+        .get_stream("LOGS")
+        .await
+        .unwrap()
+        .consumer_info("counters")
+        .await
+        .unwrap();
+    assert_eq!(info.config.ack_policy, AckPolicy::None);
     worker.stop();
 
     // Independent of the planner: totals per kind straight from the events.

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use async_nats::jetstream::consumer::AckPolicy;
 use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::SearchStore;
 use sightline_tests::{eventually, Stack, WorkerProcess};
@@ -49,6 +50,12 @@ async fn fifty_thousand_events_are_indexed_exactly_once_across_a_kill() {
         EVENTS as u64,
         "exactly one document per event"
     );
+
+    // The consumer is a cursor without acks: what the killed worker had received but
+    // not committed came back only through the rewind to the index's watermark.
+    let logs = stack.bus.js.get_stream("LOGS").await.unwrap();
+    let info = logs.consumer_info("indexer").await.unwrap();
+    assert_eq!(info.config.ack_policy, AckPolicy::None);
 
     second.stop(); // SIGTERM: a clean stop, exit 0
 

@@ -64,16 +64,27 @@ async fn settled(stack: &ApiStack) {
     let s = &stack.stack;
     // The first consumer with something left, if any.
     let behind = || async {
-        for (stream, consumer) in [
-            ("LOGS", "fraud"),
-            ("LOGS", "indexer"),
-            ("LOGS", "counters"),
-            ("FRAUD", "fraud-store"),
-            ("FRAUD", "indexer-fraud"),
-            ("FRAUD", "counters-fraud"),
-        ] {
+        for (stream, consumer) in [("LOGS", "fraud"), ("FRAUD", "fraud-store")] {
             if !s.consumer_caught_up(stream, consumer).await {
                 return Some(consumer);
+            }
+        }
+        // The indexer and the counters ack nothing (their watermarks are their
+        // position): the watermarks the API reads must reach the streams' heads.
+        let heads = [
+            ("LOGS", s.stream_head("LOGS").await),
+            ("FRAUD", s.stream_head("FRAUD").await),
+        ];
+        let marks = stack.get("/api/ops/watermarks").await.json;
+        for (stream, mark) in [
+            ("LOGS", "search"),
+            ("LOGS", "counters"),
+            ("FRAUD", "search_fraud"),
+            ("FRAUD", "counters_fraud"),
+        ] {
+            let head = heads.iter().find(|h| h.0 == stream).map_or(0, |h| h.1);
+            if marks[mark].as_u64().unwrap_or(0) < head {
+                return Some(mark);
             }
         }
         None

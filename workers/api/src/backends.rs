@@ -80,10 +80,10 @@ impl Search {
         on_search!(self, s => s.count())
     }
 
-    /// The LOGS sequence the index has applied and made searchable; `None` for a
-    /// backend without a watermark (Elasticsearch: the consumer's ack floor stands in).
-    pub async fn watermark(&self) -> Result<Option<u64>, ApiError> {
-        on_search!(self, s => s.watermark(Source::Logs))
+    /// The `source` sequence the index has applied and made searchable; `None` for
+    /// a backend without a watermark (Elasticsearch: the consumer's ack floor stands in).
+    pub async fn watermark(&self, source: Source) -> Result<Option<u64>, ApiError> {
+        on_search!(self, s => s.watermark(source))
     }
 }
 

@@ -28,6 +28,7 @@ use crate::watermark::{Marks, Projection, Watermarks};
 /// watermark.
 const INDEXER: &str = "indexer";
 const FRAUD_STORE: &str = "fraud-store";
+const INDEXER_FRAUD: &str = "indexer-fraud";
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -223,7 +224,11 @@ impl AppState {
             Target::Search => {
                 let new = open_search(s, version).await?;
                 let old = self.search();
-                caught_up(|| new.watermark(), || old.watermark()).await;
+                caught_up(
+                    || new.watermark(Source::Logs),
+                    || old.watermark(Source::Logs),
+                )
+                .await;
                 self.search.set(new);
             }
             // Upserts by id: no watermark of its own to wait for.
@@ -277,10 +282,19 @@ impl AppState {
             if let Ok(info) = stream.consumer_info(FRAUD_STORE).await {
                 marks.detections = Some(info.ack_floor.stream_sequence);
             }
+            if !self.search_keeps_watermark() {
+                if let Ok(info) = stream.consumer_info(INDEXER_FRAUD).await {
+                    marks.search_fraud = Some(info.ack_floor.stream_sequence);
+                }
+            }
         }
         if self.search_keeps_watermark() {
-            if let Ok(w) = self.search().watermark().await {
+            let search = self.search();
+            if let Ok(w) = search.watermark(Source::Logs).await {
                 marks.search = w;
+            }
+            if let Ok(w) = search.watermark(Source::Fraud).await {
+                marks.search_fraud = w;
             }
         }
         let counters = self.counters();

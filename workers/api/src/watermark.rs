@@ -27,6 +27,8 @@ pub struct Marks {
     pub fraud: u64,
     /// LOGS sequence searchable in the index.
     pub search: Option<u64>,
+    /// FRAUD sequence searchable in the index (detections).
+    pub search_fraud: Option<u64>,
     /// LOGS sequence applied by every counter shard.
     pub counters: Option<u64>,
     /// FRAUD sequence applied by every counter shard (fraud detection counts).

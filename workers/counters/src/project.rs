@@ -150,6 +150,11 @@ impl<T: Countable> Projection for CounterProjection<T> {
         })
     }
 
+    /// Each shard's watermark moves in the script that applies its increments.
+    fn durable_watermark(&self) -> bool {
+        true
+    }
+
     async fn apply(&mut self, batch: &[Record<T>]) -> Result<Outcome, Error> {
         self.apply_batch(batch).await?;
         Ok(Outcome::default())

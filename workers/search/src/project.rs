@@ -75,6 +75,11 @@ impl<S: SearchStore + Clone, T: Indexable> Projection for Indexer<S, T> {
             .map_or(Position::Start, Position::After))
     }
 
+    /// The Tantivy watermark is the commit's payload.
+    fn durable_watermark(&self) -> bool {
+        self.store.keeps_watermark()
+    }
+
     async fn apply(&mut self, batch: &[Record<T>]) -> Result<Outcome, Error> {
         let docs: Vec<Sequenced> = batch
             .iter()

@@ -37,9 +37,10 @@ pub type Progress = (&'static str, Option<u64>, u64);
 
 /// Every projection's progress: LOGS projections against the LOGS head, FRAUD
 /// ones against the FRAUD head.
-pub fn progress(marks: &Marks) -> [Progress; 4] {
+pub fn progress(marks: &Marks) -> [Progress; 5] {
     [
         ("search", marks.search, marks.logs),
+        ("search_fraud", marks.search_fraud, marks.fraud),
         ("counters", marks.counters, marks.logs),
         ("counters_fraud", marks.counters_fraud, marks.fraud),
         ("detections", marks.detections, marks.fraud),

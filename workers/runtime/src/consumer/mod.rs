@@ -87,6 +87,31 @@ pub struct Worker<P: Projection> {
     switched: bool,
 }
 
+/// How a worker acks, from how its projection keeps its position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Acking {
+    /// Upserts by key, no watermark: every message (AckPolicy::Explicit); the ack
+    /// floor is the position.
+    Each,
+    /// A watermark kept apart from the batch's writes (the scorer's snapshot): the
+    /// newest message acks the whole batch (AckPolicy::All).
+    Newest,
+    /// A watermark written with each batch: nothing to ack (AckPolicy::None). The
+    /// consumer is a cursor the worker positions from the watermark on start and
+    /// after a failure, so what was delivered but not applied is delivered again.
+    None,
+}
+
+impl Acking {
+    fn policy(self) -> AckPolicy {
+        match self {
+            Acking::Each => AckPolicy::Explicit,
+            Acking::Newest => AckPolicy::All,
+            Acking::None => AckPolicy::None,
+        }
+    }
+}
+
 /// What the loop does after a batch.
 enum Flow {
     Continue,
@@ -135,14 +160,15 @@ impl<P: Projection> Worker<P> {
                 stream: self.spec.stream.clone(),
                 message: format!("{e} (run `sightline streams apply`)"),
             })?;
-        // A projection with a watermark is acked once per batch (AckPolicy::All):
-        // its watermark, not the ack floor, says where it stands, and one ack
-        // instead of thousands is a large share of the bus's work per event.
-        let tracked = !matches!(
-            self.read_position(&mut shutdown).await?,
-            Position::Untracked
-        );
-        let consumer = self.ensure_consumer(&stream, tracked).await?;
+        // A projection with a watermark says itself where it stands: acks then only
+        // back what the watermark cannot say, and tracking every delivered message
+        // for acks is a large share of the bus's work per event.
+        let acking = match self.read_position(&mut shutdown).await? {
+            Position::Untracked => Acking::Each,
+            _ if self.projection.durable_watermark() => Acking::None,
+            _ => Acking::Newest,
+        };
+        let consumer = self.ensure_consumer(&stream, acking).await?;
         self.health
             .register(&self.spec.consumer, self.settings.stall_after);
         let monitor = AbortOnDrop(tokio::spawn(monitor_pending(
@@ -162,7 +188,7 @@ impl<P: Projection> Worker<P> {
         while !shutdown.is_tripped() {
             if self.version_changed() {
                 if let Some(batch) = prefetched.take() {
-                    pull::hand_back(batch.messages).await;
+                    hand_back(acking, batch.messages).await;
                 }
                 self.follow_version(&mut shutdown).await?;
                 restart = true;
@@ -181,7 +207,7 @@ impl<P: Projection> Worker<P> {
             };
             let batch = match batch {
                 Ok(batch) if shutdown.is_tripped() => {
-                    pull::hand_back(batch.messages).await;
+                    hand_back(acking, batch.messages).await;
                     break;
                 }
                 Ok(batch) if batch.messages.is_empty() => continue,
@@ -201,9 +227,9 @@ impl<P: Projection> Worker<P> {
                     .and_then(|batch| Decoded::new(batch, &name))
             };
             let (flow, next) =
-                tokio::join!(self.process(&stream, batch, tracked, &shutdown), next_batch);
+                tokio::join!(self.process(&stream, batch, acking, &shutdown), next_batch);
             match next {
-                Ok(next) if shutdown.is_tripped() => pull::hand_back(next.messages).await,
+                Ok(next) if shutdown.is_tripped() => hand_back(acking, next.messages).await,
                 Ok(next) => prefetched = Some(next),
                 Err(e) => {
                     tracing::debug!(consumer = %self.spec.consumer, error = %e, "prefetch failed")
@@ -219,27 +245,31 @@ impl<P: Projection> Worker<P> {
         Ok(self.projection)
     }
 
-    async fn ensure_consumer(&self, stream: &Stream, tracked: bool) -> Result<PullConsumer, Error> {
+    async fn ensure_consumer(
+        &self,
+        stream: &Stream,
+        acking: Acking,
+    ) -> Result<PullConsumer, Error> {
         let config = js_pull::Config {
             durable_name: Some(self.spec.consumer.clone()),
             description: Some(format!("Sightline {} worker", self.spec.consumer)),
             filter_subjects: self.spec.filter_subjects.clone(),
             deliver_policy: DeliverPolicy::All,
-            ack_policy: if tracked {
-                AckPolicy::All
-            } else {
-                AckPolicy::Explicit
-            },
+            ack_policy: acking.policy(),
             ack_wait: self.settings.ack_wait,
             max_deliver: self.settings.max_deliver,
-            max_ack_pending: self.prefetch() as i64,
+            // Without acks the pulls alone bound what a worker holds.
+            max_ack_pending: match acking {
+                Acking::None => 0,
+                _ => self.prefetch() as i64,
+            },
             ..Default::default()
         };
         let created = match stream.create_consumer(config.clone()).await {
             // The ack policy cannot be changed in place. A watermark projection
             // loses nothing when its consumer is recreated: it is positioned
             // from the projection's watermark right after.
-            Err(_) if tracked => {
+            Err(_) if acking != Acking::Each => {
                 let _ = stream.delete_consumer(&self.spec.consumer).await;
                 stream.create_consumer(config).await
             }
@@ -308,7 +338,7 @@ impl<P: Projection> Worker<P> {
         &mut self,
         stream: &Stream,
         decoded: Decoded<P::Item>,
-        tracked: bool,
+        acking: Acking,
         shutdown: &Shutdown,
     ) -> Result<Flow, Error> {
         let started = Instant::now();
@@ -338,11 +368,13 @@ impl<P: Projection> Worker<P> {
                     m.batch_failed(&consumer, attempt, &e);
                     if attempt > self.settings.retry_attempts || shutdown.is_tripped() {
                         return self
-                            .give_back(stream, &batch, &positions, &done, tracked, &e)
+                            .give_back(stream, &batch, &positions, &done, acking, &e)
                             .await;
                     }
-                    for (msg, _) in batch.iter().zip(&done).filter(|(_, d)| !**d) {
-                        let _ = msg.ack_with(AckKind::Progress).await;
+                    if acking != Acking::None {
+                        for (msg, _) in batch.iter().zip(&done).filter(|(_, d)| !**d) {
+                            let _ = msg.ack_with(AckKind::Progress).await;
+                        }
                     }
                     let mut shutdown = shutdown.clone();
                     tokio::select! {
@@ -362,21 +394,26 @@ impl<P: Projection> Worker<P> {
             }
             done[i] = true;
         }
-        if tracked {
-            // AckPolicy::All: the newest message acks the whole batch.
-            if let Some(last) = newest(&batch, &positions, &done) {
-                last.ack().await.map_err(|e| Error::nats("ack", e))?;
+        match acking {
+            Acking::None => {}
+            Acking::Newest => {
+                if let Some(last) = newest(&batch, &positions, &done) {
+                    last.ack().await.map_err(|e| Error::nats("ack", e))?;
+                }
             }
-        } else {
-            for (msg, _) in batch.iter().zip(&done).filter(|(_, d)| !**d) {
-                msg.ack().await.map_err(|e| Error::nats("ack", e))?;
+            Acking::Each => {
+                for (msg, _) in batch.iter().zip(&done).filter(|(_, d)| !**d) {
+                    msg.ack().await.map_err(|e| Error::nats("ack", e))?;
+                }
             }
         }
-        self.bus
-            .client
-            .flush()
-            .await
-            .map_err(|e| Error::nats("flush acks", e))?;
+        if acking != Acking::None {
+            self.bus
+                .client
+                .flush()
+                .await
+                .map_err(|e| Error::nats("flush acks", e))?;
+        }
         let now = OffsetDateTime::now_utc();
         for r in &records {
             if let Some(at) = r.item.occurred_at() {
@@ -401,13 +438,17 @@ impl<P: Projection> Worker<P> {
         batch: &[Message],
         positions: &[(u64, u64)],
         done: &[bool],
-        tracked: bool,
+        acking: Acking,
         error: &Error,
     ) -> Result<Flow, Error> {
+        if acking == Acking::None {
+            // The rewind to the watermark delivers the batch again.
+            return Ok(Flow::Restart);
+        }
         for ((msg, &(_, delivered)), _) in
             batch.iter().zip(positions).zip(done).filter(|(_, d)| !**d)
         {
-            if !tracked && delivered as i64 >= self.settings.max_deliver {
+            if acking == Acking::Each && delivered as i64 >= self.settings.max_deliver {
                 let reason = format!("gave up after {delivered} deliveries: {error}");
                 self.dead_letter(stream, msg, &reason).await;
             } else {
@@ -416,7 +457,7 @@ impl<P: Projection> Worker<P> {
                     .await;
             }
         }
-        Ok(if tracked {
+        Ok(if acking == Acking::Newest {
             Flow::Restart
         } else {
             Flow::Continue
@@ -446,6 +487,14 @@ impl<P: Projection> Worker<P> {
         metrics::worker().dead_lettered(&self.spec.consumer, msg.subject.as_str(), seq, reason);
         let _ = msg.ack_with(AckKind::Term).await;
         true
+    }
+}
+
+/// Hands received but unapplied messages back. Without acks there is nothing to
+/// hand back: the rewind to the watermark delivers them again.
+async fn hand_back(acking: Acking, messages: Vec<Message>) {
+    if acking != Acking::None {
+        pull::hand_back(messages).await;
     }
 }
 

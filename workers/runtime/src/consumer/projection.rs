@@ -94,6 +94,15 @@ pub trait Projection: Send + 'static {
         batch: &[Record<Self::Item>],
     ) -> impl Future<Output = Result<Outcome, Error>> + Send;
 
+    /// Whether the watermark is written in the same atomic write as each batch. The
+    /// projection alone then says where it stands, and its consumer is a cursor the
+    /// runtime positions from the watermark: no acks (AckPolicy::None), which spares
+    /// the bus tracking every delivered message. A watermark kept any other way (the
+    /// scorer's periodic snapshot) is backed by acks.
+    fn durable_watermark(&self) -> bool {
+        false
+    }
+
     /// Moves to another version of the projection's store: a rebuild switched it
     /// (see [`crate::versions`]). The runtime then resumes after the version's floor.
     fn follow(&mut self, _version: u64) -> impl Future<Output = Result<(), Error>> + Send {

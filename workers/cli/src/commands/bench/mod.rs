@@ -159,7 +159,7 @@ pub fn spawn_workers(settings: &Settings, kinds: &[&str]) -> anyhow::Result<Work
 pub enum RawAck {
     /// Every message (AckPolicy::Explicit), as untracked projections do.
     EachMessage,
-    /// The last of every 1,000 (AckPolicy::All), as watermark projections do.
+    /// The last of every 1,000 (AckPolicy::All), as the scorer does.
     PerBatch,
 }
 

@@ -14,9 +14,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressDrawTarget};
+use sightline_api::watermark::Marks;
 use sightline_api::AppState;
 use sightline_generator::Generator;
 use sightline_runtime::consumer::rebuild::{From, Until};
+use sightline_runtime::consumer::Source;
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::topology::{FRAUD, LOGS};
 use sightline_runtime::versions::{Target, Versions};
@@ -29,13 +31,18 @@ use super::{bench_bus, bench_redis, spawn_workers};
 use crate::commands::replay::{Range, Replay};
 
 const WORKERS: [&str; 5] = ["indexer", "fraud", "fraud-store", "counters", "alerts"];
-/// Each projection's durable consumers, by stream.
-const CONSUMERS: [(Target, &str, &str); 5] = [
-    (Target::Search, LOGS, "indexer"),
-    (Target::Search, FRAUD, "indexer-fraud"),
-    (Target::Counters, LOGS, "counters"),
-    (Target::Counters, FRAUD, "counters-fraud"),
-    (Target::Fraud, FRAUD, "fraud-store"),
+/// What a consumer has applied, read from the projection's watermarks.
+type Applied = fn(&Marks) -> Option<u64>;
+/// Each projection's durable consumers, by stream, and the watermark that says what
+/// it has applied (a consumer without acks is no guide: it delivered, not applied).
+const CONSUMERS: [(Target, &str, &str, Applied); 5] = [
+    (Target::Search, LOGS, "indexer", |m| m.search),
+    (Target::Search, FRAUD, "indexer-fraud", |m| m.search_fraud),
+    (Target::Counters, LOGS, "counters", |m| m.counters),
+    (Target::Counters, FRAUD, "counters-fraud", |m| {
+        m.counters_fraud
+    }),
+    (Target::Fraud, FRAUD, "fraud-store", |m| m.detections),
 ];
 /// The steady rate freshness is measured at.
 const STEADY_PER_S: u64 = 5_000;
@@ -89,7 +96,7 @@ pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> anyhow
     }
     pipeline.finish().await?;
     let published_s = started.elapsed().as_secs_f64();
-    let live = caught_up(bus, events as u64, started).await?;
+    let live = caught_up(bus, &state, events as u64, started).await?;
     let end_to_end_s = started.elapsed().as_secs_f64();
     let e2e_cpu = cpu.per_event(&e2e_from, &cpu.mark(), events as u64);
     tracing::info!(end_to_end_s, "all applied; steady traffic for freshness");
@@ -153,7 +160,7 @@ async fn wait_for_consumers(bus: &Bus) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     for (stream, name) in CONSUMERS
         .iter()
-        .map(|(_, s, n)| (*s, *n))
+        .map(|(_, s, n, _)| (*s, *n))
         .chain([(LOGS, "fraud")])
     {
         let stream = bus.js.get_stream(stream).await?;
@@ -181,6 +188,7 @@ async fn drained(bus: &Bus, stream: &str, name: &str) -> anyhow::Result<bool> {
 /// projection's live rate in messages per second.
 async fn caught_up(
     bus: &Bus,
+    state: &AppState,
     last: u64,
     started: Instant,
 ) -> anyhow::Result<BTreeMap<Target, f64>> {
@@ -197,9 +205,15 @@ async fn caught_up(
             let mut fraud = bus.js.get_stream(FRAUD).await?;
             fraud_head = Some(fraud.info().await?.state.last_sequence);
         }
-        for (_, stream, name) in CONSUMERS {
-            let complete = stream == LOGS || fraud_head.is_some();
-            if !done.contains_key(name) && complete && drained(bus, stream, name).await? {
+        state.refresh_marks().await;
+        let marks = state.marks.current();
+        for (_, stream, name, applied) in CONSUMERS {
+            let head = match stream {
+                LOGS => Some(last),
+                _ => fraud_head,
+            };
+            let complete = head.is_some_and(|head| applied(&marks).is_some_and(|w| w >= head));
+            if !done.contains_key(name) && complete {
                 done.insert(name, started.elapsed().as_secs_f64());
             }
         }
@@ -209,7 +223,7 @@ async fn caught_up(
     let mut rates = BTreeMap::new();
     for target in Target::ALL {
         let (mut messages, mut seconds) = (0.0, 0f64);
-        for (_, stream, name) in CONSUMERS.iter().filter(|c| c.0 == target) {
+        for (_, stream, name, _) in CONSUMERS.iter().filter(|c| c.0 == target) {
             messages += if *stream == LOGS { last as f64 } else { fraud };
             seconds = seconds.max(done[name]);
         }
@@ -250,10 +264,16 @@ async fn freshness(
         );
         tokio::spawn(async move {
             loop {
-                let search = state.search().watermark().await.ok().flatten().unwrap_or(0);
+                let search = state
+                    .search()
+                    .watermark(Source::Logs)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0);
                 let counted = state
                     .counters()
-                    .watermark(sightline_runtime::consumer::Source::Logs)
+                    .watermark(Source::Logs)
                     .await
                     .ok()
                     .flatten()
