@@ -1,6 +1,8 @@
 //! The consumer loop every worker runs: a durable pull consumer, batches applied to
-//! a [`Projection`], acks only after the projection write is durable.
+//! a [`Projection`], settled (acked, or for a cursor consumer nothing more than the
+//! watermark the write carried) only after the projection write is durable.
 
+mod acking;
 mod decode;
 mod dlq;
 mod follow;
@@ -10,12 +12,13 @@ pub mod rebuild;
 
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::consumer::{pull as js_pull, AckPolicy, DeliverPolicy, PullConsumer};
+use async_nats::jetstream::consumer::{pull as js_pull, DeliverPolicy, PullConsumer};
 use async_nats::jetstream::message::AckKind;
 use async_nats::jetstream::{stream::Stream, Message};
 use sightline_schemas::OffsetDateTime;
 use tokio::sync::watch;
 
+use acking::Acking;
 use decode::{position_of, Decoded};
 pub use dlq::{
     replay, DeadLetter, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM,
@@ -85,31 +88,6 @@ pub struct Worker<P: Projection> {
     /// Set when the worker moved to a new version: an untracked projection then
     /// repositions once, after the version's floor.
     switched: bool,
-}
-
-/// How a worker acks, from how its projection keeps its position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Acking {
-    /// Upserts by key, no watermark: every message (AckPolicy::Explicit); the ack
-    /// floor is the position.
-    Each,
-    /// A watermark kept apart from the batch's writes (the scorer's snapshot): the
-    /// newest message acks the whole batch (AckPolicy::All).
-    Newest,
-    /// A watermark written with each batch: nothing to ack (AckPolicy::None). The
-    /// consumer is a cursor the worker positions from the watermark on start and
-    /// after a failure, so what was delivered but not applied is delivered again.
-    None,
-}
-
-impl Acking {
-    fn policy(self) -> AckPolicy {
-        match self {
-            Acking::Each => AckPolicy::Explicit,
-            Acking::Newest => AckPolicy::All,
-            Acking::None => AckPolicy::None,
-        }
-    }
 }
 
 /// What the loop does after a batch.
@@ -188,7 +166,7 @@ impl<P: Projection> Worker<P> {
         while !shutdown.is_tripped() {
             if self.version_changed() {
                 if let Some(batch) = prefetched.take() {
-                    hand_back(acking, batch.messages).await;
+                    acking.hand_back(batch.messages).await;
                 }
                 self.follow_version(&mut shutdown).await?;
                 restart = true;
@@ -207,7 +185,7 @@ impl<P: Projection> Worker<P> {
             };
             let batch = match batch {
                 Ok(batch) if shutdown.is_tripped() => {
-                    hand_back(acking, batch.messages).await;
+                    acking.hand_back(batch.messages).await;
                     break;
                 }
                 Ok(batch) if batch.messages.is_empty() => continue,
@@ -229,7 +207,7 @@ impl<P: Projection> Worker<P> {
             let (flow, next) =
                 tokio::join!(self.process(&stream, batch, acking, &shutdown), next_batch);
             match next {
-                Ok(next) if shutdown.is_tripped() => hand_back(acking, next.messages).await,
+                Ok(next) if shutdown.is_tripped() => acking.hand_back(next.messages).await,
                 Ok(next) => prefetched = Some(next),
                 Err(e) => {
                     tracing::debug!(consumer = %self.spec.consumer, error = %e, "prefetch failed")
@@ -394,26 +372,7 @@ impl<P: Projection> Worker<P> {
             }
             done[i] = true;
         }
-        match acking {
-            Acking::None => {}
-            Acking::Newest => {
-                if let Some(last) = newest(&batch, &positions, &done) {
-                    last.ack().await.map_err(|e| Error::nats("ack", e))?;
-                }
-            }
-            Acking::Each => {
-                for (msg, _) in batch.iter().zip(&done).filter(|(_, d)| !**d) {
-                    msg.ack().await.map_err(|e| Error::nats("ack", e))?;
-                }
-            }
-        }
-        if acking != Acking::None {
-            self.bus
-                .client
-                .flush()
-                .await
-                .map_err(|e| Error::nats("flush acks", e))?;
-        }
+        acking.settle(&self.bus, &batch, &positions, &done).await?;
         let now = OffsetDateTime::now_utc();
         for r in &records {
             if let Some(at) = r.item.occurred_at() {
@@ -488,29 +447,6 @@ impl<P: Projection> Worker<P> {
         let _ = msg.ack_with(AckKind::Term).await;
         true
     }
-}
-
-/// Hands received but unapplied messages back. Without acks there is nothing to
-/// hand back: the rewind to the watermark delivers them again.
-async fn hand_back(acking: Acking, messages: Vec<Message>) {
-    if acking != Acking::None {
-        pull::hand_back(messages).await;
-    }
-}
-
-/// The not-yet-settled message with the highest stream sequence.
-fn newest<'a>(
-    batch: &'a [Message],
-    positions: &[(u64, u64)],
-    done: &[bool],
-) -> Option<&'a Message> {
-    batch
-        .iter()
-        .zip(positions)
-        .zip(done)
-        .filter(|(_, d)| !**d)
-        .max_by_key(|((_, (seq, _)), _)| *seq)
-        .map(|((m, _), _)| m)
 }
 
 /// Jittered exponential backoff for the n-th attempt.
