@@ -154,20 +154,18 @@ impl Stack {
     }
 
     /// Messages stored in a stream now.
-    /// The last sequence stored in stream `name`.
-    pub async fn stream_head(&self, name: &str) -> u64 {
-        let mut stream = self.bus.js.get_stream(name).await.expect("stream exists");
-        stream
-            .info()
-            .await
-            .expect("stream info")
-            .state
-            .last_sequence
+    pub async fn stream_messages(&self, name: &str) -> u64 {
+        self.stream_state(name).await.messages
     }
 
-    pub async fn stream_messages(&self, name: &str) -> u64 {
+    /// The last sequence stored in stream `name`.
+    pub async fn stream_head(&self, name: &str) -> u64 {
+        self.stream_state(name).await.last_sequence
+    }
+
+    async fn stream_state(&self, name: &str) -> async_nats::jetstream::stream::State {
         let mut stream = self.bus.js.get_stream(name).await.expect("stream exists");
-        stream.info().await.expect("stream info").state.messages
+        stream.info().await.expect("stream info").state.clone()
     }
 }
 

@@ -85,15 +85,8 @@ async fn counts_are_exact_after_a_kill_a_lost_consumer_and_a_replay() {
     assert_eq!(after_restart, want);
     // Without acks (the watermarks are the position), what the killed worker held
     // came back through the rewind alone.
-    let info = stack
-        .bus
-        .js
-        .get_stream("LOGS")
-        .await
-        .unwrap()
-        .consumer_info("counters")
-        .await
-        .unwrap();
+    let logs = stack.bus.js.get_stream("LOGS").await.unwrap();
+    let info = logs.consumer_info("counters").await.unwrap();
     assert_eq!(info.config.ack_policy, AckPolicy::None);
     worker.stop();
 
@@ -108,7 +101,6 @@ async fn counts_are_exact_after_a_kill_a_lost_consumer_and_a_replay() {
 
     // The consumer lost (deleted), Redis kept: the worker resumes from the
     // watermarks in Redis, not from the start of the stream.
-    let logs = stack.bus.js.get_stream("LOGS").await.unwrap();
     logs.delete_consumer("counters").await.unwrap();
     let worker = start(&stack, &redis);
     caught_up(&store, EVENTS as u64).await;

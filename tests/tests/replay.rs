@@ -71,18 +71,14 @@ async fn settled(stack: &ApiStack) {
         }
         // The indexer and the counters ack nothing (their watermarks are their
         // position): the watermarks the API reads must reach the streams' heads.
-        let heads = [
-            ("LOGS", s.stream_head("LOGS").await),
-            ("FRAUD", s.stream_head("FRAUD").await),
-        ];
+        let (logs, fraud) = (s.stream_head("LOGS").await, s.stream_head("FRAUD").await);
         let marks = stack.get("/api/ops/watermarks").await.json;
-        for (stream, mark) in [
-            ("LOGS", "search"),
-            ("LOGS", "counters"),
-            ("FRAUD", "search_fraud"),
-            ("FRAUD", "counters_fraud"),
+        for (mark, head) in [
+            ("search", logs),
+            ("counters", logs),
+            ("search_fraud", fraud),
+            ("counters_fraud", fraud),
         ] {
-            let head = heads.iter().find(|h| h.0 == stream).map_or(0, |h| h.1);
             if marks[mark].as_u64().unwrap_or(0) < head {
                 return Some(mark);
             }
