@@ -257,3 +257,57 @@ async fn shutdown_finishes_the_batch_in_flight_and_hands_back_the_rest() {
         "an acked batch was delivered again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_created_with_the_whole_stream_filter_is_taken_over_where_it_stood() {
+    use async_nats::jetstream::consumer::{pull, AckPolicy};
+    use futures::StreamExt;
+
+    let stack = Stack::start().await;
+    let events = stack.publish_generated(9, 300).await;
+    // As earlier releases created it: filtered on `logs.>`, 100 messages acked.
+    let logs = stack.bus.js.get_stream("LOGS").await.unwrap();
+    let old = logs
+        .create_consumer(pull::Config {
+            durable_name: Some("upgraded".into()),
+            filter_subject: "logs.>".into(),
+            ack_policy: AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut first = old.fetch().max_messages(100).messages().await.unwrap();
+    let mut acked = 0;
+    while let Some(msg) = first.next().await {
+        msg.unwrap().double_ack().await.unwrap();
+        acked += 1;
+    }
+    assert_eq!(acked, 100);
+
+    let flaky = Flaky::default();
+    let (trigger, shutdown) = Shutdown::new();
+    let task = tokio::spawn(
+        Worker::new(
+            &stack.bus,
+            logs_worker("upgraded"),
+            stack.settings.consumer.clone(),
+            flaky.clone(),
+        )
+        .run(shutdown),
+    );
+    let rest = events.len() - acked;
+    let caught_up = eventually(Duration::from_secs(20), || async {
+        flaky.applied() == rest
+    })
+    .await;
+    trigger.trip();
+    task.await.unwrap().unwrap();
+    assert!(caught_up, "applied {} of the {rest} unacked", flaky.applied());
+    let seen = flaky.seen.lock().unwrap();
+    assert!(
+        events[..acked].iter().all(|e| !seen.contains_key(&e.id.to_string())),
+        "events acked before the upgrade were applied again"
+    );
+    let info = logs.consumer_info("upgraded").await.unwrap();
+    assert!(info.config.filter_subject.is_empty() && info.config.filter_subjects.is_empty());
+}

@@ -231,7 +231,7 @@ impl<P: Projection> Worker<P> {
         let config = js_pull::Config {
             durable_name: Some(self.spec.consumer.clone()),
             description: Some(format!("Sightline {} worker", self.spec.consumer)),
-            filter_subjects: self.spec.filter_subjects.clone(),
+            filter_subjects: pull::server_filter(stream, &self.spec.filter_subjects),
             deliver_policy: DeliverPolicy::All,
             ack_policy: acking.policy(),
             ack_wait: self.settings.ack_wait,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::message::AckKind;
+use async_nats::jetstream::stream::Stream;
 use async_nats::jetstream::Message;
 use futures::StreamExt;
 
@@ -67,7 +68,7 @@ impl Puller {
             .messages()
             .await
             .map_err(|e| Error::nats("fetch", e))?;
-        collect(messages).await
+        collect(messages, max).await
     }
 
     async fn wait_for_one(&self) -> Result<Vec<Message>, Error> {
@@ -79,16 +80,18 @@ impl Puller {
             .messages()
             .await
             .map_err(|e| Error::nats("poll", e))?;
-        collect(messages).await
+        collect(messages, 1).await
     }
 }
 
-async fn collect<S, E>(mut messages: S) -> Result<Vec<Message>, Error>
+/// `capacity` is the most the pull asked for: a batch grown message by message
+/// was copied over and over in the scorer's profile.
+async fn collect<S, E>(mut messages: S, capacity: usize) -> Result<Vec<Message>, Error>
 where
     S: futures::Stream<Item = Result<Message, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(capacity);
     while let Some(next) = messages.next().await {
         match next {
             Ok(m) => out.push(m),
@@ -103,6 +106,22 @@ where
     Ok(out)
 }
 
+/// The filter to give nats-server for `filter` on `stream`: none when it selects
+/// the whole stream. A filter is matched against every message's subject as it
+/// is loaded, even one that matches them all (`logs.>` on LOGS): that matching
+/// was a twentieth of the server's work under load.
+pub(super) fn server_filter(stream: &Stream, filter: &[String]) -> Vec<String> {
+    whole_stream_dropped(&stream.cached_info().config.subjects, filter)
+}
+
+fn whole_stream_dropped(stream_subjects: &[String], filter: &[String]) -> Vec<String> {
+    if filter == stream_subjects {
+        Vec::new()
+    } else {
+        filter.to_vec()
+    }
+}
+
 /// Naks received but unapplied messages so they are redelivered now, not after ack_wait.
 pub(super) async fn hand_back(messages: Vec<Message>) {
     let n = messages.len();
@@ -114,5 +133,30 @@ pub(super) async fn hand_back(messages: Vec<Message>) {
             messages = n,
             "handed unapplied messages back for redelivery"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_stream_dropped;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_filter_that_selects_the_whole_stream_is_not_sent() {
+        let logs = strings(&["logs.>"]);
+        assert!(whole_stream_dropped(&logs, &logs).is_empty());
+    }
+
+    #[test]
+    fn a_filter_that_selects_part_of_the_stream_is_kept() {
+        let logs = strings(&["logs.>"]);
+        let scorer = strings(&["logs.transaction.>", "logs.security.>"]);
+        assert_eq!(whole_stream_dropped(&logs, &scorer), scorer);
+        // A stream with more subjects than the filter: the filter narrows it.
+        let wider = strings(&["logs.>", "legacy.>"]);
+        assert_eq!(whole_stream_dropped(&wider, &logs), logs);
     }
 }

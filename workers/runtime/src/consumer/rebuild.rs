@@ -112,7 +112,7 @@ async fn ordered(bus: &Bus, plan: &Plan) -> Result<Opened, Error> {
     let mut consumer = stream
         .create_consumer(OrderedConfig {
             description: Some(format!("Sightline rebuild for {}", plan.spec.consumer)),
-            filter_subjects: plan.spec.filter_subjects.clone(),
+            filter_subjects: super::pull::server_filter(&stream, &plan.spec.filter_subjects),
             deliver_policy,
             ..Default::default()
         })
