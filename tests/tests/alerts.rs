@@ -120,7 +120,6 @@ async fn count(store: &RedisStore, events: Vec<Event>, first_seq: u64) {
         .zip(first_seq..)
         .map(|(item, stream_seq)| Record {
             stream_seq,
-            subject: "logs.x.y".into(),
             delivered: 1,
             item,
         })

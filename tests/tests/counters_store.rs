@@ -30,7 +30,6 @@ fn records(n: usize) -> Vec<Record<Event>> {
         .enumerate()
         .map(|(i, item)| Record {
             stream_seq: i as u64 + 1,
-            subject: format!("logs.{}.{}", item.kind, item.service),
             delivered: 1,
             item,
         })
@@ -117,7 +116,6 @@ async fn the_reader_answers_counts_revenue_users_and_percentiles() {
         );
         batch.push(Record {
             stream_seq: 3_001 + i as u64,
-            subject: "logs.performance.bench-api".into(),
             delivered: 1,
             item,
         });

@@ -26,7 +26,7 @@ impl<T: Decode> Decoded<T> {
     /// being pulled (a replay's switch) delivers again what the batch already holds,
     /// and a projection must see each sequence once per batch.
     pub fn new(messages: Vec<Message>, consumer: &str) -> Result<Self, Error> {
-        let mut seen = HashSet::with_capacity(messages.len());
+        let mut seen = Seen::default();
         let mut records = Vec::with_capacity(messages.len());
         let mut sources = Vec::with_capacity(messages.len());
         let mut poison = Vec::new();
@@ -40,14 +40,13 @@ impl<T: Decode> Decoded<T> {
                 .as_ref()
                 .and_then(|h| h.get(super::dlq::REPLAY_FOR))
                 .map(|v| v.as_str());
-            if addressed.is_some_and(|to| to != consumer) || !seen.insert(stream_seq) {
+            if addressed.is_some_and(|to| to != consumer) || !seen.first(stream_seq) {
                 continue;
             }
             match T::decode(msg.headers.as_ref(), &msg.payload) {
                 Ok(item) => {
                     records.push(Record {
                         stream_seq,
-                        subject: msg.subject.to_string(),
                         delivered,
                         item,
                     });
@@ -66,8 +65,58 @@ impl<T: Decode> Decoded<T> {
     }
 }
 
+/// The sequences a batch has held. A batch is in stream order unless its
+/// consumer was repositioned, so sequences are hashed only once one does not climb.
+#[derive(Default)]
+struct Seen {
+    climbing: Vec<u64>,
+    any_order: Option<HashSet<u64>>,
+}
+
+impl Seen {
+    /// Whether `seq` is new to the batch.
+    fn first(&mut self, seq: u64) -> bool {
+        if let Some(set) = &mut self.any_order {
+            return set.insert(seq);
+        }
+        if self.climbing.last().is_none_or(|&last| seq > last) {
+            self.climbing.push(seq);
+            return true;
+        }
+        let mut set: HashSet<u64> = self.climbing.drain(..).collect();
+        let new = set.insert(seq);
+        self.any_order = Some(set);
+        new
+    }
+}
+
 /// A message's stream sequence and delivery count.
 pub(super) fn position_of(msg: &Message) -> Result<(u64, u64), Error> {
     let info = msg.info().map_err(|e| Error::nats("message metadata", e))?;
     Ok((info.stream_sequence, info.delivered.max(1) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Seen;
+
+    fn firsts(seqs: &[u64]) -> Vec<bool> {
+        let mut seen = Seen::default();
+        seqs.iter().map(|&s| seen.first(s)).collect()
+    }
+
+    #[test]
+    fn climbing_sequences_are_all_new() {
+        assert_eq!(firsts(&[3, 4, 9]), [true, true, true]);
+    }
+
+    #[test]
+    fn a_repositioned_batch_drops_what_it_already_holds() {
+        // Repositioned back to 5 while holding 3..=7: 5..=7 again, then on.
+        let seqs = [3, 4, 5, 6, 7, 5, 6, 7, 8, 2];
+        let expected = [
+            true, true, true, true, true, false, false, false, true, true,
+        ];
+        assert_eq!(firsts(&seqs), expected);
+    }
 }

@@ -50,7 +50,6 @@ impl Decode for Detection {
 #[derive(Debug, Clone)]
 pub struct Record<T> {
     pub stream_seq: u64,
-    pub subject: String,
     /// 1 on first delivery.
     pub delivered: u64,
     pub item: T,
