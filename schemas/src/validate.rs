@@ -68,10 +68,7 @@ impl Checker {
             self.fail(field, "must not be empty");
         } else if value.len() > max {
             self.fail(field, format!("must be at most {max} bytes"));
-        } else if value
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
-        {
+        } else if has_control(value) {
             self.fail(field, "must not contain control characters");
         }
     }
@@ -123,32 +120,24 @@ impl Checker {
 /// True when `s` is 12-19 digits (spaces and dashes aside) that pass the Luhn check:
 /// a primary account number that must never be stored.
 pub fn looks_like_card_number(s: &str) -> bool {
-    let digits: Vec<u32> = s
-        .chars()
-        .filter(|c| *c != ' ' && *c != '-')
-        .map(|c| c.to_digit(10))
-        .collect::<Option<_>>()
-        .unwrap_or_default();
-    if !(12..=19).contains(&digits.len()) {
-        return false;
+    // Luhn from the last digit, without collecting: every card fingerprint is
+    // checked on publish and by each consumer.
+    let (mut digits, mut sum) = (0u32, 0u32);
+    for c in s.chars().rev().filter(|c| *c != ' ' && *c != '-') {
+        let Some(d) = c.to_digit(10) else {
+            return false;
+        };
+        sum += match (digits % 2 == 1, d * 2) {
+            (true, doubled) if doubled > 9 => doubled - 9,
+            (true, doubled) => doubled,
+            (false, _) => d,
+        };
+        digits += 1;
+        if digits > 19 {
+            return false;
+        }
     }
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| {
-            if i % 2 == 1 {
-                if d * 2 > 9 {
-                    d * 2 - 9
-                } else {
-                    d * 2
-                }
-            } else {
-                d
-            }
-        })
-        .sum();
-    sum.is_multiple_of(10)
+    (12..=19).contains(&digits) && sum.is_multiple_of(10)
 }
 
 impl Validate for Event {
@@ -301,5 +290,50 @@ impl Validate for Security {
         c.opt_text("reason", &self.reason, MAX_LABEL);
         c.opt_text("session_id", &self.session_id, MAX_ID);
         c.opt_text("user_agent", &self.user_agent, MAX_LABEL);
+    }
+}
+
+/// Whether `value` holds a control character other than newline and tab. Most
+/// text is ASCII, checked byte by byte; only other text is decoded to chars.
+fn has_control(value: &str) -> bool {
+    if value.is_ascii() {
+        return value
+            .bytes()
+            .any(|b| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f);
+    }
+    value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_control;
+
+    #[test]
+    fn control_characters_are_found_in_ascii_and_other_text() {
+        for bad in [
+            "a\u{0}b",
+            "bell\u{7}",
+            "esc\u{1b}[0m",
+            "del\u{7f}",
+            "é\u{85}",
+            "日本\u{9f}",
+        ] {
+            assert!(has_control(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn newlines_tabs_and_printable_text_pass() {
+        for good in [
+            "at handler\n\tat router",
+            "plain text",
+            "café",
+            "日本語",
+            "",
+        ] {
+            assert!(!has_control(good), "{good:?}");
+        }
     }
 }

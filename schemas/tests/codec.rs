@@ -210,6 +210,11 @@ fn luhn_detection() {
         "fp_4111111111111111"
     ));
     assert!(!sightline_schemas::looks_like_card_number("12345"));
+    // 12 to 19 digits: a Luhn-valid 12 passes, 20 do not.
+    assert!(sightline_schemas::looks_like_card_number("0000 0000 0000"));
+    assert!(!sightline_schemas::looks_like_card_number(
+        "0000 0000 0000 0000 0000"
+    ));
 }
 
 #[test]
