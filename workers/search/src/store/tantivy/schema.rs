@@ -29,6 +29,11 @@ pub struct Fields {
     /// new revision can delete the old; events skip it (a term per event would
     /// cost more than it serves).
     pub revised_id: Field,
+    /// The fields of [`KEYWORD_FIELDS`], [`INTEGER_FIELDS`] and [`DECIMAL_FIELDS`]
+    /// in their order, so building a document looks no name up.
+    keywords: Vec<Field>,
+    integers: Vec<Field>,
+    decimals: Vec<Field>,
 }
 
 impl Fields {
@@ -79,8 +84,18 @@ impl Fields {
         for name in DECIMAL_FIELDS {
             b.add_f64_field(name, NumericOptions::default().set_fast());
         }
+        let schema = b.build();
+        let fields = |names: &[&str]| {
+            names
+                .iter()
+                .map(|n| schema.get_field(n).expect("declared above"))
+                .collect()
+        };
         Fields {
-            schema: b.build(),
+            keywords: fields(KEYWORD_FIELDS),
+            integers: fields(INTEGER_FIELDS),
+            decimals: fields(DECIMAL_FIELDS),
+            schema,
             id,
             tiebreak,
             occurred_at,
@@ -111,19 +126,19 @@ impl Fields {
         if let Some(stack) = &doc.stack {
             d.add_text(self.stack, stack);
         }
-        for (name, value) in KEYWORD_FIELDS.iter().zip(doc.keyword_values()) {
+        for (&field, value) in self.keywords.iter().zip(doc.keyword_values()) {
             if let Some(v) = value {
-                d.add_text(self.field(name), v);
+                d.add_text(field, v);
             }
         }
-        for (name, value) in INTEGER_FIELDS.iter().zip(doc.integer_values()) {
+        for (&field, value) in self.integers.iter().zip(doc.integer_values()) {
             if let Some(v) = value {
-                d.add_u64(self.field(name), v);
+                d.add_u64(field, v);
             }
         }
-        for (name, value) in DECIMAL_FIELDS.iter().zip(doc.decimal_values()) {
+        for (&field, value) in self.decimals.iter().zip(doc.decimal_values()) {
             if let Some(v) = value {
-                d.add_f64(self.field(name), v);
+                d.add_f64(field, v);
             }
         }
         d
