@@ -134,17 +134,13 @@ impl Stack {
         WorkerProcess(child)
     }
 
-    /// Whether consumer `name` of `stream` has nothing left to deliver and nothing
-    /// unacked. A consumer without acks (a projection whose watermark is its
-    /// position) has then delivered everything, not applied it: read its watermark.
+    /// Whether the worker behind consumer `name` of `stream` has applied all it
+    /// reads: nothing left to deliver, nothing unacked, and for a cursor consumer
+    /// (no acks) its recorded progress at what was delivered.
     pub async fn consumer_caught_up(&self, stream: &str, name: &str) -> bool {
-        let Ok(stream) = self.bus.js.get_stream(stream).await else {
-            return false;
-        };
-        match stream.consumer_info(name).await {
-            Ok(info) => info.num_pending == 0 && info.num_ack_pending == 0,
-            Err(_) => false,
-        }
+        sightline_runtime::consumer::caught_up(&self.bus, stream, name)
+            .await
+            .unwrap_or(false)
     }
 
     /// The dead letter at DLQ sequence `seq`.

@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use async_nats::jetstream::consumer::AckPolicy;
+
 use sightline_fraud::settings::snapshot_path;
 use sightline_fraud::store::sqlite::SqliteStore;
 use sightline_fraud::store::DetectionStore;
@@ -80,12 +82,15 @@ async fn detections_are_exact_across_a_kill_a_redelivery_and_a_replay() {
     wait_for(&stack, "LOGS", "fraud", expected.len()).await;
     matches_expected(&stack, &expected).await;
     let on_fraud = stack.stream_messages("FRAUD").await;
+    // Exact although the scorer acks nothing: it restarted from its snapshot.
+    let logs = stack.bus.js.get_stream("LOGS").await.unwrap();
+    let scorer = logs.consumer_info("fraud").await.unwrap();
+    assert_eq!(scorer.config.ack_policy, AckPolicy::None);
 
     // Replay the scorer from scratch: same ids and message ids, so FRAUD takes
     // nothing new and the store is unchanged.
     second.stop();
     std::fs::remove_file(snapshot_path(&stack.settings)).unwrap();
-    let logs = stack.bus.js.get_stream("LOGS").await.unwrap();
     logs.delete_consumer("fraud").await.unwrap();
     let replay = stack.worker("fraud", SCORER_ENV);
     wait_for(&stack, "LOGS", "fraud", expected.len()).await;

@@ -197,6 +197,12 @@ impl Projection for ScorerProjection {
         Ok(self.seq.map_or(Position::Start, Position::After))
     }
 
+    /// The snapshot holds the state with the sequence it covers; after a restart
+    /// the scorer scores again from there (detections dedupe by message id).
+    fn durable_watermark(&self) -> bool {
+        true
+    }
+
     async fn apply(&mut self, batch: &[Record<Event>]) -> Result<Outcome, Error> {
         for record in batch {
             if self.seq.is_some_and(|seq| record.stream_seq <= seq) {

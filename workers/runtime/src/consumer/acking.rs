@@ -13,8 +13,8 @@ pub(super) enum Acking {
     /// Upserts by key, no watermark: every message (AckPolicy::Explicit); the ack
     /// floor is the position.
     Each,
-    /// A watermark kept apart from the batch's writes (the scorer's snapshot): the
-    /// newest message acks the whole batch (AckPolicy::All).
+    /// A watermark kept apart from the state it covers: the newest message acks
+    /// the whole batch (AckPolicy::All).
     Newest,
     /// A watermark written with each batch: nothing to ack (AckPolicy::None). The
     /// consumer is a cursor the worker positions from the watermark on start and

@@ -6,6 +6,7 @@ mod acking;
 mod decode;
 mod dlq;
 mod follow;
+mod progress;
 mod projection;
 mod pull;
 pub mod rebuild;
@@ -24,6 +25,7 @@ pub use dlq::{
     replay, DeadLetter, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM,
     ORIGINAL_SUBJECT, REPLAY_FOR,
 };
+pub use progress::{caught_up, Progress};
 pub use projection::{Decode, Outcome, Position, Projection, Record};
 use pull::Puller;
 
@@ -88,6 +90,8 @@ pub struct Worker<P: Projection> {
     /// Set when the worker moved to a new version: an untracked projection then
     /// repositions once, after the version's floor.
     switched: bool,
+    /// Where a cursor consumer's worker records what it applied.
+    progress: Option<Progress>,
 }
 
 /// What the loop does after a batch.
@@ -107,6 +111,7 @@ impl<P: Projection> Worker<P> {
             health: Health::default(),
             version: None,
             switched: false,
+            progress: None,
         }
     }
 
@@ -146,6 +151,9 @@ impl<P: Projection> Worker<P> {
             _ if self.projection.durable_watermark() => Acking::None,
             _ => Acking::Newest,
         };
+        if acking == Acking::None {
+            self.progress = Some(Progress::open(&self.bus).await?);
+        }
         let consumer = self.ensure_consumer(&stream, acking).await?;
         self.health
             .register(&self.spec.consumer, self.settings.stall_after);
@@ -288,6 +296,7 @@ impl<P: Projection> Worker<P> {
             match stream.reset_consumer(&self.spec.consumer, Some(seq)).await {
                 Ok(_) => {
                     self.switched = false;
+                    self.record_progress(seq - 1).await;
                     tracing::info!(consumer = %self.spec.consumer, from_seq = seq, "consumer positioned after the projection watermark");
                     return Ok(());
                 }
@@ -373,6 +382,9 @@ impl<P: Projection> Worker<P> {
             done[i] = true;
         }
         acking.settle(&self.bus, &batch, &positions, &done).await?;
+        if let Some(newest) = positions.iter().map(|p| p.0).max() {
+            self.record_progress(newest).await;
+        }
         let now = OffsetDateTime::now_utc();
         for r in &records {
             if let Some(at) = r.item.occurred_at() {

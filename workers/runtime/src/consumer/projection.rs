@@ -93,11 +93,13 @@ pub trait Projection: Send + 'static {
         batch: &[Record<Self::Item>],
     ) -> impl Future<Output = Result<Outcome, Error>> + Send;
 
-    /// Whether the watermark is written in the same atomic write as each batch. The
-    /// projection alone then says where it stands, and its consumer is a cursor the
-    /// runtime positions from the watermark: no acks (AckPolicy::None), which spares
-    /// the bus tracking every delivered message. A watermark kept any other way (the
-    /// scorer's periodic snapshot) is backed by acks.
+    /// Whether the watermark is written in the same atomic write as the state it
+    /// covers (each batch's commit, or a snapshot of state and sequence together),
+    /// so that [`Projection::position`] after a restart is exactly where the state
+    /// stands. The projection alone then says where it stands, and its consumer is a
+    /// cursor the runtime positions from the watermark: no acks (AckPolicy::None),
+    /// which spares the bus tracking every delivered message. The worker records
+    /// what it applied in [`super::Progress`] for those watching.
     fn durable_watermark(&self) -> bool {
         false
     }

@@ -10,7 +10,7 @@ use sightline_fraud::project::{scorer_spec, ScorerProjection};
 use sightline_fraud::score::checks;
 use sightline_fraud::Rules;
 use sightline_generator::{label, Generator, Pattern, DEFAULT_POPULATION};
-use sightline_runtime::consumer::Worker;
+use sightline_runtime::consumer::{caught_up, Worker};
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::{topology, Bus, Settings, Shutdown};
 use sightline_schemas::{Body, Detection, Encoding, Kind};
@@ -53,17 +53,15 @@ pub async fn run(
         )
         .run(shutdown),
     );
-    let stream = bus.js.get_stream(topology::LOGS).await?;
     loop {
         if worker.is_finished() {
             worker.await??;
             anyhow::bail!("the scorer stopped before the end of the stream");
         }
         // The worker creates its consumer as it starts; until then there is nothing to read.
-        let done = stream
-            .consumer_info("bench-fraud")
+        let done = caught_up(bus, topology::LOGS, "bench-fraud")
             .await
-            .is_ok_and(|info| info.ack_floor.consumer_sequence >= scored_events as u64);
+            .unwrap_or(false);
         if done {
             break;
         }

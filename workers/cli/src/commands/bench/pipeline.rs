@@ -18,7 +18,7 @@ use sightline_api::watermark::Marks;
 use sightline_api::AppState;
 use sightline_generator::Generator;
 use sightline_runtime::consumer::rebuild::{From, Until};
-use sightline_runtime::consumer::Source;
+use sightline_runtime::consumer::{caught_up, Source};
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::topology::{FRAUD, LOGS};
 use sightline_runtime::versions::{Target, Versions};
@@ -96,7 +96,7 @@ pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> anyhow
     }
     pipeline.finish().await?;
     let published_s = started.elapsed().as_secs_f64();
-    let live = caught_up(bus, &state, events as u64, started).await?;
+    let live = wait_until_applied(bus, &state, events as u64, started).await?;
     let end_to_end_s = started.elapsed().as_secs_f64();
     let e2e_cpu = cpu.per_event(&e2e_from, &cpu.mark(), events as u64);
     tracing::info!(end_to_end_s, "all applied; steady traffic for freshness");
@@ -177,16 +177,10 @@ async fn wait_for_consumers(bus: &Bus) -> anyhow::Result<()> {
 
 /// Whether consumer `name` of `stream` has applied everything the stream holds for
 /// it (nothing left to deliver, nothing unacked; acks follow durable writes).
-async fn drained(bus: &Bus, stream: &str, name: &str) -> anyhow::Result<bool> {
-    let stream = bus.js.get_stream(stream).await?;
-    let info = stream.consumer_info(name).await?;
-    Ok(info.num_pending == 0 && info.num_ack_pending == 0)
-}
-
 /// Waits, once all `last` events are published, until the scorer and every
 /// projection have applied all of LOGS and all the scorer published; each
 /// projection's live rate in messages per second.
-async fn caught_up(
+async fn wait_until_applied(
     bus: &Bus,
     state: &AppState,
     last: u64,
@@ -200,8 +194,9 @@ async fn caught_up(
             Instant::now() < deadline,
             "the pipeline did not catch up: {done:?}"
         );
-        // The scorer publishes its detections before it acks, so FRAUD is whole then.
-        if fraud_head.is_none() && drained(bus, LOGS, "fraud").await? {
+        // The scorer publishes a batch's detections before it records the batch
+        // applied, so FRAUD is whole then.
+        if fraud_head.is_none() && caught_up(bus, LOGS, "fraud").await? {
             let mut fraud = bus.js.get_stream(FRAUD).await?;
             fraud_head = Some(fraud.info().await?.state.last_sequence);
         }

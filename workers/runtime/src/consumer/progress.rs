@@ -1,0 +1,97 @@
+//! Where a cursor consumer (one that acks nothing) stands. nats-server counts what
+//! it delivered to such a consumer, not what the worker applied, so after each
+//! batch the worker records the batch's last sequence in a key-value bucket, and
+//! the position it rewinds to whenever it rewinds. Advisory: the projection's own
+//! watermark stays what the worker resumes from.
+
+use async_nats::jetstream::consumer::AckPolicy;
+use async_nats::jetstream::kv;
+
+use crate::error::Error;
+use crate::nats::Bus;
+
+/// One key per consumer durable name; the value is a stream sequence in decimal.
+pub const BUCKET: &str = "sightline_progress";
+
+#[derive(Clone)]
+pub struct Progress {
+    kv: kv::Store,
+}
+
+impl Progress {
+    pub async fn open(bus: &Bus) -> Result<Self, Error> {
+        let kv = match bus.js.get_key_value(BUCKET).await {
+            Ok(kv) => kv,
+            Err(_) => bus
+                .js
+                .create_key_value(kv::Config {
+                    bucket: BUCKET.into(),
+                    description: "Sightline: the last sequence each cursor consumer applied".into(),
+                    history: 1,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| Error::nats("create the progress bucket", e))?,
+        };
+        Ok(Self { kv })
+    }
+
+    pub async fn record(&self, consumer: &str, seq: u64) -> Result<(), Error> {
+        self.kv
+            .put(consumer, seq.to_string().into())
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::nats("record progress", e))
+    }
+
+    /// The last sequence `consumer` applied, if it recorded any.
+    pub async fn applied(&self, consumer: &str) -> Result<Option<u64>, Error> {
+        let value = self
+            .kv
+            .get(consumer)
+            .await
+            .map_err(|e| Error::nats("read progress", e))?;
+        value
+            .map(|v| {
+                std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| Error::Server(format!("progress of {consumer}: not a sequence")))
+            })
+            .transpose()
+    }
+}
+
+/// Whether the worker behind `consumer` on `stream` has applied everything the
+/// stream holds for it now: nothing left to deliver, and what was delivered
+/// acked or, for a cursor consumer, recorded as applied.
+pub async fn caught_up(bus: &Bus, stream: &str, consumer: &str) -> Result<bool, Error> {
+    let info = bus
+        .js
+        .get_stream(stream)
+        .await
+        .map_err(|e| Error::nats("stream info", e))?
+        .consumer_info(consumer)
+        .await
+        .map_err(|e| Error::nats("consumer info", e))?;
+    if info.num_pending > 0 {
+        return Ok(false);
+    }
+    if info.config.ack_policy != AckPolicy::None {
+        return Ok(info.num_ack_pending == 0);
+    }
+    let applied = Progress::open(bus).await?.applied(consumer).await?;
+    Ok(applied.unwrap_or(0) >= info.delivered.stream_sequence)
+}
+
+impl<P: super::Projection> super::Worker<P> {
+    /// Records `seq` as applied, for a cursor consumer. A failure is only logged:
+    /// progress is for those watching, the watermark is what the worker resumes from.
+    pub(super) async fn record_progress(&self, seq: u64) {
+        if let Some(progress) = &self.progress {
+            if let Err(e) = progress.record(&self.spec.consumer, seq).await {
+                tracing::warn!(consumer = %self.spec.consumer, error = %e, "cannot record progress");
+            }
+        }
+    }
+}
