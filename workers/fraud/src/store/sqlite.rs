@@ -43,17 +43,32 @@ pub struct SqliteStore {
     path: PathBuf,
 }
 
+/// How long a busy open is tried again before the store counts as unavailable.
+const OPEN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
+
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    // WAL lets readers in other processes run beside the writer; FULL makes a
+    // commit durable before the worker acks the messages behind it.
+    conn.execute_batch(
+        "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
+    )?;
+    conn.execute_batch(SCHEMA)?;
+    Ok(conn)
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 fn backend(e: rusqlite::Error) -> FraudError {
-    match e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if matches!(
-                f.code,
-                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-            ) =>
-        {
-            FraudError::Unavailable(e.to_string())
-        }
-        other => FraudError::Backend(other.to_string()),
+    if is_busy(&e) {
+        FraudError::Unavailable(e.to_string())
+    } else {
+        FraudError::Backend(e.to_string())
     }
 }
 
@@ -64,15 +79,20 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| FraudError::Unavailable(format!("creating {}: {e}", dir.display())))?;
         }
-        let conn = Connection::open(path).map_err(backend)?;
-        // WAL lets readers in other processes run beside the writer; FULL makes a
-        // commit durable before the worker acks the messages behind it.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
-        )
-        .map_err(backend)?;
-        conn.execute_batch(SCHEMA).map_err(backend)?;
-        Ok(Self::wrap(conn, path))
+        // The fraud-store and alerts workers start together and both create the
+        // store. Where their first statements cross, SQLite can answer "database
+        // is locked" at once rather than wait (a read that must become a write),
+        // so a busy open is tried again for a while.
+        let deadline = std::time::Instant::now() + OPEN_PATIENCE;
+        loop {
+            match connect(path) {
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => return Err(backend(e)),
+                Ok(conn) => return Ok(Self::wrap(conn, path)),
+            }
+        }
     }
 
     /// Opens an existing store for reading only (the API and the CLI).
@@ -327,5 +347,35 @@ impl DetectionStore for SqliteStore {
             .map_err(backend)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::SqliteStore;
+
+    #[test]
+    fn a_store_held_past_one_busy_timeout_opens_once_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("detections.sqlite");
+        // Another process mid-way through creating it, for longer than SQLite waits.
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other
+            .execute_batch("BEGIN EXCLUSIVE; CREATE TABLE t (x);")
+            .unwrap();
+        let started = Instant::now();
+        let opener = {
+            let path = path.clone();
+            std::thread::spawn(move || SqliteStore::open(&path).map(|_| started.elapsed()))
+        };
+        std::thread::sleep(Duration::from_secs(6));
+        other.execute_batch("COMMIT;").unwrap();
+        let waited = opener
+            .join()
+            .unwrap()
+            .expect("opened once the lock was let go");
+        assert!(waited >= Duration::from_secs(6), "{waited:?}");
     }
 }
