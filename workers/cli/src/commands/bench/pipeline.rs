@@ -175,8 +175,6 @@ async fn wait_for_consumers(bus: &Bus) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether consumer `name` of `stream` has applied everything the stream holds for
-/// it (nothing left to deliver, nothing unacked; acks follow durable writes).
 /// Waits, once all `last` events are published, until the scorer and every
 /// projection have applied all of LOGS and all the scorer published; each
 /// projection's live rate in messages per second.
