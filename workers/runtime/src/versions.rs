@@ -102,8 +102,8 @@ pub struct Versions {
 impl Versions {
     /// Opens both buckets, creating them on first use.
     pub async fn open(bus: &Bus) -> Result<Self, Error> {
-        let records = bucket(bus, BUCKET, Duration::ZERO, 5).await?;
-        let locks = bucket(bus, LOCKS, LOCK_TTL, 1).await?;
+        let records = bucket(bus, BUCKET, DESCRIPTION, Duration::ZERO, 5).await?;
+        let locks = bucket(bus, LOCKS, DESCRIPTION, LOCK_TTL, 1).await?;
         Ok(Self { records, locks })
     }
 
@@ -284,9 +284,13 @@ impl Drop for Lock {
     }
 }
 
-async fn bucket(
+const DESCRIPTION: &str = "Sightline projection versions";
+
+/// The key-value bucket `name`, created when missing.
+pub(crate) async fn bucket(
     bus: &Bus,
     name: &str,
+    description: &str,
     max_age: Duration,
     history: i64,
 ) -> Result<kv::Store, Error> {
@@ -296,7 +300,7 @@ async fn bucket(
     bus.js
         .create_key_value(kv::Config {
             bucket: name.into(),
-            description: "Sightline projection versions".into(),
+            description: description.into(),
             history,
             max_age,
             ..Default::default()

@@ -4,6 +4,8 @@
 //! the position it rewinds to whenever it rewinds. Advisory: the projection's own
 //! watermark stays what the worker resumes from.
 
+use std::time::Duration;
+
 use async_nats::jetstream::consumer::AckPolicy;
 use async_nats::jetstream::kv;
 
@@ -20,19 +22,8 @@ pub struct Progress {
 
 impl Progress {
     pub async fn open(bus: &Bus) -> Result<Self, Error> {
-        let kv = match bus.js.get_key_value(BUCKET).await {
-            Ok(kv) => kv,
-            Err(_) => bus
-                .js
-                .create_key_value(kv::Config {
-                    bucket: BUCKET.into(),
-                    description: "Sightline: the last sequence each cursor consumer applied".into(),
-                    history: 1,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| Error::nats("create the progress bucket", e))?,
-        };
+        let description = "Sightline: the last sequence each cursor consumer applied";
+        let kv = crate::versions::bucket(bus, BUCKET, description, Duration::ZERO, 1).await?;
         Ok(Self { kv })
     }
 
