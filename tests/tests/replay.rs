@@ -69,11 +69,13 @@ async fn settled(stack: &ApiStack) {
                 return Some(consumer);
             }
         }
-        // The indexer and the counters ack nothing (their watermarks are their
-        // position): the watermarks the API reads must reach the streams' heads.
+        // The indexer, the counters and the scorer ack nothing (their watermarks
+        // and recorded progress are their position): what the API reads of them
+        // must reach the streams' heads.
         let (logs, fraud) = (s.stream_head("LOGS").await, s.stream_head("FRAUD").await);
         let marks = stack.get("/api/ops/watermarks").await.json;
         for (mark, head) in [
+            ("scorer", logs),
             ("search", logs),
             ("counters", logs),
             ("search_fraud", fraud),

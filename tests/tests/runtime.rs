@@ -321,3 +321,84 @@ async fn a_consumer_created_with_the_whole_stream_filter_is_taken_over_where_it_
     let info = logs.consumer_info("upgraded").await.unwrap();
     assert!(info.config.filter_subject.is_empty() && info.config.filter_subjects.is_empty());
 }
+
+/// A cursor projection (no acks): its watermark is the newest sequence applied.
+#[derive(Clone, Default)]
+struct Cursor {
+    watermark: Arc<Mutex<Option<u64>>>,
+}
+
+impl Projection for Cursor {
+    type Item = Event;
+    async fn position(&mut self) -> Result<Position, Error> {
+        Ok(self
+            .watermark
+            .lock()
+            .unwrap()
+            .map_or(Position::Start, Position::After))
+    }
+    fn durable_watermark(&self) -> bool {
+        true
+    }
+    async fn apply(&mut self, batch: &[Record<Event>]) -> Result<Outcome, Error> {
+        let newest = batch.iter().map(|r| r.stream_seq).max();
+        let mut watermark = self.watermark.lock().unwrap();
+        *watermark = (*watermark).max(newest);
+        Ok(Outcome::default())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filtered_cursor_consumer_stands_at_the_head_once_nothing_is_left_for_it() {
+    use sightline_runtime::consumer::{applied_through, Progress, WorkerSpec};
+    use sightline_schemas::Kind;
+
+    let stack = Stack::start().await;
+    let events = stack.publish_generated(21, 200).await;
+    // The stream ends on a kind the consumer does not take.
+    let start = events.last().unwrap().occurred_at;
+    let tail: Vec<Event> = sightline_generator::Generator::new(22, start, 100)
+        .filter(|e| e.kind() == Kind::Performance)
+        .take(3)
+        .collect();
+    stack.publish(&tail).await;
+    let head = stack.stream_head("LOGS").await;
+    let payments = events
+        .iter()
+        .filter(|e| e.kind() == Kind::Transaction)
+        .count();
+    assert!(payments > 0);
+
+    let spec = WorkerSpec {
+        stream: "LOGS".into(),
+        consumer: "payments".into(),
+        filter_subjects: vec!["logs.transaction.>".into()],
+    };
+    let cursor = Cursor::default();
+    let (trigger, shutdown) = Shutdown::new();
+    let task = tokio::spawn(
+        Worker::new(
+            &stack.bus,
+            spec,
+            stack.settings.consumer.clone(),
+            cursor.clone(),
+        )
+        .run(shutdown),
+    );
+    let progress = Progress::open(&stack.bus).await.unwrap();
+    let logs = stack.bus.js.get_stream("LOGS").await.unwrap();
+    let at_head = eventually(Duration::from_secs(20), || async {
+        // An error until the worker has created its consumer.
+        let through = applied_through(&progress, &logs, "payments", head).await;
+        through.ok().flatten() == Some(head)
+    })
+    .await;
+    trigger.trip();
+    task.await.unwrap().unwrap();
+    assert!(at_head, "the consumer never stood at the head {head}");
+    // What it recorded is its last payment, below the head: the head is only
+    // reported because nothing is left for it.
+    let recorded = progress.applied("payments").await.unwrap().unwrap();
+    assert!(recorded < head - 2, "recorded {recorded}, head {head}");
+    assert_eq!(Some(recorded), *cursor.watermark.lock().unwrap());
+}

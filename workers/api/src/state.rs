@@ -9,7 +9,7 @@ use sightline_alerts::store::AlertStore;
 use sightline_counters::{Layout, Reader, RedisStore};
 use sightline_fraud::settings as fraud_settings;
 use sightline_runtime::config::{FraudBackend, SearchBackend};
-use sightline_runtime::consumer::Source;
+use sightline_runtime::consumer::{applied_through, Progress, Source};
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::topology::{FRAUD, LOGS};
 use sightline_runtime::versions::{Current, Target, Versions};
@@ -29,6 +29,8 @@ use crate::watermark::{Marks, Projection, Watermarks};
 const INDEXER: &str = "indexer";
 const FRAUD_STORE: &str = "fraud-store";
 const INDEXER_FRAUD: &str = "indexer-fraud";
+/// The scorer acks nothing: where it stands is the progress it records.
+const SCORER: &str = "fraud";
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -45,6 +47,8 @@ pub struct Inner {
     pub alerts: AlertStore,
     pub cache: Cache,
     pub marks: Watermarks,
+    /// Where cursor consumers (the scorer) record what they applied.
+    progress: Progress,
     pub assessor: Assessor,
 }
 
@@ -165,6 +169,7 @@ impl AppState {
         let bus = Bus::connect(&settings.nats, settings.publisher.max_in_flight).await?;
         let publisher = Publisher::new(&bus, &settings.publisher);
         let versions = Versions::open(&bus).await?;
+        let progress = Progress::open(&bus).await?;
         let mut live = BTreeMap::new();
         for target in Target::ALL {
             live.insert(target, versions.follow(target).await?);
@@ -194,6 +199,7 @@ impl AppState {
             alerts,
             cache,
             marks: Watermarks::default(),
+            progress,
             assessor,
         }));
         for (target, rx) in live {
@@ -271,6 +277,9 @@ impl AppState {
         let mut marks: Marks = self.marks.current();
         if let Ok(stream) = self.bus.js.get_stream(LOGS).await {
             marks.logs = stream.cached_info().state.last_sequence;
+            if let Ok(w) = applied_through(&self.progress, &stream, SCORER, marks.logs).await {
+                marks.scorer = w;
+            }
             if !self.search_keeps_watermark() {
                 if let Ok(info) = stream.consumer_info(INDEXER).await {
                     marks.search = Some(info.ack_floor.stream_sequence);

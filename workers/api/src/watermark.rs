@@ -35,6 +35,10 @@ pub struct Marks {
     pub counters_fraud: Option<u64>,
     /// FRAUD sequence applied to the detections store.
     pub detections: Option<u64>,
+    /// LOGS sequence through which the fraud scorer has scored every event of its
+    /// kinds: the progress it records, as it acks nothing (the LOGS head once it
+    /// has nothing left; none before its first batch).
+    pub scorer: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,8 +37,9 @@ pub type Progress = (&'static str, Option<u64>, u64);
 
 /// Every projection's progress: LOGS projections against the LOGS head, FRAUD
 /// ones against the FRAUD head.
-pub fn progress(marks: &Marks) -> [Progress; 5] {
+pub fn progress(marks: &Marks) -> [Progress; 6] {
     [
+        ("scorer", marks.scorer, marks.logs),
         ("search", marks.search, marks.logs),
         ("search_fraud", marks.search_fraud, marks.fraud),
         ("counters", marks.counters, marks.logs),

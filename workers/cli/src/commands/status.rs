@@ -25,7 +25,7 @@ pub async fn run(json: bool, settings: Settings) -> anyhow::Result<ExitCode> {
     let version_of = |projection: &str| {
         let target = match projection {
             "search" => Target::Search,
-            "detections" => Target::Fraud,
+            "detections" | "scorer" => Target::Fraud,
             _ => Target::Counters,
         };
         versions.get(target.name()).map_or(0, |c| c.version)

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::AckPolicy;
 use async_nats::jetstream::kv;
+use async_nats::jetstream::stream::Stream;
 
 use crate::error::Error;
 use crate::nats::Bus;
@@ -51,6 +52,30 @@ impl Progress {
             })
             .transpose()
     }
+}
+
+/// The sequence of `stream` through which the cursor consumer `consumer` has
+/// applied all its filter selects: the progress it recorded or, once nothing is
+/// left for it, `head` (read before this call): a filtered consumer's last batch
+/// may end below the head, on messages of kinds it does not take. `None` while
+/// it has applied nothing and has something to apply.
+pub async fn applied_through(
+    progress: &Progress,
+    stream: &Stream,
+    consumer: &str,
+    head: u64,
+) -> Result<Option<u64>, Error> {
+    let applied = progress.applied(consumer).await?;
+    let info = stream
+        .consumer_info(consumer)
+        .await
+        .map_err(|e| Error::nats("consumer info", e))?;
+    let idle = info.num_pending == 0 && applied.unwrap_or(0) >= info.delivered.stream_sequence;
+    Ok(if idle {
+        Some(head.max(applied.unwrap_or(0)))
+    } else {
+        applied
+    })
 }
 
 /// Whether the worker behind `consumer` on `stream` has applied everything the
