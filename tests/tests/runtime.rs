@@ -323,9 +323,11 @@ async fn a_consumer_created_with_the_whole_stream_filter_is_taken_over_where_it_
 }
 
 /// A cursor projection (no acks): its watermark is the newest sequence applied.
+/// A hanging one never finishes a batch, as a store that stopped answering.
 #[derive(Clone, Default)]
 struct Cursor {
     watermark: Arc<Mutex<Option<u64>>>,
+    hang: bool,
 }
 
 impl Projection for Cursor {
@@ -341,6 +343,9 @@ impl Projection for Cursor {
         true
     }
     async fn apply(&mut self, batch: &[Record<Event>]) -> Result<Outcome, Error> {
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
         let newest = batch.iter().map(|r| r.stream_seq).max();
         let mut watermark = self.watermark.lock().unwrap();
         *watermark = (*watermark).max(newest);
@@ -401,4 +406,46 @@ async fn a_filtered_cursor_consumer_stands_at_the_head_once_nothing_is_left_for_
     let recorded = progress.applied("payments").await.unwrap().unwrap();
     assert!(recorded < head - 2, "recorded {recorded}, head {head}");
     assert_eq!(Some(recorded), *cursor.watermark.lock().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_worker_stuck_in_its_batch_is_reported_unhealthy() {
+    let stack = Stack::start().await;
+    stack.publish_generated(8, 50).await;
+    let mut settings = stack.settings.consumer.clone();
+    settings.stall_after = Duration::from_secs(1);
+    let health = Health::default();
+    let (addr, _server) = metrics::serve("127.0.0.1:0".parse().unwrap(), health.clone())
+        .await
+        .unwrap();
+    let stuck = Cursor {
+        hang: true,
+        ..Default::default()
+    };
+    let (_trigger, shutdown) = Shutdown::new();
+    let task = tokio::spawn(
+        Worker::new(&stack.bus, logs_worker("cursor"), settings, stuck)
+            .with_health(health)
+            .run(shutdown),
+    );
+    // Once the server has nothing left for it (all delivered, no acks expected),
+    // only the batch it holds says it is stuck.
+    let report = || async {
+        let (status, body) = http_get(addr, "/healthz").await;
+        (
+            status,
+            serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+        )
+    };
+    let stalled = eventually(Duration::from_secs(15), || async {
+        let (status, report) = report().await;
+        status == 503 && report["workers"][0]["pending"] == 0
+    })
+    .await;
+    let (_, report) = report().await;
+    task.abort();
+    assert!(stalled, "{report}");
+    assert_eq!(report["status"], "stalled");
+    assert_eq!(report["workers"][0]["consumer"], "cursor");
+    assert_eq!(report["workers"][0]["holding"], 50, "{report}");
 }

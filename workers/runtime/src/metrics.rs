@@ -158,7 +158,11 @@ pub struct Health(Arc<Mutex<BTreeMap<String, WorkerState>>>);
 #[derive(Clone)]
 struct WorkerState {
     last_progress: Instant,
+    /// What the server has for the worker: undelivered, and delivered unacked.
     pending: u64,
+    /// Messages the worker has received and not settled yet. A consumer without
+    /// acks shows no ack backlog: a batch stuck in its worker shows only here.
+    holding: u64,
     stall_after: Duration,
 }
 
@@ -166,6 +170,7 @@ struct WorkerState {
 struct WorkerReport {
     consumer: String,
     pending: u64,
+    holding: u64,
     seconds_since_progress: u64,
     stalled: bool,
 }
@@ -175,21 +180,31 @@ impl Health {
         let state = WorkerState {
             last_progress: Instant::now(),
             pending: 0,
+            holding: 0,
             stall_after,
         };
         self.lock().insert(consumer.to_owned(), state);
     }
 
+    /// The worker has received a batch of `messages` to apply.
+    pub fn holding(&self, consumer: &str, messages: usize) {
+        if let Some(s) = self.lock().get_mut(consumer) {
+            s.holding = messages as u64;
+        }
+    }
+
+    /// The worker has settled the batch it held.
     pub fn progressed(&self, consumer: &str) {
         if let Some(s) = self.lock().get_mut(consumer) {
             s.last_progress = Instant::now();
+            s.holding = 0;
         }
     }
 
     pub fn pending(&self, consumer: &str, pending: u64) {
         if let Some(s) = self.lock().get_mut(consumer) {
             // Nothing to do counts as progress: an idle worker is not stalled.
-            if pending == 0 {
+            if pending == 0 && s.holding == 0 {
                 s.last_progress = Instant::now();
             }
             s.pending = pending;
@@ -208,8 +223,9 @@ impl Health {
                 WorkerReport {
                     consumer: name.clone(),
                     pending: s.pending,
+                    holding: s.holding,
                     seconds_since_progress: idle.as_secs(),
-                    stalled: s.pending > 0 && idle > s.stall_after,
+                    stalled: (s.pending > 0 || s.holding > 0) && idle > s.stall_after,
                 }
             })
             .collect()

@@ -255,7 +255,8 @@ pub struct ConsumerSettings {
     pub retry_backoff: Duration,
     #[serde(with = "humantime_serde")]
     pub retry_backoff_max: Duration,
-    /// A worker with pending messages and no progress for this long reports unhealthy.
+    /// A worker with pending messages, or a batch in hand, and no progress for this
+    /// long reports unhealthy.
     #[serde(with = "humantime_serde")]
     pub stall_after: Duration,
     /// Where /metrics and /healthz listen; port 0 picks a free port.

@@ -339,6 +339,7 @@ impl<P: Projection> Worker<P> {
             poison,
         } = decoded;
         m.received(&consumer, batch.len());
+        self.health.holding(&consumer, batch.len());
         let mut done = vec![false; batch.len()];
         for (i, reason) in &poison {
             if !self.dead_letter(stream, &batch[*i], reason).await {
