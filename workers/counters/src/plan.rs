@@ -5,8 +5,12 @@
 //! Events are bucketed by event time (`occurred_at`), never by arrival, so a
 //! replay writes exactly what the first pass wrote.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt::Write;
+
+// Keys are our own selectors and user ids, hashed several times per event: a fast
+// hash, not one hardened against chosen keys (that is std's default, SipHash).
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -260,6 +264,11 @@ fn selector<'b>(buf: &'b mut String, parts: &[(&str, Option<&str>)]) -> &'b str 
 /// Separators (`,` `=` `#` `:`), whitespace and control characters become `_`;
 /// values are cut at 100 characters.
 pub fn push_clean(buf: &mut String, value: &str) {
+    // Nearly every value is a short plain ASCII word: copied whole.
+    if value.len() <= 100 && value.bytes().all(is_plain) {
+        buf.push_str(value);
+        return;
+    }
     for c in value.chars().take(100) {
         if matches!(c, ',' | '=' | '#' | ':') || c.is_whitespace() || c.is_control() {
             buf.push('_');
@@ -267,6 +276,11 @@ pub fn push_clean(buf: &mut String, value: &str) {
             buf.push(c);
         }
     }
+}
+
+/// An ASCII byte [`push_clean`] keeps as it is.
+fn is_plain(b: u8) -> bool {
+    b.is_ascii_graphic() && !matches!(b, b',' | b'=' | b'#' | b':')
 }
 
 fn count(b: &mut Bucket, buf: &mut String, parts: &[(&str, Option<&str>)]) {

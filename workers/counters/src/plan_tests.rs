@@ -240,3 +240,24 @@ fn revenue_is_exact_in_ten_thousandths() {
     assert_eq!(scaled("129.99".parse().unwrap()), 1_299_900);
     assert_eq!(scaled("0.00005".parse().unwrap()), 0, "banker's rounding");
 }
+
+#[test]
+fn values_are_cleaned_alike_on_the_plain_and_the_general_path() {
+    let clean = |v: &str| {
+        let mut buf = String::new();
+        push_clean(&mut buf, v);
+        buf
+    };
+    // Plain ASCII words are copied whole.
+    assert_eq!(clean("card_visa/eu-1"), "card_visa/eu-1");
+    // Separators, whitespace and control characters become `_`, ASCII or not.
+    assert_eq!(clean("a,b=c#d:e f\tg\u{7}"), "a_b_c_d_e_f_g_");
+    assert_eq!(
+        clean("Zahlung fehlgeschlagen: Kärtchen"),
+        "Zahlung_fehlgeschlagen__Kärtchen"
+    );
+    // Cut at 100 characters, not bytes.
+    assert_eq!(clean(&"x".repeat(150)), "x".repeat(100));
+    assert_eq!(clean(&"ä".repeat(150)), "ä".repeat(100));
+    assert_eq!(clean(&"y".repeat(100)), "y".repeat(100));
+}
