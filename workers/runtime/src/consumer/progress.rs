@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::AckPolicy;
+use async_nats::jetstream::consumer::{self, AckPolicy};
 use async_nats::jetstream::kv;
 use async_nats::jetstream::stream::Stream;
 
@@ -70,8 +70,7 @@ pub async fn applied_through(
         .consumer_info(consumer)
         .await
         .map_err(|e| Error::nats("consumer info", e))?;
-    let idle = info.num_pending == 0 && applied.unwrap_or(0) >= info.delivered.stream_sequence;
-    Ok(if idle {
+    Ok(if cursor_idle(&info, applied) {
         Some(head.max(applied.unwrap_or(0)))
     } else {
         applied
@@ -97,7 +96,13 @@ pub async fn caught_up(bus: &Bus, stream: &str, consumer: &str) -> Result<bool, 
         return Ok(info.num_ack_pending == 0);
     }
     let applied = Progress::open(bus).await?.applied(consumer).await?;
-    Ok(applied.unwrap_or(0) >= info.delivered.stream_sequence)
+    Ok(cursor_idle(&info, applied))
+}
+
+/// Whether a cursor consumer has nothing left to deliver and has recorded as
+/// applied (`applied`) all that was delivered.
+fn cursor_idle(info: &consumer::Info, applied: Option<u64>) -> bool {
+    info.num_pending == 0 && applied.unwrap_or(0) >= info.delivered.stream_sequence
 }
 
 impl<P: super::Projection> super::Worker<P> {

@@ -18,7 +18,7 @@ use sightline_api::watermark::Marks;
 use sightline_api::AppState;
 use sightline_generator::Generator;
 use sightline_runtime::consumer::rebuild::{From, Until};
-use sightline_runtime::consumer::{caught_up, Source};
+use sightline_runtime::consumer::Source;
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::topology::{FRAUD, LOGS};
 use sightline_runtime::versions::{Target, Versions};
@@ -192,14 +192,14 @@ async fn wait_until_applied(
             Instant::now() < deadline,
             "the pipeline did not catch up: {done:?}"
         );
+        state.refresh_marks().await;
+        let marks = state.marks.current();
         // The scorer publishes a batch's detections before it records the batch
-        // applied, so FRAUD is whole then.
-        if fraud_head.is_none() && caught_up(bus, LOGS, "fraud").await? {
+        // applied, so FRAUD is whole once it stands at the last event.
+        if fraud_head.is_none() && marks.scorer.is_some_and(|s| s >= last) {
             let mut fraud = bus.js.get_stream(FRAUD).await?;
             fraud_head = Some(fraud.info().await?.state.last_sequence);
         }
-        state.refresh_marks().await;
-        let marks = state.marks.current();
         for (_, stream, name, applied) in CONSUMERS {
             let head = match stream {
                 LOGS => Some(last),
