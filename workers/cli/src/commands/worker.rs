@@ -111,7 +111,8 @@ async fn run_indexer<S: SearchStore + Clone>(
     }
     let consumer = settings
         .consumer
-        .with_batch_size(settings.search.batch_size);
+        .with_batch_size(settings.search.batch_size)
+        .with_batch_linger(settings.search.batch_linger);
     run_logs_and_fraud(
         &bus,
         "indexer",

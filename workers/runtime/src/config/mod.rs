@@ -62,6 +62,13 @@ pub struct SearchSettings {
     pub pii_key: Option<Secret>,
     /// Events per indexing batch (one commit each).
     pub batch_size: usize,
+    /// How long a partial indexing batch waits to fill (`consumer.batch_linger` for
+    /// the index). Every Tantivy commit closes a segment: a term dictionary, a dozen
+    /// files and their fsyncs, and merges later. Under steady traffic this paces the
+    /// commits, as `refresh_interval` does in Elasticsearch; it bounds how stale a
+    /// search can be.
+    #[serde(with = "humantime_serde")]
+    pub batch_linger: Duration,
     pub elasticsearch: ElasticsearchSettings,
 }
 
@@ -125,6 +132,7 @@ impl Default for SearchSettings {
             retention_days: 30,
             pii_key: None,
             batch_size: 50_000,
+            batch_linger: Duration::from_millis(250),
             elasticsearch: ElasticsearchSettings::default(),
         }
     }
@@ -272,6 +280,14 @@ impl ConsumerSettings {
             ..self.clone()
         }
     }
+
+    /// These settings with a projection's own linger (`search.batch_linger`).
+    pub fn with_batch_linger(self, batch_linger: Duration) -> Self {
+        Self {
+            batch_linger,
+            ..self
+        }
+    }
 }
 
 impl Default for ConsumerSettings {
@@ -394,6 +410,8 @@ mod tests {
                 ack_wait = "45s"
                 [streams.logs]
                 max_age = "3d"
+                [search]
+                batch_linger = "1s"
                 "#,
             )?;
             jail.set_env("SIGHTLINE_CONSUMER__BATCH_SIZE", "64");
@@ -402,6 +420,7 @@ mod tests {
             assert_eq!(s.nats.url.as_deref(), Some("nats://10.0.0.1:4222"));
             assert_eq!(s.consumer.batch_size, 64, "environment wins over the file");
             assert_eq!(s.consumer.ack_wait, Duration::from_secs(45));
+            assert_eq!(s.search.batch_linger, Duration::from_secs(1));
             assert_eq!(s.consumer.max_deliver, 10, "defaults fill the rest");
             assert_eq!(s.streams.logs.max_age, Duration::from_secs(3 * 86_400));
             assert_eq!(s.streams.fraud.max_age, Duration::from_secs(90 * 86_400));

@@ -88,7 +88,8 @@ async fn measure<S: SearchStore + Clone>(
 ) -> anyhow::Result<Figures> {
     let consumer = settings
         .consumer
-        .with_batch_size(settings.search.batch_size);
+        .with_batch_size(settings.search.batch_size)
+        .with_batch_linger(settings.search.batch_linger);
     let spec = Source::Logs.spec("bench-indexer");
     let (trigger, shutdown) = Shutdown::new();
     let started = Instant::now();
