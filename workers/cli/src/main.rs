@@ -1,19 +1,28 @@
 //! The `sightline` command: parses arguments, loads configuration, runs a command.
 
+mod allocator;
 mod cli;
 mod commands;
 
 use clap::Parser;
 use sightline_runtime::{telemetry, Settings};
 
-// Workers allocate and free small objects (messages, events, documents) on several
-// threads at a high rate; glibc's allocator spent a third of the scorer's time in
-// malloc/free and consolidation. mimalloc's thread-local heaps avoid that.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+fn main() -> std::process::ExitCode {
+    allocator::configure();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run())
+}
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn run() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
