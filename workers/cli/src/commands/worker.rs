@@ -109,10 +109,7 @@ async fn run_indexer<S: SearchStore + Clone>(
             run.shutdown.clone(),
         ));
     }
-    let consumer = settings
-        .consumer
-        .with_batch_size(settings.search.batch_size)
-        .with_batch_linger(settings.search.batch_linger);
+    let consumer = settings.indexer_consumer();
     run_logs_and_fraud(
         &bus,
         "indexer",

@@ -280,14 +280,6 @@ impl ConsumerSettings {
             ..self.clone()
         }
     }
-
-    /// These settings with a projection's own linger (`search.batch_linger`).
-    pub fn with_batch_linger(self, batch_linger: Duration) -> Self {
-        Self {
-            batch_linger,
-            ..self
-        }
-    }
 }
 
 impl Default for ConsumerSettings {
@@ -361,6 +353,16 @@ pub struct ServerBinaries {
 }
 
 impl Settings {
+    /// How the indexer consumes: the shared settings with the index's own batch size
+    /// and linger.
+    pub fn indexer_consumer(&self) -> ConsumerSettings {
+        ConsumerSettings {
+            batch_size: self.search.batch_size,
+            batch_linger: self.search.batch_linger,
+            ..self.consumer.clone()
+        }
+    }
+
     /// Loads defaults, then the TOML file (optional unless named explicitly), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, Error> {
         let mut figment = Figment::from(Serialized::defaults(Settings {
@@ -421,6 +423,14 @@ mod tests {
             assert_eq!(s.consumer.batch_size, 64, "environment wins over the file");
             assert_eq!(s.consumer.ack_wait, Duration::from_secs(45));
             assert_eq!(s.search.batch_linger, Duration::from_secs(1));
+            let indexer = s.indexer_consumer();
+            assert_eq!(indexer.batch_linger, Duration::from_secs(1));
+            assert_eq!(indexer.batch_size, s.search.batch_size);
+            assert_eq!(
+                indexer.ack_wait,
+                Duration::from_secs(45),
+                "shared settings kept"
+            );
             assert_eq!(s.consumer.max_deliver, 10, "defaults fill the rest");
             assert_eq!(s.streams.logs.max_age, Duration::from_secs(3 * 86_400));
             assert_eq!(s.streams.fraud.max_age, Duration::from_secs(90 * 86_400));

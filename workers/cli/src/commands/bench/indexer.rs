@@ -86,10 +86,7 @@ async fn measure<S: SearchStore + Clone>(
     events: usize,
     queries: usize,
 ) -> anyhow::Result<Figures> {
-    let consumer = settings
-        .consumer
-        .with_batch_size(settings.search.batch_size)
-        .with_batch_linger(settings.search.batch_linger);
+    let consumer = settings.indexer_consumer();
     let spec = Source::Logs.spec("bench-indexer");
     let (trigger, shutdown) = Shutdown::new();
     let started = Instant::now();
