@@ -200,3 +200,75 @@ async fn a_fixed_dead_letter_is_replayed_once_to_the_consumer_that_gave_up() {
     indexer.stop();
     counters.stop();
 }
+
+/// A poison message last in LOGS: each cursor worker (the index, the counters, the
+/// scorer) dead-letters it once and moves its watermark over it, so after a restart,
+/// with the DLQ's duplicate window long past, none delivers it to itself again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_at_the_tail_is_not_written_again_after_a_restart() {
+    use sightline_search::store::{tantivy::TantivyStore, SearchStore, Source};
+    let stack = Stack::start().await;
+    let redis = sightline_tests::Redis::start(false);
+    // Only the window would otherwise hide a second letter: shorten it.
+    let mut dlq = stack.bus.js.get_stream("DLQ").await.unwrap();
+    let mut config = dlq.info().await.unwrap().config.clone();
+    config.duplicate_window = Duration::from_secs(1);
+    stack.bus.js.update_stream(config).await.unwrap();
+
+    stack.publish_generated(1, 20).await;
+    let poison = stack
+        .bus
+        .js
+        .publish("logs.transaction.payments", "\u{c1}not msgpack".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap()
+        .sequence;
+    let url = redis.url();
+    let env = [
+        ("SIGHTLINE_REDIS__URL", url.as_str()),
+        ("SIGHTLINE_FRAUD__SNAPSHOT_EVERY", "100ms"),
+    ];
+    let workers = ["indexer", "counters", "fraud"];
+    let all_caught_up = || async {
+        for name in workers {
+            if !stack.consumer_caught_up("LOGS", name).await {
+                return false;
+            }
+        }
+        true
+    };
+    let running: Vec<_> = workers.iter().map(|w| stack.worker(w, &env)).collect();
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            stack.stream_messages("DLQ").await == 3 && all_caught_up().await
+        })
+        .await,
+        "each worker dead-letters it: {} letters",
+        stack.stream_messages("DLQ").await
+    );
+    running.into_iter().for_each(|w| w.stop());
+
+    let index = TantivyStore::open_read_only(&stack.path("data/search/tantivy")).unwrap();
+    assert_eq!(index.watermark(Source::Logs).await.unwrap(), Some(poison));
+    let layout = sightline_counters::Layout::new(&Default::default()).unwrap();
+    let counters = sightline_counters::RedisStore::connect(&url, layout)
+        .await
+        .unwrap();
+    let shards = counters
+        .watermarks(sightline_counters::layout::Source::Logs)
+        .await
+        .unwrap();
+    assert!(shards.iter().all(|&w| w == poison), "{shards:?}");
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let running: Vec<_> = workers.iter().map(|w| stack.worker(w, &env)).collect();
+    stack.publish_generated(2, 5).await;
+    assert!(
+        eventually(Duration::from_secs(30), all_caught_up).await,
+        "the restarted workers apply what follows"
+    );
+    assert_eq!(stack.stream_messages("DLQ").await, 3, "no second letters");
+    running.into_iter().for_each(|w| w.stop());
+}

@@ -73,6 +73,9 @@ pub async fn run<S: SearchStore>(store: &S, skip: &[&str]) {
         ("fraud_detections_are_searchable_and_revised", |s| {
             Box::pin(fraud_detections(s))
         }),
+        ("advancing_over_dead_letters_indexes_nothing", |s| {
+            Box::pin(advance(s))
+        }),
     ];
     for (name, case) in cases {
         if skip.contains(&name) {
@@ -474,6 +477,18 @@ async fn idempotent<S: SearchStore>(s: &S) {
             .total,
         2
     );
+}
+
+/// Moving the watermark over dead letters indexes nothing; a store that keeps a
+/// watermark then stands at the new sequence, and never moves back.
+async fn advance<S: SearchStore>(s: &S) {
+    let before = s.count().await.unwrap();
+    let top = sequenced().iter().map(|d| d.seq).max().unwrap();
+    s.advance(Source::Logs, top + 10).await.unwrap();
+    s.advance(Source::Logs, top + 5).await.unwrap();
+    assert_eq!(s.count().await.unwrap(), before);
+    let expected = s.keeps_watermark().then_some(top + 10);
+    assert_eq!(s.watermark(Source::Logs).await.unwrap(), expected);
 }
 
 async fn retention<S: SearchStore>(s: &S) {

@@ -84,10 +84,9 @@ impl<T: Countable> CounterProjection<T> {
         planner.finish()
     }
 
-    async fn apply_batch(&mut self, batch: &[Record<T>]) -> Result<(), CountersError> {
-        let Some(top) = batch.iter().map(|r| r.stream_seq).max() else {
-            return Ok(());
-        };
+    /// Applies `batch` and moves every shard's watermark to `top`, at least the
+    /// batch's last sequence (an empty batch moves the watermarks alone).
+    async fn apply_batch(&mut self, batch: &[Record<T>], top: u64) -> Result<(), CountersError> {
         let mut floors = self.floors().await?;
         // A watermark found moved is taken as it is and the shard planned again:
         // above `top`, the batch is already in (a retried call whose answer was
@@ -156,8 +155,14 @@ impl<T: Countable> Projection for CounterProjection<T> {
     }
 
     async fn apply(&mut self, batch: &[Record<T>]) -> Result<Outcome, Error> {
-        self.apply_batch(batch).await?;
+        if let Some(top) = batch.iter().map(|r| r.stream_seq).max() {
+            self.apply_batch(batch, top).await?;
+        }
         Ok(Outcome::default())
+    }
+
+    async fn pass(&mut self, through: u64) -> Result<(), Error> {
+        Ok(self.apply_batch(&[], through).await?)
     }
 
     async fn follow(&mut self, version: u64) -> Result<(), Error> {

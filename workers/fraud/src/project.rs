@@ -146,6 +146,16 @@ impl ScorerProjection {
         Ok(())
     }
 
+    fn save_when_due(&mut self) -> Result<(), FraudError> {
+        if self
+            .last_snapshot
+            .is_none_or(|at| at.elapsed() >= self.snapshot_every)
+        {
+            self.save()?;
+        }
+        Ok(())
+    }
+
     async fn flush(&mut self) -> Result<(), Error> {
         if self.pending.is_empty() {
             return Ok(());
@@ -212,13 +222,17 @@ impl Projection for ScorerProjection {
             self.seq = Some(record.stream_seq);
         }
         self.flush().await?;
-        if self
-            .last_snapshot
-            .is_none_or(|at| at.elapsed() >= self.snapshot_every)
-        {
-            self.save()?;
-        }
+        self.save_when_due()?;
         Ok(Outcome::default())
+    }
+
+    /// Dead letters hold nothing to observe: the snapshot's sequence moves over them.
+    async fn pass(&mut self, through: u64) -> Result<(), Error> {
+        if self.seq.is_none_or(|seq| seq < through) {
+            self.seq = Some(through);
+            self.save_when_due()?;
+        }
+        Ok(())
     }
 }
 

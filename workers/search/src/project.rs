@@ -94,6 +94,10 @@ impl<S: SearchStore + Clone, T: Indexable> Projection for Indexer<S, T> {
         })
     }
 
+    async fn pass(&mut self, through: u64) -> Result<(), Error> {
+        Ok(self.store.advance(T::SOURCE, through).await?)
+    }
+
     async fn follow(&mut self, version: u64) -> Result<(), Error> {
         self.store = self.versions.switch_to(version).await?;
         Ok(())

@@ -104,6 +104,15 @@ pub trait Projection: Send + 'static {
         false
     }
 
+    /// Moves the watermark to `through`, the last stream sequence of a batch whose
+    /// last messages went to the DLQ instead of being applied. Without it the
+    /// watermark stops before them, and the next start, positioned from it, delivers
+    /// them again: dead-lettered twice once the DLQ's duplicate window has passed.
+    /// Called only for projections with a [`Projection::durable_watermark`].
+    fn pass(&mut self, _through: u64) -> impl Future<Output = Result<(), Error>> + Send {
+        async { Ok(()) }
+    }
+
     /// Moves to another version of the projection's store: a rebuild switched it
     /// (see [`crate::versions`]). The runtime then resumes after the version's floor.
     fn follow(&mut self, _version: u64) -> impl Future<Output = Result<(), Error>> + Send {

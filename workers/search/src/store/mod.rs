@@ -39,6 +39,15 @@ pub trait SearchStore: Send + Sync + 'static {
         batch: Vec<Sequenced>,
     ) -> impl Future<Output = Result<Indexed, SearchError>> + Send;
 
+    /// Moves `source`'s watermark up to `seq` with nothing to index (the messages
+    /// after the last indexed one went to the DLQ). A no-op below the watermark and
+    /// for a store without one.
+    fn advance(
+        &self,
+        source: Source,
+        seq: u64,
+    ) -> impl Future<Output = Result<(), SearchError>> + Send;
+
     /// The last stream sequence of `source` durably indexed, for stores that keep
     /// one; `Ok(None)` from a store that does not (it relies on idempotent upserts).
     fn watermark(

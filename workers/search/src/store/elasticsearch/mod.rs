@@ -294,6 +294,10 @@ impl SearchStore for ElasticsearchStore {
         Ok(Indexed { rejected })
     }
 
+    async fn advance(&self, _source: Source, _seq: u64) -> Result<(), SearchError> {
+        Ok(())
+    }
+
     async fn watermark(&self, _source: Source) -> Result<Option<u64>, SearchError> {
         Ok(None)
     }

@@ -206,6 +206,18 @@ impl SearchStore for TantivyStore {
         .await
     }
 
+    async fn advance(&self, source: Source, seq: u64) -> Result<(), SearchError> {
+        self.blocking(move |inner| {
+            let mut w = inner.writer()?;
+            if w.watermarks.get(source).is_some_and(|floor| floor >= seq) {
+                return Ok(());
+            }
+            let watermarks = w.watermarks.with(source, seq);
+            inner.commit(&mut w, watermarks)
+        })
+        .await
+    }
+
     async fn watermark(&self, source: Source) -> Result<Option<u64>, SearchError> {
         self.blocking(move |inner| match &inner.writer {
             Some(_) => Ok(inner.writer()?.watermarks.get(source)),
