@@ -120,3 +120,73 @@ async fn counts_are_exact_after_a_kill_a_lost_consumer_and_a_replay() {
     assert_eq!(dump(&redis.url(), "sightline").await, want);
     worker.stop();
 }
+
+/// Two instances of the counters worker: one consumes, the other stands by. A
+/// lease left by a process on another host is waited out; the active instance,
+/// killed, is replaced by the standby; the counts are exact throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_instance_stands_by_and_takes_over_without_loss() {
+    use sightline_runtime::consumer::{LEASES, LEASE_TTL};
+    let stack = Stack::start().await;
+    let redis = Redis::start(false);
+    let from = OffsetDateTime::now_utc() - Duration::from_secs(600);
+    let events: Vec<Event> = Generator::new(22, from, 2_000)
+        .with_fraud_rate(0.0)
+        .take(EVENTS)
+        .collect();
+    stack.publish(&events).await;
+    let layout = Layout::new(&CountersSettings::default()).unwrap();
+    let want = expected(&layout, &events);
+    let store = RedisStore::connect(&redis.url(), layout).await.unwrap();
+
+    // A holder on another host, which no one can tell is gone: its lease must
+    // expire before anyone consumes.
+    let leases = stack
+        .bus
+        .js
+        .create_key_value(async_nats::jetstream::kv::Config {
+            bucket: LEASES.into(),
+            max_age: LEASE_TTL,
+            history: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    leases
+        .create("LOGS.counters", "elsewhere/1/00000000".into())
+        .await
+        .unwrap();
+    let mut first = start(&stack, &redis);
+    let mut second = start(&stack, &redis);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(counted(&store).await, 0, "both stand by");
+    assert!(
+        eventually(LEASE_TTL * 3, || async { counted(&store).await >= 3_000 }).await,
+        "one takes over once the lease expires"
+    );
+
+    // Exactly one of them holds the lease; kill that one mid-stream.
+    let holder =
+        String::from_utf8(leases.get("LOGS.counters").await.unwrap().unwrap().to_vec()).unwrap();
+    let pid = |w: &WorkerProcess| format!("/{}/", w.0.id());
+    let (active, standby) = if holder.contains(&pid(&first)) {
+        (&mut first, &mut second)
+    } else {
+        assert!(holder.contains(&pid(&second)), "held by {holder}");
+        (&mut second, &mut first)
+    };
+    active.kill();
+    let at_kill = counted(&store).await;
+    assert!(at_kill < EVENTS as u64, "killed mid-stream ({at_kill})");
+    caught_up(&store, EVENTS as u64).await;
+    assert_eq!(
+        dump(&redis.url(), "sightline").await,
+        want,
+        "exact after the takeover"
+    );
+    let holder =
+        String::from_utf8(leases.get("LOGS.counters").await.unwrap().unwrap().to_vec()).unwrap();
+    assert!(holder.contains(&pid(standby)), "held by {holder}");
+    drop(first);
+    drop(second);
+}

@@ -6,6 +6,7 @@ mod acking;
 mod decode;
 mod dlq;
 mod follow;
+mod lease;
 mod progress;
 mod projection;
 mod pull;
@@ -24,6 +25,8 @@ pub use dlq::{
     replay, DeadLetter, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM,
     ORIGINAL_SUBJECT, REPLAY_FOR,
 };
+use lease::Lease;
+pub use lease::{LEASES, LEASE_TTL};
 pub use progress::{applied_through, caught_up, Progress};
 pub use projection::{Decode, Outcome, Position, Projection, Record};
 use pull::Puller;
@@ -142,6 +145,16 @@ impl<P: Projection> Worker<P> {
                 stream: self.spec.stream.clone(),
                 message: format!("{e} (run `sightline streams apply`)"),
             })?;
+        // Only one instance applies a cursor projection's batches; the others stand
+        // by. Taken before the position is read, so a standby reads it when it
+        // takes over, not when it started.
+        let mut lease = None;
+        if self.projection.durable_watermark() {
+            lease = match self.lease(&mut shutdown).await? {
+                Some(lease) => Some(lease),
+                None => return Ok(self.projection),
+            };
+        }
         // A projection with a watermark says itself where it stands: acks then only
         // back what the watermark cannot say, and tracking every delivered message
         // for acks is a large share of the bus's work per event.
@@ -171,6 +184,16 @@ impl<P: Projection> Worker<P> {
         let mut prefetched: Option<Decoded<P::Item>> = None;
         let mut restart = true;
         while !shutdown.is_tripped() {
+            if lease.as_ref().is_some_and(Lease::lost) {
+                if let Some(batch) = prefetched.take() {
+                    acking.hand_back(batch.messages).await;
+                }
+                lease = match self.lease(&mut shutdown).await? {
+                    Some(lease) => Some(lease),
+                    None => break,
+                };
+                restart = true;
+            }
             if self.version_changed() {
                 if let Some(batch) = prefetched.take() {
                     acking.hand_back(batch.messages).await;
@@ -226,6 +249,9 @@ impl<P: Projection> Worker<P> {
             }
         }
         drop(monitor);
+        if let Some(lease) = lease {
+            lease.release().await;
+        }
         tracing::info!(consumer = %self.spec.consumer, "worker stopped");
         Ok(self.projection)
     }
@@ -264,6 +290,10 @@ impl<P: Projection> Worker<P> {
             stream: self.spec.stream.clone(),
             message: format!("consumer {}: {e}", self.spec.consumer),
         })
+    }
+
+    async fn lease(&self, shutdown: &mut Shutdown) -> Result<Option<Lease>, Error> {
+        Lease::acquire(&self.bus, &self.spec.stream, &self.spec.consumer, shutdown).await
     }
 
     /// The projection's position, retrying while its store is unavailable.
