@@ -11,7 +11,7 @@ use sightline_counters::{Reader, RedisStore, Window};
 use sightline_generator::Generator;
 use sightline_runtime::config::CountersSettings;
 use sightline_schemas::{Event, Kind, OffsetDateTime};
-use sightline_tests::counters::{dump, expected, flush};
+use sightline_tests::counters::{dump, expected, flush, Dump};
 use sightline_tests::{eventually, Redis, Stack, WorkerProcess};
 
 const EVENTS: usize = 30_000;
@@ -51,13 +51,12 @@ async fn caught_up(store: &RedisStore, last: u64) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn counts_are_exact_after_a_kill_a_lost_consumer_and_a_replay() {
-    let stack = Stack::start().await;
-    let redis = Redis::start(true);
+/// Publishes `EVENTS` generated events; returns them, the counters one straight
+/// pass over them gives, and the store to read.
+async fn published(stack: &Stack, redis: &Redis, seed: u64) -> (Vec<Event>, Dump, RedisStore) {
     // Stamped over the last few minutes so every resolution keeps them.
     let from = OffsetDateTime::now_utc() - Duration::from_secs(600);
-    let events: Vec<Event> = Generator::new(21, from, 2_000)
+    let events: Vec<Event> = Generator::new(seed, from, 2_000)
         .with_fraud_rate(0.0)
         .take(EVENTS)
         .collect();
@@ -65,6 +64,14 @@ async fn counts_are_exact_after_a_kill_a_lost_consumer_and_a_replay() {
     let layout = Layout::new(&CountersSettings::default()).unwrap();
     let want = expected(&layout, &events);
     let store = RedisStore::connect(&redis.url(), layout).await.unwrap();
+    (events, want, store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_are_exact_after_a_kill_a_lost_consumer_and_a_replay() {
+    let stack = Stack::start().await;
+    let redis = Redis::start(true);
+    let (events, want, store) = published(&stack, &redis, 21).await;
 
     // SIGKILL mid-stream, then a restart.
     let mut worker = start(&stack, &redis);
@@ -129,15 +136,7 @@ async fn a_second_instance_stands_by_and_takes_over_without_loss() {
     use sightline_runtime::consumer::{LEASES, LEASE_TTL};
     let stack = Stack::start().await;
     let redis = Redis::start(false);
-    let from = OffsetDateTime::now_utc() - Duration::from_secs(600);
-    let events: Vec<Event> = Generator::new(22, from, 2_000)
-        .with_fraud_rate(0.0)
-        .take(EVENTS)
-        .collect();
-    stack.publish(&events).await;
-    let layout = Layout::new(&CountersSettings::default()).unwrap();
-    let want = expected(&layout, &events);
-    let store = RedisStore::connect(&redis.url(), layout).await.unwrap();
+    let (_, want, store) = published(&stack, &redis, 22).await;
 
     // A holder on another host, which no one can tell is gone: its lease must
     // expire before anyone consumes.
