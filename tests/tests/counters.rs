@@ -186,6 +186,18 @@ async fn a_second_instance_stands_by_and_takes_over_without_loss() {
     let holder =
         String::from_utf8(leases.get("LOGS.counters").await.unwrap().unwrap().to_vec()).unwrap();
     assert!(holder.contains(&pid(standby)), "held by {holder}");
+    let status = stack
+        .command(&["status", "--json"])
+        .env("SIGHTLINE_REDIS__URL", redis.url())
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&status.stderr)));
+    assert_eq!(
+        status["leases"]["LOGS.counters"],
+        holder.as_str(),
+        "{status}"
+    );
     drop(first);
     drop(second);
 }

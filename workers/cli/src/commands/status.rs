@@ -1,5 +1,6 @@
 //! `sightline status`: each projection's live version, its watermark and how far
-//! behind its stream it is, and every consumer's backlog, read the way the API reads them.
+//! behind its stream it is, every consumer's backlog, read the way the API reads
+//! them, and which instance consumes each cursor consumer (its lease holder).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 use sightline_api::routes::ops::{behind, lag, progress};
 use sightline_api::AppState;
 use sightline_runtime::versions::{Target, Versions};
-use sightline_runtime::{topology, Settings};
+use sightline_runtime::{consumer, topology, Settings};
 
 pub async fn run(json: bool, settings: Settings) -> anyhow::Result<ExitCode> {
     let streams = settings.streams.clone();
@@ -17,6 +18,7 @@ pub async fn run(json: bool, settings: Settings) -> anyhow::Result<ExitCode> {
     state.refresh_marks().await;
     let marks = state.marks.current();
     let consumers = topology::status(&state.bus, &streams).await?;
+    let leases = consumer::holders(&state.bus).await?;
     let store = Versions::open(&state.bus).await?;
     let mut versions = BTreeMap::new();
     for target in Target::ALL {
@@ -36,6 +38,7 @@ pub async fn run(json: bool, settings: Settings) -> anyhow::Result<ExitCode> {
             "watermarks": marks,
             "lag": lag(&marks),
             "streams": consumers,
+            "leases": leases,
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
@@ -56,8 +59,12 @@ pub async fn run(json: bool, settings: Settings) -> anyhow::Result<ExitCode> {
     println!();
     for s in consumers {
         for c in s.consumers {
+            let held = leases
+                .get(&format!("{}.{}", s.stream, c.name))
+                .map(|h| format!(" active={h}"))
+                .unwrap_or_default();
             println!(
-                "{:<8} {:<20} pending={:<10} ack_pending={}",
+                "{:<8} {:<20} pending={:<10} ack_pending={}{held}",
                 s.stream, c.name, c.pending, c.ack_pending
             );
         }

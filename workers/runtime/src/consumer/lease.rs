@@ -6,11 +6,13 @@
 //! expiring [`LEASE_TTL`] after its holder stops renewing it), and the others stand
 //! by and take over when it expires or is released.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::kv::{self, CreateErrorKind, UpdateErrorKind};
+use futures::StreamExt;
 
 use crate::error::Error;
 use crate::nats::Bus;
@@ -125,6 +127,26 @@ impl Drop for Lease {
     fn drop(&mut self) {
         self.renew.abort();
     }
+}
+
+/// Who holds each consumer's lease now (`<host>/<pid>/<run>`), by
+/// `<stream>.<consumer>`; empty before any cursor worker ran.
+pub async fn holders(bus: &Bus) -> Result<BTreeMap<String, String>, Error> {
+    let Ok(leases) = bus.js.get_key_value(LEASES).await else {
+        return Ok(BTreeMap::new());
+    };
+    let mut keys = leases
+        .keys()
+        .await
+        .map_err(|e| Error::nats("list leases", e))?;
+    let mut held = BTreeMap::new();
+    while let Some(key) = keys.next().await {
+        let key = key.map_err(|e| Error::nats("list leases", e))?;
+        if let Ok(Some(holder)) = leases.get(&key).await {
+            held.insert(key, String::from_utf8_lossy(&holder).into_owned());
+        }
+    }
+    Ok(held)
 }
 
 /// Who holds a lease: `<host>/<pid>/<random>`, unique to this run of this process.

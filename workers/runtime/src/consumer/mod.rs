@@ -26,7 +26,7 @@ pub use dlq::{
     ORIGINAL_SUBJECT, REPLAY_FOR,
 };
 use lease::Lease;
-pub use lease::{LEASES, LEASE_TTL};
+pub use lease::{holders, LEASES, LEASE_TTL};
 pub use progress::{applied_through, caught_up, Progress};
 pub use projection::{Decode, Outcome, Position, Projection, Record};
 use pull::Puller;
