@@ -186,6 +186,35 @@ async fn every_route_answers_from_the_projections_with_auth_and_clear_errors() {
         "{}",
         bad_kind.text
     );
+    // Every event of one card, and from one IP, though the index holds neither.
+    let (card, ip) = events
+        .iter()
+        .find_map(|e| match &e.payload {
+            Body::Transaction(t) => Some((t.card_fingerprint.clone()?, t.ip?)),
+            _ => None,
+        })
+        .unwrap();
+    let of_card = api.get(&format!("/api/search?card={card}&size=1000")).await;
+    assert_eq!(
+        u(&of_card.json["total"]),
+        count_where(&events, |e| matches!(&e.payload,
+            Body::Transaction(t) if t.card_fingerprint.as_deref() == Some(card.as_str()))),
+        "{}",
+        of_card.text
+    );
+    let from_ip = api
+        .get(&format!("/api/search?ip={ip}&kind=transaction"))
+        .await;
+    assert_eq!(
+        u(&from_ip.json["total"]),
+        count_where(
+            &events,
+            |e| matches!(&e.payload, Body::Transaction(t) if t.ip == Some(ip))
+        )
+    );
+    let bad_ip = api.get("/api/search?ip=300.1.2.3").await;
+    assert_eq!(bad_ip.status, 400);
+    assert!(bad_ip.error_message().starts_with("ip "), "{}", bad_ip.text);
     let unknown = api.get("/api/search?colour=red").await;
     assert_eq!(unknown.status, 400);
     assert!(

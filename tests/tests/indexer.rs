@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::AckPolicy;
+use sightline_schemas::Body;
 use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::SearchStore;
 use sightline_tests::{eventually, Stack, WorkerProcess};
@@ -24,7 +25,7 @@ async fn indexed(stack: &Stack) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_thousand_events_are_indexed_exactly_once_across_a_kill() {
     let stack = Stack::start().await;
-    stack.publish_generated(31, EVENTS).await;
+    let events = stack.publish_generated(31, EVENTS).await;
 
     let mut first = indexer(&stack);
     let started = eventually(Duration::from_secs(60), || async {
@@ -88,5 +89,23 @@ async fn fifty_thousand_events_are_indexed_exactly_once_across_a_kill() {
     assert!(
         text.contains("[connection] [pool]") && text.contains("matching events"),
         "{text}"
+    );
+
+    // Every event of one card, though the index holds only a keyed hash of it.
+    let card = events
+        .iter()
+        .find_map(|e| match &e.payload {
+            Body::Transaction(t) => t.card_fingerprint.clone(),
+            _ => None,
+        })
+        .unwrap();
+    let of_card = events
+        .iter()
+        .filter(|e| matches!(&e.payload, Body::Transaction(t) if t.card_fingerprint.as_ref() == Some(&card)))
+        .count();
+    let count = stack.sightline(&["search", "--card", &card, "--count"], None);
+    assert_eq!(
+        String::from_utf8_lossy(&count.stdout).trim(),
+        of_card.to_string()
     );
 }

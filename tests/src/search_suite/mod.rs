@@ -172,6 +172,35 @@ async fn filters<S: SearchStore>(s: &S) {
             },
             vec![10, 8, 7],
         ),
+        (
+            Filters {
+                session_id: Some("s1".into()),
+                ..not_bench()
+            },
+            vec![11],
+        ),
+        (
+            Filters {
+                host: Some("catalog-1".into()),
+                ..not_bench()
+            },
+            vec![9, 7],
+        ),
+        // Every event of one card, and from one IP, through their references.
+        (
+            Filters {
+                card_ref: Some(pii().reference("card", CARD)),
+                ..not_bench()
+            },
+            vec![3, 2, 1],
+        ),
+        (
+            Filters {
+                ip_ref: Some(pii().reference("ip", "203.0.113.9")),
+                ..not_bench()
+            },
+            vec![3, 2, 1],
+        ),
     ];
     for (f, expected) in cases {
         let r = s.search(&request(None, f.clone())).await.unwrap();

@@ -33,7 +33,7 @@ pub enum Command {
         worker: WorkerKind,
     },
     /// Search the event index: hits with highlights, newest first.
-    Search(SearchArgs),
+    Search(Box<SearchArgs>),
     /// Read the fraud detections store.
     Fraud {
         #[command(subcommand)]
@@ -350,6 +350,16 @@ pub struct SearchArgs {
     pub user: Option<String>,
     #[arg(long)]
     pub endpoint: Option<String>,
+    #[arg(long)]
+    pub session: Option<String>,
+    #[arg(long)]
+    pub host: Option<String>,
+    /// A card fingerprint: every event of that card (matched through its keyed hash).
+    #[arg(long)]
+    pub card: Option<String>,
+    /// An IP address: every event from it (matched through its keyed hash).
+    #[arg(long)]
+    pub ip: Option<std::net::IpAddr>,
     #[arg(long)]
     pub error_code: Option<u16>,
     /// Requests that took at least this many milliseconds.

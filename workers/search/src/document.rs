@@ -30,6 +30,13 @@ impl PiiHasher {
     }
 }
 
+/// What a reader looks a card or an IP up by: the reference `pii` gives `value`,
+/// or without a key (nothing was indexed with a reference yet) a term no
+/// reference equals.
+pub fn lookup_reference(pii: Option<&PiiHasher>, kind: &str, value: &str) -> String {
+    pii.map_or_else(|| "-".to_owned(), |p| p.reference(kind, value))
+}
+
 impl std::fmt::Debug for PiiHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PiiHasher(***)")

@@ -97,6 +97,13 @@ pub struct Filters {
     pub status: Option<String>,
     pub user_id: Option<String>,
     pub endpoint: Option<String>,
+    pub session_id: Option<String>,
+    pub host: Option<String>,
+    /// The keyed hash that stands for a card fingerprint in the index (see
+    /// [`crate::document::PiiHasher`]): every event of one card.
+    pub card_ref: Option<String>,
+    /// The keyed hash that stands for an IP address in the index.
+    pub ip_ref: Option<String>,
     pub error_code: Option<u16>,
     /// Requests (performance events) that took at least this long.
     pub min_response_time_ms: Option<f64>,
@@ -105,6 +112,21 @@ pub struct Filters {
     /// Exclusive upper bound.
     #[serde(with = "time::serde::rfc3339::option")]
     pub until: Option<OffsetDateTime>,
+}
+
+impl Filters {
+    /// The keyword fields matched exactly, with the value asked for, if any.
+    pub fn keyword_terms(&self) -> [(&'static str, Option<&str>); 7] {
+        [
+            ("status", self.status.as_deref()),
+            ("user_id", self.user_id.as_deref()),
+            ("endpoint", self.endpoint.as_deref()),
+            ("session_id", self.session_id.as_deref()),
+            ("host", self.host.as_deref()),
+            ("card_ref", self.card_ref.as_deref()),
+            ("ip_ref", self.ip_ref.as_deref()),
+        ]
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -51,6 +51,17 @@ pub fn pii_hasher(settings: &Settings) -> Result<PiiHasher, SearchError> {
     Ok(PiiHasher::new(key))
 }
 
+/// The key the index's references were made with, for readers that look a card or
+/// an IP up: the configured one, or the one beside the index; `None` when neither
+/// exists (nothing was indexed with a reference yet). Never creates one.
+pub fn existing_pii_hasher(settings: &Settings) -> Result<Option<PiiHasher>, SearchError> {
+    let path = settings.data_dir.join("search").join("pii.key");
+    if settings.search.pii_key.is_none() && !path.exists() {
+        return Ok(None);
+    }
+    pii_hasher(settings).map(Some)
+}
+
 fn parse_key(hex: &str) -> Option<[u8; 32]> {
     let hex = hex.trim();
     if hex.len() != 64 {

@@ -5,7 +5,11 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
+use std::net::IpAddr;
+
+use sightline_search::document::{lookup_reference, PiiHasher};
 use sightline_search::query::{Cursor, DocKind, Filters, SearchRequest, Sort};
+use sightline_search::settings::existing_pii_hasher;
 use utoipa::IntoParams;
 
 use super::params::{instant, list};
@@ -32,6 +36,13 @@ pub struct SearchParams {
     pub status: Option<String>,
     pub user: Option<String>,
     pub endpoint: Option<String>,
+    pub session: Option<String>,
+    pub host: Option<String>,
+    /// A card fingerprint: every event of that card. The index holds only a keyed
+    /// hash of it, which the API computes with the indexer's key.
+    pub card: Option<String>,
+    /// An IP address: every event from it (also matched through its keyed hash).
+    pub ip: Option<String>,
     pub error_code: Option<u16>,
     /// Requests that took at least this many milliseconds.
     pub min_response_time_ms: Option<f64>,
@@ -49,7 +60,19 @@ pub struct SearchParams {
 }
 
 impl SearchParams {
-    pub fn request(&self) -> Result<SearchRequest, ApiError> {
+    /// `pii` turns `card` and `ip` into the references the index holds; without
+    /// a key nothing was indexed with one, and those filters match nothing.
+    pub fn request(&self, pii: Option<&PiiHasher>) -> Result<SearchRequest, ApiError> {
+        let ip = self
+            .ip
+            .as_deref()
+            .map(|ip| {
+                ip.trim()
+                    .parse::<IpAddr>()
+                    .map_err(|_| ApiError::bad_request(format!("ip `{ip}` is not an IP address")))
+            })
+            .transpose()?;
+        let reference = |kind: &str, value: &str| lookup_reference(pii, kind, value);
         let kinds = list(self.kind.as_deref())
             .iter()
             .map(|k| {
@@ -81,6 +104,10 @@ impl SearchParams {
                 status: self.status.clone(),
                 user_id: self.user.clone(),
                 endpoint: self.endpoint.clone(),
+                session_id: self.session.clone(),
+                host: self.host.clone(),
+                card_ref: self.card.as_deref().map(|c| reference("card", c.trim())),
+                ip_ref: ip.map(|ip| reference("ip", &ip.to_string())),
                 error_code: self.error_code,
                 min_response_time_ms: self.min_response_time_ms,
                 since: instant("since", self.since.as_deref())?,
@@ -123,7 +150,12 @@ pub async fn search(
     headers: HeaderMap,
     Query(p): Query<SearchParams>,
 ) -> Result<Response, ApiError> {
-    let request = p.request()?;
+    let pii = if p.card.is_some() || p.ip.is_some() {
+        existing_pii_hasher(&state.settings).map_err(|e| ApiError::unavailable(e.to_string()))?
+    } else {
+        None
+    };
+    let request = p.request(pii.as_ref())?;
     let mark = state.watermark_for(Projection::Search, &headers).await?;
     let response = state.search().search(&request).await?;
     let next = response.next.as_ref().map(cursor_token);
@@ -176,12 +208,12 @@ mod tests {
             size: Some(5),
             ..SearchParams::default()
         };
-        let r = p.request().unwrap();
+        let r = p.request(None).unwrap();
         assert_eq!(r.text.as_deref(), Some("payment failed"));
         assert_eq!(r.filters.kinds, [DocKind::Transaction, DocKind::Error]);
         assert_eq!(r.sort, Sort::Oldest);
         assert!(r.highlight);
-        let bad = |p: SearchParams| p.request().unwrap_err().message;
+        let bad = |p: SearchParams| p.request(None).unwrap_err().message;
         assert!(bad(SearchParams {
             kind: Some("txn".into()),
             ..SearchParams::default()

@@ -27,7 +27,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Publish { file } => publish::run(&file, &settings).await,
         Command::Generate(args) => generate::run(args, &settings).await,
         Command::Worker { worker } => worker::run(worker, settings).await,
-        Command::Search(args) => search::run(args, &settings).await,
+        Command::Search(args) => search::run(*args, &settings).await,
         Command::Fraud { action } => fraud::run(action, &settings).await,
         Command::Counters(args) => counters::run(args, &settings).await,
         Command::Alerts { action } => alerts::run(action, &settings).await,

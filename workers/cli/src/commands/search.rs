@@ -7,8 +7,9 @@ use anyhow::Context;
 use sightline_runtime::config::SearchBackend;
 use sightline_runtime::versions::Target;
 use sightline_runtime::Settings;
+use sightline_search::document::{lookup_reference, PiiHasher};
 use sightline_search::query::{Filters, SearchRequest, Sort};
-use sightline_search::settings::{live_elasticsearch, tantivy_dir_at};
+use sightline_search::settings::{existing_pii_hasher, live_elasticsearch, tantivy_dir_at};
 use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::SearchStore;
 use time::format_description::well_known::Rfc3339;
@@ -31,18 +32,28 @@ pub(crate) fn instant(
 
 pub async fn run(args: SearchArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let version = super::stores::live_version(settings, Target::Search).await?;
+    let pii = if args.card.is_some() || args.ip.is_some() {
+        existing_pii_hasher(settings)?
+    } else {
+        None
+    };
     match settings.search.backend {
         SearchBackend::Tantivy => {
             let dir = tantivy_dir_at(settings, version);
-            search(&TantivyStore::open_read_only(&dir)?, args).await
+            search(&TantivyStore::open_read_only(&dir)?, args, pii).await
         }
         SearchBackend::Elasticsearch => {
-            search(&live_elasticsearch(settings, version).await?, args).await
+            search(&live_elasticsearch(settings, version).await?, args, pii).await
         }
     }
 }
 
-async fn search<S: SearchStore>(store: &S, args: SearchArgs) -> anyhow::Result<ExitCode> {
+async fn search<S: SearchStore>(
+    store: &S,
+    args: SearchArgs,
+    pii: Option<PiiHasher>,
+) -> anyhow::Result<ExitCode> {
+    let reference = |kind: &str, value: &str| lookup_reference(pii.as_ref(), kind, value);
     let text = args.words.join(" ");
     let request = SearchRequest {
         text: (!text.trim().is_empty()).then_some(text),
@@ -53,6 +64,10 @@ async fn search<S: SearchStore>(store: &S, args: SearchArgs) -> anyhow::Result<E
             status: args.status,
             user_id: args.user,
             endpoint: args.endpoint,
+            session_id: args.session,
+            host: args.host,
+            card_ref: args.card.map(|c| reference("card", c.trim())),
+            ip_ref: args.ip.map(|ip| reference("ip", &ip.to_string())),
             error_code: args.error_code,
             min_response_time_ms: args.slower_than,
             since: instant("--since", &args.since)?,

@@ -46,11 +46,7 @@ pub fn query(request: &SearchRequest) -> Value {
     if !f.services.is_empty() {
         filter.push(json!({ "terms": { "service": f.services } }));
     }
-    for (field, value) in [
-        ("status", &f.status),
-        ("user_id", &f.user_id),
-        ("endpoint", &f.endpoint),
-    ] {
+    for (field, value) in f.keyword_terms() {
         if let Some(v) = value {
             filter.push(json!({ "term": { field: v } }));
         }

@@ -106,11 +106,7 @@ fn full_query(
                 .collect(),
         ));
     }
-    for (field, value) in [
-        ("status", &f.status),
-        ("user_id", &f.user_id),
-        ("endpoint", &f.endpoint),
-    ] {
+    for (field, value) in f.keyword_terms() {
         if let Some(v) = value {
             must.push(keyword(inner, field, v));
         }
