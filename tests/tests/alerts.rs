@@ -475,27 +475,48 @@ async fn the_alerts_worker_notifies_a_receiver() {
         stack.path("rules.toml").display()
     );
     std::fs::write(stack.path("sightline.toml"), config).unwrap();
-    let worker = std::process::Command::new(sightline_tests::sightline_bin())
-        .args(["worker", "alerts"])
-        .env(
-            "SIGHTLINE_NATS__URL",
-            stack.settings.nats.url.clone().unwrap(),
-        )
-        .env("SIGHTLINE_DATA_DIR", stack.path("data"))
-        .current_dir(stack.dir.path())
-        .spawn()
-        .unwrap();
-    let worker = sightline_tests::WorkerProcess(worker);
+    let evaluator = || {
+        let worker = std::process::Command::new(sightline_tests::sightline_bin())
+            .args(["worker", "alerts"])
+            .env(
+                "SIGHTLINE_NATS__URL",
+                stack.settings.nats.url.clone().unwrap(),
+            )
+            .env("SIGHTLINE_DATA_DIR", stack.path("data"))
+            .current_dir(stack.dir.path())
+            .spawn()
+            .unwrap();
+        sightline_tests::WorkerProcess(worker)
+    };
+    // Two instances: one evaluates, the other stands by.
+    let (first, second) = (evaluator(), evaluator());
     let notified = sightline_tests::eventually(Duration::from_secs(20), || async {
         !received.lock().unwrap().is_empty()
     })
     .await;
     // Five more evaluations: the group is unchanged, so nothing more is sent.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    worker.stop();
+    let status = stack.sightline(&["status", "--json"], None);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&status.stderr)));
+    let holder = status["leases"]["ALERTS.evaluator"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    let pids = [first.0.id(), second.0.id()];
+    first.stop();
+    second.stop();
+    assert!(
+        pids.iter().any(|p| holder.contains(&format!("/{p}/"))),
+        "the evaluator's lease is held by one of them: {holder}"
+    );
     assert!(notified, "the receiver was notified");
     let r = received.lock().unwrap();
-    assert_eq!(r.len(), 1, "once, not at every evaluation");
+    assert_eq!(
+        r.len(),
+        1,
+        "once, not at every evaluation nor by each instance"
+    );
     assert_eq!(r[0].2["alerts"][0]["rule"], "HighErrorRate");
     assert_eq!(r[0].2["alerts"][0]["labels"]["service"], "api");
 }

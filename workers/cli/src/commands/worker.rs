@@ -16,7 +16,7 @@ use sightline_fraud::project::{scorer_spec, store_spec, DetectionProjection, Sco
 use sightline_fraud::settings as fraud_settings;
 use sightline_fraud::store::DetectionStore;
 use sightline_runtime::config::{ConsumerSettings, FraudBackend, SearchBackend};
-use sightline_runtime::consumer::{Projection, Source, Worker};
+use sightline_runtime::consumer::{Lease, Projection, Source, Worker};
 use sightline_runtime::metrics::{self, Health};
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::versions::{Current, Target, Versioned, Versions};
@@ -237,16 +237,23 @@ async fn alerts(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
     let versions = Versions::open(&bus).await?;
     let mut counters = versions.follow(Target::Counters).await?;
     let mut fraud = versions.follow(Target::Fraud).await?;
+    // Two evaluators would notify twice: one runs, the others stand by.
+    let mut shutdown = run.shutdown.clone();
+    let Some(mut lease) = Lease::acquire(&bus, "ALERTS", "evaluator", &mut shutdown).await? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     loop {
         let counters_version = counters.borrow_and_update().version;
         let fraud_version = fraud.borrow_and_update().version;
         let (trigger, until_switch) = Shutdown::new();
         let (mut stop, mut c, mut f) = (run.shutdown.clone(), counters.clone(), fraud.clone());
+        let lost = lease.until_lost();
         let watcher = tokio::spawn(async move {
             tokio::select! {
                 _ = stop.tripped() => {}
                 _ = c.changed() => {}
                 _ = f.changed() => {}
+                _ = lost => {}
             }
             trigger.trip();
         });
@@ -265,7 +272,16 @@ async fn alerts(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
         }
         watcher.abort();
         if run.shutdown.is_tripped() {
+            lease.release().await;
             return Ok(ExitCode::SUCCESS);
+        }
+        if lease.lost() {
+            let mut shutdown = run.shutdown.clone();
+            match Lease::acquire(&bus, "ALERTS", "evaluator", &mut shutdown).await? {
+                Some(again) => lease = again,
+                None => return Ok(ExitCode::SUCCESS),
+            }
+            continue;
         }
         tracing::info!("a projection the alerts read was rebuilt; reading its new version");
     }

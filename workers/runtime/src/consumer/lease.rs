@@ -25,7 +25,7 @@ pub const LEASES: &str = "sightline_leases";
 /// waits after the active instance dies.
 pub const LEASE_TTL: Duration = Duration::from_secs(15);
 
-pub(super) struct Lease {
+pub struct Lease {
     leases: kv::Store,
     key: String,
     lost: Arc<AtomicBool>,
@@ -33,9 +33,10 @@ pub(super) struct Lease {
 }
 
 impl Lease {
-    /// Waits until this process holds the lease of `stream`'s `consumer`, standing
-    /// by while another instance does; `None` if `shutdown` trips first.
-    pub(super) async fn acquire(
+    /// Waits until this process holds the lease of `stream`'s `consumer` (or of
+    /// another role that must run once, named the same way), standing by while
+    /// another instance does; `None` if `shutdown` trips first.
+    pub async fn acquire(
         bus: &Bus,
         stream: &str,
         consumer: &str,
@@ -110,12 +111,22 @@ impl Lease {
     }
 
     /// Whether another instance holds the lease now: apply nothing more.
-    pub(super) fn lost(&self) -> bool {
+    pub fn lost(&self) -> bool {
         self.lost.load(Ordering::Acquire)
     }
 
+    /// Resolves once the lease is lost, for a role that runs as one task.
+    pub fn until_lost(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let lost = self.lost.clone();
+        async move {
+            while !lost.load(Ordering::Acquire) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+
     /// Gives the lease up, so a standing-by instance takes over at once.
-    pub(super) async fn release(self) {
+    pub async fn release(self) {
         self.renew.abort();
         if !self.lost() {
             let _ = self.leases.purge(&self.key).await;

@@ -25,8 +25,7 @@ pub use dlq::{
     replay, DeadLetter, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM,
     ORIGINAL_SUBJECT, REPLAY_FOR,
 };
-use lease::Lease;
-pub use lease::{holders, LEASES, LEASE_TTL};
+pub use lease::{holders, Lease, LEASES, LEASE_TTL};
 pub use progress::{applied_through, caught_up, Progress};
 pub use projection::{Decode, Outcome, Position, Projection, Record};
 use pull::Puller;
