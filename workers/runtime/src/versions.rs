@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sightline_schemas::OffsetDateTime;
 use tokio::sync::{watch, Mutex};
 
-use crate::consumer::Source;
+use crate::consumer::{Lease, Source};
 use crate::error::Error;
 use crate::nats::Bus;
 
@@ -229,58 +229,21 @@ impl Versions {
     /// The lock is renewed until released or dropped, and expires if its holder dies.
     pub async fn lock(&self, target: Target, holder: &str) -> Result<Lock, Error> {
         let key = target.name();
-        let revision = match self.locks.create(key, holder.to_owned().into()).await {
-            Ok(revision) => revision,
-            Err(_) => {
-                let by = self
-                    .locks
-                    .get(key)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|v| String::from_utf8_lossy(&v).into_owned())
-                    .unwrap_or_default();
-                return Err(Error::Config(format!(
-                    "a rebuild of {key} is already running ({by}); two rebuilds of one projection never run at once"
-                )));
-            }
-        };
-        let (locks, holder) = (self.locks.clone(), holder.to_owned());
-        let renew = tokio::spawn(async move {
-            let mut revision = revision;
-            loop {
-                tokio::time::sleep(LOCK_TTL / 3).await;
-                match locks.update(key, holder.clone().into(), revision).await {
-                    Ok(r) => revision = r,
-                    Err(e) => tracing::warn!(error = %e, "cannot renew the rebuild lock"),
-                }
-            }
-        });
-        Ok(Lock {
-            locks: self.locks.clone(),
-            key,
-            renew,
-        })
+        match Lease::take(&self.locks, key, holder, LOCK_TTL).await? {
+            Ok(lease) => Ok(Lock(lease)),
+            Err(by) => Err(Error::Config(format!(
+                "a rebuild of {key} is already running ({by}); two rebuilds of one projection never run at once"
+            ))),
+        }
     }
 }
 
 /// A held rebuild lock.
-pub struct Lock {
-    locks: kv::Store,
-    key: &'static str,
-    renew: tokio::task::JoinHandle<()>,
-}
+pub struct Lock(Lease);
 
 impl Lock {
     pub async fn release(self) {
-        self.renew.abort();
-        let _ = self.locks.purge(self.key).await;
-    }
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        self.renew.abort();
+        self.0.release().await;
     }
 }
 

@@ -47,23 +47,12 @@ impl Lease {
         let holder = holder();
         let mut standing_by = false;
         loop {
-            match leases.create(&key, holder.clone().into()).await {
-                Ok(revision) => {
+            match Self::take(&leases, &key, &holder, LEASE_TTL).await {
+                Ok(Ok(lease)) => {
                     tracing::info!(consumer, holder, "holding the consumer's lease");
-                    return Ok(Some(Self::renewed(leases, key, holder, revision)));
+                    return Ok(Some(lease));
                 }
-                Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
-                    let (by, revision) = held_by(&leases, &key).await;
-                    // A holder that was a process of this host, gone now: a restart
-                    // need not wait for its lease to expire.
-                    if let Some(revision) = revision.filter(|_| gone_from_this_host(&by, &holder)) {
-                        if let Ok(revision) =
-                            leases.update(&key, holder.clone().into(), revision).await
-                        {
-                            tracing::info!(consumer, holder, previous = %by, "took over the lease of a process gone from this host");
-                            return Ok(Some(Self::renewed(leases, key, holder, revision)));
-                        }
-                    }
+                Ok(Err(by)) => {
                     if !std::mem::replace(&mut standing_by, true) {
                         tracing::info!(consumer, held_by = %by, "standing by: another instance consumes; taking over when its lease is released or expires");
                     }
@@ -79,24 +68,68 @@ impl Lease {
         }
     }
 
-    fn renewed(leases: kv::Store, key: String, holder: String, revision: u64) -> Lease {
+    /// Takes `key` in `leases` (a bucket whose entries expire after `ttl`) for
+    /// `holder`, renewed until released or dropped; `Err` names who holds it.
+    pub(crate) async fn take(
+        leases: &kv::Store,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Result<Lease, String>, Error> {
+        let revision = match leases.create(key, holder.to_owned().into()).await {
+            Ok(revision) => revision,
+            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
+                let (by, revision) = held_by(leases, key).await;
+                // A holder that was a process of this host, gone now: a restart
+                // need not wait for its lease to expire.
+                let stale = revision.filter(|_| gone_from_this_host(&by, holder));
+                let taken = match stale {
+                    Some(revision) => leases.update(key, holder.to_owned().into(), revision).await,
+                    None => return Ok(Err(by)),
+                };
+                match taken {
+                    Ok(revision) => {
+                        tracing::info!(key, holder, previous = %by, "took over the lease of a process gone from this host");
+                        revision
+                    }
+                    Err(_) => return Ok(Err(by)),
+                }
+            }
+            Err(e) => return Err(Error::nats("take a lease", e)),
+        };
+        Ok(Ok(Self::renewed(
+            leases.clone(),
+            key.to_owned(),
+            holder.to_owned(),
+            revision,
+            ttl,
+        )))
+    }
+
+    fn renewed(
+        leases: kv::Store,
+        key: String,
+        holder: String,
+        revision: u64,
+        ttl: Duration,
+    ) -> Lease {
         let lost = Arc::new(AtomicBool::new(false));
         let renew = tokio::spawn({
             let (leases, key, lost) = (leases.clone(), key.clone(), lost.clone());
             async move {
                 let mut revision = revision;
                 loop {
-                    tokio::time::sleep(LEASE_TTL / 3).await;
+                    tokio::time::sleep(ttl / 3).await;
                     match leases.update(&key, holder.clone().into(), revision).await {
                         Ok(r) => revision = r,
                         // It expired and another instance took it.
                         Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => {
-                            tracing::warn!(key, "the consumer's lease was lost; standing down");
+                            tracing::warn!(key, "the lease was lost; standing down");
                             lost.store(true, Ordering::Release);
                             return;
                         }
                         Err(e) => {
-                            tracing::warn!(key, error = %e, "cannot renew the consumer's lease")
+                            tracing::warn!(key, error = %e, "cannot renew the lease")
                         }
                     }
                 }
