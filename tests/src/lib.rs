@@ -95,6 +95,22 @@ impl Stack {
         assert_eq!(summary.published as usize, events.len());
     }
 
+    /// The bytes [`Stack::publish_undecodable`] plants.
+    pub const UNDECODABLE: &'static str = "\u{c1}not msgpack";
+
+    /// Publishes bytes that decode as no event straight to `subject`; returns its
+    /// stream sequence.
+    pub async fn publish_undecodable(&self, subject: &str) -> u64 {
+        self.bus
+            .js
+            .publish(subject.to_owned(), Self::UNDECODABLE.into())
+            .await
+            .expect("published")
+            .await
+            .expect("stored")
+            .sequence
+    }
+
     /// Publishes an event as JSON straight to `subject`, past the Publisher's
     /// validation, to plant a bad one; returns its stream sequence.
     pub async fn publish_unchecked(&self, subject: &str, event: &Event) -> u64 {

@@ -18,15 +18,7 @@ fn json(output: &std::process::Output) -> Value {
 async fn dead_letters_are_listed_shown_and_purged() {
     let stack = Stack::start().await;
     stack.publish_generated(1, 20).await;
-    let ack = stack
-        .bus
-        .js
-        .publish("logs.transaction.checkout", "\u{c1}not msgpack".into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    let poison_seq = ack.sequence;
+    let poison_seq = stack.publish_undecodable("logs.transaction.checkout").await;
     let indexer = stack.worker("indexer", &[]);
     assert!(
         eventually(Duration::from_secs(30), || async {
@@ -216,15 +208,7 @@ async fn a_dead_letter_at_the_tail_is_not_written_again_after_a_restart() {
     stack.bus.js.update_stream(config).await.unwrap();
 
     stack.publish_generated(1, 20).await;
-    let poison = stack
-        .bus
-        .js
-        .publish("logs.transaction.payments", "\u{c1}not msgpack".into())
-        .await
-        .unwrap()
-        .await
-        .unwrap()
-        .sequence;
+    let poison = stack.publish_undecodable("logs.transaction.payments").await;
     let url = redis.url();
     let env = [
         ("SIGHTLINE_REDIS__URL", url.as_str()),

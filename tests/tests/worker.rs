@@ -37,14 +37,7 @@ async fn poison_messages_land_in_the_dlq_and_their_neighbours_are_applied() {
     let stack = Stack::start().await;
     stack.publish_generated(1, 50).await;
     // Undecodable bytes, then a well-formed JSON event that breaks a rule.
-    stack
-        .bus
-        .js
-        .publish("logs.transaction.checkout", "\u{c1}not msgpack".into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    stack.publish_undecodable("logs.transaction.checkout").await;
     let mut bad = Generator::new(
         2,
         sightline_schemas::OffsetDateTime::now_utc() - Duration::from_secs(3600),
@@ -102,7 +95,7 @@ async fn poison_messages_land_in_the_dlq_and_their_neighbours_are_applied() {
         "{}",
         header(&first, consumer::ERROR)
     );
-    assert_eq!(first.payload.as_ref(), "\u{c1}not msgpack".as_bytes());
+    assert_eq!(first.payload.as_ref(), Stack::UNDECODABLE.as_bytes());
     assert_eq!(header(&second, consumer::ORIGINAL_SEQUENCE), "52");
     assert!(
         header(&second, consumer::ERROR).contains("payload.amount: must be >= 0"),
