@@ -122,6 +122,7 @@ async fn count(store: &RedisStore, events: Vec<Event>, first_seq: u64) {
             stream_seq,
             delivered: 1,
             item,
+            replay_for: None,
         })
         .collect();
     let mut p = CounterProjection::<Event>::new(store.clone());

@@ -32,6 +32,7 @@ fn records(n: usize) -> Vec<Record<Event>> {
             stream_seq: i as u64 + 1,
             delivered: 1,
             item,
+            replay_for: None,
         })
         .collect()
 }
@@ -118,6 +119,7 @@ async fn the_reader_answers_counts_revenue_users_and_percentiles() {
             stream_seq: 3_001 + i as u64,
             delivered: 1,
             item,
+            replay_for: None,
         });
     }
     p.apply(&batch).await.unwrap();

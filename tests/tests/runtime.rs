@@ -378,6 +378,7 @@ async fn a_filtered_cursor_consumer_stands_at_the_head_once_nothing_is_left_for_
         stream: "LOGS".into(),
         consumer: "payments".into(),
         filter_subjects: vec!["logs.transaction.>".into()],
+        parts: Vec::new(),
     };
     let cursor = Cursor::default();
     let (trigger, shutdown) = Shutdown::new();

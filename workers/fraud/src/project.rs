@@ -20,14 +20,18 @@ use crate::score::Scorer;
 use crate::state::State;
 use crate::store::DetectionStore;
 
-/// The scorer's consumer: the kinds that teach or get scored.
+/// The kinds of event the scorer reads: those that teach it or get scored.
+const SCORED_KINDS: [&str; 3] = ["transaction", "security", "user_behavior"];
+
+/// The scorer's consumer: its kinds only.
 pub fn scorer_spec(consumer: &str) -> WorkerSpec {
     WorkerSpec {
         stream: LOGS.into(),
         consumer: consumer.into(),
-        filter_subjects: ["transaction", "security", "user_behavior"]
+        filter_subjects: SCORED_KINDS
             .map(|kind| format!("{}.{kind}.>", subject::LOGS_PREFIX))
             .to_vec(),
+        parts: Vec::new(),
     }
 }
 
@@ -218,7 +222,12 @@ impl Projection for ScorerProjection {
             if self.seq.is_some_and(|seq| record.stream_seq <= seq) {
                 continue;
             }
-            self.pending.extend(self.scorer.observe(&record.item));
+            // Beside other projections on one read of LOGS (a fan-out), the other
+            // kinds arrive too: passed over, they leave the state exactly as its
+            // own filtered consumer would.
+            if SCORED_KINDS.contains(&record.item.kind().as_str()) {
+                self.pending.extend(self.scorer.observe(&record.item));
+            }
             self.seq = Some(record.stream_seq);
         }
         self.flush().await?;

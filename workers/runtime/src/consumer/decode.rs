@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use async_nats::jetstream::Message;
 
 use super::projection::{Decode, Record};
+use super::WorkerSpec;
 use crate::error::Error;
 
 pub(super) struct Decoded<T> {
@@ -25,7 +26,7 @@ impl<T: Decode> Decoded<T> {
     /// So is a second copy of a sequence: a consumer repositioned while a batch was
     /// being pulled (a replay's switch) delivers again what the batch already holds,
     /// and a projection must see each sequence once per batch.
-    pub fn new(messages: Vec<Message>, consumer: &str) -> Result<Self, Error> {
+    pub fn new(messages: Vec<Message>, spec: &WorkerSpec) -> Result<Self, Error> {
         let mut seen = Seen::default();
         let mut records = Vec::with_capacity(messages.len());
         let mut sources = Vec::with_capacity(messages.len());
@@ -39,8 +40,9 @@ impl<T: Decode> Decoded<T> {
                 .headers
                 .as_ref()
                 .and_then(|h| h.get(super::dlq::REPLAY_FOR))
-                .map(|v| v.as_str());
-            if addressed.is_some_and(|to| to != consumer) || !seen.first(stream_seq) {
+                .map(|v| v.to_string());
+            if addressed.as_ref().is_some_and(|to| !spec.answers_to(to)) || !seen.first(stream_seq)
+            {
                 continue;
             }
             match T::decode(msg.headers.as_ref(), &msg.payload) {
@@ -49,6 +51,7 @@ impl<T: Decode> Decoded<T> {
                         stream_seq,
                         delivered,
                         item,
+                        replay_for: addressed,
                     });
                     sources.push(i);
                 }

@@ -12,6 +12,7 @@ mod projection;
 mod pull;
 pub mod rebuild;
 mod settle;
+mod shared;
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ pub use lease::{holders, Lease, LEASES, LEASE_TTL};
 pub use progress::{applied_through, caught_up, Progress};
 pub use projection::{Decode, Outcome, Position, Projection, Record};
 use pull::Puller;
+pub use shared::Fanout;
 
 use crate::config::ConsumerSettings;
 use crate::error::{Error, ErrorKind};
@@ -43,6 +45,47 @@ pub struct WorkerSpec {
     pub stream: String,
     pub consumer: String,
     pub filter_subjects: Vec<String>,
+    /// For a consumer read by a [`Fanout`]: the consumer names of its parts, in
+    /// order. The worker holds each one's lease and records each one's progress,
+    /// so a worker running one of them alone stands by, and readers of a part's
+    /// progress find it under the usual name. Empty for a consumer of its own.
+    pub parts: Vec<String>,
+}
+
+/// Joins the names of a [`Fanout`]'s parts into its consumer's name.
+const PART_SEPARATOR: char = '+';
+
+impl WorkerSpec {
+    /// This spec's stream and filter read for all of `parts` at once, by one
+    /// consumer named after them all.
+    pub fn shared_by(self, parts: &[&str]) -> Self {
+        Self {
+            consumer: parts.join(&PART_SEPARATOR.to_string()),
+            parts: parts.iter().map(|p| p.to_string()).collect(),
+            ..self
+        }
+    }
+
+    /// Whether the consumer named `consumer` reads for `role`: it is the role's
+    /// own, or a [`Fanout`]'s with the role among its parts.
+    pub fn reads_for(consumer: &str, role: &str) -> bool {
+        consumer == role || consumer.split(PART_SEPARATOR).any(|part| part == role)
+    }
+
+    /// The names whose leases and progress this worker holds.
+    pub fn roles(&self) -> &[String] {
+        if self.parts.is_empty() {
+            std::slice::from_ref(&self.consumer)
+        } else {
+            &self.parts
+        }
+    }
+
+    /// Whether a message replayed from the DLQ for `consumer` is for this worker:
+    /// for one of its roles, alone or together with others.
+    pub fn answers_to(&self, consumer: &str) -> bool {
+        consumer == self.consumer || self.roles().iter().any(|r| Self::reads_for(consumer, r))
+    }
 }
 
 /// The streams projections read.
@@ -76,6 +119,7 @@ impl Source {
             stream: stream.into(),
             consumer: consumer.into(),
             filter_subjects: vec![subject],
+            parts: Vec::new(),
         }
     }
 }
@@ -86,8 +130,9 @@ pub struct Worker<P: Projection> {
     settings: ConsumerSettings,
     projection: P,
     health: Health,
-    /// The live version of the projection, when it follows blue/green rebuilds.
-    version: Option<(watch::Receiver<Current>, Source)>,
+    /// The live versions the projection follows through blue/green rebuilds: per
+    /// part (0 for a projection of one), its target's and the source it reads.
+    versions: Vec<(usize, watch::Receiver<Current>, Source)>,
     /// Set when the worker moved to a new version: an untracked projection then
     /// repositions once, after the version's floor.
     switched: bool,
@@ -110,7 +155,7 @@ impl<P: Projection> Worker<P> {
             settings,
             projection,
             health: Health::default(),
-            version: None,
+            versions: Vec::new(),
             switched: false,
             progress: None,
         }
@@ -121,8 +166,18 @@ impl<P: Projection> Worker<P> {
     /// after that version's floor for `source`. The store must be at the version
     /// last seen through `current` (read it with `borrow_and_update`), so a switch
     /// made since is not missed.
-    pub fn following(mut self, current: watch::Receiver<Current>, source: Source) -> Self {
-        self.version = Some((current, source));
+    pub fn following(self, current: watch::Receiver<Current>, source: Source) -> Self {
+        self.following_part(0, current, source)
+    }
+
+    /// [`Worker::following`] for part `part` of a [`Fanout`].
+    pub fn following_part(
+        mut self,
+        part: usize,
+        current: watch::Receiver<Current>,
+        source: Source,
+    ) -> Self {
+        self.versions.push((part, current, source));
         self
     }
 
@@ -147,10 +202,10 @@ impl<P: Projection> Worker<P> {
         // Only one instance applies a cursor projection's batches; the others stand
         // by. Taken before the position is read, so a standby reads it when it
         // takes over, not when it started.
-        let mut lease = None;
+        let mut leases = Vec::new();
         if self.projection.durable_watermark() {
-            lease = match self.lease(&mut shutdown).await? {
-                Some(lease) => Some(lease),
+            leases = match self.leases(&mut shutdown).await? {
+                Some(leases) => leases,
                 None => return Ok(self.projection),
             };
         }
@@ -179,16 +234,17 @@ impl<P: Projection> Worker<P> {
             self.settings.batch_size,
             self.settings.batch_linger,
         );
-        let name = self.spec.consumer.clone();
+        let spec = self.spec.clone();
         let mut prefetched: Option<Decoded<P::Item>> = None;
         let mut restart = true;
         while !shutdown.is_tripped() {
-            if lease.as_ref().is_some_and(Lease::lost) {
+            if leases.iter().any(Lease::lost) {
                 if let Some(batch) = prefetched.take() {
                     acking.hand_back(batch.messages).await;
                 }
-                lease = match self.lease(&mut shutdown).await? {
-                    Some(lease) => Some(lease),
+                release(std::mem::take(&mut leases)).await;
+                leases = match self.leases(&mut shutdown).await? {
+                    Some(leases) => leases,
                     None => break,
                 };
                 restart = true;
@@ -210,7 +266,7 @@ impl<P: Projection> Worker<P> {
                 None => puller
                     .next()
                     .await
-                    .and_then(|batch| Decoded::new(batch, &name)),
+                    .and_then(|batch| Decoded::new(batch, &spec)),
             };
             let batch = match batch {
                 Ok(batch) if shutdown.is_tripped() => {
@@ -231,7 +287,7 @@ impl<P: Projection> Worker<P> {
                 puller
                     .next()
                     .await
-                    .and_then(|batch| Decoded::new(batch, &name))
+                    .and_then(|batch| Decoded::new(batch, &spec))
             };
             let (flow, next) =
                 tokio::join!(self.process(&stream, batch, acking, &shutdown), next_batch);
@@ -248,9 +304,7 @@ impl<P: Projection> Worker<P> {
             }
         }
         drop(monitor);
-        if let Some(lease) = lease {
-            lease.release().await;
-        }
+        release(leases).await;
         tracing::info!(consumer = %self.spec.consumer, "worker stopped");
         Ok(self.projection)
     }
@@ -291,8 +345,20 @@ impl<P: Projection> Worker<P> {
         })
     }
 
-    async fn lease(&self, shutdown: &mut Shutdown) -> Result<Option<Lease>, Error> {
-        Lease::acquire(&self.bus, &self.spec.stream, &self.spec.consumer, shutdown).await
+    /// The lease of every role this worker plays, or none when shutdown tripped
+    /// while standing by.
+    async fn leases(&self, shutdown: &mut Shutdown) -> Result<Option<Vec<Lease>>, Error> {
+        let mut leases = Vec::new();
+        for role in self.spec.roles() {
+            match Lease::acquire(&self.bus, &self.spec.stream, role, shutdown).await? {
+                Some(lease) => leases.push(lease),
+                None => {
+                    release(leases).await;
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(leases))
     }
 
     /// The projection's position, retrying while its store is unavailable.
@@ -313,6 +379,7 @@ impl<P: Projection> Worker<P> {
     /// below the version's floor: what the rebuild covered is not applied again.
     async fn rewind(&mut self, stream: &Stream, shutdown: &mut Shutdown) -> Result<(), Error> {
         loop {
+            self.raise_floors(shutdown).await?;
             let floor = self.floor();
             let seq = match self.read_position(shutdown).await? {
                 // Upserts by key: the ack floor stands, unless the version changed.
@@ -347,6 +414,12 @@ impl<P: Projection> Worker<P> {
             _ = tokio::time::sleep(self.settings.retry_backoff_max) => {}
             _ = shutdown.tripped() => {}
         }
+    }
+}
+
+async fn release(leases: Vec<Lease>) {
+    for lease in leases {
+        lease.release().await;
     }
 }
 

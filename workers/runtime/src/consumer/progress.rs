@@ -7,9 +7,13 @@
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{self, AckPolicy};
+use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::kv;
 use async_nats::jetstream::stream::Stream;
 
+use futures::StreamExt;
+
+use super::WorkerSpec;
 use crate::error::Error;
 use crate::nats::Bus;
 
@@ -66,10 +70,7 @@ pub async fn applied_through(
     head: u64,
 ) -> Result<Option<u64>, Error> {
     let applied = progress.applied(consumer).await?;
-    let info = stream
-        .consumer_info(consumer)
-        .await
-        .map_err(|e| Error::nats("consumer info", e))?;
+    let info = reading_for(stream, consumer).await?;
     Ok(if cursor_idle(&info, applied) {
         Some(head.max(applied.unwrap_or(0)))
     } else {
@@ -81,14 +82,12 @@ pub async fn applied_through(
 /// stream holds for it now: nothing left to deliver, and what was delivered
 /// acked or, for a cursor consumer, recorded as applied.
 pub async fn caught_up(bus: &Bus, stream: &str, consumer: &str) -> Result<bool, Error> {
-    let info = bus
+    let stream = bus
         .js
         .get_stream(stream)
         .await
-        .map_err(|e| Error::nats("stream info", e))?
-        .consumer_info(consumer)
-        .await
-        .map_err(|e| Error::nats("consumer info", e))?;
+        .map_err(|e| Error::nats("stream info", e))?;
+    let info = reading_for(&stream, consumer).await?;
     if info.num_pending > 0 {
         return Ok(false);
     }
@@ -97,6 +96,26 @@ pub async fn caught_up(bus: &Bus, stream: &str, consumer: &str) -> Result<bool, 
     }
     let applied = Progress::open(bus).await?.applied(consumer).await?;
     Ok(cursor_idle(&info, applied))
+}
+
+/// The consumer on `stream` that reads for `role`: its own or, when the role
+/// runs in a [`super::Fanout`], the one it shares.
+async fn reading_for(stream: &Stream, role: &str) -> Result<consumer::Info, Error> {
+    let own = stream.consumer_info(role).await;
+    match own {
+        Err(e) if matches!(e.kind(), ConsumerInfoErrorKind::NotFound) => {}
+        own => return own.map_err(|e| Error::nats("consumer info", e)),
+    }
+    let mut infos = stream.consumers();
+    while let Some(info) = infos.next().await {
+        let info = info.map_err(|e| Error::nats("list consumers", e))?;
+        if WorkerSpec::reads_for(&info.name, role) {
+            return Ok(info);
+        }
+    }
+    Err(Error::Server(format!(
+        "no consumer on the stream reads for {role}"
+    )))
 }
 
 /// Whether a cursor consumer has nothing left to deliver and has recorded as
@@ -110,8 +129,10 @@ impl<P: super::Projection> super::Worker<P> {
     /// progress is for those watching, the watermark is what the worker resumes from.
     pub(super) async fn record_progress(&self, seq: u64) {
         if let Some(progress) = &self.progress {
-            if let Err(e) = progress.record(&self.spec.consumer, seq).await {
-                tracing::warn!(consumer = %self.spec.consumer, error = %e, "cannot record progress");
+            for role in self.spec.roles() {
+                if let Err(e) = progress.record(role, seq).await {
+                    tracing::warn!(consumer = %role, error = %e, "cannot record progress");
+                }
             }
         }
     }

@@ -53,6 +53,10 @@ pub struct Record<T> {
     /// 1 on first delivery.
     pub delivered: u64,
     pub item: T,
+    /// For a message replayed from the DLQ: the consumer it is replayed for
+    /// (see [`super::dlq::REPLAY_FOR`]); only the projections reading for that
+    /// consumer apply it.
+    pub replay_for: Option<String>,
 }
 
 /// Where a projection stands in its stream.
@@ -117,5 +121,36 @@ pub trait Projection: Send + 'static {
     /// (see [`crate::versions`]). The runtime then resumes after the version's floor.
     fn follow(&mut self, _version: u64) -> impl Future<Output = Result<(), Error>> + Send {
         async { Err(Error::Config("this projection has no versions".into())) }
+    }
+
+    /// Moves part `part` of a fan-out that stands below `floor` (its version's
+    /// floor) to it, as if it had applied everything through it. A projection of
+    /// one part has nothing to do: the runtime positions it above its floor.
+    fn raise_part(
+        &mut self,
+        _part: usize,
+        _floor: u64,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        async { Ok(()) }
+    }
+
+    /// How many projections this one is made of (see [`super::Fanout`]).
+    fn parts(&self) -> usize {
+        1
+    }
+
+    /// Moves part `part` of a projection made of several (a [`super::Fanout`]) to
+    /// another version; a projection of one part follows with [`Projection::follow`].
+    fn follow_part(
+        &mut self,
+        part: usize,
+        version: u64,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        async move {
+            match part {
+                0 => self.follow(version).await,
+                _ => Err(Error::Config(format!("no part {part} to follow a version"))),
+            }
+        }
     }
 }

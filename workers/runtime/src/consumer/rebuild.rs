@@ -241,7 +241,7 @@ async fn apply<P: Projection>(
     if batch.is_empty() {
         return Ok(());
     }
-    let decoded = Decoded::<P::Item>::new(batch, &plan.spec.consumer)?;
+    let decoded = Decoded::<P::Item>::new(batch, &plan.spec)?;
     done.skipped += decoded.poison.len() as u64;
     let mut attempt = 0u32;
     loop {
