@@ -14,6 +14,10 @@ use crate::{Redis, Stack, WorkerProcess};
 pub const READER_KEY: &str = "reader-key-for-tests-0001";
 pub const OPERATOR_KEY: &str = "operator-key-for-tests-0001";
 
+/// The worker processes, as `sightline up` runs them: the readers of LOGS share
+/// one process and one consumer.
+pub const WORKERS: [&str; 3] = ["indexer counters fraud", "fraud-store", "alerts"];
+
 pub struct ApiStack {
     pub stack: Stack,
     pub redis: Redis,
@@ -68,10 +72,7 @@ impl ApiStack {
             ("SIGHTLINE_ALERTS__INTERVAL", "1s"),
             ("SIGHTLINE_CONSUMER__BATCH_LINGER", "20ms"),
         ];
-        let workers = ["indexer", "fraud", "fraud-store", "counters", "alerts"]
-            .into_iter()
-            .map(|w| stack.worker(w, &env))
-            .collect();
+        let workers = WORKERS.into_iter().map(|w| stack.worker(w, &env)).collect();
         let mut api = stack.spawn(&["api", "--listen", "127.0.0.1:0"], &env, Stdio::piped());
         let stdout = api.0.stdout.take().expect("api stdout");
         let first_line = tokio::time::timeout(

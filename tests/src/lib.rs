@@ -128,9 +128,12 @@ impl Stack {
             .sequence
     }
 
-    /// Starts `sightline worker <kind>` on this stack with extra environment.
-    pub fn worker(&self, kind: &str, env: &[(&str, &str)]) -> WorkerProcess {
-        self.spawn(&["worker", kind], env, std::process::Stdio::null())
+    /// Starts `sightline worker <kinds>` on this stack with extra environment;
+    /// `kinds` is one kind, or several separated by spaces for one process.
+    pub fn worker(&self, kinds: &str, env: &[(&str, &str)]) -> WorkerProcess {
+        let mut args = vec!["worker"];
+        args.extend(kinds.split_whitespace());
+        self.spawn(&args, env, std::process::Stdio::null())
     }
 
     /// Starts a long-running `sightline <args>` on this stack (in its directory,
@@ -210,6 +213,25 @@ impl Drop for WorkerProcess {
             let _ = self.0.kill();
             let _ = self.0.wait();
         }
+    }
+}
+
+/// Asserts the SQLite detections store at `path` holds exactly `expected`:
+/// id -> (revision, score).
+pub async fn detections_are(
+    path: &Path,
+    expected: &std::collections::HashMap<sightline_schemas::Uuid, (u32, u8)>,
+) {
+    use sightline_fraud::store::{sqlite::SqliteStore, DetectionStore};
+    let store = SqliteStore::open_read_only(path).expect("the store opens");
+    assert_eq!(store.count().await.unwrap(), expected.len() as u64);
+    for (id, (revision, score)) in expected {
+        let d = store
+            .get(id)
+            .await
+            .unwrap()
+            .expect("every detection stored");
+        assert_eq!((d.revision, d.score), (*revision, *score), "{id}");
     }
 }
 

@@ -549,11 +549,10 @@ async fn every_route_answers_from_the_projections_with_auth_and_clear_errors() {
                 .map(|c| c["name"].as_str().unwrap())
         })
         .collect();
+    // The readers of LOGS share one consumer, named after all of them.
     for name in [
-        "indexer",
-        "fraud",
+        "indexer+counters+fraud",
         "fraud-store",
-        "counters",
         "counters-fraud",
         "indexer-fraud",
     ] {

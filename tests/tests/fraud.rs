@@ -32,16 +32,7 @@ async fn stored(stack: &Stack) -> u64 {
 }
 
 async fn matches_expected(stack: &Stack, expected: &HashMap<Uuid, (u32, u8)>) {
-    let store = SqliteStore::open_read_only(&store_path(stack)).unwrap();
-    assert_eq!(store.count().await.unwrap(), expected.len() as u64);
-    for (id, (revision, score)) in expected {
-        let d = store
-            .get(id)
-            .await
-            .unwrap()
-            .expect("every detection stored");
-        assert_eq!((d.revision, d.score), (*revision, *score), "{id}");
-    }
+    sightline_tests::detections_are(&store_path(stack), expected).await;
 }
 
 async fn wait_for(stack: &Stack, consumer_stream: &str, consumer: &str, detections: usize) {

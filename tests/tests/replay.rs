@@ -19,7 +19,7 @@ use sightline_schemas::{Event, Kind, OffsetDateTime};
 use sightline_search::settings::tantivy_dir_at;
 use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::SearchStore;
-use sightline_tests::api::ApiStack;
+use sightline_tests::api::{ApiStack, WORKERS};
 use sightline_tests::counters::dump;
 use sightline_tests::detections_suite::{corrupt_one, verdicts};
 use sightline_tests::{eventually, fraud_traffic, straight_scoring};
@@ -170,7 +170,7 @@ async fn replaying_corrupted_projections_restores_a_fresh_build() {
         ("SIGHTLINE_REDIS__URL", redis_url.as_str()),
         ("SIGHTLINE_CONSUMER__BATCH_LINGER", "20ms"),
     ];
-    stack.workers[0] = stack.stack.worker("indexer", &env);
+    stack.workers[0] = stack.stack.worker(WORKERS[0], &env);
     corrupt_one(&SqliteStore::open(&sqlite_path_at(&settings, 0)).unwrap()).await;
     let mut conn = redis(&stack).await;
     let keys: Vec<&String> = fresh_counters.keys().collect();

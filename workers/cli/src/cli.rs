@@ -27,10 +27,12 @@ pub enum Command {
     },
     /// Generate realistic e-commerce traffic as NDJSON, or publish it.
     Generate(GenerateArgs),
-    /// Run a worker until SIGINT or SIGTERM.
+    /// Run workers until SIGINT or SIGTERM: one, or several in one process. The
+    /// LOGS readers among several (indexer, fraud, counters) take each event from
+    /// the bus once, through one consumer shared by all of them.
     Worker {
-        #[command(subcommand)]
-        worker: WorkerKind,
+        #[arg(value_enum, required = true, num_args = 1..)]
+        kinds: Vec<WorkerKind>,
     },
     /// Search the event index: hits with highlights, newest first.
     Search(Box<SearchArgs>),
@@ -250,7 +252,7 @@ pub struct GenerateArgs {
     pub publish: bool,
 }
 
-#[derive(Subcommand, Clone, Copy, Debug)]
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WorkerKind {
     /// Index LOGS into the search store.
     Indexer,

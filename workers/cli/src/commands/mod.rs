@@ -26,7 +26,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Streams { action } => streams::run(action, &settings).await,
         Command::Publish { file } => publish::run(&file, &settings).await,
         Command::Generate(args) => generate::run(args, &settings).await,
-        Command::Worker { worker } => worker::run(worker, settings).await,
+        Command::Worker { kinds } => worker::run(&kinds, settings).await,
         Command::Search(args) => search::run(*args, &settings).await,
         Command::Fraud { action } => fraud::run(action, &settings).await,
         Command::Counters(args) => counters::run(args, &settings).await,

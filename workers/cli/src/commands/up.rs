@@ -104,13 +104,13 @@ async fn run_everything(
         })
     };
     let mut tasks: JoinSet<anyhow::Result<&'static str>> = JoinSet::new();
-    for kind in WORKERS {
+    {
         let (settings, health, shutdown) = (settings.clone(), health.clone(), shutdown.clone());
         tasks.spawn(async move {
-            run_with(kind, settings, health, shutdown)
+            run_with(&WORKERS, settings, health, shutdown)
                 .await
-                .with_context(|| format!("the {kind:?} worker"))?;
-            Ok("worker")
+                .context("the workers")?;
+            Ok("workers")
         });
     }
     let state = AppState::connect(settings.clone())

@@ -125,13 +125,15 @@ impl Drop for Workers {
     }
 }
 
-/// `sightline worker <kind>` for each of `kinds`, over the bench's servers and data dir.
-pub fn spawn_workers(settings: &Settings, kinds: &[&str]) -> anyhow::Result<Workers> {
+/// A `sightline worker <kinds>` process for each entry of `processes` (kinds
+/// separated by spaces), over the bench's servers and data dir.
+pub fn spawn_workers(settings: &Settings, processes: &[&str]) -> anyhow::Result<Workers> {
     let exe = std::env::current_exe()?;
     let mut children = Workers(Vec::new());
-    for kind in kinds {
+    for kinds in processes {
         let child = Command::new(&exe)
-            .args(["worker", kind])
+            .arg("worker")
+            .args(kinds.split_whitespace())
             .env(
                 "SIGHTLINE_NATS__URL",
                 settings.nats.url.as_deref().unwrap_or_default(),
@@ -149,7 +151,10 @@ pub fn spawn_workers(settings: &Settings, kinds: &[&str]) -> anyhow::Result<Work
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()?;
-        children.0.push((kind.to_string(), child));
+        children.0.push((
+            kinds.split_whitespace().collect::<Vec<_>>().join("+"),
+            child,
+        ));
     }
     Ok(children)
 }

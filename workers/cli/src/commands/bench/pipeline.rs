@@ -1,6 +1,6 @@
-//! `sightline bench pipeline`: the whole system on the embedded backends (every
-//! worker as a process, Tantivy, SQLite, Redis), against bare publishing measured
-//! in the same run:
+//! `sightline bench pipeline`: the whole system on the embedded backends (the
+//! worker processes as `sightline up` runs them, Tantivy, SQLite, Redis), against
+//! bare publishing measured in the same run:
 //!
 //! - end to end: `events` published as fast as the Publisher goes, until every
 //!   projection (and the fraud scorer, and what it detected) has applied the last;
@@ -30,7 +30,9 @@ use super::publish::{raw_stream, RawBatch};
 use super::{bench_bus, bench_redis, spawn_workers};
 use crate::commands::replay::{Range, Replay};
 
-const WORKERS: [&str; 5] = ["indexer", "fraud", "fraud-store", "counters", "alerts"];
+/// The worker processes, as they would be deployed on one machine: the readers of
+/// LOGS in one process, on one consumer.
+const WORKERS: [&str; 3] = ["indexer counters fraud", "fraud-store", "alerts"];
 /// What a consumer has applied, read from the projection's watermarks.
 type Applied = fn(&Marks) -> Option<u64>;
 /// Each projection's durable consumers, by stream, and the watermark that says what
@@ -158,13 +160,16 @@ pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> anyhow
 /// Waits until every worker has created its consumers.
 async fn wait_for_consumers(bus: &Bus) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
-    for (stream, name) in CONSUMERS
+    // The readers of LOGS share one consumer, named after all of them.
+    let logs_roles: Vec<&str> = WORKERS[0].split(' ').collect();
+    let logs = (LOGS, crate::commands::worker::logs_consumer(&logs_roles));
+    let fraud = CONSUMERS
         .iter()
-        .map(|(_, s, n, _)| (*s, *n))
-        .chain([(LOGS, "fraud")])
-    {
+        .filter(|(_, s, _, _)| *s == FRAUD)
+        .map(|(_, s, n, _)| (*s, n.to_string()));
+    for (stream, name) in fraud.chain([logs]) {
         let stream = bus.js.get_stream(stream).await?;
-        while stream.consumer_info(name).await.is_err() {
+        while stream.consumer_info(&name).await.is_err() {
             anyhow::ensure!(
                 Instant::now() < deadline,
                 "worker consumer {name} never appeared"

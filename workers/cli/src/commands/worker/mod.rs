@@ -1,24 +1,25 @@
-//! `sightline worker <name>`: one worker in its own process, with /metrics and
+//! `sightline worker <name>...`: workers in their own process, with /metrics and
 //! /healthz, stopping gracefully on SIGINT or SIGTERM.
+
+mod shared;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
+
+use futures::future::{BoxFuture, FutureExt};
 
 use sightline_alerts::evaluate::{Evaluator, SystemClock};
 use sightline_alerts::measure::Sources;
 use sightline_alerts::notify::Notifier;
 use sightline_alerts::store::AlertStore;
 use sightline_alerts::Rules;
-use sightline_counters::project::CounterProjection;
 use sightline_counters::Reader;
-use sightline_fraud::project::{scorer_spec, store_spec, DetectionProjection, ScorerProjection};
-use sightline_fraud::settings as fraud_settings;
+use sightline_fraud::project::{store_spec, DetectionProjection};
 use sightline_fraud::store::DetectionStore;
-use sightline_runtime::config::{ConsumerSettings, FraudBackend, SearchBackend};
+use sightline_runtime::config::{ConsumerSettings, FraudBackend};
 use sightline_runtime::consumer::{Lease, Projection, Source, Worker};
 use sightline_runtime::metrics::{self, Health};
-use sightline_runtime::publisher::Publisher;
 use sightline_runtime::versions::{Current, Target, Versioned, Versions};
 use sightline_runtime::{Bus, Settings, Shutdown};
 use sightline_schemas::{Detection, Event};
@@ -31,28 +32,63 @@ use tokio::sync::watch;
 use super::stores;
 use crate::cli::WorkerKind;
 
-/// `sightline worker <kind>`: its own /metrics and /healthz, stopped by a signal.
-pub async fn run(kind: WorkerKind, settings: Settings) -> anyhow::Result<ExitCode> {
+/// `sightline worker <kind>...`: its own /metrics and /healthz, stopped by a signal.
+pub async fn run(kinds: &[WorkerKind], settings: Settings) -> anyhow::Result<ExitCode> {
     let health = serve_metrics(&settings).await?;
-    run_with(kind, settings, health, Shutdown::on_signals()).await
+    run_with(kinds, settings, health, Shutdown::on_signals()).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
-/// Runs one worker until `shutdown`, reporting to `health` (several workers of one
-/// process, as in `sightline up`, share both).
+/// Runs the workers of `kinds` until `shutdown`, reporting to `health`. The cursor
+/// readers of LOGS among them share one consumer (see [`shared`]); the others run
+/// side by side.
 pub async fn run_with(
-    kind: WorkerKind,
+    kinds: &[WorkerKind],
     settings: Settings,
     health: Health,
     shutdown: Shutdown,
-) -> anyhow::Result<ExitCode> {
-    let run = Run { health, shutdown };
-    match kind {
-        WorkerKind::Indexer => indexer(settings, run).await,
-        WorkerKind::Fraud => fraud_scorer(settings, run).await,
-        WorkerKind::FraudStore => fraud_store(settings, run).await,
-        WorkerKind::Counters => counters(settings, run).await,
-        WorkerKind::Alerts => alerts(settings, run).await,
+) -> anyhow::Result<()> {
+    let mut unique: Vec<WorkerKind> = Vec::new();
+    for kind in kinds {
+        if !unique.contains(kind) {
+            unique.push(*kind);
+        }
     }
+    let (cursors, others): (Vec<_>, Vec<_>) = unique
+        .into_iter()
+        .partition(|k| shared::reads_logs_by_cursor(*k, &settings));
+    let run = |health: &Health, shutdown: &Shutdown| Run {
+        health: health.clone(),
+        shutdown: shutdown.clone(),
+    };
+    let mut workers: Vec<BoxFuture<'static, anyhow::Result<()>>> = Vec::new();
+    if !cursors.is_empty() {
+        let run = run(&health, &shutdown);
+        workers.push(shared::run(cursors, settings.clone(), run).boxed());
+    }
+    for kind in others {
+        let (settings, run) = (settings.clone(), run(&health, &shutdown));
+        workers.push(
+            async move {
+                match kind {
+                    WorkerKind::Indexer => indexer(settings, run).await,
+                    WorkerKind::FraudStore => fraud_store(settings, run).await,
+                    WorkerKind::Alerts => alerts(settings, run).await,
+                    WorkerKind::Fraud | WorkerKind::Counters => {
+                        anyhow::bail!("the {kind:?} worker reads LOGS by cursor")
+                    }
+                }
+            }
+            .boxed(),
+        );
+    }
+    futures::future::try_join_all(workers).await?;
+    Ok(())
+}
+
+/// The consumer on LOGS that the cursor-reading `roles` share in one process.
+pub fn logs_consumer(roles: &[&str]) -> String {
+    shared::spec_for(roles).consumer
 }
 
 /// What a worker reports to and stops on.
@@ -76,39 +112,16 @@ async fn follow(bus: &Bus, target: Target) -> anyhow::Result<watch::Receiver<Cur
     Ok(Versions::open(bus).await?.follow(target).await?)
 }
 
-async fn indexer(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
+/// The indexer on Elasticsearch (on the embedded index it reads LOGS by cursor,
+/// see [`shared`]).
+async fn indexer(settings: Settings, run: Run) -> anyhow::Result<()> {
     let bus = super::connect(&settings).await?;
     let mut current = follow(&bus, Target::Search).await?;
     let version = current.borrow_and_update().version;
     let s = settings.clone();
-    match settings.search.backend {
-        SearchBackend::Tantivy => {
-            let store = Versioned::open(version, move |v| stores::tantivy(s.clone(), v)).await?;
-            run_indexer(store, bus, current, settings, run).await
-        }
-        SearchBackend::Elasticsearch => {
-            let store =
-                Versioned::open(version, move |v| stores::elasticsearch(s.clone(), v)).await?;
-            run_indexer(store, bus, current, settings, run).await
-        }
-    }
-}
-
-async fn run_indexer<S: SearchStore + Clone>(
-    store: Versioned<S>,
-    bus: Bus,
-    current: watch::Receiver<Current>,
-    settings: Settings,
-    run: Run,
-) -> anyhow::Result<ExitCode> {
+    let store = Versioned::open(version, move |v| stores::elasticsearch(s.clone(), v)).await?;
     let pii = pii_hasher(&settings)?;
-    if settings.search.retention_days > 0 {
-        tokio::spawn(retention(
-            store.clone(),
-            settings.search.retention_days,
-            run.shutdown.clone(),
-        ));
-    }
+    keep_retention(&store, &settings, &run);
     let consumer = settings.indexer_consumer();
     run_logs_and_fraud(
         &bus,
@@ -122,29 +135,7 @@ async fn run_indexer<S: SearchStore + Clone>(
     .await
 }
 
-async fn fraud_scorer(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
-    let bus = super::connect(&settings).await?;
-    let projection = ScorerProjection::new(
-        fraud_settings::rules(&settings)?,
-        Publisher::new(&bus, &settings.publisher),
-        fraud_settings::snapshot_path(&settings),
-        settings.fraud.snapshot_every,
-    );
-    let mut projection = Worker::new(
-        &bus,
-        scorer_spec("fraud"),
-        settings.consumer.with_batch_size(settings.fraud.batch_size),
-        projection,
-    )
-    .with_health(run.health)
-    .run(run.shutdown)
-    .await?;
-    // A clean stop saves the state, so the next start replays nothing.
-    projection.save()?;
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn fraud_store(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
+async fn fraud_store(settings: Settings, run: Run) -> anyhow::Result<()> {
     let bus = super::connect(&settings).await?;
     let mut current = follow(&bus, Target::Fraud).await?;
     let version = current.borrow_and_update().version;
@@ -167,7 +158,7 @@ async fn run_fraud_store<S: DetectionStore + Clone>(
     current: watch::Receiver<Current>,
     settings: Settings,
     run: Run,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<()> {
     Worker::new(
         &bus,
         store_spec("fraud-store"),
@@ -178,30 +169,7 @@ async fn run_fraud_store<S: DetectionStore + Clone>(
     .with_health(run.health)
     .run(run.shutdown)
     .await?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Counts LOGS events and FRAUD detections, each under its own consumer and
-/// watermarks, in one process.
-async fn counters(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
-    let bus = super::connect(&settings).await?;
-    let mut current = follow(&bus, Target::Counters).await?;
-    let version = current.borrow_and_update().version;
-    let s = settings.clone();
-    let store = Versioned::open(version, move |v| stores::counters(s.clone(), v)).await?;
-    let consumer = settings
-        .consumer
-        .with_batch_size(settings.counters.batch_size);
-    run_logs_and_fraud(
-        &bus,
-        "counters",
-        consumer,
-        CounterProjection::<Event>::versioned(store.clone()).await,
-        CounterProjection::<Detection>::versioned(store).await,
-        current,
-        run,
-    )
-    .await
+    Ok(())
 }
 
 /// Runs a projection's two consumers in one process: LOGS events under `name`,
@@ -212,27 +180,48 @@ async fn run_logs_and_fraud(
     name: &str,
     consumer: ConsumerSettings,
     logs: impl Projection<Item = Event>,
-    fraud: impl Projection<Item = Detection>,
+    fraud: impl Projection<Item = Detection> + Sync,
     current: watch::Receiver<Current>,
-    Run { health, shutdown }: Run,
-) -> anyhow::Result<ExitCode> {
+    run: Run,
+) -> anyhow::Result<()> {
     let logs = Worker::new(bus, Source::Logs.spec(name), consumer.clone(), logs)
         .following(current.clone(), Source::Logs)
-        .with_health(health.clone())
-        .run(shutdown.clone());
-    let fraud_name = format!("{name}-fraud");
-    let fraud = Worker::new(bus, Source::Fraud.spec(&fraud_name), consumer, fraud)
-        .following(current, Source::Fraud)
-        .with_health(health)
-        .run(shutdown);
-    tokio::try_join!(logs, fraud)?;
-    Ok(ExitCode::SUCCESS)
+        .with_health(run.health.clone())
+        .run(run.shutdown.clone());
+    let fraud = fraud_half(bus, name, &consumer, fraud, &current, &run);
+    tokio::try_join!(async { Ok(logs.await.map(drop)?) }, fraud)?;
+    Ok(())
+}
+
+/// A role's worker on FRAUD, under `<name>-fraud`, following the role's versions.
+fn fraud_half<P: Projection<Item = Detection> + Sync>(
+    bus: &Bus,
+    name: &str,
+    consumer: &ConsumerSettings,
+    projection: P,
+    current: &watch::Receiver<Current>,
+    run: &Run,
+) -> BoxFuture<'static, anyhow::Result<()>> {
+    let worker = Worker::new(
+        bus,
+        Source::Fraud.spec(&format!("{name}-fraud")),
+        consumer.clone(),
+        projection,
+    )
+    .following(current.clone(), Source::Fraud)
+    .with_health(run.health.clone());
+    let shutdown = run.shutdown.clone();
+    async move {
+        worker.run(shutdown).await?;
+        Ok(())
+    }
+    .boxed()
 }
 
 /// Evaluates the alert rules on the counters (and fraud detections) and notifies.
 /// Reads the live versions: when a rebuild switches one, the evaluator starts
 /// again on the new version (its state is in Redis, so nothing is lost).
-async fn alerts(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
+async fn alerts(settings: Settings, run: Run) -> anyhow::Result<()> {
     let bus = super::connect(&settings).await?;
     let versions = Versions::open(&bus).await?;
     let mut counters = versions.follow(Target::Counters).await?;
@@ -240,7 +229,7 @@ async fn alerts(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
     // Two evaluators would notify twice: one runs, the others stand by.
     let mut shutdown = run.shutdown.clone();
     let Some(mut lease) = Lease::acquire(&bus, "ALERTS", "evaluator", &mut shutdown).await? else {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     };
     loop {
         let counters_version = counters.borrow_and_update().version;
@@ -273,13 +262,13 @@ async fn alerts(settings: Settings, run: Run) -> anyhow::Result<ExitCode> {
         watcher.abort();
         if run.shutdown.is_tripped() {
             lease.release().await;
-            return Ok(ExitCode::SUCCESS);
+            return Ok(());
         }
         if lease.lost() {
             let mut shutdown = run.shutdown.clone();
             match Lease::acquire(&bus, "ALERTS", "evaluator", &mut shutdown).await? {
                 Some(again) => lease = again,
-                None => return Ok(ExitCode::SUCCESS),
+                None => return Ok(()),
             }
             continue;
         }
@@ -308,6 +297,17 @@ async fn run_alerts<D: DetectionStore>(
         .run(SystemClock, settings.alerts.interval, shutdown)
         .await;
     Ok(())
+}
+
+/// Runs retention on the index, when `search.retention_days` asks for it.
+fn keep_retention<S: SearchStore + Clone>(store: &Versioned<S>, settings: &Settings, run: &Run) {
+    if settings.search.retention_days > 0 {
+        tokio::spawn(retention(
+            store.clone(),
+            settings.search.retention_days,
+            run.shutdown.clone(),
+        ));
+    }
 }
 
 /// Deletes documents past retention once a minute after start, then hourly.
