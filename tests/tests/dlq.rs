@@ -256,3 +256,62 @@ async fn a_dead_letter_at_the_tail_is_not_written_again_after_a_restart() {
     assert_eq!(stack.stream_messages("DLQ").await, 3, "no second letters");
     running.into_iter().for_each(|w| w.stop());
 }
+
+/// The indexer and the counters in one process, on one consumer: a message neither
+/// can take is dead-lettered once, under the shared consumer, and its fixed event,
+/// replayed, is applied once by each; a replay addressed to one of them (a letter a
+/// lone counters worker wrote) is applied by that one alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_consumer_files_one_letter_and_its_replay_reaches_each_role_once() {
+    let stack = Stack::start().await;
+    let redis = sightline_tests::Redis::start(false);
+    let events = stack.publish_generated(1, 20).await;
+    stack.publish_undecodable("logs.transaction.payments").await;
+    let url = redis.url();
+    let shared = stack.worker("indexer counters", &[("SIGHTLINE_REDIS__URL", &url)]);
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            stack.stream_messages("DLQ").await == 1 && counts(&stack, &redis).await == (20, 20)
+        })
+        .await,
+        "one letter, the good events applied"
+    );
+    let letters = json(&stack.sightline(&["dlq", "list", "--json"], None));
+    assert_eq!(letters[0]["consumer"], "indexer+counters", "{letters}");
+    let seq = letters[0]["seq"].as_u64().unwrap().to_string();
+
+    let mut fixed = events[0].clone();
+    fixed.id = sightline_schemas::Uuid::now_v7();
+    let path = stack.path("fixed.json");
+    std::fs::write(&path, serde_json::to_vec(&fixed).unwrap()).unwrap();
+    let replayed = json(&stack.sightline(
+        &["dlq", "replay", &seq, "--payload", path.to_str().unwrap()],
+        None,
+    ));
+    assert_eq!(replayed["consumer"], "indexer+counters");
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            counts(&stack, &redis).await == (21, 21)
+        })
+        .await,
+        "both apply the fixed event: {:?}",
+        counts(&stack, &redis).await
+    );
+    assert_eq!(stack.stream_messages("DLQ").await, 0);
+
+    let mut for_counters = events[1].clone();
+    for_counters.id = sightline_schemas::Uuid::now_v7();
+    sightline_runtime::consumer::replay(&stack.bus, &for_counters, "counters", 9_999)
+        .await
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            counts(&stack, &redis).await.1 == 22
+                && stack.consumer_caught_up("LOGS", "indexer").await
+        })
+        .await,
+        "the counters apply it"
+    );
+    assert_eq!(counts(&stack, &redis).await, (21, 22), "the index does not");
+    shared.stop();
+}
