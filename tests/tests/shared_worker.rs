@@ -19,7 +19,8 @@ use sightline_search::store::SearchStore;
 use sightline_tests::{eventually, fraud_traffic, straight_scoring, Redis, Stack, WorkerProcess};
 
 const EVENTS: usize = 20_000;
-const SHARED: &str = "indexer counters fraud";
+/// In any order: the shared consumer's name does not depend on it.
+const SHARED: &str = "fraud indexer counters";
 
 fn env(redis: &Redis) -> Vec<(&'static str, String)> {
     vec![
@@ -141,6 +142,18 @@ async fn one_read_of_logs_keeps_every_projection_exact_across_a_kill() {
         alone.0.try_wait().unwrap().is_none(),
         "the lone worker stands by"
     );
+    // `sightline status` names the process reading the shared consumer.
+    let status = stack
+        .command(&["status"])
+        .env("SIGHTLINE_REDIS__URL", redis.url())
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("LOGS"))
+        .unwrap_or_else(|| panic!("{status}"));
+    assert!(line.contains(" active=") && line.contains(&pid), "{line}");
     // Each role's progress is where readers of its own consumer look for it.
     assert!(stack.consumer_caught_up("LOGS", "fraud").await);
     assert!(stack.consumer_caught_up("LOGS", "counters").await);

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use sightline_api::routes::ops::{behind, lag, progress};
 use sightline_api::AppState;
+use sightline_runtime::consumer::WorkerSpec;
 use sightline_runtime::versions::{Target, Versions};
 use sightline_runtime::{consumer, topology, Settings};
 
@@ -59,8 +60,9 @@ pub async fn run(json: bool, settings: Settings) -> anyhow::Result<ExitCode> {
     println!();
     for s in consumers {
         for c in s.consumers {
-            let held = leases
-                .get(&format!("{}.{}", s.stream, c.name))
+            // A shared consumer's roles are all held by the one process reading it.
+            let held = WorkerSpec::roles_of(&c.name)
+                .find_map(|role| leases.get(&format!("{}.{role}", s.stream)))
                 .map(|h| format!(" active={h}"))
                 .unwrap_or_default();
             println!(

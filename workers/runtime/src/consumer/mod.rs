@@ -69,7 +69,13 @@ impl WorkerSpec {
     /// Whether the consumer named `consumer` reads for `role`: it is the role's
     /// own, or a [`Fanout`]'s with the role among its parts.
     pub fn reads_for(consumer: &str, role: &str) -> bool {
-        consumer == role || consumer.split(PART_SEPARATOR).any(|part| part == role)
+        consumer == role || Self::roles_of(consumer).any(|part| part == role)
+    }
+
+    /// The roles the consumer named `consumer` reads for: its parts when a
+    /// [`Fanout`] reads it, else the name itself.
+    pub fn roles_of(consumer: &str) -> impl Iterator<Item = &str> {
+        consumer.split(PART_SEPARATOR)
     }
 
     /// The names whose leases and progress this worker holds.

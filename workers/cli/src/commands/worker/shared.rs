@@ -77,10 +77,17 @@ impl Projection for LogsRole {
 /// Runs `roles` (cursor readers of LOGS, see [`reads_logs_by_cursor`]) on one
 /// consumer, and beside it the FRAUD halves of the index and the counters.
 pub(super) async fn run(
-    roles: Vec<WorkerKind>,
+    mut roles: Vec<WorkerKind>,
     settings: Settings,
     run: Run,
 ) -> anyhow::Result<()> {
+    // One order, whatever order they were given in: the consumer's name (and so
+    // where it stands) stays the same from one start to the next.
+    roles.sort_by_key(|role| match role {
+        WorkerKind::Indexer => 0,
+        WorkerKind::Counters => 1,
+        _ => 2,
+    });
     let bus = super::super::connect(&settings).await?;
     let mut parts = Vec::new();
     let mut consumer = settings.consumer.clone();
