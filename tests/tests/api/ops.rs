@@ -1,0 +1,74 @@
+//! Operations routes, errors of any route, and multipart upload.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use sightline_generator::Generator;
+use sightline_schemas::{Event, OffsetDateTime};
+use sightline_tests::api::{ApiStack, OPERATOR_KEY};
+
+use super::{ndjson, u, EVENTS};
+
+/// Checks the ops routes (every worker's consumer, lag, DLQ), then an upload.
+pub async fn check(api: &ApiStack, last: u64) {
+    let consumers = api.get("/api/ops/consumers").await;
+    let names: BTreeSet<&str> = consumers
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["consumers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].as_str().unwrap())
+        })
+        .collect();
+    // The readers of LOGS share one consumer, named after all of them.
+    for name in [
+        "indexer+counters+fraud",
+        "fraud-store",
+        "counters-fraud",
+        "indexer-fraud",
+    ] {
+        assert!(names.contains(name), "{name} in {names:?}");
+    }
+    let marks = api.get("/api/ops/watermarks").await;
+    assert_eq!(u(&marks.json["logs"]), last);
+    assert_eq!(u(&marks.json["lag"]["search"]), 0);
+    assert_eq!(u(&api.get("/api/ops/dlq").await.json["total"]), 0);
+    assert_eq!(api.get_as("/readyz", None).await.status, 200);
+    let missing = api.get("/api/nothing-here").await;
+    assert_eq!((missing.status, missing.error_code()), (404, "not_found"));
+    let doc = api.get_as("/api/openapi.json", None).await;
+    assert!(
+        doc.json["paths"]["/api/search"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .len()
+            > 10
+    );
+
+    // --- upload -------------------------------------------------------------------
+    let more: Vec<Event> =
+        Generator::new(12, OffsetDateTime::now_utc() - Duration::from_secs(30), 100)
+            .take(50)
+            .collect();
+    let uploaded = api
+        .upload("/api/logs/upload", ndjson(&more), Some(OPERATOR_KEY))
+        .await;
+    assert_eq!(u(&uploaded.json["published"]), 50, "{}", uploaded.text);
+    let after = api
+        .get_after(
+            "/api/logs/stats?window=1h",
+            u(&uploaded.json["last_sequence"]),
+        )
+        .await;
+    assert_eq!(u(&after.json["total"]), EVENTS as u64 + 50);
+    let waited_too_long = api.get_after("/api/search", 1_000_000).await;
+    assert_eq!(
+        (waited_too_long.status, waited_too_long.error_code()),
+        (503, "not_caught_up")
+    );
+}
