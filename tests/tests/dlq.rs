@@ -278,6 +278,15 @@ async fn a_shared_consumer_files_one_letter_and_its_replay_reaches_each_role_onc
     );
     let letters = json(&stack.sightline(&["dlq", "list", "--json"], None));
     assert_eq!(letters[0]["consumer"], "indexer+counters", "{letters}");
+    // Each role owns it: asked for by either, it is listed; by another, not.
+    for (role, listed) in [("counters", 1), ("indexer", 1), ("fraud", 0)] {
+        let of_role = json(&stack.sightline(&["dlq", "list", "--consumer", role, "--json"], None));
+        assert_eq!(
+            of_role.as_array().unwrap().len(),
+            listed,
+            "{role}: {of_role}"
+        );
+    }
     let seq = letters[0]["seq"].as_u64().unwrap().to_string();
 
     let mut fixed = events[0].clone();

@@ -127,7 +127,8 @@ pub enum ReplayTarget {
 pub enum DlqAction {
     /// Dead letters, newest first.
     List {
-        /// Only those this consumer gave up on (`indexer`, `fraud-store`...).
+        /// Only those this consumer gave up on (`indexer`, `fraud-store`...), a shared
+        /// consumer it is a role of (`indexer+counters+fraud`) included.
         #[arg(long)]
         consumer: Option<String>,
         #[arg(long, default_value_t = 50)]
@@ -148,10 +149,13 @@ pub enum DlqAction {
     },
     /// Deletes dead letters: one (`--seq`), one consumer's (`--consumer`) or all (`--all`).
     Purge {
+        /// The dead letter at this DLQ sequence.
         #[arg(long)]
         seq: Option<u64>,
+        /// Every one this consumer gave up on, as `list --consumer` lists them.
         #[arg(long)]
         consumer: Option<String>,
+        /// Every dead letter.
         #[arg(long)]
         all: bool,
     },

@@ -1,7 +1,7 @@
 //! `sightline dlq list|show|purge`: the dead letters every worker leaves on DLQ,
 //! with where each came from and why.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -62,8 +62,34 @@ fn letter(
     }
 }
 
-fn filter(consumer: Option<&str>) -> String {
-    consumer.map_or("dlq.>".to_owned(), |c| format!("dlq.{c}.>"))
+/// Whether a letter filed by `filed_by` is one `asked` gave up on: its own, or one
+/// of a shared consumer (`indexer+counters+fraud`) that `asked` is a role of.
+fn gave_up(filed_by: &str, asked: &str) -> bool {
+    filed_by == asked || filed_by.split('+').any(|role| role == asked)
+}
+
+/// The consumer a dead letter's subject, `dlq.<consumer>.<original subject>`, names.
+fn filed_by(subject: &str) -> Option<&str> {
+    subject.strip_prefix("dlq.")?.split('.').next()
+}
+
+/// The subjects of the letters `consumer` gave up on (every letter when `None`):
+/// one per consumer name that counts as it, as DLQ holds them now.
+async fn subjects(stream: &Stream, consumer: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let Some(asked) = consumer else {
+        return Ok(vec!["dlq.>".to_owned()]);
+    };
+    let names: BTreeSet<String> = stream
+        .info_with_subjects("dlq.>")
+        .await?
+        .try_filter_map(|(subject, _)| async move {
+            Ok(filed_by(&subject)
+                .filter(|name| gave_up(name, asked))
+                .map(str::to_owned))
+        })
+        .try_collect()
+        .await?;
+    Ok(names.iter().map(|name| format!("dlq.{name}.>")).collect())
 }
 
 pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -169,7 +195,13 @@ pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitC
                         .with_context(|| format!("deleting DLQ sequence {seq}"))?;
                     1
                 }
-                (None, Some(c), false) => stream.purge().filter(filter(Some(&c))).await?.purged,
+                (None, Some(c), false) => {
+                    let mut purged = 0;
+                    for subject in subjects(&stream, Some(&c)).await? {
+                        purged += stream.purge().filter(subject).await?.purged;
+                    }
+                    purged
+                }
                 (None, None, true) => stream.purge().await?.purged,
                 _ => anyhow::bail!("say exactly one of --seq N, --consumer NAME or --all"),
             };
@@ -186,18 +218,21 @@ async fn newest(
     consumer: Option<&str>,
     limit: usize,
 ) -> anyhow::Result<Vec<Letter>> {
-    let subject = filter(consumer);
-    let total: usize = stream
-        .info_with_subjects(&subject)
-        .await?
-        .try_fold(0, |sum, (_, n)| async move { Ok(sum + n) })
-        .await?;
+    let filter_subjects = subjects(stream, consumer).await?;
+    let mut total = 0;
+    for subject in &filter_subjects {
+        total += stream
+            .info_with_subjects(subject)
+            .await?
+            .try_fold(0, |sum, (_, n)| async move { Ok(sum + n) })
+            .await?;
+    }
     if total == 0 || limit == 0 {
         return Ok(Vec::new());
     }
     let reader = stream
         .create_consumer(OrderedConfig {
-            filter_subject: subject,
+            filter_subjects,
             deliver_policy: DeliverPolicy::All,
             ..Default::default()
         })
@@ -254,6 +289,20 @@ fn redact_digit_runs(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_role_owns_the_letters_of_the_shared_consumers_it_is_part_of() {
+        assert!(gave_up("indexer", "indexer"));
+        assert!(gave_up("indexer+counters+fraud", "counters"));
+        assert!(!gave_up("indexer+counters+fraud", "index"));
+        assert!(!gave_up("indexer-fraud", "indexer"), "another consumer");
+        assert!(!gave_up("fraud-store", "fraud"));
+        assert_eq!(
+            filed_by("dlq.indexer+counters.logs.transaction.payments"),
+            Some("indexer+counters")
+        );
+        assert_eq!(filed_by("logs.transaction.payments"), None);
+    }
 
     #[test]
     fn card_like_digit_runs_are_hidden() {
