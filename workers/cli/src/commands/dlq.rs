@@ -12,8 +12,8 @@ use async_nats::jetstream::stream::Stream;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use sightline_runtime::consumer::{
-    replay, Decode, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM,
-    ORIGINAL_SUBJECT,
+    replay, Decode, WorkerSpec, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE,
+    ORIGINAL_STREAM, ORIGINAL_SUBJECT,
 };
 use sightline_runtime::topology::DLQ;
 use sightline_runtime::Settings;
@@ -62,34 +62,37 @@ fn letter(
     }
 }
 
-/// Whether a letter filed by `filed_by` is one `asked` gave up on: its own, or one
-/// of a shared consumer (`indexer+counters+fraud`) that `asked` is a role of.
-fn gave_up(filed_by: &str, asked: &str) -> bool {
-    filed_by == asked || filed_by.split('+').any(|role| role == asked)
-}
-
 /// The consumer a dead letter's subject, `dlq.<consumer>.<original subject>`, names.
 fn filed_by(subject: &str) -> Option<&str> {
     subject.strip_prefix("dlq.")?.split('.').next()
 }
 
-/// The subjects of the letters `consumer` gave up on (every letter when `None`):
-/// one per consumer name that counts as it, as DLQ holds them now.
-async fn subjects(stream: &Stream, consumer: Option<&str>) -> anyhow::Result<Vec<String>> {
-    let Some(asked) = consumer else {
-        return Ok(vec!["dlq.>".to_owned()]);
+/// The dead letters one consumer gave up on, or all of them, as DLQ holds them now.
+struct Selection {
+    /// The subjects that select them: one per consumer name that counts as the one
+    /// asked for (its own, and any shared consumer it is a role of).
+    subjects: Vec<String>,
+    count: usize,
+}
+
+async fn select(stream: &Stream, consumer: Option<&str>) -> anyhow::Result<Selection> {
+    let mut names = BTreeSet::new();
+    let mut count = 0;
+    let mut held = stream.info_with_subjects("dlq.>").await?;
+    while let Some((subject, n)) = held.try_next().await? {
+        let Some(name) = filed_by(&subject) else {
+            continue;
+        };
+        if consumer.is_none_or(|asked| WorkerSpec::reads_for(name, asked)) {
+            count += n;
+            names.insert(name.to_owned());
+        }
+    }
+    let subjects = match consumer {
+        None => vec!["dlq.>".to_owned()],
+        Some(_) => names.iter().map(|name| format!("dlq.{name}.>")).collect(),
     };
-    let names: BTreeSet<String> = stream
-        .info_with_subjects("dlq.>")
-        .await?
-        .try_filter_map(|(subject, _)| async move {
-            Ok(filed_by(&subject)
-                .filter(|name| gave_up(name, asked))
-                .map(str::to_owned))
-        })
-        .try_collect()
-        .await?;
-    Ok(names.iter().map(|name| format!("dlq.{name}.>")).collect())
+    Ok(Selection { subjects, count })
 }
 
 pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -197,7 +200,7 @@ pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitC
                 }
                 (None, Some(c), false) => {
                     let mut purged = 0;
-                    for subject in subjects(&stream, Some(&c)).await? {
+                    for subject in select(&stream, Some(&c)).await?.subjects {
                         purged += stream.purge().filter(subject).await?.purged;
                     }
                     purged
@@ -218,21 +221,13 @@ async fn newest(
     consumer: Option<&str>,
     limit: usize,
 ) -> anyhow::Result<Vec<Letter>> {
-    let filter_subjects = subjects(stream, consumer).await?;
-    let mut total = 0;
-    for subject in &filter_subjects {
-        total += stream
-            .info_with_subjects(subject)
-            .await?
-            .try_fold(0, |sum, (_, n)| async move { Ok(sum + n) })
-            .await?;
-    }
-    if total == 0 || limit == 0 {
+    let selection = select(stream, consumer).await?;
+    if selection.count == 0 || limit == 0 {
         return Ok(Vec::new());
     }
     let reader = stream
         .create_consumer(OrderedConfig {
-            filter_subjects,
+            filter_subjects: selection.subjects,
             deliver_policy: DeliverPolicy::All,
             ..Default::default()
         })
@@ -291,12 +286,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_role_owns_the_letters_of_the_shared_consumers_it_is_part_of() {
-        assert!(gave_up("indexer", "indexer"));
-        assert!(gave_up("indexer+counters+fraud", "counters"));
-        assert!(!gave_up("indexer+counters+fraud", "index"));
-        assert!(!gave_up("indexer-fraud", "indexer"), "another consumer");
-        assert!(!gave_up("fraud-store", "fraud"));
+    fn a_letter_names_the_consumer_that_filed_it() {
         assert_eq!(
             filed_by("dlq.indexer+counters.logs.transaction.payments"),
             Some("indexer+counters")

@@ -312,6 +312,10 @@ mod tests {
         let alone = super::super::Source::Logs.spec("counters");
         assert!(alone.answers_to("indexer+counters"));
         assert!(!alone.answers_to("indexer"));
+        // A role is a whole part of the name, not a piece of another consumer's.
+        assert!(!WorkerSpec::reads_for("indexer+counters+fraud", "index"));
+        assert!(!WorkerSpec::reads_for("indexer-fraud", "indexer"));
+        assert!(!WorkerSpec::reads_for("fraud-store", "fraud"));
     }
 
     #[test]
