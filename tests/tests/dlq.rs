@@ -14,6 +14,16 @@ fn json(output: &std::process::Output) -> Value {
     serde_json::from_slice(&output.stdout).expect("JSON on stdout")
 }
 
+/// `sightline dlq replay <seq> --payload`, `event` being the fixed payload.
+fn replay_fixed(stack: &Stack, seq: &str, event: &sightline_schemas::Event) -> Value {
+    let path = stack.path("fixed.json");
+    std::fs::write(&path, serde_json::to_vec(event).unwrap()).unwrap();
+    json(&stack.sightline(
+        &["dlq", "replay", seq, "--payload", path.to_str().unwrap()],
+        None,
+    ))
+}
+
 #[tokio::test]
 async fn dead_letters_are_listed_shown_and_purged() {
     let stack = Stack::start().await;
@@ -139,12 +149,7 @@ async fn a_fixed_dead_letter_is_replayed_once_to_the_consumer_that_gave_up() {
         unreachable!()
     };
     tx.amount = amount;
-    let fixed = stack.path("fixed.json");
-    std::fs::write(&fixed, serde_json::to_vec(&bad).unwrap()).unwrap();
-    let replayed = json(&stack.sightline(
-        &["dlq", "replay", &seq, "--payload", fixed.to_str().unwrap()],
-        None,
-    ));
+    let replayed = replay_fixed(&stack, &seq, &bad);
     assert_eq!(replayed["consumer"], "indexer");
     assert_eq!(replayed["duplicate"], false);
     assert!(
@@ -177,10 +182,7 @@ async fn a_fixed_dead_letter_is_replayed_once_to_the_consumer_that_gave_up() {
     let letters =
         json(&stack.sightline(&["dlq", "list", "--consumer", "counters", "--json"], None));
     let seq = letters[0]["seq"].as_u64().unwrap().to_string();
-    json(&stack.sightline(
-        &["dlq", "replay", &seq, "--payload", fixed.to_str().unwrap()],
-        None,
-    ));
+    replay_fixed(&stack, &seq, &bad);
     assert!(
         eventually(Duration::from_secs(30), || async {
             counts(&stack, &redis).await == (21, 21)
@@ -291,12 +293,7 @@ async fn a_shared_consumer_files_one_letter_and_its_replay_reaches_each_role_onc
 
     let mut fixed = events[0].clone();
     fixed.id = sightline_schemas::Uuid::now_v7();
-    let path = stack.path("fixed.json");
-    std::fs::write(&path, serde_json::to_vec(&fixed).unwrap()).unwrap();
-    let replayed = json(&stack.sightline(
-        &["dlq", "replay", &seq, "--payload", path.to_str().unwrap()],
-        None,
-    ));
+    let replayed = replay_fixed(&stack, &seq, &fixed);
     assert_eq!(replayed["consumer"], "indexer+counters");
     assert!(
         eventually(Duration::from_secs(30), || async {
