@@ -8,7 +8,8 @@ use sightline_counters::plan::{Op, Planner};
 use sightline_schemas::{Event, OffsetDateTime};
 
 /// Every counter hash under the prefix (keys `<prefix>:{shard}:...`): key -> field
-/// -> value (watermarks and HyperLogLog sketches left out).
+/// -> value (watermarks, HyperLogLog sketches and the sets of counted detections
+/// left out).
 pub type Dump = BTreeMap<String, BTreeMap<String, i64>>;
 
 pub async fn dump(url: &str, prefix: &str) -> Dump {
@@ -24,7 +25,7 @@ pub async fn dump(url: &str, prefix: &str) -> Dump {
         .expect("KEYS");
     let mut out = Dump::new();
     for key in keys {
-        if key.contains(":wm:") || key.contains(":users:") {
+        if key.contains(":wm:") || key.contains(":users:") || key.contains(":seen:") {
             continue;
         }
         let fields: BTreeMap<String, i64> = redis::cmd("HGETALL")

@@ -12,7 +12,9 @@ use sightline_counters::{latency, Reader, RedisStore, Window};
 use sightline_generator::Generator;
 use sightline_runtime::config::CountersSettings;
 use sightline_runtime::consumer::{Position, Projection, Record};
-use sightline_schemas::{Body, Decimal, Event, Kind, OffsetDateTime, Performance, TxStatus};
+use sightline_schemas::{
+    Body, Decimal, Detection, Event, Indicator, Kind, OffsetDateTime, Performance, TxStatus, Uuid,
+};
 use sightline_tests::counters::{dump, expected};
 use sightline_tests::Redis;
 
@@ -189,5 +191,89 @@ async fn the_reader_answers_counts_revenue_users_and_percentiles() {
             got_bucket.abs_diff(truth_bucket) <= 1,
             "p{q}: read {got:?}, truth {truth}"
         );
+    }
+}
+
+/// A detection at `revision` with `indicators`, of a payment a minute ago.
+fn detection(tx: &str, revision: u32, indicators: &[&str]) -> Detection {
+    let at = OffsetDateTime::now_utc() - Duration::from_secs(60);
+    Detection {
+        id: Detection::id_for(tx, "v1"),
+        revision,
+        rules_version: "v1".into(),
+        event_id: Uuid::now_v7(),
+        transaction_id: tx.into(),
+        user_id: "u1".into(),
+        service: "payments".into(),
+        amount: Decimal::new(1000, 2),
+        currency: "EUR".into(),
+        status: TxStatus::Completed,
+        payment_method: "card".into(),
+        country: None,
+        ip: None,
+        score: 80,
+        indicators: indicators
+            .iter()
+            .map(|name| Indicator {
+                name: (*name).into(),
+                weight: 40,
+                reason: String::new(),
+            })
+            .collect(),
+        occurred_at: at,
+        detected_at: at,
+    }
+}
+
+#[tokio::test]
+async fn detections_count_once_by_id_whatever_revision_comes_first_or_again() {
+    let redis = Redis::start(false);
+    let store = RedisStore::connect(&redis.url(), layout()).await.unwrap();
+    let mut p = CounterProjection::<Detection>::new(store.clone());
+    let as_records = |first_seq: u64, ds: Vec<Detection>| -> Vec<Record<Detection>> {
+        (first_seq..)
+            .zip(ds)
+            .map(|(stream_seq, item)| Record {
+                stream_seq,
+                delivered: 1,
+                item,
+                replay_for: None,
+            })
+            .collect()
+    };
+    // tx-a is first published at revision 1 (it scored low, then a burst raised
+    // it); tx-b at revision 0.
+    p.apply(&as_records(
+        1,
+        vec![
+            detection("tx-a", 1, &["velocity"]),
+            detection("tx-b", 0, &["bot"]),
+        ],
+    ))
+    .await
+    .unwrap();
+    // A scorer that restarted after the bus's duplicate window publishes both
+    // again at new sequences, then tx-a's next revision adds an indicator.
+    p.apply(&as_records(
+        3,
+        vec![
+            detection("tx-b", 0, &["bot"]),
+            detection("tx-a", 1, &["velocity"]),
+            detection("tx-a", 2, &["velocity", "impossible_travel"]),
+        ],
+    ))
+    .await
+    .unwrap();
+    let reader = Reader::new(&store);
+    let window = Window::ending_now(Duration::from_secs(600)).unwrap();
+    for (selector, n) in [
+        ("fraud=detection", 2),
+        ("fraud=revision", 2), // revisions 1 and 2 of tx-a
+        ("fraud_indicator=velocity", 1),
+        ("fraud_indicator=bot", 1),
+        ("fraud_indicator=impossible_travel", 1),
+    ] {
+        let read = reader.count(selector, window).await.unwrap().value;
+        assert_eq!(read, n, "{selector}");
     }
 }

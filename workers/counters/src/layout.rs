@@ -22,6 +22,9 @@ pub enum Family {
     Latency,
     /// HyperLogLog: user ids seen in the hour.
     Users,
+    /// Set: the members already counted in the counts bucket of the same step
+    /// and start (detection ids), on that bucket's shard.
+    Seen,
 }
 
 impl Family {
@@ -31,6 +34,7 @@ impl Family {
             Family::Revenue => "rev",
             Family::Latency => "lat",
             Family::Users => "users",
+            Family::Seen => "seen",
         }
     }
 }
@@ -149,9 +153,11 @@ impl Layout {
     /// second does not land on one node. Unique-user sketches all share one shard
     /// so a multi-hour count can merge them (PFCOUNT needs one slot).
     pub fn shard(&self, family: Family, step: i64, bucket: i64) -> u16 {
-        if family == Family::Users {
-            return 0;
-        }
+        let family = match family {
+            Family::Users => return 0,
+            Family::Seen => Family::Counts,
+            other => other,
+        };
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for byte in family
             .tag()
@@ -205,6 +211,10 @@ mod tests {
         assert_eq!(key, format!("sightline:{{{shard}}}:c:60:1700000040"));
         assert_eq!(l.watermark_key(3, Source::Logs), "sightline:{3}:wm:logs");
         assert_eq!(l.key(Family::Users, 3600, 7200), "sightline:{0}:users:7200");
+        assert_eq!(
+            l.key(Family::Seen, 60, 1_700_000_040),
+            format!("sightline:{{{shard}}}:seen:60:1700000040")
+        );
     }
 
     #[test]

@@ -28,6 +28,14 @@ pub const REVENUE_SCALE: i64 = 10_000;
 pub enum Op {
     Incr(Vec<(String, i64)>),
     Add(Vec<String>),
+    /// Counts that must land once per member whatever is delivered again: each
+    /// `(member, field)` adds 1 to the hash's field only if `member` is new to the
+    /// set `seen` (same shard, same expiry). A detection republished after the
+    /// bus's duplicate window, or first seen at a later revision, counts once.
+    Once {
+        seen: String,
+        fields: Vec<(String, String)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +67,8 @@ pub struct Planner<'l> {
     now: i64,
     buckets: HashMap<i64, Bucket>,
     users: HashMap<i64, HashSet<String>>,
+    /// Per finest bucket, the `(member, count field)` pairs counted once.
+    once: HashMap<i64, Vec<(String, String)>>,
     field: String,
 }
 
@@ -69,6 +79,7 @@ impl<'l> Planner<'l> {
             now,
             buckets: HashMap::new(),
             users: HashMap::new(),
+            once: HashMap::new(),
             field: String::with_capacity(128),
         }
     }
@@ -166,21 +177,23 @@ impl<'l> Planner<'l> {
         }
     }
 
-    /// Fraud detections count once, on their first revision (later revisions
-    /// of the same detection raise its score; they are counted as revisions).
+    /// A fraud detection counts once by its id, whatever revision is seen first
+    /// and however often it is delivered: `fraud=detection` per detection,
+    /// `fraud_indicator=<name>` per detection and indicator (an indicator a later
+    /// revision adds counts then), `fraud=revision` per revision above 0.
     pub fn add_detection(&mut self, d: &Detection) {
         let at = d.occurred_at.unix_timestamp();
         let finest = self.layout.steps()[0].bucket(at);
-        let b = self.buckets.entry(finest).or_default();
-        let f = &mut self.field;
+        let once = self.once.entry(finest).or_default();
+        let id = d.id.simple().to_string();
         if d.revision > 0 {
-            count(b, f, &[("fraud", Some("revision"))]);
-            return;
+            once.push((format!("{id}#{}", d.revision), "fraud=revision".into()));
         }
-        count(b, f, &[("fraud", Some("detection"))]);
         for i in &d.indicators {
-            count(b, f, &[("fraud_indicator", Some(&i.name))]);
+            let field = selector(&mut self.field, &[("fraud_indicator", Some(&i.name))]);
+            once.push((format!("{id}/{}", field), field.to_owned()));
         }
+        once.push((id, "fraud=detection".into()));
     }
 
     /// The writes of the batch, one entry per shard (empty when it has none).
@@ -238,6 +251,34 @@ impl<'l> Planner<'l> {
                 key: layout.key(Family::Users, step.secs, hour),
                 expire_at,
                 op: Op::Add(members),
+            });
+        }
+        let mut once: BTreeMap<String, (u16, i64, String, Vec<(String, String)>)> = BTreeMap::new();
+        for (finest, pairs) in &self.once {
+            for step in layout.steps() {
+                let start = step.bucket(*finest);
+                let expire_at = step.expire_at(start);
+                if expire_at <= self.now {
+                    continue;
+                }
+                // The set lives beside the hash it guards: one shard, one script.
+                let key = layout.key(Family::Counts, step.secs, start);
+                let entry = once.entry(key).or_insert_with(|| {
+                    (
+                        layout.shard(Family::Counts, step.secs, start),
+                        expire_at,
+                        layout.key(Family::Seen, step.secs, start),
+                        Vec::new(),
+                    )
+                });
+                entry.3.extend(pairs.iter().cloned());
+            }
+        }
+        for (key, (shard, expire_at, seen, fields)) in once {
+            shards[usize::from(shard)].keys.push(KeyWrite {
+                key,
+                expire_at,
+                op: Op::Once { seen, fields },
             });
         }
         shards

@@ -261,3 +261,72 @@ fn values_are_cleaned_alike_on_the_plain_and_the_general_path() {
     assert_eq!(clean(&"ä".repeat(150)), "ä".repeat(100));
     assert_eq!(clean(&"y".repeat(100)), "y".repeat(100));
 }
+
+fn detection(tx: &str, revision: u32, indicators: &[&str]) -> Detection {
+    Detection {
+        id: Detection::id_for(tx, "v1"),
+        revision,
+        rules_version: "v1".into(),
+        event_id: sightline_schemas::Uuid::nil(),
+        transaction_id: tx.into(),
+        user_id: "u1".into(),
+        service: "payments".into(),
+        amount: "10".parse().unwrap(),
+        currency: "EUR".into(),
+        status: TxStatus::Completed,
+        payment_method: "card".into(),
+        country: None,
+        ip: None,
+        score: 80,
+        indicators: indicators
+            .iter()
+            .map(|name| sightline_schemas::Indicator {
+                name: (*name).into(),
+                weight: 40,
+                reason: String::new(),
+            })
+            .collect(),
+        occurred_at: T0,
+        detected_at: T0,
+    }
+}
+
+#[test]
+fn a_detection_first_seen_at_a_later_revision_is_counted_once_by_its_id() {
+    let l = layout(4);
+    let mut p = Planner::new(&l, T0.unix_timestamp());
+    p.add_detection(&detection("tx-1", 1, &["velocity"]));
+    let writes = p.finish();
+    assert!(increments(&writes).is_empty(), "detections never count blindly");
+    let id = Detection::id_for("tx-1", "v1").simple().to_string();
+    for step in l.steps() {
+        let start = step.bucket(T0.unix_timestamp());
+        let shard = l.shard(Family::Counts, step.secs, start);
+        let w = writes[usize::from(shard)]
+            .keys
+            .iter()
+            .find(|w| w.key == l.key(Family::Counts, step.secs, start))
+            .expect("a write to the counts bucket");
+        let Op::Once { seen, fields } = &w.op else {
+            panic!("{:?}", w.op);
+        };
+        // The set that guards the hash lives on the hash's shard.
+        assert_eq!(seen, &l.key(Family::Seen, step.secs, start));
+        assert!(seen.contains(&format!("{{{shard}}}")));
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(m, f)| (m.as_str(), f.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                (format!("{id}#1").as_str(), "fraud=revision"),
+                (
+                    format!("{id}/fraud_indicator=velocity").as_str(),
+                    "fraud_indicator=velocity"
+                ),
+                (id.as_str(), "fraud=detection"),
+            ]
+        );
+    }
+}

@@ -140,6 +140,13 @@ impl RedisStore {
                         call.arg(m);
                     }
                 }
+                Op::Once { seen, fields } => {
+                    call.key(seen);
+                    call.arg("o").arg(w.expire_at).arg(fields.len());
+                    for (member, field) in fields {
+                        call.arg(member).arg(field);
+                    }
+                }
             }
         }
         self.count_round_trip();
