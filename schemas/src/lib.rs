@@ -9,6 +9,7 @@ mod detection;
 mod envelope;
 mod error;
 pub mod json_schema;
+pub mod mask;
 mod payload;
 pub mod subject;
 mod validate;

@@ -1,6 +1,7 @@
 //! The subject layout: `logs.<kind>.<service>` for events, one prefix per stream.
 
 use crate::envelope::Event;
+use crate::error::{EventError, EventErrorKind};
 
 pub const LOGS_PREFIX: &str = "logs";
 pub const FRAUD_PREFIX: &str = "fraud";
@@ -12,9 +13,45 @@ pub fn for_event(event: &Event) -> String {
     format!("{LOGS_PREFIX}.{}.{}", event.kind().as_str(), event.service)
 }
 
-/// The dead-letter subject for a message that failed in `consumer`.
-pub fn dead_letter(consumer: &str, original_subject: &str) -> String {
-    format!("{DLQ_PREFIX}.{consumer}.{original_subject}")
+/// Checks that an event read from `subject` belongs there (`logs.<kind>.<service>`).
+/// Readers filter by subject: an error published under `logs.transaction.` would
+/// reach the readers of payments and be missed by those of errors.
+pub fn check_event_subject(event: &Event, subject: &str) -> Result<(), EventError> {
+    let mut tokens = subject.splitn(3, '.');
+    let (prefix, kind, service) = (tokens.next(), tokens.next(), tokens.next());
+    if prefix != Some(LOGS_PREFIX) {
+        return Ok(());
+    }
+    let fail = |field: &str, reason: String| {
+        Err(EventError::single(EventErrorKind::Invalid, field, reason))
+    };
+    if kind != Some(event.kind().as_str()) {
+        return fail(
+            "kind",
+            format!(
+                "is {} but the event was published on {subject}: publish it on {}",
+                event.kind().as_str(),
+                for_event(event)
+            ),
+        );
+    }
+    if service != Some(event.service.as_str()) {
+        return fail(
+            "service",
+            format!(
+                "does not match the subject {subject}: publish it on {}",
+                for_event(event)
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// The dead-letter subject for the message at `stream_seq` of `original_subject`'s
+/// stream that failed in `consumer`: one subject per letter, so the DLQ can refuse
+/// a second letter for the same message (see the runtime's dlq module).
+pub fn dead_letter(consumer: &str, stream_seq: u64, original_subject: &str) -> String {
+    format!("{DLQ_PREFIX}.{consumer}.{stream_seq}.{original_subject}")
 }
 
 /// The wildcard that matches everything under a prefix (`logs.>`).

@@ -321,3 +321,33 @@ async fn a_shared_consumer_files_one_letter_and_its_replay_reaches_each_role_onc
     assert_eq!(counts(&stack, &redis).await, (21, 22), "the index does not");
     shared.stop();
 }
+
+/// A message dead-lettered again after its first letter left the DLQ's duplicate
+/// window (a restart that delivers it again, much later) is not filed twice: each
+/// letter has a subject of its own that the DLQ accepts once.
+#[tokio::test]
+async fn a_message_is_dead_lettered_once_per_consumer_past_the_duplicate_window() {
+    use sightline_runtime::consumer::dlq::{publish, DeadLetter, Filed};
+    let stack = Stack::start().await;
+    let mut dlq = stack.bus.js.get_stream("DLQ").await.unwrap();
+    let mut config = dlq.info().await.unwrap().config.clone();
+    config.duplicate_window = Duration::from_millis(200);
+    stack.bus.js.update_stream(config).await.unwrap();
+    let letter = |consumer: &'static str, seq: u64| DeadLetter {
+        stream: "LOGS",
+        consumer,
+        subject: "logs.transaction.payments",
+        stream_seq: seq,
+        delivered: 1,
+        reason: "refused",
+        headers: None,
+        payload: bytes::Bytes::from_static(b"{}"),
+    };
+    assert_eq!(publish(&stack.bus, letter("indexer", 7)).await.unwrap(), Filed::Now);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(publish(&stack.bus, letter("indexer", 7)).await.unwrap(), Filed::Before);
+    // Another consumer's letter for the same message, and another message.
+    assert_eq!(publish(&stack.bus, letter("counters", 7)).await.unwrap(), Filed::Now);
+    assert_eq!(publish(&stack.bus, letter("indexer", 8)).await.unwrap(), Filed::Now);
+    assert_eq!(stack.stream_messages("DLQ").await, 3);
+}

@@ -51,6 +51,27 @@ async fn poison_messages_land_in_the_dlq_and_their_neighbours_are_applied() {
     stack
         .publish_unchecked("logs.transaction.payments", &bad)
         .await;
+    // A valid error event on a payment's subject, and a payment carrying a card
+    // number where its fingerprint belongs.
+    let mut misfiled = Generator::new(
+        4,
+        sightline_schemas::OffsetDateTime::now_utc() - Duration::from_secs(3600),
+        50,
+    )
+    .find(|e| e.kind() == sightline_schemas::Kind::Error)
+    .unwrap();
+    misfiled.service = "checkout".into();
+    stack
+        .publish_unchecked("logs.transaction.checkout", &misfiled)
+        .await;
+    let mut carded = bad.clone();
+    if let sightline_schemas::Body::Transaction(tx) = &mut carded.payload {
+        tx.amount = sightline_schemas::Decimal::ONE;
+        tx.card_fingerprint = Some(CARD.into());
+    }
+    stack
+        .publish_unchecked("logs.transaction.payments", &carded)
+        .await;
     stack.publish_generated(3, 50).await;
 
     let tally = Tally::default();
@@ -70,7 +91,7 @@ async fn poison_messages_land_in_the_dlq_and_their_neighbours_are_applied() {
     assert!(applied, "applied {}", tally.0.lock().unwrap().len());
     assert!(
         eventually(Duration::from_secs(10), || async {
-            stack.stream_messages("DLQ").await == 2
+            stack.stream_messages("DLQ").await == 4
         })
         .await
     );
@@ -82,7 +103,7 @@ async fn poison_messages_land_in_the_dlq_and_their_neighbours_are_applied() {
     let second = stack.dead_letter(2).await;
     assert_eq!(
         first.subject.as_str(),
-        "dlq.tally.logs.transaction.checkout"
+        "dlq.tally.51.logs.transaction.checkout"
     );
     assert_eq!(
         header(&first, consumer::ORIGINAL_SUBJECT),
@@ -103,7 +124,30 @@ async fn poison_messages_land_in_the_dlq_and_their_neighbours_are_applied() {
         header(&second, consumer::ERROR)
     );
     assert_eq!(header(&second, "Content-Type"), "application/json");
+
+    let third = stack.dead_letter(3).await;
+    assert!(
+        header(&third, consumer::ERROR).contains(
+            "kind: is error but the event was published on logs.transaction.checkout"
+        ),
+        "{}",
+        header(&third, consumer::ERROR)
+    );
+    // The refused card number is masked in the letter, and the letter says so.
+    let fourth = stack.dead_letter(4).await;
+    assert!(
+        header(&fourth, consumer::ERROR).contains("card_fingerprint"),
+        "{}",
+        header(&fourth, consumer::ERROR)
+    );
+    let payload = String::from_utf8_lossy(&fourth.payload);
+    assert!(!payload.contains(CARD), "{payload}");
+    assert!(payload.contains("****************"), "{payload}");
+    assert_eq!(header(&fourth, consumer::MASKED), "1");
 }
+
+/// A test card number (passes the Luhn check).
+const CARD: &str = "4111111111111111";
 
 /// A watermark projection kept in a file: the counts and the last applied sequence
 /// are written together, atomically (write to a temp file, fsync, rename).

@@ -129,6 +129,8 @@ impl WorkerMetrics {
 
     pub fn dead_lettered(&self, consumer: &str, subject: &str, stream_seq: u64, reason: &str) {
         self.dead_lettered.with_label_values(&[consumer]).inc();
+        // A store's refusal may quote the value it refused.
+        let (reason, _) = sightline_schemas::mask::masked(reason);
         tracing::warn!(
             consumer,
             subject,

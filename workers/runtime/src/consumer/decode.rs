@@ -45,7 +45,7 @@ impl<T: Decode> Decoded<T> {
             {
                 continue;
             }
-            match T::decode(msg.headers.as_ref(), &msg.payload) {
+            match T::decode(msg.subject.as_str(), msg.headers.as_ref(), &msg.payload) {
                 Ok(item) => {
                     records.push(Record {
                         stream_seq,

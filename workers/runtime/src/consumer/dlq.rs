@@ -1,10 +1,13 @@
-//! Dead letters: a poison message is published to `dlq.<consumer>.<subject>` with
-//! its original payload and where it came from, then terminated in its stream.
+//! Dead letters: a poison message is published to
+//! `dlq.<consumer>.<origin sequence>.<subject>` with its payload (card numbers
+//! masked) and where it came from, then terminated in its stream.
 
+use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::publish::PublishAck;
 use async_nats::HeaderMap;
 use bytes::Bytes;
+use sightline_schemas::mask::mask_card_numbers;
 use sightline_schemas::{encode, subject, Encoding, Event, Validate};
 
 use crate::error::Error;
@@ -16,6 +19,8 @@ pub const ORIGINAL_SEQUENCE: &str = "Sightline-Original-Sequence";
 pub const CONSUMER: &str = "Sightline-Consumer";
 pub const ERROR: &str = "Sightline-Error";
 pub const DELIVERY_COUNT: &str = "Sightline-Delivery-Count";
+/// On a dead letter whose payload held card numbers: how many were masked.
+pub const MASKED: &str = "Sightline-Masked-Card-Numbers";
 /// On a message replayed from the DLQ: the one consumer that applies it; every
 /// other consumer of the stream acks it without applying (they had it already).
 pub const REPLAY_FOR: &str = "Sightline-Replay-For";
@@ -32,12 +37,28 @@ pub struct DeadLetter<'a> {
     pub payload: Bytes,
 }
 
-/// Publishes the dead letter and waits until DLQ stored it. The message id makes a
-/// redelivered poison message land in the DLQ once.
-pub async fn publish(bus: &Bus, letter: DeadLetter<'_>) -> Result<(), Error> {
+/// Whether the letter was written now or had been already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filed {
+    Now,
+    Before,
+}
+
+/// Publishes the dead letter and waits until DLQ stored it. Each letter has a
+/// subject of its own (consumer and origin sequence), published only if that subject
+/// holds nothing yet: a message is dead-lettered once per consumer, however often it
+/// is delivered again and whatever restarts come between, also past the DLQ's
+/// duplicate window.
+pub async fn publish(bus: &Bus, letter: DeadLetter<'_>) -> Result<Filed, Error> {
     let mut headers = HeaderMap::new();
     if let Some(content_type) = letter.headers.and_then(|h| h.get("Content-Type")) {
         headers.insert("Content-Type", content_type.as_str());
+    }
+    // Sightline writes no card number anywhere, a refused payload included.
+    let mut payload = letter.payload.to_vec();
+    let masked = mask_card_numbers(&mut payload);
+    if masked > 0 {
+        headers.insert(MASKED, masked.to_string().as_str());
     }
     headers.insert(ORIGINAL_SUBJECT, letter.subject);
     headers.insert(ORIGINAL_STREAM, letter.stream);
@@ -46,27 +67,32 @@ pub async fn publish(bus: &Bus, letter: DeadLetter<'_>) -> Result<(), Error> {
     headers.insert(ERROR, header_safe(letter.reason).as_str());
     headers.insert(DELIVERY_COUNT, letter.delivered.to_string().as_str());
     let message = PublishMessage::build()
-        .payload(letter.payload)
+        .payload(Bytes::from(payload))
         .headers(headers)
         .message_id(format!(
             "{}.{}.{}",
             letter.stream, letter.stream_seq, letter.consumer
-        ));
+        ))
+        .expected_last_subject_sequence(0);
+    let subject = subject::dead_letter(letter.consumer, letter.stream_seq, letter.subject);
     let ack = bus
         .js
-        .send_publish(
-            subject::dead_letter(letter.consumer, letter.subject),
-            message,
-        )
+        .send_publish(subject, message)
         .await
         .map_err(|e| Error::nats("publish dead letter", e))?;
-    ack.await.map_err(|e| Error::nats("dead letter ack", e))?;
-    Ok(())
+    match ack.await {
+        Ok(ack) if ack.duplicate => Ok(Filed::Before),
+        Ok(_) => Ok(Filed::Now),
+        Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(Filed::Before),
+        Err(e) => Err(Error::nats("dead letter ack", e)),
+    }
 }
 
-/// Header values are one line of printable ASCII; reasons are capped at 1 KiB.
+/// Header values are one line of printable ASCII, card numbers masked; reasons
+/// are capped at 1 KiB.
 fn header_safe(reason: &str) -> String {
-    reason
+    sightline_schemas::mask::masked(reason)
+        .0
         .chars()
         .map(|c| {
             if c.is_ascii_graphic() || c == ' ' {

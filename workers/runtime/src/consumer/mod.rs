@@ -4,7 +4,7 @@
 
 mod acking;
 mod decode;
-mod dlq;
+pub mod dlq;
 mod follow;
 mod lease;
 mod progress;
@@ -23,8 +23,8 @@ use tokio::sync::watch;
 use acking::Acking;
 use decode::Decoded;
 pub use dlq::{
-    replay, DeadLetter, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM,
-    ORIGINAL_SUBJECT, REPLAY_FOR,
+    replay, DeadLetter, Filed, CONSUMER, DELIVERY_COUNT, ERROR, MASKED, ORIGINAL_SEQUENCE,
+    ORIGINAL_STREAM, ORIGINAL_SUBJECT, REPLAY_FOR,
 };
 pub use lease::{holders, Lease, LEASES, LEASE_TTL};
 pub use progress::{applied_through, caught_up, Progress};

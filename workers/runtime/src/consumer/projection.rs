@@ -11,7 +11,12 @@ use crate::error::Error;
 /// Turns a message into the type a projection consumes. Errors are poison: the
 /// message goes to the DLQ with the error as its reason.
 pub trait Decode: Sized + Send + Sync + 'static {
-    fn decode(headers: Option<&HeaderMap>, payload: &[u8]) -> Result<Self, EventError>;
+    /// Decodes the message read from `subject`.
+    fn decode(
+        subject: &str,
+        headers: Option<&HeaderMap>,
+        payload: &[u8],
+    ) -> Result<Self, EventError>;
 
     /// When the thing happened, for the occurred_at-to-applied latency metric.
     fn occurred_at(&self) -> Option<OffsetDateTime> {
@@ -20,8 +25,15 @@ pub trait Decode: Sized + Send + Sync + 'static {
 }
 
 impl Decode for Event {
-    fn decode(headers: Option<&HeaderMap>, payload: &[u8]) -> Result<Self, EventError> {
-        sightline_schemas::decode(payload, encoding(headers)?)
+    /// A valid event on the subject of its kind and service.
+    fn decode(
+        subject: &str,
+        headers: Option<&HeaderMap>,
+        payload: &[u8],
+    ) -> Result<Self, EventError> {
+        let event = sightline_schemas::decode(payload, encoding(headers)?)?;
+        sightline_schemas::subject::check_event_subject(&event, subject)?;
+        Ok(event)
     }
 
     fn occurred_at(&self) -> Option<OffsetDateTime> {
@@ -37,7 +49,11 @@ fn encoding(headers: Option<&HeaderMap>) -> Result<Encoding, EventError> {
 }
 
 impl Decode for Detection {
-    fn decode(headers: Option<&HeaderMap>, payload: &[u8]) -> Result<Self, EventError> {
+    fn decode(
+        _subject: &str,
+        headers: Option<&HeaderMap>,
+        payload: &[u8],
+    ) -> Result<Self, EventError> {
         Detection::decode(payload, encoding(headers)?)
     }
 

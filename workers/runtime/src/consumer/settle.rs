@@ -175,11 +175,18 @@ impl<P: Projection> Worker<P> {
             headers: msg.headers.as_ref(),
             payload: msg.payload.clone(),
         };
-        if let Err(e) = dlq::publish(&self.bus, letter).await {
-            tracing::error!(consumer = %self.spec.consumer, error = %e, "cannot write the DLQ; will retry");
-            return false;
+        match dlq::publish(&self.bus, letter).await {
+            Ok(dlq::Filed::Now) => {
+                metrics::worker().dead_lettered(&self.spec.consumer, msg.subject.as_str(), seq, reason)
+            }
+            Ok(dlq::Filed::Before) => {
+                tracing::debug!(consumer = %self.spec.consumer, stream_seq = seq, "dead-lettered before; not filed again")
+            }
+            Err(e) => {
+                tracing::error!(consumer = %self.spec.consumer, error = %e, "cannot write the DLQ; will retry");
+                return false;
+            }
         }
-        metrics::worker().dead_lettered(&self.spec.consumer, msg.subject.as_str(), seq, reason);
         let _ = msg.ack_with(AckKind::Term).await;
         true
     }

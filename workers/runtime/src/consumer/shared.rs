@@ -217,6 +217,7 @@ mod tests {
 
     impl super::super::Decode for Seq {
         fn decode(
+            _: &str,
             _: Option<&async_nats::HeaderMap>,
             _: &[u8],
         ) -> Result<Self, sightline_schemas::EventError> {
