@@ -91,6 +91,8 @@ pub struct ScorerProjection {
     snapshot_every: Duration,
     /// `None` until the first save, so the first batch after a start is saved at once.
     last_snapshot: Option<Instant>,
+    /// The sequence of the snapshot on disk (restored or written); 0 for none.
+    saved: u64,
     loaded: bool,
     published: u64,
 }
@@ -110,6 +112,7 @@ impl ScorerProjection {
             snapshot_path,
             snapshot_every,
             last_snapshot: None,
+            saved: 0,
             loaded: false,
             published: 0,
         }
@@ -129,6 +132,7 @@ impl ScorerProjection {
         tracing::info!(seq, path = %self.snapshot_path.display(), "fraud scorer state restored");
         self.scorer = Scorer::with_state(rules, state);
         self.seq = Some(seq);
+        self.saved = seq;
         Ok(())
     }
 
@@ -147,7 +151,13 @@ impl ScorerProjection {
             .map_err(|e| FraudError::Backend(format!("encoding the scorer state: {e}")))?;
         write_atomically(&self.snapshot_path, &bytes)?;
         self.last_snapshot = Some(Instant::now());
+        self.saved = seq;
         Ok(())
+    }
+
+    /// The sequence of the snapshot on disk: where a restart resumes.
+    pub fn saved_seq(&self) -> u64 {
+        self.saved
     }
 
     fn save_when_due(&mut self) -> Result<(), FraudError> {
@@ -233,6 +243,22 @@ impl Projection for ScorerProjection {
         self.flush().await?;
         self.save_when_due()?;
         Ok(Outcome::default())
+    }
+
+    fn saved_through(&self, _part: usize) -> Option<u64> {
+        Some(self.saved)
+    }
+
+    /// Traffic stopped: the state is saved now rather than when next due, which
+    /// may be never. A crash after this replays nothing (and so republishes no
+    /// detection and files no dead letter again).
+    async fn idle(&mut self) -> Result<bool, Error> {
+        if self.seq.is_none_or(|seq| seq <= self.saved) {
+            return Ok(false);
+        }
+        self.flush().await?;
+        self.save()?;
+        Ok(self.seq.is_some_and(|seq| seq <= self.saved))
     }
 
     /// Dead letters hold nothing to observe: the snapshot's sequence moves over them.

@@ -144,6 +144,8 @@ pub struct Worker<P: Projection> {
     switched: bool,
     /// Where a cursor consumer's worker records what it applied.
     progress: Option<Progress>,
+    /// The last sequence recorded as applied (or positioned after).
+    applied: u64,
 }
 
 /// What the loop does after a batch.
@@ -164,6 +166,7 @@ impl<P: Projection> Worker<P> {
             versions: Vec::new(),
             switched: false,
             progress: None,
+            applied: 0,
         }
     }
 
@@ -241,11 +244,13 @@ impl<P: Projection> Worker<P> {
             self.settings.batch_linger,
         );
         let spec = self.spec.clone();
-        let mut prefetched: Option<Decoded<P::Item>> = None;
+        // The next batch, pulled and decoded while the last one was applied; a
+        // failed pull is kept as it is, to be handled as one on the main path.
+        let mut prefetched: Option<Result<Decoded<P::Item>, Error>> = None;
         let mut restart = true;
         while !shutdown.is_tripped() {
             if leases.iter().any(Lease::lost) {
-                if let Some(batch) = prefetched.take() {
+                if let Some(Ok(batch)) = prefetched.take() {
                     acking.hand_back(batch.messages).await;
                 }
                 release(std::mem::take(&mut leases)).await;
@@ -256,7 +261,7 @@ impl<P: Projection> Worker<P> {
                 restart = true;
             }
             if self.version_changed() {
-                if let Some(batch) = prefetched.take() {
+                if let Some(Ok(batch)) = prefetched.take() {
                     acking.hand_back(batch.messages).await;
                 }
                 self.follow_version(&mut shutdown).await?;
@@ -268,7 +273,7 @@ impl<P: Projection> Worker<P> {
                 self.rewind(&stream, &mut shutdown).await?;
             }
             let batch = match prefetched.take() {
-                Some(batch) => Ok(batch),
+                Some(batch) => batch,
                 None => puller
                     .next()
                     .await
@@ -279,7 +284,10 @@ impl<P: Projection> Worker<P> {
                     acking.hand_back(batch.messages).await;
                     break;
                 }
-                Ok(batch) if batch.messages.is_empty() => continue,
+                Ok(batch) if batch.messages.is_empty() => {
+                    self.idle().await;
+                    continue;
+                }
                 Ok(batch) => batch,
                 Err(e) => {
                     tracing::warn!(consumer = %self.spec.consumer, error = %e, "pull failed; retrying");
@@ -299,10 +307,7 @@ impl<P: Projection> Worker<P> {
                 tokio::join!(self.process(&stream, batch, acking, &shutdown), next_batch);
             match next {
                 Ok(next) if shutdown.is_tripped() => acking.hand_back(next.messages).await,
-                Ok(next) => prefetched = Some(next),
-                Err(e) => {
-                    tracing::debug!(consumer = %self.spec.consumer, error = %e, "prefetch failed")
-                }
+                next => prefetched = Some(next),
             }
             if let Flow::Restart = flow? {
                 self.pause(&mut shutdown).await;
@@ -406,6 +411,21 @@ impl<P: Projection> Worker<P> {
                     self.pause(shutdown).await;
                 }
                 Err(e) => return Err(Error::nats("reset consumer", e)),
+            }
+        }
+    }
+
+    /// Nothing to deliver: a cursor projection saves what it holds in memory, and
+    /// the progress it reports moves to what it saved.
+    async fn idle(&mut self) {
+        if self.progress.is_none() {
+            return;
+        }
+        match self.projection.idle().await {
+            Ok(true) => self.record_progress(self.applied).await,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(consumer = %self.spec.consumer, error = %e, "cannot save the projection while idle; retrying when next idle")
             }
         }
     }

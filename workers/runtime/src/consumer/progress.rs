@@ -125,12 +125,19 @@ fn cursor_idle(info: &consumer::Info, applied: Option<u64>) -> bool {
 }
 
 impl<P: super::Projection> super::Worker<P> {
-    /// Records `seq` as applied, for a cursor consumer. A failure is only logged:
-    /// progress is for those watching, the watermark is what the worker resumes from.
-    pub(super) async fn record_progress(&self, seq: u64) {
+    /// Records `seq` as applied, for a cursor consumer: for each role, what it
+    /// holds durably of it (see [`super::Projection::saved_through`]). A failure
+    /// is only logged: progress is for those watching, the watermark is what the
+    /// worker resumes from.
+    pub(super) async fn record_progress(&mut self, seq: u64) {
+        self.applied = seq;
         if let Some(progress) = &self.progress {
-            for role in self.spec.roles() {
-                if let Err(e) = progress.record(role, seq).await {
+            for (part, role) in self.spec.roles().iter().enumerate() {
+                let at = self
+                    .projection
+                    .saved_through(part)
+                    .map_or(seq, |saved| saved.min(seq));
+                if let Err(e) = progress.record(role, at).await {
                     tracing::warn!(consumer = %role, error = %e, "cannot record progress");
                 }
             }

@@ -133,6 +133,22 @@ pub trait Projection: Send + 'static {
         async { Ok(()) }
     }
 
+    /// The last stream sequence part `part` holds durably, when that is behind what
+    /// it has applied: a projection that keeps its state in memory and saves it
+    /// from time to time (a snapshot with its sequence). The worker reports this,
+    /// not what was applied, as the part's progress: it is where a restart resumes.
+    /// `None`: everything applied is durable.
+    fn saved_through(&self, _part: usize) -> Option<u64> {
+        None
+    }
+
+    /// The consumer has nothing to deliver: a projection holding applied work in
+    /// memory saves it now, so a crash while traffic is stopped replays nothing.
+    /// True when it saved something (its [`Projection::saved_through`] moved).
+    fn idle(&mut self) -> impl Future<Output = Result<bool, Error>> + Send {
+        async { Ok(false) }
+    }
+
     /// Moves to another version of the projection's store: a rebuild switched it
     /// (see [`crate::versions`]). The runtime then resumes after the version's floor.
     fn follow(&mut self, _version: u64) -> impl Future<Output = Result<(), Error>> + Send {

@@ -150,6 +150,23 @@ where
         self.parts.len()
     }
 
+    fn saved_through(&self, part: usize) -> Option<u64> {
+        self.parts.get(part).and_then(|(_, p)| p.saved_through(0))
+    }
+
+    async fn idle(&mut self) -> Result<bool, Error> {
+        let results = join_all(self.parts.iter_mut().map(|(_, p)| p.idle())).await;
+        let mut saved = false;
+        let mut failed = Ok(());
+        for result in results {
+            match result {
+                Ok(s) => saved |= s,
+                Err(e) => failed = worse(failed, Err(e)),
+            }
+        }
+        failed.map(|()| saved)
+    }
+
     async fn pass(&mut self, through: u64) -> Result<(), Error> {
         let results = join_all(self.parts.iter_mut().map(|(_, p)| p.pass(through))).await;
         results.into_iter().fold(Ok(()), worse)

@@ -69,6 +69,14 @@ impl Projection for LogsRole {
         each!(self, p => p.pass(through).await)
     }
 
+    fn saved_through(&self, part: usize) -> Option<u64> {
+        each!(self, p => p.saved_through(part))
+    }
+
+    async fn idle(&mut self) -> Result<bool, Error> {
+        each!(self, p => p.idle().await)
+    }
+
     async fn follow(&mut self, version: u64) -> Result<(), Error> {
         each!(self, p => p.follow(version).await)
     }
