@@ -77,7 +77,8 @@ mod tests {
 
     #[test]
     fn card_numbers_are_masked_in_any_layout() {
-        let (text, n) = masked("paid with 4111 1111 1111 1111, then 5500-0000-0000-0004 and 4012888888881881.");
+        let (text, n) =
+            masked("paid with 4111 1111 1111 1111, then 5500-0000-0000-0004 and 4012888888881881.");
         assert_eq!(n, 3);
         assert_eq!(
             text,
@@ -89,9 +90,9 @@ mod tests {
     fn other_numbers_are_left_alone() {
         for text in [
             "order 12345 at 12:30",
-            "4111111111111112",          // fails Luhn
+            "4111111111111112",           // fails Luhn
             "41111111111111111111111111", // too long to be a card
-            "ts 1790000000123",          // 13 digits failing Luhn
+            "ts 1790000000123",           // 13 digits failing Luhn
             "2026-12-06",
         ] {
             assert_eq!(masked(text), (text.to_owned(), 0), "{text}");

@@ -343,11 +343,23 @@ async fn a_message_is_dead_lettered_once_per_consumer_past_the_duplicate_window(
         headers: None,
         payload: bytes::Bytes::from_static(b"{}"),
     };
-    assert_eq!(publish(&stack.bus, letter("indexer", 7)).await.unwrap(), Filed::Now);
+    assert_eq!(
+        publish(&stack.bus, letter("indexer", 7)).await.unwrap(),
+        Filed::Now
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(publish(&stack.bus, letter("indexer", 7)).await.unwrap(), Filed::Before);
+    assert_eq!(
+        publish(&stack.bus, letter("indexer", 7)).await.unwrap(),
+        Filed::Before
+    );
     // Another consumer's letter for the same message, and another message.
-    assert_eq!(publish(&stack.bus, letter("counters", 7)).await.unwrap(), Filed::Now);
-    assert_eq!(publish(&stack.bus, letter("indexer", 8)).await.unwrap(), Filed::Now);
+    assert_eq!(
+        publish(&stack.bus, letter("counters", 7)).await.unwrap(),
+        Filed::Now
+    );
+    assert_eq!(
+        publish(&stack.bus, letter("indexer", 8)).await.unwrap(),
+        Filed::Now
+    );
     assert_eq!(stack.stream_messages("DLQ").await, 3);
 }

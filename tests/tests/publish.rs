@@ -148,3 +148,18 @@ fn transaction_with_negative_amount() -> String {
 fn time_start() -> sightline_schemas::OffsetDateTime {
     sightline_schemas::OffsetDateTime::now_utc() - std::time::Duration::from_secs(3600)
 }
+
+/// Logs written to a pipe or a file carry no colour codes (they are for terminals).
+#[tokio::test]
+async fn logs_to_a_pipe_are_plain_text() {
+    let stack = Stack::start().await;
+    let output = stack
+        .command(&["streams", "status"])
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("sightline runs");
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("INFO"), "it logged: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no ANSI escapes: {stderr:?}");
+}

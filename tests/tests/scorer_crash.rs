@@ -108,7 +108,12 @@ async fn scorer_through_head(stack: &Stack) -> WorkerProcess {
     // Its reported position is the saved one: caught up means saved, through the
     // last message its filter delivered.
     let logs = stack.bus.js.get_stream("LOGS").await.unwrap();
-    let delivered = logs.consumer_info("fraud").await.unwrap().delivered.stream_sequence;
+    let delivered = logs
+        .consumer_info("fraud")
+        .await
+        .unwrap()
+        .delivered
+        .stream_sequence;
     assert_eq!(saved_seq(stack), delivered, "saved when it went idle");
     scorer
 }
@@ -134,7 +139,10 @@ async fn readers_of_fraud_are_exact_after_scorer_crashes_past_the_duplicate_wind
     // 1. Mid-stream, with detections published beyond the first save.
     let mut scorer = stack.worker("fraud", SCORER_ENV);
     assert!(
-        eventually(Duration::from_secs(60), || async { stored(&stack).await >= 30 }).await,
+        eventually(Duration::from_secs(60), || async {
+            stored(&stack).await >= 30
+        })
+        .await,
         "the scorer publishes"
     );
     scorer.kill();
@@ -158,7 +166,10 @@ async fn readers_of_fraud_are_exact_after_scorer_crashes_past_the_duplicate_wind
     let before = stack.stream_head("LOGS").await;
     stack.publish(second).await;
     assert!(
-        eventually(Duration::from_secs(60), || async { saved_seq(&stack) > before }).await
+        eventually(Duration::from_secs(60), || async {
+            saved_seq(&stack) > before
+        })
+        .await
     );
     scorer.kill();
     tokio::time::sleep(WINDOW * 3).await;
@@ -167,9 +178,12 @@ async fn readers_of_fraud_are_exact_after_scorer_crashes_past_the_duplicate_wind
 
     // Every reader as a crash-free run says.
     let expected = straight_scoring(&scored);
-    assert!(expected.len() > 100, "fraud in the traffic: {}", expected.len());
-    sightline_tests::detections_are(&stack.path("data/fraud/detections.sqlite"), &expected)
-        .await;
+    assert!(
+        expected.len() > 100,
+        "fraud in the traffic: {}",
+        expected.len()
+    );
+    sightline_tests::detections_are(&stack.path("data/fraud/detections.sqlite"), &expected).await;
     assert_eq!(indexed_detections(&stack).await, expected.len());
     let counters = RedisStore::connect(&url, Layout::new(&CountersSettings::default()).unwrap())
         .await

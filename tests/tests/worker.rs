@@ -127,9 +127,8 @@ async fn poison_messages_land_in_the_dlq_and_their_neighbours_are_applied() {
 
     let third = stack.dead_letter(3).await;
     assert!(
-        header(&third, consumer::ERROR).contains(
-            "kind: is error but the event was published on logs.transaction.checkout"
-        ),
+        header(&third, consumer::ERROR)
+            .contains("kind: is error but the event was published on logs.transaction.checkout"),
         "{}",
         header(&third, consumer::ERROR)
     );

@@ -227,6 +227,7 @@ impl<'l> Planner<'l> {
             }
         }
         let mut shards = vec![ShardWrite::default(); usize::from(layout.shards())];
+        self.once_writes(&mut shards);
         for (key, (shard, expire_at, fields)) in keys {
             let mut fields: Vec<(String, i64)> = fields.into_iter().collect();
             fields.sort();
@@ -253,7 +254,18 @@ impl<'l> Planner<'l> {
                 op: Op::Add(members),
             });
         }
-        let mut once: BTreeMap<String, (u16, i64, String, Vec<(String, String)>)> = BTreeMap::new();
+        shards
+    }
+}
+
+impl Planner<'_> {
+    /// The detection counts, per counts bucket at every resolution, with the set
+    /// of members that bucket has counted (see [`Op::Once`]).
+    fn once_writes(&self, shards: &mut [ShardWrite]) {
+        let layout = self.layout;
+        // Counts key -> (shard, expiry, seen set, (member, field) pairs).
+        type Bucket = (u16, i64, String, Vec<(String, String)>);
+        let mut once: BTreeMap<String, Bucket> = BTreeMap::new();
         for (finest, pairs) in &self.once {
             for step in layout.steps() {
                 let start = step.bucket(*finest);
@@ -264,12 +276,9 @@ impl<'l> Planner<'l> {
                 // The set lives beside the hash it guards: one shard, one script.
                 let key = layout.key(Family::Counts, step.secs, start);
                 let entry = once.entry(key).or_insert_with(|| {
-                    (
-                        layout.shard(Family::Counts, step.secs, start),
-                        expire_at,
-                        layout.key(Family::Seen, step.secs, start),
-                        Vec::new(),
-                    )
+                    let shard = layout.shard(Family::Counts, step.secs, start);
+                    let seen = layout.key(Family::Seen, step.secs, start);
+                    (shard, expire_at, seen, Vec::new())
                 });
                 entry.3.extend(pairs.iter().cloned());
             }
@@ -281,7 +290,6 @@ impl<'l> Planner<'l> {
                 op: Op::Once { seen, fields },
             });
         }
-        shards
     }
 }
 

@@ -297,7 +297,10 @@ fn a_detection_first_seen_at_a_later_revision_is_counted_once_by_its_id() {
     let mut p = Planner::new(&l, T0.unix_timestamp());
     p.add_detection(&detection("tx-1", 1, &["velocity"]));
     let writes = p.finish();
-    assert!(increments(&writes).is_empty(), "detections never count blindly");
+    assert!(
+        increments(&writes).is_empty(),
+        "detections never count blindly"
+    );
     let id = Detection::id_for("tx-1", "v1").simple().to_string();
     for step in l.steps() {
         let start = step.bucket(T0.unix_timestamp());

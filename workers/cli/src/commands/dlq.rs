@@ -135,7 +135,11 @@ pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitC
             );
             println!("{}", serde_json::to_string_pretty(&l)?);
             // Decoded as the workers decode it (the Content-Type header picks JSON).
-            match Event::decode(&l.original_subject, Some(&message.headers), &message.payload) {
+            match Event::decode(
+                &l.original_subject,
+                Some(&message.headers),
+                &message.payload,
+            ) {
                 Ok(event) => println!("{}", serde_json::to_string_pretty(&event)?),
                 Err(e) => {
                     let shown = &message.payload[..message.payload.len().min(2048)];
@@ -170,7 +174,12 @@ pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitC
                     decode(&bytes, Encoding::Json)
                         .with_context(|| format!("{} is not a valid event", path.display()))?
                 }
-                None => Event::decode(&from.original_subject, Some(&message.headers), &message.payload).context(
+                None => Event::decode(
+                    &from.original_subject,
+                    Some(&message.headers),
+                    &message.payload,
+                )
+                .context(
                     "the dead letter still does not decode: pass the fixed event with --payload",
                 )?,
             };

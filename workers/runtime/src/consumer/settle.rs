@@ -176,9 +176,12 @@ impl<P: Projection> Worker<P> {
             payload: msg.payload.clone(),
         };
         match dlq::publish(&self.bus, letter).await {
-            Ok(dlq::Filed::Now) => {
-                metrics::worker().dead_lettered(&self.spec.consumer, msg.subject.as_str(), seq, reason)
-            }
+            Ok(dlq::Filed::Now) => metrics::worker().dead_lettered(
+                &self.spec.consumer,
+                msg.subject.as_str(),
+                seq,
+                reason,
+            ),
             Ok(dlq::Filed::Before) => {
                 tracing::debug!(consumer = %self.spec.consumer, stream_seq = seq, "dead-lettered before; not filed again")
             }
