@@ -51,8 +51,14 @@ pub struct Detection {
     pub payment_method: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+    /// The payer's IP in clear: only when `fraud.keep_raw_ip` is set; otherwise
+    /// the scorer replaces it with `ip_ref` before publishing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<IpAddr>,
+    /// The keyed reference of the payer's IP (the one the search index uses), so a
+    /// detection can be tied to every event from that address without holding it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_ref: Option<String>,
     /// 0 (nothing unusual) to 100 (certain).
     pub score: u8,
     pub indicators: Vec<Indicator>,
@@ -123,6 +129,7 @@ mod tests {
             payment_method: "card".into(),
             country: Some("DE".into()),
             ip: None,
+            ip_ref: None,
             score: 72,
             indicators: vec![Indicator {
                 name: "velocity".into(),

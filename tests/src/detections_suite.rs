@@ -47,6 +47,7 @@ pub fn detection(i: u32) -> Detection {
         payment_method: "card".into(),
         country: Some("DE".into()),
         ip: Some(std::net::IpAddr::from([10, 0, 0, i as u8])),
+        ip_ref: None,
         score: ((i * 7) % 101) as u8,
         indicators,
         occurred_at: at,

@@ -355,6 +355,7 @@ fn detection(user: &str, score: u8, at: OffsetDateTime) -> sightline_schemas::De
         payment_method: "card".into(),
         country: None,
         ip: None,
+        ip_ref: None,
         score,
         indicators: Vec::new(),
         occurred_at: at,

@@ -211,6 +211,7 @@ fn detection(tx: &str, revision: u32, indicators: &[&str]) -> Detection {
         payment_method: "card".into(),
         country: None,
         ip: None,
+        ip_ref: None,
         score: 80,
         indicators: indicators
             .iter()

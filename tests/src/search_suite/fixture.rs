@@ -205,6 +205,7 @@ pub fn detections() -> Vec<Sequenced> {
             payment_method: "card".into(),
             country: Some("FR".into()),
             ip: None,
+            ip_ref: None,
             score,
             indicators: vec![sightline_schemas::Indicator {
                 name: indicator.into(),

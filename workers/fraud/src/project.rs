@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sightline_runtime::consumer::{Outcome, Position, Projection, Record, Source, WorkerSpec};
+use sightline_runtime::pii::PiiHasher;
 use sightline_runtime::publisher::{Prepared, Publisher};
 use sightline_runtime::topology::LOGS;
 use sightline_runtime::versions::Versioned;
@@ -79,8 +80,30 @@ pub fn read_snapshot(path: &Path, rules: &Rules) -> Result<Option<(u64, State)>,
     Ok(Some((snapshot.seq, state)))
 }
 
+/// What a published detection carries of the payer's IP.
+#[derive(Debug, Clone)]
+pub enum PayerIp {
+    /// The address, where the configuration asks for it (`fraud.keep_raw_ip`).
+    Clear,
+    /// Its keyed reference (`ip_ref`), the one the search index holds: FRAUD and
+    /// the detections stores never see the address.
+    Referenced(PiiHasher),
+}
+
+impl PayerIp {
+    /// `d` as it may be published.
+    pub fn apply(&self, mut d: Detection) -> Detection {
+        if let (PayerIp::Referenced(pii), Some(ip)) = (self, d.ip) {
+            d.ip_ref = Some(pii.reference("ip", &ip.to_string()));
+            d.ip = None;
+        }
+        d
+    }
+}
+
 pub struct ScorerProjection {
     scorer: Scorer,
+    payer_ip: PayerIp,
     publisher: Publisher,
     /// The last LOGS sequence observed; state and `pending` reflect exactly the
     /// records up to it.
@@ -103,9 +126,11 @@ impl ScorerProjection {
         publisher: Publisher,
         snapshot_path: PathBuf,
         snapshot_every: Duration,
+        payer_ip: PayerIp,
     ) -> Self {
         Self {
             scorer: Scorer::new(rules),
+            payer_ip,
             publisher,
             seq: None,
             pending: Vec::new(),
@@ -236,7 +261,9 @@ impl Projection for ScorerProjection {
             // kinds arrive too: passed over, they leave the state exactly as its
             // own filtered consumer would.
             if SCORED_KINDS.contains(&record.item.kind().as_str()) {
-                self.pending.extend(self.scorer.observe(&record.item));
+                let found = self.scorer.observe(&record.item);
+                self.pending
+                    .extend(found.into_iter().map(|d| self.payer_ip.apply(d)));
             }
             self.seq = Some(record.stream_seq);
         }

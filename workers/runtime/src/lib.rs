@@ -7,6 +7,7 @@ pub mod consumer;
 mod error;
 pub mod metrics;
 pub mod nats;
+pub mod pii;
 pub mod publisher;
 pub mod servers;
 pub mod shutdown;

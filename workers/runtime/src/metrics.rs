@@ -55,6 +55,27 @@ fn histogram(name: &str, help: &str, buckets: Vec<f64>) -> HistogramVec {
     h
 }
 
+/// Counts card numbers masked in events' free text, by where (`publish`: ingest
+/// through the Publisher; `consume`: events a producer put on the bus directly).
+pub fn card_numbers_masked(at: &'static str, n: usize) {
+    static MASKED: OnceLock<IntCounterVec> = OnceLock::new();
+    let counter = MASKED.get_or_init(|| {
+        let c = IntCounterVec::new(
+            Opts::new(
+                "sightline_card_numbers_masked_total",
+                "Card numbers masked in events' free text",
+            ),
+            &["at"],
+        )
+        .expect("valid metric");
+        registry()
+            .register(Box::new(c.clone()))
+            .expect("metric registered once");
+        c
+    });
+    counter.with_label_values(&[at]).inc_by(n as u64);
+}
+
 /// The worker metrics of this process (registered on first use).
 pub fn worker() -> &'static WorkerMetrics {
     static METRICS: OnceLock<WorkerMetrics> = OnceLock::new();

@@ -8,6 +8,7 @@ use async_nats::jetstream::message::PublishMessage as Publish;
 use async_nats::jetstream::publish::PublishAck;
 use bytes::Bytes;
 use serde::Serialize;
+use sightline_schemas::mask::holds_card_number;
 use sightline_schemas::{encode, subject, Encoding, Event, Validate};
 
 use crate::config::PublisherSettings;
@@ -63,14 +64,25 @@ impl Publisher {
         }
     }
 
-    /// Validates and encodes an event. Invalid events never reach the bus.
+    /// Validates and encodes an event. Invalid events never reach the bus, and
+    /// card numbers in its free text are masked (a card number where the card
+    /// fingerprint belongs is refused by validation).
     pub fn prepare(&self, event: &Event) -> Result<Prepared, Error> {
         event.validate()?;
+        let mut payload = encode(event, self.encoding)?;
+        if holds_card_number(&payload) {
+            let mut clean = event.clone();
+            let masked = clean.mask_card_numbers();
+            if masked > 0 {
+                crate::metrics::card_numbers_masked("publish", masked);
+                payload = encode(&clean, self.encoding)?;
+            }
+        }
         Ok(Prepared {
             subject: subject::for_event(event),
             message_id: event.id.to_string(),
             encoding: self.encoding,
-            payload: Bytes::from(encode(event, self.encoding)?),
+            payload: Bytes::from(payload),
         })
     }
 

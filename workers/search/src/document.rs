@@ -8,40 +8,7 @@ use sightline_schemas::{Body, Detection, Event};
 
 use crate::query::DocKind;
 
-/// Keyed hashing of identifiers that must not be indexed in clear.
-#[derive(Clone)]
-pub struct PiiHasher {
-    key: [u8; 32],
-}
-
-impl PiiHasher {
-    pub fn new(key: [u8; 32]) -> Self {
-        Self { key }
-    }
-
-    /// A stable, non-reversible reference: 64 bits of keyed BLAKE3, in hex (enough
-    /// to look a card up; a rare collision only adds a false hit).
-    pub fn reference(&self, kind: &str, value: &str) -> String {
-        let mut hasher = blake3::Hasher::new_keyed(&self.key);
-        hasher.update(kind.as_bytes());
-        hasher.update(&[0]);
-        hasher.update(value.as_bytes());
-        hasher.finalize().to_hex()[..16].to_owned()
-    }
-}
-
-/// What a reader looks a card or an IP up by: the reference `pii` gives `value`,
-/// or without a key (nothing was indexed with a reference yet) a term no
-/// reference equals.
-pub fn lookup_reference(pii: Option<&PiiHasher>, kind: &str, value: &str) -> String {
-    pii.map_or_else(|| "-".to_owned(), |p| p.reference(kind, value))
-}
-
-impl std::fmt::Debug for PiiHasher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PiiHasher(***)")
-    }
-}
+pub use sightline_runtime::pii::{lookup_reference, PiiHasher};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchDoc {
@@ -349,7 +316,10 @@ impl SearchDoc {
             currency: Some(d.currency.clone()),
             payment_method: Some(d.payment_method.clone()),
             country: d.country.clone(),
-            ip_ref: d.ip.map(|ip| pii.reference("ip", &ip.to_string())),
+            ip_ref: d
+                .ip_ref
+                .clone()
+                .or_else(|| d.ip.map(|ip| pii.reference("ip", &ip.to_string()))),
             ..Keywords::default()
         };
         let numbers = Numbers {

@@ -95,6 +95,7 @@ impl Scorer {
             payment_method: tx.payment_method.clone(),
             country: tx.country.clone(),
             ip: tx.ip,
+            ip_ref: None,
             score: checks::combine(&indicators),
             indicators,
             occurred_at: event.occurred_at,

@@ -27,6 +27,9 @@ pub struct FraudSettings {
     pub snapshot_every: Duration,
     /// Events per scorer batch (detections of a batch are published together).
     pub batch_size: usize,
+    /// Keep the payer's IP in clear in detections (FRAUD, the detections store).
+    /// Off: detections carry the keyed reference the search index uses (`ip_ref`).
+    pub keep_raw_ip: bool,
     pub mongodb: MongoSettings,
 }
 
@@ -49,6 +52,7 @@ impl Default for FraudSettings {
             backend: FraudBackend::Sqlite,
             snapshot_every: Duration::from_secs(5),
             batch_size: 5000,
+            keep_raw_ip: false,
             mongodb: MongoSettings::default(),
         }
     }

@@ -41,6 +41,9 @@ pub async fn run(
         Publisher::new(bus, &settings.publisher),
         dir.path().join("scorer.state"),
         settings.fraud.snapshot_every,
+        sightline_fraud::project::PayerIp::Referenced(sightline_runtime::pii::PiiHasher::new(
+            [3; 32],
+        )),
     );
     let (trigger, shutdown) = Shutdown::new();
     let started = Instant::now();

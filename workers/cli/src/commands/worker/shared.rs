@@ -158,6 +158,7 @@ pub(super) async fn run(
                     Publisher::new(&bus, &settings.publisher),
                     fraud_settings::snapshot_path(&settings),
                     settings.fraud.snapshot_every,
+                    fraud_settings::payer_ip(&settings)?,
                 );
                 parts.push(("fraud", LogsRole::Score(Box::new(scorer))));
                 settings.consumer.with_batch_size(settings.fraud.batch_size)
