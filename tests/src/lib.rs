@@ -283,6 +283,7 @@ pub mod counters;
 pub mod detections_suite;
 pub mod fault_proxy;
 pub mod search_suite;
+pub mod up;
 
 pub fn nats_url(server: &ChildServer) -> String {
     format!("nats://{}", server.addr())

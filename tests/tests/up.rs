@@ -2,11 +2,11 @@
 //! worker and the API in one process; ready within 10 s, events flow through to the
 //! API, and a SIGTERM stops everything cleanly, servers included.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sightline_tests::{eventually, sightline_bin, WorkerProcess};
+use sightline_tests::up::Up;
+use sightline_tests::{eventually, sightline_bin};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_is_ready_within_10_s_carries_events_and_stops_cleanly() {
@@ -14,49 +14,9 @@ async fn up_is_ready_within_10_s_carries_events_and_stops_cleanly() {
     let data = dir.path().join("data");
     let started = Instant::now();
     // Killed on drop, so a failing assertion leaves no server behind.
-    let mut up = WorkerProcess(
-        Command::new(sightline_bin())
-            .args([
-                "up",
-                "--listen",
-                "127.0.0.1:0",
-                "--nats-port",
-                "0",
-                "--redis-port",
-                "0",
-            ])
-            .env("SIGHTLINE_DATA_DIR", &data)
-            .env("RUST_LOG", "warn")
-            .env_remove("SIGHTLINE_NATS__URL")
-            .env_remove("SIGHTLINE_REDIS__URL")
-            .current_dir(dir.path())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("sightline up starts"),
-    );
-    let stdout = up.0.stdout.take().unwrap();
-    let (dashboard, nats, redis) = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        let (mut dashboard, mut nats, mut redis) = (String::new(), String::new(), String::new());
-        for line in lines.by_ref() {
-            let line = line.expect("stdout");
-            if let Some(url) = line.strip_prefix("dashboard: ") {
-                dashboard = url.to_owned();
-            } else if let Some(url) = line.strip_prefix("nats: ") {
-                nats = url.to_owned();
-            } else if let Some(url) = line.strip_prefix("redis: ") {
-                redis = url.to_owned();
-            } else if line.starts_with("Sightline is up") {
-                break;
-            }
-        }
-        // Keep draining, so the process never writes to a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        (dashboard, nats, redis)
-    })
-    .await
-    .unwrap();
-    assert!(dashboard.starts_with("http://127.0.0.1:"), "{dashboard:?}");
+    let up = Up::start(dir.path(), &data).await;
+    let (dashboard, nats, redis) = (up.dashboard.clone(), up.nats.clone(), up.redis.clone());
+    let mut up = up.process;
     let http = reqwest::Client::new();
     let ready = eventually(Duration::from_secs(10), || async {
         let r = http.get(format!("{dashboard}readyz")).send().await;

@@ -22,7 +22,7 @@ use sightline_schemas::OffsetDateTime;
 use tokio::sync::{watch, Mutex};
 
 use crate::consumer::{Lease, Source};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::nats::Bus;
 
 /// The name of `version` of something called `base`: `base` itself for version 0
@@ -40,6 +40,18 @@ pub const BUCKET: &str = "sightline_versions";
 /// The bucket of rebuild locks; a lock not renewed expires after [`LOCK_TTL`].
 pub const LOCKS: &str = "sightline_rebuilds";
 const LOCK_TTL: Duration = Duration::from_secs(30);
+
+/// How long a worker waits for its store to become ready at start.
+pub const OPEN_PATIENCE: Duration = Duration::from_secs(60);
+
+/// What a compare-and-set of a record did.
+enum Cas {
+    Stored,
+    /// The record had moved on: nothing was written.
+    Refused,
+    /// The write failed ambiguously and the record could not be read back.
+    Unknown(String),
+}
 
 /// A projection that can be rebuilt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -143,17 +155,15 @@ impl Versions {
             };
             let live = self.current(target).await?.0.version;
             let next = last.max(live) + 1;
-            let value = next.to_string().into();
-            let stored = if revision == 0 {
-                self.records.create(key.as_str(), value).await.is_ok()
-            } else {
-                self.records
-                    .update(key.as_str(), value, revision)
-                    .await
-                    .is_ok()
-            };
-            if stored {
-                return Ok(next);
+            let value = next.to_string();
+            match self.compare_and_set(&key, value.as_bytes(), revision).await {
+                Cas::Stored => return Ok(next),
+                Cas::Refused => continue,
+                // Read again: if the write did land, the next number is taken
+                // instead; a number skipped is harmless, one used twice is not.
+                Cas::Unknown(e) => {
+                    tracing::warn!(error = %e, "reserving a version number; trying again")
+                }
             }
         }
         Err(Error::Server(format!(
@@ -162,28 +172,63 @@ impl Versions {
         )))
     }
 
-    /// Makes `next` live, unless the record changed since `revision` was read.
+    /// Makes `next` live, unless the record changed since `revision` was read. An
+    /// error of kind [`crate::ErrorKind::Config`] means nothing was switched; any
+    /// other means the outcome is unknown (the record could not be read back), and
+    /// the new version must be kept: readers may be on it.
     pub async fn switch(&self, target: Target, revision: u64, next: &Current) -> Result<(), Error> {
-        let value = serde_json::to_vec(next)
-            .map_err(|e| Error::Server(format!("encode version: {e}")))?
-            .into();
-        let result = if revision == 0 {
-            self.records
-                .create(target.name(), value)
-                .await
-                .map_err(|e| e.to_string())
-        } else {
-            self.records
-                .update(target.name(), value, revision)
-                .await
-                .map_err(|e| e.to_string())
-        };
-        result.map(|_| ()).map_err(|e| {
-            Error::Config(format!(
-                "the version of {} changed during the rebuild ({e}); nothing was switched",
+        let value =
+            serde_json::to_vec(next).map_err(|e| Error::Server(format!("encode version: {e}")))?;
+        match self.compare_and_set(target.name(), &value, revision).await {
+            Cas::Stored => Ok(()),
+            Cas::Refused => Err(Error::Config(format!(
+                "the version of {} changed during the rebuild; nothing was switched",
                 target.name()
-            ))
-        })
+            ))),
+            Cas::Unknown(e) => Err(Error::Server(format!(
+                "cannot tell whether {} switched to version {} ({e}); `sightline status` shows the live version",
+                target.name(),
+                next.version
+            ))),
+        }
+    }
+
+    /// Writes `value` under `key` if its revision is still `revision` (0: absent).
+    /// After an ambiguous failure (a timeout, after which the write may have
+    /// landed) the key is read back and what it holds decides.
+    async fn compare_and_set(&self, key: &str, value: &[u8], revision: u64) -> Cas {
+        let bytes = bytes::Bytes::copy_from_slice(value);
+        let failed = if revision == 0 {
+            match self.records.create(key, bytes).await {
+                Ok(_) => return Cas::Stored,
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => return Cas::Refused,
+                Err(e) => e.to_string(),
+            }
+        } else {
+            match self.records.update(key, bytes, revision).await {
+                Ok(_) => return Cas::Stored,
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                    return Cas::Refused
+                }
+                Err(e) => e.to_string(),
+            }
+        };
+        for attempt in 0..5u32 {
+            match self.records.entry(key).await {
+                Ok(Some(e)) if e.operation == kv::Operation::Put && e.revision > revision => {
+                    return if e.value.as_ref() == value {
+                        Cas::Stored
+                    } else {
+                        Cas::Refused
+                    };
+                }
+                // Still at the revision read before: the write did not land.
+                Ok(_) => return Cas::Refused,
+                Err(e) => tracing::warn!(error = %e, key, "reading back a compare-and-set"),
+            }
+            tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+        }
+        Cas::Unknown(failed)
     }
 
     /// Watches `target`'s record: the receiver always holds the live version.
@@ -296,13 +341,26 @@ impl<S> Clone for Versioned<S> {
 }
 
 impl<S: Clone + Send + 'static> Versioned<S> {
-    /// Opens `version` now, and any later one with `open`.
+    /// Opens `version` now, and any later one with `open`. A store that is not
+    /// ready yet (a server still starting, Redis loading its data) is waited for,
+    /// up to [`OPEN_PATIENCE`], rather than stopping the worker.
     pub async fn open<F, Fut>(version: u64, open: F) -> Result<Self, Error>
     where
         F: Fn(u64) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<S, Error>> + Send + 'static,
     {
-        let store = open(version).await?;
+        let started = std::time::Instant::now();
+        let mut wait = Duration::from_millis(100);
+        let store = loop {
+            match open(version).await {
+                Err(e) if e.kind() == ErrorKind::Transient && started.elapsed() < OPEN_PATIENCE => {
+                    tracing::warn!(error = %e, "the store is not ready; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+                result => break result?,
+            }
+        };
         Ok(Self {
             slot: Arc::new(Mutex::new((version, store))),
             open: Arc::new(move |v| Box::pin(open(v))),

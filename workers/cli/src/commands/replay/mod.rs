@@ -25,7 +25,7 @@ use sightline_runtime::config::{FraudBackend, SearchBackend};
 use sightline_runtime::consumer::rebuild::{self, Plan, Progress, Rebuilt};
 use sightline_runtime::consumer::{Projection, Source};
 use sightline_runtime::versions::{Current, Target, Versions};
-use sightline_runtime::{Bus, Settings, Shutdown};
+use sightline_runtime::{Bus, ErrorKind, Settings, Shutdown};
 use sightline_schemas::{Detection, Event, OffsetDateTime};
 use sightline_search::project::Indexer;
 use sightline_search::settings::pii_hasher;
@@ -175,8 +175,17 @@ impl Replay<'_> {
                 .collect(),
             switched_at: Some(OffsetDateTime::now_utc()),
         };
-        if let Err(e) = self.versions.switch(target, revision, &record).await {
-            return Err(self.discard(target, next, e.into()).await);
+        match self.versions.switch(target, revision, &record).await {
+            Ok(()) => {}
+            // Nothing was switched: the new version will never be live.
+            Err(e) if e.kind() == ErrorKind::Config => {
+                return Err(self.discard(target, next, e.into()).await)
+            }
+            // It may be live: readers could be on it, so it stays.
+            Err(e) => {
+                return Err(anyhow::Error::from(e)
+                    .context(format!("version {next} of {} was kept", target.name())))
+            }
         }
         tracing::info!(projection = target.name(), version = next, "switched");
         self.reposition_live(target, &record).await;

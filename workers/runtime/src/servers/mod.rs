@@ -1,8 +1,14 @@
 //! Real servers run as child processes: `sightline up` and the benchmarks use them
 //! when no URL is configured, and the test kit starts them on random ports.
-//! A [`ChildServer`] is killed and reaped when dropped.
+//! A [`ChildServer`] is killed and reaped when dropped, gets SIGTERM when its parent
+//! dies however it dies (Linux), and is ready when it answers real commands.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod leftover;
+mod ready;
+
+pub use ready::Probe;
+
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -121,16 +127,28 @@ pub fn free_port() -> Result<u16, Error> {
 }
 
 /// Starts nats-server with JetStream, storing under `data_dir`. `port` 0 picks one.
+/// Ready when JetStream answers; its log and pid file are in `<data_dir>/nats`.
 pub fn start_nats(bin: &Path, data_dir: &Path, port: u16) -> Result<ChildServer, Error> {
-    spawn_ready("nats-server", port, |port| {
-        let mut cmd = Command::new(bin);
-        cmd.args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(data_dir.join("nats"));
-        cmd
-    })
+    let dir = data_dir.join("nats");
+    let files = ServerFiles::in_dir("nats-server", &dir)?;
+    spawn_with(
+        "nats-server",
+        port,
+        Probe::JetStream,
+        Some(&files),
+        |port| {
+            let mut cmd = Command::new(bin);
+            cmd.args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+                .arg(&dir)
+                .arg("-P")
+                .arg(&files.pid);
+            cmd
+        },
+    )
 }
 
 /// Starts redis-server with its files under `data_dir`. `port` 0 picks one.
+/// Ready when PING answers PONG (not LOADING while it reads its AOF back).
 pub fn start_redis(
     bin: &Path,
     data_dir: &Path,
@@ -138,9 +156,8 @@ pub fn start_redis(
     append_only: bool,
 ) -> Result<ChildServer, Error> {
     let dir = data_dir.join("redis");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-    spawn_ready("redis-server", port, |port| {
+    let files = ServerFiles::in_dir("redis-server", &dir)?;
+    spawn_with("redis-server", port, Probe::Redis, Some(&files), |port| {
         let mut cmd = Command::new(bin);
         cmd.args([
             "--port",
@@ -152,9 +169,37 @@ pub fn start_redis(
         ])
         .args(["--appendonly", if append_only { "yes" } else { "no" }])
         .arg("--dir")
-        .arg(&dir);
+        .arg(&dir)
+        .arg("--pidfile")
+        .arg(&files.pid);
         cmd
     })
+}
+
+/// A data-dir server's pid file and log.
+struct ServerFiles {
+    dir: PathBuf,
+    pid: PathBuf,
+    log: PathBuf,
+}
+
+impl ServerFiles {
+    fn in_dir(name: &str, dir: &Path) -> Result<Self, Error> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            pid: dir.join(format!("{name}.pid")),
+            log: dir.join(format!("{name}.log")),
+        })
+    }
+
+    /// The last lines of the server's log, for an error that says why it stopped.
+    fn tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().rev().take(3).collect();
+        lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
+    }
 }
 
 /// Spawns a server and waits until it accepts connections. A random port taken by
@@ -164,6 +209,22 @@ pub fn spawn_ready(
     port: u16,
     command: impl Fn(u16) -> Command,
 ) -> Result<ChildServer, Error> {
+    spawn_with(name, port, Probe::Listening, None, command)
+}
+
+/// Spawns a server and waits until `probe` says it is ready. With `files`, a
+/// leftover of an earlier run on the same data dir is stopped first, and the
+/// server's output goes to its log.
+fn spawn_with(
+    name: &'static str,
+    port: u16,
+    probe: Probe,
+    files: Option<&ServerFiles>,
+    command: impl Fn(u16) -> Command,
+) -> Result<ChildServer, Error> {
+    if let Some(files) = files {
+        leftover::stop_leftover(name, &files.pid, &files.dir);
+    }
     let attempts = if port == 0 { 3 } else { 1 };
     let mut last_err = None;
     for _ in 0..attempts {
@@ -174,33 +235,43 @@ pub fn spawn_ready(
         // stops its workers first and its servers last, not the servers at once.
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        die_with_parent(&mut command);
+        let (stdout, stderr) = match files {
+            Some(f) => output_to(&f.log)?,
+            None => (Stdio::null(), Stdio::null()),
+        };
         let child = command
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .map_err(|e| Error::io(format!("starting {name}"), e))?;
         let mut server = ChildServer { name, child, addr };
         let deadline = Instant::now() + READY_TIMEOUT;
+        let mut answer = String::from("no answer");
         loop {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            match probe.check(addr) {
                 // Another process may hold the port while ours failed to bind it:
                 // ours must still be running a moment later.
-                std::thread::sleep(Duration::from_millis(100));
-                if server.is_running() {
-                    tracing::info!(server = name, %addr, "child server ready");
-                    return Ok(server);
+                Ok(()) => {
+                    std::thread::sleep(Duration::from_millis(100));
+                    if server.is_running() {
+                        tracing::info!(server = name, %addr, "child server ready");
+                        return Ok(server);
+                    }
                 }
+                Err(e) => answer = e,
             }
             if !server.is_running() {
+                let why = files.map(ServerFiles::tail).unwrap_or_default();
                 last_err = Some(Error::Server(format!(
-                    "{name} exited at start on port {port}"
+                    "{name} exited at start on port {port}: {why}"
                 )));
                 break;
             }
             if Instant::now() > deadline {
                 return Err(Error::Server(format!(
-                    "{name} did not listen on {addr} within {READY_TIMEOUT:?}"
+                    "{name} was not ready on {addr} within {READY_TIMEOUT:?} ({answer})"
                 )));
             }
             std::thread::sleep(Duration::from_millis(25));
@@ -208,3 +279,43 @@ pub fn spawn_ready(
     }
     Err(last_err.unwrap_or_else(|| Error::Server(format!("{name} did not start"))))
 }
+
+/// The server's stdout and stderr, appended to `log`.
+fn output_to(log: &Path) -> Result<(Stdio, Stdio), Error> {
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| Error::io(format!("opening {}", log.display()), e))
+    };
+    Ok((Stdio::from(open()?), Stdio::from(open()?)))
+}
+
+/// The child gets SIGTERM when the thread that spawned it ends: whatever kills
+/// Sightline (SIGKILL included), its servers stop too, flushing their files, and
+/// never hold the port or the data dir against the next start. Servers are
+/// spawned from threads that live as long as their owner (the main thread for
+/// `sightline up`), never from a pool thread that may retire.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id();
+    // SAFETY: between fork and exec only async-signal-safe calls are made
+    // (prctl, getppid, raise), with no allocation.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent died before the prctl: nobody would signal us.
+            if libc::getppid() as u32 != parent {
+                libc::raise(libc::SIGTERM);
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut Command) {}

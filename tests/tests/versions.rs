@@ -1,0 +1,44 @@
+//! The version records behind blue/green rebuilds against a real nats-server,
+//! including a fault it can be made to produce: a compare-and-set whose answer is
+//! lost (the server paused past the request timeout) but which lands.
+
+use std::time::Duration;
+
+use sightline_tests::Stack;
+
+/// A switch whose compare-and-set times out but lands (the server was paused, then
+/// resumed) is read back and reported as done, not as "nothing was switched" (after
+/// which replay would delete a version readers may already be on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switch_that_lands_after_a_timeout_is_read_back_as_done() {
+    use sightline_runtime::versions::{Current, Target, Versions};
+    let stack = Stack::start().await;
+    let versions = Versions::open(&stack.bus).await.unwrap();
+    let (_, revision) = versions.current(Target::Counters).await.unwrap();
+    let next = Current {
+        version: 7,
+        ..Current::default()
+    };
+    let pid = stack.nats.pid().to_string();
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    let switching = {
+        let versions = versions.clone();
+        let next = next.clone();
+        tokio::spawn(async move { versions.switch(Target::Counters, revision, &next).await })
+    };
+    // Past the request timeout, the write still waiting in the paused server.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    signal("-CONT");
+    switching
+        .await
+        .unwrap()
+        .expect("the switch landed and is read back");
+    assert_eq!(versions.current(Target::Counters).await.unwrap().0, next);
+}
