@@ -477,9 +477,10 @@ async fn the_alerts_worker_notifies_a_receiver() {
         stack.path("rules.toml").display()
     );
     std::fs::write(stack.path("sightline.toml"), config).unwrap();
-    let evaluator = || {
+    let evaluator = |metrics: std::net::SocketAddr| {
         let worker = std::process::Command::new(sightline_tests::sightline_bin())
             .args(["worker", "alerts"])
+            .env("SIGHTLINE_CONSUMER__METRICS_ADDR", metrics.to_string())
             .env(
                 "SIGHTLINE_NATS__URL",
                 stack.settings.nats.url.clone().unwrap(),
@@ -491,13 +492,33 @@ async fn the_alerts_worker_notifies_a_receiver() {
         sightline_tests::WorkerProcess(worker)
     };
     // Two instances: one evaluates, the other stands by.
-    let (first, second) = (evaluator(), evaluator());
+    let port = || sightline_runtime::servers::free_port().unwrap();
+    let addrs = [port(), port()].map(|p| std::net::SocketAddr::from(([127, 0, 0, 1], p)));
+    let (first, second) = (evaluator(addrs[0]), evaluator(addrs[1]));
     let notified = sightline_tests::eventually(Duration::from_secs(20), || async {
         !received.lock().unwrap().is_empty()
     })
     .await;
     // Five more evaluations: the group is unchanged, so nothing more is sent.
     tokio::time::sleep(Duration::from_secs(1)).await;
+    // Each says on /metrics whether it is the active one; only that one evaluates.
+    let mut scraped = Vec::new();
+    for addr in addrs {
+        let body = sightline_tests::http_get(addr, "/metrics").await.1;
+        let read = |name| sightline_tests::metric_value(&body, name);
+        scraped.push((
+            read("sightline_alerts_evaluator_active"),
+            read("sightline_alerts_evaluations_total{outcome=\"ok\"}"),
+        ));
+    }
+    scraped.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    assert_eq!(
+        scraped[0],
+        (Some(0.0), Some(0.0)),
+        "the standby: {scraped:?}"
+    );
+    assert_eq!(scraped[1].0, Some(1.0), "the active one: {scraped:?}");
+    assert!(scraped[1].1 >= Some(5.0), "it evaluates: {scraped:?}");
     let status = stack.sightline(&["status", "--json"], None);
     let status: serde_json::Value = serde_json::from_slice(&status.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&status.stderr)));

@@ -104,6 +104,10 @@ impl<M: Measure> Evaluator<M> {
                 // A failed read must not resolve anything.
                 Err(e) => {
                     tracing::warn!(rule = %rule.name, error = %e, "cannot measure the rule; its alerts keep their state");
+                    crate::metrics::alerts()
+                        .rule_errors
+                        .with_label_values(&[&rule.name])
+                        .inc();
                     tick.unmeasured.push(rule.name.clone());
                 }
             }
@@ -130,8 +134,12 @@ impl<M: Measure> Evaluator<M> {
         mut shutdown: sightline_runtime::Shutdown,
     ) {
         tracing::info!(rules = self.rules.rules.len(), version = %self.rules.version, "alert evaluator started");
+        let evaluations = &crate::metrics::alerts().evaluations;
         while !shutdown.is_tripped() {
-            match self.tick(clock.now()).await {
+            let result = self.tick(clock.now()).await;
+            let outcome = if result.is_ok() { "ok" } else { "failed" };
+            evaluations.with_label_values(&[outcome]).inc();
+            match result {
                 Ok(t) if t.suppressed && !t.transitions.is_empty() => {
                     tracing::info!(
                         changes = t.transitions.len(),

@@ -9,6 +9,7 @@ pub mod error;
 pub mod evaluate;
 pub mod group;
 pub mod measure;
+pub mod metrics;
 pub mod notify;
 pub mod payload;
 pub mod rules;

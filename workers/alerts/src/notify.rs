@@ -5,7 +5,7 @@
 //! retry.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus::IntCounterVec;
@@ -177,21 +177,7 @@ impl Notifier {
 }
 
 fn deliveries() -> &'static IntCounterVec {
-    static METRIC: OnceLock<IntCounterVec> = OnceLock::new();
-    METRIC.get_or_init(|| {
-        let c = IntCounterVec::new(
-            prometheus::Opts::new(
-                "sightline_alerts_notifications_total",
-                "Notifications per receiver, delivered or failed after retries.",
-            ),
-            &["receiver", "outcome"],
-        )
-        .expect("valid metric");
-        sightline_runtime::metrics::registry()
-            .register(Box::new(c.clone()))
-            .expect("metric registered once");
-        c
-    })
+    &crate::metrics::alerts().notifications
 }
 
 #[cfg(test)]

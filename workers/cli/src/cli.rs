@@ -270,6 +270,24 @@ pub enum WorkerKind {
     Alerts,
 }
 
+/// `sightline up`'s default metrics port; each worker role has its own
+/// ([`WorkerKind::metrics_port`]), so the processes of one host never collide.
+pub const UP_METRICS_PORT: u16 = 9100;
+
+impl WorkerKind {
+    /// The port this role serves /metrics on unless `consumer.metrics_addr` says
+    /// otherwise (docs/operations.md); a process of several roles takes the lowest.
+    pub fn metrics_port(self) -> u16 {
+        match self {
+            WorkerKind::Indexer => 9101,
+            WorkerKind::Fraud => 9102,
+            WorkerKind::FraudStore => 9103,
+            WorkerKind::Counters => 9104,
+            WorkerKind::Alerts => 9105,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 pub enum AlertsAction {
     /// Pending and firing alerts, and the silences.
@@ -405,4 +423,23 @@ pub enum SortArg {
 pub enum BackendArg {
     Tantivy,
     Elasticsearch,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_role_serves_metrics_on_a_port_of_its_own() {
+        use clap::ValueEnum;
+        let mut ports: Vec<u16> = WorkerKind::value_variants()
+            .iter()
+            .map(|k| k.metrics_port())
+            .collect();
+        ports.push(UP_METRICS_PORT);
+        let n = ports.len();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), n, "{ports:?}");
+    }
 }

@@ -14,7 +14,7 @@ use sightline_runtime::{topology, Settings, Shutdown};
 use tokio::task::JoinSet;
 
 use super::worker::{run_with, serve_metrics};
-use crate::cli::WorkerKind;
+use crate::cli::{WorkerKind, UP_METRICS_PORT};
 
 const WORKERS: [WorkerKind; 5] = [
     WorkerKind::Indexer,
@@ -90,7 +90,7 @@ async fn run_everything(
     topology::apply(&bus, &settings.streams, false)
         .await
         .context("applying the streams")?;
-    let health = serve_metrics(&settings).await?;
+    let health = serve_metrics(&settings, UP_METRICS_PORT).await?;
     let (trigger, shutdown) = Shutdown::new();
     let failed = std::sync::Arc::new(tokio::sync::Notify::new());
     let stop = {

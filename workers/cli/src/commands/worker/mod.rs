@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use futures::future::{BoxFuture, FutureExt};
 
 use sightline_alerts::evaluate::{Evaluator, SystemClock};
@@ -30,11 +31,16 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use super::stores;
-use crate::cli::WorkerKind;
+use crate::cli::{WorkerKind, UP_METRICS_PORT};
 
 /// `sightline worker <kind>...`: its own /metrics and /healthz, stopped by a signal.
 pub async fn run(kinds: &[WorkerKind], settings: Settings) -> anyhow::Result<ExitCode> {
-    let health = serve_metrics(&settings).await?;
+    let port = kinds
+        .iter()
+        .map(|k| k.metrics_port())
+        .min()
+        .unwrap_or(UP_METRICS_PORT);
+    let health = serve_metrics(&settings, port).await?;
     run_with(kinds, settings, health, Shutdown::on_signals()).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -97,13 +103,31 @@ struct Run {
     shutdown: Shutdown,
 }
 
-pub async fn serve_metrics(settings: &Settings) -> anyhow::Result<Health> {
+/// Serves /metrics and /healthz on `consumer.metrics_addr`, or by default on
+/// 127.0.0.1:`default_port` (another free port, with a warning, when a second
+/// process of the same role on this host holds it). Prints where.
+pub async fn serve_metrics(settings: &Settings, default_port: u16) -> anyhow::Result<Health> {
     let health = Health::default();
-    let addr = settings
-        .consumer
-        .metrics_addr
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-    metrics::serve(addr, health.clone()).await?;
+    let bound = match settings.consumer.metrics_addr {
+        Some(addr) => {
+            metrics::serve(addr, health.clone())
+                .await
+                .context("consumer.metrics_addr")?
+                .0
+        }
+        None => {
+            let preferred = SocketAddr::from(([127, 0, 0, 1], default_port));
+            match metrics::serve(preferred, health.clone()).await {
+                Ok((bound, _)) => bound,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the default metrics port is taken; using a free one (set consumer.metrics_addr)");
+                    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+                    metrics::serve(any, health.clone()).await?.0
+                }
+            }
+        }
+    };
+    println!("metrics: http://{bound}/metrics");
     Ok(health)
 }
 
@@ -227,10 +251,13 @@ async fn alerts(settings: Settings, run: Run) -> anyhow::Result<()> {
     let mut counters = versions.follow(Target::Counters).await?;
     let mut fraud = versions.follow(Target::Fraud).await?;
     // Two evaluators would notify twice: one runs, the others stand by.
+    let active = &sightline_alerts::metrics::alerts().active;
+    active.set(0);
     let mut shutdown = run.shutdown.clone();
     let Some(mut lease) = Lease::acquire(&bus, "ALERTS", "evaluator", &mut shutdown).await? else {
         return Ok(());
     };
+    active.set(1);
     loop {
         let counters_version = counters.borrow_and_update().version;
         let fraud_version = fraud.borrow_and_update().version;
@@ -261,15 +288,18 @@ async fn alerts(settings: Settings, run: Run) -> anyhow::Result<()> {
         }
         watcher.abort();
         if run.shutdown.is_tripped() {
+            active.set(0);
             lease.release().await;
             return Ok(());
         }
         if lease.lost() {
+            active.set(0);
             let mut shutdown = run.shutdown.clone();
             match Lease::acquire(&bus, "ALERTS", "evaluator", &mut shutdown).await? {
                 Some(again) => lease = again,
                 None => return Ok(()),
             }
+            active.set(1);
             continue;
         }
         tracing::info!("a projection the alerts read was rebuilt; reading its new version");
