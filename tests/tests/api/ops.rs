@@ -49,6 +49,28 @@ pub async fn check(api: &ApiStack, last: u64) {
             .len()
             > 10
     );
+    // Keys are configured here: the document asks for one, but not on health checks,
+    // and lists what the layers answer, in the one error shape.
+    assert_eq!(doc.json["security"][0]["api_key"], serde_json::json!([]));
+    assert_eq!(
+        doc.json["paths"]["/healthz"]["get"]["security"],
+        serde_json::json!([])
+    );
+    let search = &doc.json["paths"]["/api/search"]["get"]["responses"];
+    for status in ["400", "401", "503"] {
+        assert_eq!(
+            search[status]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Error",
+            "{status}"
+        );
+    }
+    let ingest = &doc.json["paths"]["/api/logs/ingest"]["post"]["responses"];
+    assert!(
+        ingest["403"].is_object() && ingest["413"].is_object(),
+        "{ingest}"
+    );
+    // A blank parameter is an absent one.
+    assert_eq!(api.get("/api/search?ip=&since=&q=").await.status, 200);
 
     // --- upload -------------------------------------------------------------------
     let more: Vec<Event> =

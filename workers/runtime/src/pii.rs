@@ -83,19 +83,36 @@ fn key_file(path: &Path) -> Result<[u8; 32], Error> {
         context: path.display().to_string(),
         source,
     };
-    if let Ok(text) = std::fs::read_to_string(path) {
-        return parse_key(&text).ok_or_else(|| {
+    let read = || {
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        parse_key(&text).ok_or_else(|| {
             Error::Config(format!("{} is not a 64-hex-character key", path.display()))
-        });
+        })
+    };
+    if path.exists() {
+        return read();
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
     let key: [u8; 32] = rand_key();
     let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    write_private(path, &hex).map_err(io)?;
-    tracing::info!(path = %path.display(), "created a PII hashing key");
-    Ok(key)
+    // Several roles may start at once on a fresh data dir (the indexer and the
+    // scorer both need the key): the key is written whole under a name of its
+    // own, then linked into place, which fails if another got there first; the
+    // loser reads the winner's key, always complete.
+    let tmp = path.with_extension(format!("{:016x}.tmp", rand::random::<u64>()));
+    write_private(&tmp, &hex).map_err(io)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "created a PII hashing key");
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(),
+        Err(e) => Err(io(e)),
+    }
 }
 
 /// 32 bytes from the thread's CSPRNG (ChaCha, seeded from the OS).
@@ -123,6 +140,19 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn processes_creating_the_key_at_once_all_get_the_same_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("search").join("pii.key");
+        let keys: Vec<[u8; 32]> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| key_file(&path).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(keys.iter().all(|k| *k == keys[0]), "one key for all");
+    }
 
     #[test]
     fn keys_parse_and_a_missing_key_file_is_created_once() {

@@ -69,7 +69,7 @@ struct Change {
 
 /// Alert state changes as recorded on ALERTS, newest first.
 #[utoipa::path(get, path = "/api/alerts/history", tag = "alerts", params(HistoryParams),
-    responses((status = 200, description = "changes, newest first", body = Object)))]
+    responses((status = 200, description = "changes, newest first", body = [Object])))]
 pub async fn history(
     State(state): State<AppState>,
     Query(p): Query<HistoryParams>,
@@ -139,7 +139,7 @@ fn matches_subject(pattern: &str, subject: &str) -> bool {
 
 /// Silences that have not ended.
 #[utoipa::path(get, path = "/api/alerts/silences", tag = "alerts",
-    responses((status = 200, description = "active silences", body = Object)))]
+    responses((status = 200, description = "active silences", body = [Object])))]
 pub async fn silences(State(state): State<AppState>) -> Result<Response, ApiError> {
     let now = OffsetDateTime::now_utc();
     let active: Vec<Silence> = state
@@ -157,7 +157,8 @@ pub async fn silences(State(state): State<AppState>) -> Result<Response, ApiErro
 pub struct NewSilence {
     /// Labels an alert must have to be silenced (`alertname` is the rule).
     pub matchers: BTreeMap<String, String>,
-    /// How long, e.g. `2h`.
+    /// How long, e.g. `2h` (humantime: a number and a unit, several allowed).
+    #[schema(min_length = 2, pattern = r"^\s*([0-9]+\s*[a-zA-Z]+\s*)+$")]
     pub duration: String,
     pub comment: String,
     pub created_by: String,

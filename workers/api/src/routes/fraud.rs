@@ -51,7 +51,7 @@ pub struct SuspiciousParams {
 
 /// Detections at or above a score, newest first.
 #[utoipa::path(get, path = "/api/fraud/suspicious-activities", tag = "fraud",
-    params(SuspiciousParams), responses((status = 200, description = "detections", body = Object)))]
+    params(SuspiciousParams), responses((status = 200, description = "detections", body = [Object])))]
 pub async fn suspicious(
     State(state): State<AppState>,
     headers: HeaderMap,

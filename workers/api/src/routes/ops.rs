@@ -18,7 +18,7 @@ use crate::watermark::Marks;
 
 /// Every stream, its consumers, and what each still has to process.
 #[utoipa::path(get, path = "/api/ops/consumers", tag = "ops",
-    responses((status = 200, description = "streams with their consumers", body = Object)))]
+    responses((status = 200, description = "streams with their consumers", body = [Object])))]
 pub async fn consumers(State(state): State<AppState>) -> Result<Response, ApiError> {
     let status = topology::status(&state.bus, &state.settings.streams).await?;
     Ok(Json(status).into_response())

@@ -174,6 +174,7 @@ pub async fn search(
 #[into_params(parameter_in = Query)]
 pub struct AutocompleteParams {
     /// The start of a word (1-32 letters or digits).
+    #[param(min_length = 1, max_length = 32, pattern = r"^[\p{L}\p{N}]+$")]
     pub prefix: String,
     /// Suggestions (default 10, at most 50).
     pub size: Option<usize>,

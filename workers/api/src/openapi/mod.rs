@@ -1,12 +1,17 @@
 //! The OpenAPI document the API serves at /api/openapi.json, generated from the
-//! handlers' annotations so it cannot drift from the routes.
+//! handlers' annotations so it cannot drift from the routes, then completed with
+//! what the layers around them answer in this deployment (see [`contract`]).
 
+pub mod contract;
+
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{alerts, analytics, dashboard, fraud, logs, ops, performance, search};
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -56,8 +61,9 @@ impl Modify for ApiKeys {
     }
 }
 
-pub async fn document() -> Response {
-    Json(ApiDoc::openapi()).into_response()
+pub async fn document(State(state): State<AppState>) -> Response {
+    let keyed = !state.keys.is_open();
+    Json(contract::for_deployment(ApiDoc::openapi(), keyed)).into_response()
 }
 
 #[cfg(test)]
@@ -67,7 +73,7 @@ mod tests {
     #[test]
     fn every_routed_path_is_documented() {
         let doc = ApiDoc::openapi();
-        let source = include_str!("routes/mod.rs");
+        let source = include_str!("../routes/mod.rs");
         let mut checked = 0;
         for call in source.split(".route(").skip(1) {
             let path = call.split('"').nth(1).expect("a quoted path");
@@ -81,5 +87,19 @@ mod tests {
             checked += 1;
         }
         assert!(checked >= 31, "every route was found ({checked})");
+    }
+
+    #[test]
+    fn an_open_deployment_declares_no_key_and_every_route_its_errors() {
+        let doc = serde_json::to_value(contract::for_deployment(ApiDoc::openapi(), false)).unwrap();
+        assert!(doc.get("security").is_none(), "no key asked for");
+        let paths = doc["paths"].as_object().unwrap();
+        for (path, item) in paths {
+            for (method, op) in item.as_object().unwrap() {
+                assert_eq!(op["security"], serde_json::json!([]), "{method} {path}");
+                assert!(op["responses"]["503"].is_object(), "{method} {path}");
+                assert!(op["responses"].get("401").is_none(), "{method} {path}");
+            }
+        }
     }
 }
