@@ -69,8 +69,20 @@ pub async fn check(api: &ApiStack, last: u64) {
         ingest["403"].is_object() && ingest["413"].is_object(),
         "{ingest}"
     );
-    // A blank parameter is an absent one.
-    assert_eq!(api.get("/api/search?ip=&since=&q=").await.status, 200);
+    // Blank values are refused as the document says (it gives each a pattern or a
+    // minimum length), with the parameter named.
+    let blank = api.get("/api/search?ip=").await;
+    assert_eq!((blank.status, blank.error_code()), (400, "bad_request"));
+    assert!(blank.error_message().contains("ip"), "{}", blank.text);
+    assert_eq!(
+        doc.json["paths"]["/api/search"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "ip")
+            .map(|p| p["schema"]["minLength"].clone()),
+        Some(serde_json::json!(1))
+    );
 
     // --- upload -------------------------------------------------------------------
     let more: Vec<Event> =

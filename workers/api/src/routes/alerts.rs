@@ -55,6 +55,7 @@ pub async fn active(State(state): State<AppState>) -> Result<Response, ApiError>
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     /// Changes to return, newest first (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
     /// Only this rule's.
     pub rule: Option<String>,
@@ -157,10 +158,12 @@ pub async fn silences(State(state): State<AppState>) -> Result<Response, ApiErro
 pub struct NewSilence {
     /// Labels an alert must have to be silenced (`alertname` is the rule).
     pub matchers: BTreeMap<String, String>,
-    /// How long, e.g. `2h` (humantime: a number and a unit, several allowed).
-    #[schema(min_length = 2, pattern = r"^\s*([0-9]+\s*[a-zA-Z]+\s*)+$")]
+    /// How long: a number and one unit (`s`, `m`, `h`, `d`, `w`), e.g. `2h`.
+    #[schema(pattern = r"^[1-9][0-9]{0,5}[smhdw]$")]
     pub duration: String,
     pub comment: String,
+    /// Who silences (not blank).
+    #[schema(pattern = r"\S")]
     pub created_by: String,
 }
 
@@ -171,8 +174,7 @@ pub async fn create_silence(
     State(state): State<AppState>,
     Json(new): Json<NewSilence>,
 ) -> Result<Response, ApiError> {
-    let length: Duration = humantime::parse_duration(&new.duration)
-        .map_err(|e| ApiError::bad_request(format!("duration `{}`: {e}", new.duration)))?;
+    let length: Duration = super::params::span("duration", &new.duration, "smhdw")?;
     if new.created_by.trim().is_empty() {
         return Err(ApiError::bad_request("created_by must name who silences"));
     }

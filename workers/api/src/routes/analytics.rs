@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sightline_counters::{Reader, Window};
 use utoipa::{IntoParams, ToSchema};
 
-use super::params::{list, ratio, CountersRead, WindowParams};
+use super::params::{ratio, CountersRead, WindowParams};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::watermark::{stamped, Projection};
@@ -113,8 +113,10 @@ pub async fn errors(
 #[into_params(parameter_in = Query)]
 pub struct FunnelParams {
     /// See WindowParams.
+    #[param(pattern = r"^[1-9][0-9]{0,5}[smhd]$")]
     pub window: Option<String>,
-    /// Comma-separated funnel steps (default `view,add_to_cart,checkout,purchase`).
+    /// 2 to 10 comma-separated actions (default `view,add_to_cart,checkout,purchase`).
+    #[param(pattern = r"^[a-z0-9_]+(,[a-z0-9_]+){1,9}$")]
     pub steps: Option<String>,
 }
 
@@ -150,15 +152,26 @@ pub async fn user_behavior(
 ) -> Result<Response, ApiError> {
     let mark = state.watermark_for(Projection::Counters, &headers).await?;
     let window = WindowParams { window: p.window }.window()?;
-    let mut steps = list(p.steps.as_deref());
-    if steps.is_empty() {
-        steps = ["view", "add_to_cart", "checkout", "purchase"]
+    let steps: Vec<String> = match p.steps.as_deref() {
+        None => ["view", "add_to_cart", "checkout", "purchase"]
             .map(String::from)
-            .to_vec();
-    }
-    if steps.len() < 2 || steps.len() > 10 {
-        return Err(ApiError::bad_request("steps: give 2 to 10 actions"));
-    }
+            .to_vec(),
+        // Exactly what the documented pattern says: 2-10 action tokens.
+        Some(text) => {
+            let steps: Vec<String> = text.split(',').map(String::from).collect();
+            let token = |s: &String| {
+                !s.is_empty()
+                    && s.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            };
+            if !(2..=10).contains(&steps.len()) || !steps.iter().all(token) {
+                return Err(ApiError::bad_request(
+                    "steps: give 2 to 10 actions (a-z, 0-9, _), comma-separated",
+                ));
+            }
+            steps
+        }
+    };
     let actions = state.counters().breakdown("action", window).await?;
     let counts: Vec<u64> = steps
         .iter()

@@ -38,14 +38,21 @@ pub async fn detect(
 #[into_params(parameter_in = Query)]
 pub struct SuspiciousParams {
     /// Lowest score (default: the rules' suspicious score).
+    #[param(minimum = 0, maximum = 255)]
     pub min_score: Option<u8>,
     pub user: Option<String>,
     /// An indicator that must be among the detection's.
+    #[param(
+        pattern = r"^(high_amount|velocity|impossible_travel|repeated_failures|country_mismatch|ip_change|bot)$"
+    )]
     pub indicator: Option<String>,
     /// RFC 3339, by detection time.
+    #[param(format = DateTime)]
     pub since: Option<String>,
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// Default 50, at most 1000.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 
@@ -84,7 +91,9 @@ pub async fn suspicious(
 #[into_params(parameter_in = Query)]
 pub struct StatsParams {
     /// RFC 3339, by detection time.
+    #[param(format = DateTime)]
     pub since: Option<String>,
+    #[param(format = DateTime)]
     pub until: Option<String>,
 }
 

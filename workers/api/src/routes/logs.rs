@@ -86,10 +86,14 @@ pub async fn upload(
 #[into_params(parameter_in = Query)]
 pub struct RecentParams {
     /// Comma-separated kinds (`transaction,error`...).
+    #[param(
+        pattern = r"^((transaction|error|user_behavior|performance|security|fraud_detection)(,(transaction|error|user_behavior|performance|security|fraud_detection))*)?$"
+    )]
     pub kind: Option<String>,
     /// Comma-separated services.
     pub service: Option<String>,
-    /// How many (default 50, at most 1000).
+    /// How many (default 50, at most 1000; 0 means the default).
+    #[param(minimum = 0, maximum = 1000)]
     pub limit: Option<usize>,
 }
 

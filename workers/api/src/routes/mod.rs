@@ -94,42 +94,9 @@ pub fn router(state: AppState) -> Router {
         .merge(reads)
         .merge(operations)
         .merge(open)
-        .layer(middleware::map_request(drop_empty_parameters))
         .layer(middleware::map_response(json_errors))
         .layer(middleware::from_fn(record))
         .with_state(state)
-}
-
-/// An empty query parameter (`?ip=&since=`, as an HTML form sends a blank field)
-/// is the same as an absent one, for every route: removed before any handler
-/// parses the query.
-async fn drop_empty_parameters(mut request: Request) -> Request {
-    let Some(query) = request.uri().query() else {
-        return request;
-    };
-    if !query
-        .split('&')
-        .any(|pair| pair.is_empty() || pair.ends_with('=') || !pair.contains('='))
-    {
-        return request;
-    }
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| {
-            pair.split_once('=')
-                .is_some_and(|(_, value)| !value.is_empty())
-        })
-        .collect();
-    let path = request.uri().path();
-    let uri = if kept.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?{}", kept.join("&"))
-    };
-    if let Ok(uri) = uri.parse() {
-        *request.uri_mut() = uri;
-    }
-    request
 }
 
 struct RequestMetrics {

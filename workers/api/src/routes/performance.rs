@@ -122,8 +122,10 @@ pub struct EndpointLatency {
 #[into_params(parameter_in = Query)]
 pub struct EndpointParams {
     /// See WindowParams.
+    #[param(pattern = r"^[1-9][0-9]{0,5}[smhd]$")]
     pub window: Option<String>,
     /// Endpoints listed, slowest p95 first (default 20, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
 }
 
@@ -190,11 +192,14 @@ pub async fn database_latency(
 #[into_params(parameter_in = Query)]
 pub struct SlowParams {
     /// See WindowParams.
+    #[param(pattern = r"^[1-9][0-9]{0,5}[smhd]$")]
     pub window: Option<String>,
     /// Slower than this many milliseconds (default 1000).
+    #[param(minimum = 0)]
     pub threshold_ms: Option<f64>,
     pub endpoint: Option<String>,
-    /// How many, newest first (default 50, at most 1000).
+    /// How many, newest first (default 50, at most 1000; 0 means the default).
+    #[param(minimum = 0, maximum = 1000)]
     pub limit: Option<usize>,
 }
 

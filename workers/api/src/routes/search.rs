@@ -29,6 +29,9 @@ pub struct SearchParams {
     pub highlight: Option<bool>,
     /// Comma-separated kinds: transaction, error, user_behavior, performance,
     /// security, fraud_detection.
+    #[param(
+        pattern = r"^((transaction|error|user_behavior|performance|security|fraud_detection)(,(transaction|error|user_behavior|performance|security|fraud_detection))*)?$"
+    )]
     pub kind: Option<String>,
     /// Comma-separated services.
     pub service: Option<String>,
@@ -42,18 +45,24 @@ pub struct SearchParams {
     /// hash of it, which the API computes with the indexer's key.
     pub card: Option<String>,
     /// An IP address: every event from it (also matched through its keyed hash).
+    #[param(min_length = 1)]
     pub ip: Option<String>,
+    #[param(minimum = 0, maximum = 65535)]
     pub error_code: Option<u16>,
     /// Requests that took at least this many milliseconds.
     pub min_response_time_ms: Option<f64>,
     /// RFC 3339, inclusive.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// RFC 3339, exclusive.
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// newest (default), oldest or relevance.
+    #[param(pattern = r"^(newest|oldest|relevance)$")]
     pub sort: Option<String>,
     pub from: Option<usize>,
     /// Hits per page (default 10, at most 1000).
+    #[param(maximum = 1000)]
     pub size: Option<usize>,
     /// The `next` cursor of the previous page (`<nanoseconds>_<id>`).
     pub after: Option<String>,
@@ -177,6 +186,7 @@ pub struct AutocompleteParams {
     #[param(min_length = 1, max_length = 32, pattern = r"^[\p{L}\p{N}]+$")]
     pub prefix: String,
     /// Suggestions (default 10, at most 50).
+    #[param(minimum = 1, maximum = 50)]
     pub size: Option<usize>,
 }
 
