@@ -14,42 +14,39 @@ pub const MASK: u8 = b'*';
 /// Masks every card number in `bytes` in place; returns how many it masked.
 /// Digit runs longer than 19 digits (an id, a long counter) are left alone.
 pub fn mask_card_numbers(bytes: &mut [u8]) -> usize {
-    let mut masked = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let end = run_end(bytes, i);
-        if is_card_number(&bytes[i..end]) {
-            for b in &mut bytes[i..end] {
-                if b.is_ascii_digit() {
-                    *b = MASK;
-                }
+    let runs: Vec<std::ops::Range<usize>> = card_numbers(bytes).collect();
+    for run in &runs {
+        for b in &mut bytes[run.clone()] {
+            if b.is_ascii_digit() {
+                *b = MASK;
             }
-            masked += 1;
         }
-        i = end;
     }
-    masked
+    runs.len()
 }
 
 /// Whether `bytes` hold a card number anywhere (a cheap test before masking).
 pub fn holds_card_number(bytes: &[u8]) -> bool {
+    card_numbers(bytes).next().is_some()
+}
+
+/// Where the card numbers in `bytes` are.
+fn card_numbers(bytes: &[u8]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
     let mut i = 0;
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() {
-            i += 1;
-            continue;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let (start, end) = (i, run_end(bytes, i));
+            i = end;
+            if is_card_number(&bytes[start..end]) {
+                return Some(start..end);
+            }
         }
-        let end = run_end(bytes, i);
-        if is_card_number(&bytes[i..end]) {
-            return true;
-        }
-        i = end;
-    }
-    false
+        None
+    })
 }
 
 /// [`mask_card_numbers`] on text: the masked copy, and how many it masked.

@@ -85,6 +85,34 @@ impl Up {
         serde_json::from_slice(&r.bytes().await.ok()?).ok()
     }
 
+    /// Publishes `count` generated events of `seed`, stamped from two minutes ago,
+    /// with `sightline generate --publish` against this `up`'s NATS.
+    pub fn generate(&self, dir: &Path, count: u64, seed: u64) {
+        let start = time::OffsetDateTime::now_utc() - Duration::from_secs(120);
+        let start = start
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("a time formats");
+        let fed = Command::new(sightline_bin())
+            .args([
+                "generate",
+                "--count",
+                &count.to_string(),
+                "--seed",
+                &seed.to_string(),
+            ])
+            .args(["--start", &start, "--publish"])
+            .env("SIGHTLINE_NATS__URL", &self.nats)
+            .env("RUST_LOG", "warn")
+            .current_dir(dir)
+            .output()
+            .expect("sightline generate runs");
+        assert!(
+            fed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&fed.stderr)
+        );
+    }
+
     /// Whether /readyz answers 200 within `timeout`.
     pub async fn ready_within(&self, timeout: Duration) -> bool {
         eventually(timeout, || async { self.json("readyz").await.is_some() }).await

@@ -14,9 +14,12 @@ async fn up_is_ready_within_10_s_carries_events_and_stops_cleanly() {
     let data = dir.path().join("data");
     let started = Instant::now();
     // Killed on drop, so a failing assertion leaves no server behind.
-    let up = Up::start(dir.path(), &data).await;
-    let (dashboard, nats, redis) = (up.dashboard.clone(), up.nats.clone(), up.redis.clone());
-    let mut up = up.process;
+    let started_up = Up::start(dir.path(), &data).await;
+    let (dashboard, nats, redis) = (
+        started_up.dashboard.clone(),
+        started_up.nats.clone(),
+        started_up.redis.clone(),
+    );
     let http = reqwest::Client::new();
     let ready = eventually(Duration::from_secs(10), || async {
         let r = http.get(format!("{dashboard}readyz")).send().await;
@@ -30,22 +33,8 @@ async fn up_is_ready_within_10_s_carries_events_and_stops_cleanly() {
         started.elapsed()
     );
 
-    let start = time::OffsetDateTime::now_utc() - Duration::from_secs(120);
-    let start = start
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    let fed = Command::new(sightline_bin())
-        .args(["generate", "--count", "500", "--start", &start, "--publish"])
-        .env("SIGHTLINE_NATS__URL", &nats)
-        .env("RUST_LOG", "warn")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        fed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&fed.stderr)
-    );
+    started_up.generate(dir.path(), 500, 7);
+    let mut up = started_up.process;
     let json = |path: &str| {
         let (http, url) = (http.clone(), format!("{dashboard}{path}"));
         async move {

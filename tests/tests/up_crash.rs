@@ -4,11 +4,10 @@
 //! the projections end with every event counted and indexed once.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
+use sightline_tests::eventually;
 use sightline_tests::up::Up;
-use sightline_tests::{eventually, sightline_bin};
 
 const CYCLES: u64 = 10;
 const PER_CYCLE: u64 = 300;
@@ -25,27 +24,6 @@ fn server_pid(data: &Path, file: &str) -> u32 {
 fn alive(pid: u32) -> bool {
     // A zombie has an empty command line: it is gone but for its parent's wait.
     std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
-}
-
-fn publish(dir: &Path, nats: &str, seed: u64) {
-    let start = time::OffsetDateTime::now_utc() - Duration::from_secs(120);
-    let start = start
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    let count = PER_CYCLE.to_string();
-    let fed = Command::new(sightline_bin())
-        .args(["generate", "--count", &count, "--seed", &seed.to_string()])
-        .args(["--start", &start, "--publish"])
-        .env("SIGHTLINE_NATS__URL", nats)
-        .env("RUST_LOG", "warn")
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        fed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&fed.stderr)
-    );
 }
 
 /// Events the API reports as searchable and as counted.
@@ -73,7 +51,7 @@ async fn ten_kills_and_restarts_on_one_data_dir_end_with_exact_counts() {
             server_pid(&data, "nats/nats-server.pid"),
             server_pid(&data, "redis/redis-server.pid"),
         ];
-        publish(dir.path(), &up.nats, cycle);
+        up.generate(dir.path(), PER_CYCLE, cycle);
         let published = cycle * PER_CYCLE;
         // Crash points: at once, while the workers are still applying, or with
         // everything projected.
