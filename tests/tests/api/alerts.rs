@@ -22,11 +22,16 @@ pub async fn check(api: &ApiStack) {
         .await,
         "fraud scores of 80+ fire an alert, recorded on ALERTS"
     );
-    let active = api.get("/api/alerts/active").await;
+    // The evaluator records a change on ALERTS before it saves the state that
+    // /api/alerts/active reads, so the two may be one evaluation apart.
     assert!(
-        u(&active.json["firing"]) + u(&active.json["pending"]) >= 1,
+        eventually(Duration::from_secs(10), || async {
+            let active = api.get("/api/alerts/active").await;
+            u(&active.json["firing"]) + u(&active.json["pending"]) >= 1
+        })
+        .await,
         "{}",
-        active.text
+        api.get("/api/alerts/active").await.text
     );
     let silence = json!({"matchers": {"alertname": "HighErrorRate"}, "duration": "2h", "comment": "deploy", "created_by": "test"});
     assert_eq!(
