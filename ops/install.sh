@@ -4,6 +4,7 @@
 #   .tools/venv/bin/just         (PyPI rust-just)
 #   redis-server, chromium, chromedriver, docker-compose  (Debian packages; need root or sudo)
 #   test peers: osmem-server, noida-db (Elasticsearch API), secantusdb (MongoDB wire protocol)
+#   schemathesis (the API contract test)
 # Safe to run again: anything already present is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,8 @@ OSMEM_VERSION=0.1.6
 NOIDA_VERSION=0.2.3
 # MongoDB wire-protocol server for the detections store's tests (a pinned pre-release).
 SECANTUS_VERSION=0.7.0b3
+# Property-based API testing against /api/openapi.json.
+SCHEMATHESIS_VERSION=4.32.5
 VENV=.tools/venv
 
 if [ ! -x "$VENV/bin/pip" ]; then
@@ -32,6 +35,9 @@ if ! "$VENV/bin/pip" show osmem-server 2>/dev/null | grep -q "^Version: $OSMEM_V
 fi
 if ! "$VENV/bin/pip" show secantusdb 2>/dev/null | grep -q "^Version: $SECANTUS_VERSION"; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "secantusdb==$SECANTUS_VERSION"
+fi
+if ! "$VENV/bin/pip" show schemathesis 2>/dev/null | grep -q "^Version: $SCHEMATHESIS_VERSION"; then
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 # Debian packages: Redis, and headless Chromium with its WebDriver for the page's tests.

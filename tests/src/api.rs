@@ -57,14 +57,21 @@ impl Reply {
 }
 
 impl ApiStack {
-    /// Starts everything; `extra_config` is appended to the stack's sightline.toml.
+    /// Starts everything with a reader and an operator key; `extra_config` is
+    /// appended to the stack's sightline.toml.
     pub async fn start(extra_config: &str) -> ApiStack {
+        let keys = format!(
+            "[[api.keys]]\nname = \"dashboards\"\nkey = \"{READER_KEY}\"\nrole = \"reader\"\n\n\
+             [[api.keys]]\nname = \"ops\"\nkey = \"{OPERATOR_KEY}\"\nrole = \"operator\"\n\n"
+        );
+        Self::start_with_config(&(keys + extra_config)).await
+    }
+
+    /// Starts everything with exactly `config` as sightline.toml (no keys: an open API).
+    pub async fn start_with_config(config: &str) -> ApiStack {
         let stack = Stack::start().await;
         let redis = Redis::start(false);
-        let config = format!(
-            "[[api.keys]]\nname = \"dashboards\"\nkey = \"{READER_KEY}\"\nrole = \"reader\"\n\n\
-             [[api.keys]]\nname = \"ops\"\nkey = \"{OPERATOR_KEY}\"\nrole = \"operator\"\n\n{extra_config}\n"
-        );
+        let config = format!("{config}\n");
         std::fs::write(stack.path("sightline.toml"), config).expect("config written");
         let url = redis.url();
         let env = [

@@ -7,6 +7,7 @@ pub mod auth;
 mod backends;
 mod cache;
 pub mod error;
+pub mod http;
 pub mod ingest;
 pub mod openapi;
 mod page;
@@ -33,9 +34,7 @@ pub async fn serve(
     state.refresh_marks().await;
     let refresh = state.spawn_refresh();
     let app = routes::router(state);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = http::serve(listener, app, shutdown).await;
     refresh.abort();
     served
 }

@@ -190,11 +190,8 @@ impl SearchRequest {
         if self.search_after.is_some() && self.sort == Sort::Relevance {
             return Err("search_after needs a time sort (newest or oldest)".into());
         }
-        if let (Some(a), Some(b)) = (self.filters.since, self.filters.until) {
-            if a >= b {
-                return Err("since must be before until".into());
-            }
-        }
+        // A range that ends before it starts holds nothing, as in Elasticsearch:
+        // not an error, since no schema can say which of two parameters is later.
         Ok(if self.size == 0 { 10 } else { self.size })
     }
 }

@@ -92,6 +92,8 @@ fn add_errors(op: &mut Operation, keyed: bool, operator: bool) {
             add("422", "the JSON body does not have the documented shape");
         }
     }
+    add("414", "the request target is over 16 KiB");
+    add("431", "over 100 headers, or over 64 KiB of them");
     add("500", "the deployment is misconfigured");
     add("503", "a projection or server is not reachable, or not caught up with `Sightline-Wait-For`; try again");
     // Errors a handler declares in its own words have the same body.

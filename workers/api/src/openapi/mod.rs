@@ -3,6 +3,7 @@
 //! what the layers around them answer in this deployment (see [`contract`]).
 
 pub mod contract;
+mod events;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -61,9 +62,16 @@ impl Modify for ApiKeys {
     }
 }
 
+/// The document as a deployment with (`keyed`) or without API keys answers.
+pub fn for_deployment(keyed: bool) -> serde_json::Value {
+    let doc = contract::for_deployment(ApiDoc::openapi(), keyed);
+    let mut doc = serde_json::to_value(doc).unwrap_or_default();
+    events::add(&mut doc);
+    doc
+}
+
 pub async fn document(State(state): State<AppState>) -> Response {
-    let keyed = !state.keys.is_open();
-    Json(contract::for_deployment(ApiDoc::openapi(), keyed)).into_response()
+    Json(for_deployment(!state.keys.is_open())).into_response()
 }
 
 #[cfg(test)]
@@ -91,7 +99,7 @@ mod tests {
 
     #[test]
     fn an_open_deployment_declares_no_key_and_every_route_its_errors() {
-        let doc = serde_json::to_value(contract::for_deployment(ApiDoc::openapi(), false)).unwrap();
+        let doc = for_deployment(false);
         assert!(doc.get("security").is_none(), "no key asked for");
         let paths = doc["paths"].as_object().unwrap();
         for (path, item) in paths {

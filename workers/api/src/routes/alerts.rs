@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use sightline_alerts::{Alert, Silence, Status, Transition};
 use sightline_runtime::topology::ALERTS;
 use time::OffsetDateTime;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -153,13 +155,71 @@ pub async fn silences(State(state): State<AppState>) -> Result<Response, ApiErro
     Ok(Json(active).into_response())
 }
 
+/// Labels an alert must have to be silenced: names as in Prometheus, values not
+/// blank, at least one.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct Matchers(BTreeMap<String, String>);
+
+const LABEL_NAME: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+
+fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl utoipa::PartialSchema for Matchers {
+    fn schema() -> RefOr<Schema> {
+        let text = |pattern: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(pattern))
+        };
+        ObjectBuilder::new()
+            .description(Some(
+                "Labels an alert must have to be silenced (`alertname` is the rule).",
+            ))
+            .min_properties(Some(1))
+            .property_names(Some(text(LABEL_NAME)))
+            .additional_properties(Some(text(r"\S")))
+            .into()
+    }
+}
+
+impl ToSchema for Matchers {}
+
+impl Matchers {
+    /// `label=value` strings, or a 400 naming the matcher that is not one.
+    fn parse(&self) -> Result<Vec<String>, ApiError> {
+        self.0
+            .iter()
+            .map(|(label, value)| {
+                if !is_label_name(label) {
+                    Err(ApiError::bad_request(format!(
+                        "matchers: {label:?} is not a label name ({LABEL_NAME})"
+                    )))
+                } else if value.trim().is_empty() {
+                    Err(ApiError::bad_request(format!(
+                        "matchers: {label} needs a value"
+                    )))
+                } else {
+                    Ok(format!("{label}={value}"))
+                }
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSilence {
-    /// Labels an alert must have to be silenced (`alertname` is the rule).
-    pub matchers: BTreeMap<String, String>,
-    /// How long: a number and one unit (`s`, `m`, `h`, `d`, `w`), e.g. `2h`.
-    #[schema(pattern = r"^[1-9][0-9]{0,5}[smhdw]$")]
+    pub matchers: Matchers,
+    /// How long: a number (at most 4 digits) and one unit (`s`, `m`, `h`, `d`,
+    /// `w`), e.g. `2h`.
+    #[schema(pattern = r"^[1-9][0-9]{0,3}[smhdw]$")]
     pub duration: String,
     pub comment: String,
     /// Who silences (not blank).
@@ -174,15 +234,12 @@ pub async fn create_silence(
     State(state): State<AppState>,
     Json(new): Json<NewSilence>,
 ) -> Result<Response, ApiError> {
-    let length: Duration = super::params::span("duration", &new.duration, "smhdw")?;
+    // At most 9999 weeks: the end of a silence is a date people can write.
+    let length: Duration = super::params::span_of("duration", &new.duration, "smhdw", 4)?;
     if new.created_by.trim().is_empty() {
         return Err(ApiError::bad_request("created_by must name who silences"));
     }
-    let matchers: Vec<String> = new
-        .matchers
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
+    let matchers = new.matchers.parse()?;
     let silence = Silence::new(
         &matchers,
         OffsetDateTime::now_utc(),
@@ -212,6 +269,28 @@ pub async fn expire_silence(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matchers_are_label_names_with_values() {
+        let parse = |json: &str| serde_json::from_str::<Matchers>(json).unwrap().parse();
+        assert_eq!(
+            parse(r#"{"alertname": "HighErrorRate", "service": "cart"}"#).unwrap(),
+            ["alertname=HighErrorRate", "service=cart"]
+        );
+        for bad in [
+            r#"{"a=b": "c"}"#,
+            r#"{"": "c"}"#,
+            r#"{"1x": "c"}"#,
+            r#"{"a": " "}"#,
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert!(
+                err.message.starts_with("matchers: "),
+                "{bad}: {}",
+                err.message
+            );
+        }
+    }
 
     #[test]
     fn history_filters_by_rule() {

@@ -38,7 +38,7 @@ pub async fn detect(
 #[into_params(parameter_in = Query)]
 pub struct SuspiciousParams {
     /// Lowest score (default: the rules' suspicious score).
-    #[param(minimum = 0, maximum = 255)]
+    #[param(minimum = 0, maximum = 100)]
     pub min_score: Option<u8>,
     pub user: Option<String>,
     /// An indicator that must be among the detection's.
@@ -75,9 +75,9 @@ pub async fn suspicious(
         until: instant("until", p.until.as_deref())?,
         limit: p.limit.unwrap_or(50),
     };
-    if query.limit > sightline_fraud::store::MAX_LIMIT {
+    if query.limit == 0 || query.limit > sightline_fraud::store::MAX_LIMIT {
         return Err(ApiError::bad_request(format!(
-            "limit must be at most {}",
+            "limit must be 1-{}",
             sightline_fraud::store::MAX_LIMIT
         )));
     }

@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .merge(operations)
         .merge(open)
         .layer(middleware::map_response(json_errors))
+        .layer(middleware::from_fn(crate::http::check_size))
         .layer(middleware::from_fn(record))
         .with_state(state)
 }

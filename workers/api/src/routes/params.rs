@@ -71,10 +71,42 @@ pub fn parse_window(text: Option<&str>) -> Result<Duration, ApiError> {
     Ok(span("window", text, "smhd")?.min(MAX_WINDOW))
 }
 
+/// An IPv4 or IPv6 address, in the document as the two formats JSON Schema has.
+pub struct IpAddress;
+
+impl utoipa::PartialSchema for IpAddress {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type,
+        };
+        let format = |f| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(f)))
+        };
+        AnyOfBuilder::new()
+            .item(format(KnownFormat::Ipv4))
+            .item(format(KnownFormat::Ipv6))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for IpAddress {}
+
 /// A span written as the documents' patterns say: 1-6 digits, not starting with 0,
 /// and one unit of `units` (`s`, `m`, `h`, `d`, `w`). Exactly what the pattern
 /// accepts is accepted, so the OpenAPI document and the answers agree.
 pub fn span(name: &str, text: &str, units: &str) -> Result<Duration, ApiError> {
+    span_of(name, text, units, 6)
+}
+
+/// [`span`] with at most `max_digits` digits.
+pub fn span_of(
+    name: &str,
+    text: &str,
+    units: &str,
+    max_digits: usize,
+) -> Result<Duration, ApiError> {
     let bad = || {
         ApiError::bad_request(format!(
             "{name} `{text}`: a number and one unit of {units} (e.g. 15m, 1h, 7d)"
@@ -85,7 +117,7 @@ pub fn span(name: &str, text: &str, units: &str) -> Result<Duration, ApiError> {
         return Err(bad());
     };
     let (digits, unit) = text.split_at(cut);
-    let well_formed = (1..=6).contains(&digits.len())
+    let well_formed = (1..=max_digits).contains(&digits.len())
         && !digits.starts_with('0')
         && digits.bytes().all(|b| b.is_ascii_digit())
         && unit.len() == 1

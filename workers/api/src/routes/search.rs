@@ -45,7 +45,7 @@ pub struct SearchParams {
     /// hash of it, which the API computes with the indexer's key.
     pub card: Option<String>,
     /// An IP address: every event from it (also matched through its keyed hash).
-    #[param(min_length = 1)]
+    #[param(inline, value_type = Option<super::params::IpAddress>)]
     pub ip: Option<String>,
     #[param(minimum = 0, maximum = 65535)]
     pub error_code: Option<u16>,
@@ -60,11 +60,16 @@ pub struct SearchParams {
     /// newest (default), oldest or relevance.
     #[param(pattern = r"^(newest|oldest|relevance)$")]
     pub sort: Option<String>,
+    /// Hits to skip (at most 10,000; deeper pages continue with `after`).
+    #[param(maximum = 10000)]
     pub from: Option<usize>,
     /// Hits per page (default 10, at most 1000).
     #[param(maximum = 1000)]
     pub size: Option<usize>,
     /// The `next` cursor of the previous page (`<nanoseconds>_<id>`).
+    #[param(
+        pattern = r"^(-?[0-9]{1,18}|[1-8][0-9]{18})_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     pub after: Option<String>,
 }
 
@@ -141,6 +146,11 @@ pub fn cursor_token(c: &Cursor) -> String {
 fn parse_cursor(token: &str) -> Result<Cursor, ApiError> {
     let bad = || ApiError::bad_request(format!("after `{token}` is not a cursor from `next`"));
     let (ns, id) = token.split_once('_').ok_or_else(bad)?;
+    // Only the form `next` writes (and the document's pattern allows): no `+`,
+    // the hyphenated UUID.
+    if ns.starts_with('+') || id.len() != 36 {
+        return Err(bad());
+    }
     Ok(Cursor {
         occurred_at_ns: ns.parse().map_err(|_| bad())?,
         id: id.parse().map_err(|_| bad())?,

@@ -37,11 +37,7 @@ impl DetectionQuery {
     }
 
     pub fn check(&self) -> Result<(), FraudError> {
-        if let (Some(since), Some(until)) = (self.since, self.until) {
-            if since > until {
-                return Err(FraudError::Invalid("since is after until".into()));
-            }
-        }
+        // since after until is an empty range, not an error (as in search).
         if self.min_score.is_some_and(|s| s > 100) {
             return Err(FraudError::Invalid("min_score must be 0-100".into()));
         }
