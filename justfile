@@ -46,8 +46,8 @@ demo rate="200" events="20000" api="8080" nats="4222" redis="6379": setup
     for _ in $(seq 300); do curl -sf "$api/readyz" > /dev/null && break; sleep 0.2; done
     curl -sf "$api/readyz" > /dev/null || { cat data/up.log; exit 1; }
     export SIGHTLINE_NATS__URL=nats://127.0.0.1:{{nats}}
-    # The last couple of minutes of a shop's traffic (the counters and alerts look at now).
-    $sl generate --count {{events}} --start "$(date -u -d '-2 min' +%Y-%m-%dT%H:%M:%SZ)" --publish
+    # The last couple of minutes of a shop's traffic, ending now (the counters and alerts look at now).
+    $sl generate --count {{events}} --publish
     $sl generate --rate {{rate}} --count 1000000000 --seed 43 --publish > data/generate.log 2>&1 &
     last=$(curl -sf "$api/api/ops/watermarks" | python3 -c 'import json,sys; print(json.load(sys.stdin)["logs"])')
     curl -sf -H "Sightline-Wait-For: $last" "$api/api/search?q=payment+failed&size=3&highlight=false" \

@@ -9,8 +9,6 @@ use serde_json::{json, Value};
 use sightline_tests::api::{ApiStack, READER_KEY};
 use sightline_tests::browser::Browser;
 use sightline_tests::eventually;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 const EVENTS: u64 = 3000;
 
@@ -34,21 +32,11 @@ async fn page_shows(c: &Client, script: &str, want: &Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_page_shows_live_figures_charts_and_highlighted_search_hits() {
     let api = ApiStack::start("").await;
-    let start = (OffsetDateTime::now_utc() - Duration::from_secs(120))
-        .format(&Rfc3339)
-        .unwrap();
+    // Without --start the traffic ends about now.
     let count = EVENTS.to_string();
-    let fed = api.stack.sightline(
-        &[
-            "generate",
-            "--count",
-            &count,
-            "--start",
-            &start,
-            "--publish",
-        ],
-        None,
-    );
+    let fed = api
+        .stack
+        .sightline(&["generate", "--count", &count, "--publish"], None);
     assert!(
         fed.status.success(),
         "{}",
@@ -136,6 +124,59 @@ async fn the_page_shows_live_figures_charts_and_highlighted_search_hits() {
     )
     .await;
     assert!(latency_points.as_u64().unwrap() >= 2);
+
+    // Revenue says which currency it is; the rate is the last minute's.
+    let labels = js(
+        c,
+        "return [...document.querySelectorAll('#figures .figure')].map(f => f.querySelector('.label').textContent)",
+    )
+    .await;
+    let labels: Vec<&str> = labels
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let currencies = overview["revenue"].as_object().unwrap().len();
+    assert!(
+        labels.iter().any(|l| l.starts_with("Revenue in ")
+            && l.ends_with(&format!("(1 of {currencies} currencies)"))),
+        "{labels:?}"
+    );
+    assert!(labels.contains(&"Events / s, last minute"), "{labels:?}");
+    let rate = js(c, "return document.getElementById('fig-rate').textContent").await;
+    let rate: f64 = rate.as_str().unwrap().replace(',', "").parse().unwrap();
+    let window_rate = overview["events_per_second"].as_f64().unwrap();
+    assert!(
+        rate > 5.0 * window_rate,
+        "3,000 events in the last minute or so: {rate}/s now, {window_rate}/s over the hour"
+    );
+
+    // 150 alerts of one rule (one per user) and nine other rules: one row per
+    // rule, at most eight, and a row counting the rest.
+    let rows = js(
+        c,
+        "const alerts = [];
+         for (let i = 0; i < 150; i++) alerts.push({status: 'firing', severity: 'P2', rule: 'FraudScoreHigh', summary: 'fraud score 90 for user u' + i});
+         for (let r = 0; r < 9; r++) alerts.push({status: 'pending', severity: 'P3', rule: 'Rule' + r, summary: 'rule ' + r});
+         render({...lastUpdate, alerts});
+         return [...document.querySelectorAll('#alerts tr')].map(tr => [...tr.children].map(td => td.textContent));",
+    )
+    .await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 9, "{rows:?}");
+    assert_eq!(rows[0][2], "FraudScoreHigh");
+    assert!(
+        rows[0][3].as_str().unwrap().starts_with("150 alerts"),
+        "{rows:?}"
+    );
+    assert_eq!(rows[8][2], "2 more rules", "{rows:?}");
+    let figure = js(
+        c,
+        "return document.getElementById('fig-alerts').textContent",
+    )
+    .await;
+    assert_eq!(figure, json!("150 / 9"));
 
     // A search shows hits with the matches highlighted.
     c.find(Locator::Css("#search-input"))

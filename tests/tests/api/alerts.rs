@@ -3,24 +3,72 @@
 use std::time::Duration;
 
 use serde_json::json;
+use sightline_schemas::{Body, ErrorEvent, Event, OffsetDateTime, Performance};
 use sightline_tests::api::{ApiStack, OPERATOR_KEY, READER_KEY};
 use sightline_tests::eventually;
 
 use super::u;
 
-/// Checks that an alert fired, and the silences' lifecycle and roles.
-pub async fn check(api: &ApiStack) {
+/// A failing service: 60 requests in the last minute, half answered 503, each
+/// failure reported as an error event.
+fn error_burst() -> Vec<u8> {
+    let now = OffsetDateTime::now_utc();
+    let mut body = Vec::new();
+    for i in 0..60u16 {
+        let at = now - Duration::from_millis(500 * u64::from(i));
+        let status_code = if i % 2 == 0 { 503 } else { 200 };
+        let request = Performance {
+            endpoint: "/api/quotes".into(),
+            method: "GET".into(),
+            response_time_ms: 40.0,
+            db_query_time_ms: None,
+            status_code,
+        };
+        let mut events = vec![Event::at(at, "quotes", Body::Performance(request))];
+        if status_code == 503 {
+            let error = ErrorEvent {
+                error_code: 503,
+                error_type: "ServiceUnavailable".into(),
+                error_message: "quote backend unavailable".into(),
+                endpoint: "/api/quotes".into(),
+                stack: None,
+                user_id: None,
+            };
+            events.push(Event::at(at, "quotes", Body::Error(error)));
+        }
+        for e in events {
+            body.extend(serde_json::to_vec(&e).unwrap());
+            body.push(b'\n');
+        }
+    }
+    body
+}
+
+/// Checks that a failing service raises an alert, and the silences' lifecycle
+/// and roles; returns the last sequence of LOGS after its own events.
+pub async fn check(api: &ApiStack) -> u64 {
+    let sent = api
+        .post(
+            "/api/logs/ingest",
+            "application/x-ndjson",
+            error_burst(),
+            Some(OPERATOR_KEY),
+        )
+        .await;
+    assert_eq!(sent.json["published"], 90, "{}", sent.text);
+    let last = u(&sent.json["last_sequence"]);
     assert!(
         eventually(Duration::from_secs(30), || async {
-            !api.get("/api/alerts/history?limit=10")
+            api.get("/api/alerts/history?rule=HighErrorRate&limit=10")
                 .await
                 .json
                 .as_array()
                 .unwrap()
-                .is_empty()
+                .iter()
+                .any(|change| change["alert"]["labels"]["service"] == "quotes")
         })
         .await,
-        "fraud scores of 80+ fire an alert, recorded on ALERTS"
+        "errors on half the requests of quotes raise HighErrorRate, recorded on ALERTS"
     );
     // The evaluator records a change on ALERTS before it saves the state that
     // /api/alerts/active reads, so the two may be one evaluation apart.
@@ -73,4 +121,5 @@ pub async fn check(api: &ApiStack) {
             .status,
         404
     );
+    last
 }

@@ -56,6 +56,6 @@ async fn every_route_answers_from_the_projections_with_auth_and_clear_errors() {
     analytics::check(&api, &events, last).await;
     let detections = fraud::check(&api, &events).await;
     dashboard::check(&api, detections, last).await;
-    alerts::check(&api).await;
+    let last = alerts::check(&api).await;
     ops::check(&api, last).await;
 }

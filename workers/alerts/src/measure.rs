@@ -178,6 +178,9 @@ impl<D: DetectionStore> Measure for Sources<D> {
                 let query = DetectionQuery {
                     min_score: Some(*min_score),
                     since: Some(now - rule.window),
+                    // Not after `now` either: an evaluation at a past instant
+                    // (a replay, `bench alerts`) must not see the future.
+                    until: Some(now),
                     limit: 1000,
                     ..DetectionQuery::default()
                 };

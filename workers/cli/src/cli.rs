@@ -221,6 +221,22 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 10)]
         steady_seconds: u64,
     },
+    /// Hours of generated traffic with labeled incidents and fraud episodes
+    /// through the real workers, the alert rules evaluated over it: per rule,
+    /// alerts fired inside an incident and outside any, and incidents caught.
+    Alerts {
+        /// Hours of traffic, ending now.
+        #[arg(long, default_value_t = 3.0)]
+        hours: f64,
+        /// Simulated events per second.
+        #[arg(long, default_value_t = 40.0)]
+        rate: f64,
+        /// Mean minutes from the end of one incident to the next (at least 20 pass).
+        #[arg(long, default_value_t = 10)]
+        incident_every: u64,
+        #[arg(long, default_value_t = 21)]
+        seed: u64,
+    },
     /// The API on a loaded stack: cached overview rate, search latency over HTTP,
     /// and HTTP ingest against the Publisher.
     Api {
@@ -245,9 +261,10 @@ pub struct GenerateArgs {
     /// Emit this many events per second in real time, stamped now (default: as fast as possible, simulated clock).
     #[arg(long)]
     pub rate: Option<f64>,
-    /// Start of the simulated clock (RFC 3339). The same seed and start give the same events.
-    #[arg(long, default_value = "2026-01-01T00:00:00Z")]
-    pub start: String,
+    /// Start of the simulated clock (RFC 3339). The same seed and start give the same
+    /// events. Default: early enough that the last event is stamped about now.
+    #[arg(long)]
+    pub start: Option<String>,
     /// Share of events that start a labeled fraud episode.
     #[arg(long, default_value_t = 0.004)]
     pub fraud_rate: f64,

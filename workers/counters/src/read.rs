@@ -66,12 +66,11 @@ impl Reader {
 
     /// The finest resolution that keeps the whole window in few enough buckets.
     pub fn step_for(&self, window: Window) -> Step {
-        let steps = self.layout.steps();
-        steps
-            .iter()
-            .copied()
-            .find(|s| s.keep_secs >= window.secs && window.secs / s.secs <= MAX_BUCKETS)
-            .unwrap_or(steps[steps.len() - 1])
+        step_for(
+            self.layout.steps(),
+            window,
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        )
     }
 
     fn buckets(step: Step, window: Window) -> impl Iterator<Item = i64> {
@@ -290,8 +289,58 @@ pub fn parse_selector(selector: &str) -> Result<String, CountersError> {
     Ok(out)
 }
 
+/// The finest of `steps` whose buckets still hold the start of `window` at `now`
+/// and cover it in at most [`MAX_BUCKETS`]. A window that ended in the past (rules
+/// evaluated over past traffic) reaches further back than its length, beyond
+/// what the finest resolutions keep.
+fn step_for(steps: &[Step], window: Window, now: i64) -> Step {
+    let reach = (now - (window.end - window.secs)).max(window.secs);
+    steps
+        .iter()
+        .copied()
+        .find(|s| s.keep_secs >= reach && window.secs / s.secs <= MAX_BUCKETS)
+        .unwrap_or(steps[steps.len() - 1])
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_window_in_the_past_is_read_where_its_buckets_are_still_kept() {
+        use super::{step_for, Step, Window};
+        let steps = [
+            Step {
+                secs: 1,
+                keep_secs: 3600,
+            },
+            Step {
+                secs: 60,
+                keep_secs: 48 * 3600,
+            },
+            Step {
+                secs: 3600,
+                keep_secs: 90 * 86_400,
+            },
+        ];
+        let now = 1_000_000_000;
+        let five_minutes = |ago: i64| Window {
+            end: now - ago,
+            secs: 300,
+        };
+        assert_eq!(step_for(&steps, five_minutes(0), now).secs, 1);
+        assert_eq!(step_for(&steps, five_minutes(50 * 60), now).secs, 1);
+        assert_eq!(step_for(&steps, five_minutes(2 * 3600), now).secs, 60);
+        assert_eq!(step_for(&steps, five_minutes(3 * 86_400), now).secs, 3600);
+        let day = Window {
+            end: now,
+            secs: 86_400,
+        };
+        assert_eq!(
+            step_for(&steps, day, now).secs,
+            3600,
+            "1,440 minutes are too many buckets"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -4,6 +4,7 @@
 //! must never read it.
 
 mod fraud;
+mod incident;
 mod population;
 
 use std::cmp::Reverse;
@@ -17,6 +18,8 @@ use sightline_schemas::{
 use time::{Duration, OffsetDateTime};
 
 pub use fraud::Pattern;
+use incident::Schedule;
+pub use incident::{Incident, IncidentKind};
 use population::{lognormal, money, users, weighted, User};
 
 /// Users in the default simulated shop. At 200 events/s each user is active about
@@ -43,7 +46,15 @@ const ACTIONS: &[(&str, u32)] = &[
     ("purchase", 5),
     ("abandon", 4),
 ];
-const KINDS: &[(u8, u32)] = &[(0, 40), (1, 30), (2, 15), (3, 8), (4, 7)];
+/// Errors are not drawn on their own: a failed request (a performance event
+/// with a 4xx or 5xx status) reports one, as services do.
+const KINDS: &[(u8, u32)] = &[(0, 40), (1, 30), (2, 15), (3, 8)];
+
+/// Mean simulated events per second unless set otherwise.
+pub const SIMULATED_RATE: f64 = 200.0;
+
+/// Mean time between labeled incidents unless set otherwise.
+pub const DEFAULT_INCIDENT_EVERY: std::time::Duration = std::time::Duration::from_secs(40 * 60);
 
 pub struct Generator {
     rng: ChaCha8Rng,
@@ -55,8 +66,8 @@ pub struct Generator {
     scheduled: BinaryHeap<Reverse<(OffsetDateTime, u64)>>,
     held: HashMap<u64, Event>,
     order: u64,
-    /// A service failing until this instant produces many errors.
-    burst: Option<(&'static str, OffsetDateTime)>,
+    /// Labeled incidents: failing, slow or silent services, declined payments.
+    incidents: Schedule,
     /// Chance that an event starts a fraud episode.
     fraud_rate: f64,
 }
@@ -69,12 +80,14 @@ impl Generator {
         Self {
             rng,
             clock: start,
-            rate: 200.0,
+            rate: SIMULATED_RATE,
             users,
             scheduled: BinaryHeap::new(),
             held: HashMap::new(),
             order: 0,
-            burst: None,
+            incidents: Schedule::new(Some(
+                Duration::try_from(DEFAULT_INCIDENT_EVERY).expect("fits"),
+            )),
             fraud_rate: 0.004,
         }
     }
@@ -85,8 +98,40 @@ impl Generator {
         self
     }
 
+    /// Sets the mean simulated events per second (200 unless set).
+    pub fn with_rate(mut self, per_second: f64) -> Self {
+        self.rate = per_second.max(0.001);
+        self
+    }
+
+    /// Sets the mean time between labeled incidents; None: steady traffic only.
+    pub fn with_incidents(mut self, every: Option<std::time::Duration>) -> Self {
+        self.incidents
+            .set_every(every.and_then(|d| Duration::try_from(d).ok()));
+        self
+    }
+
+    /// Every incident begun so far, in order; the last may be in progress.
+    pub fn incidents(&self) -> Vec<Incident> {
+        self.incidents.all()
+    }
+
+    fn silenced(&self, service: &str, at: OffsetDateTime) -> bool {
+        self.incidents.silences(service, at)
+    }
+
     /// The next event in time order.
     pub fn next_event(&mut self) -> Event {
+        loop {
+            let event = self.draw();
+            // A fraud episode scheduled earlier keeps quiet while its service does.
+            if !self.silenced(&event.service, event.occurred_at) {
+                return event;
+            }
+        }
+    }
+
+    fn draw(&mut self) -> Event {
         self.clock +=
             Duration::seconds_f64(-self.rng.random_range(f64::EPSILON..1.0f64).ln() / self.rate);
         if self.rng.random_bool(self.fraud_rate) {
@@ -127,34 +172,36 @@ impl Generator {
 
     fn normal_event(&mut self) -> Event {
         let at = self.clock;
-        let user = self.rng.random_range(0..self.users.len());
-        let (endpoint, service) = SERVICES[self.rng.random_range(0..SERVICES.len())];
-        if self.burst.is_some_and(|(_, until)| until < at) {
-            self.burst = None;
+        self.incidents.advance(&mut self.rng, at, |rng| {
+            let (endpoint, service) = SERVICES[rng.random_range(0..SERVICES.len())];
+            (service, endpoint)
+        });
+        loop {
+            let user = self.rng.random_range(0..self.users.len());
+            let (endpoint, service) = SERVICES[self.rng.random_range(0..SERVICES.len())];
+            let body = match weighted(&mut self.rng, KINDS) {
+                0 => self.behavior(user),
+                1 => self.performance(endpoint),
+                2 => Body::Transaction(self.transaction(user, TxStatus::Completed)),
+                _ => self.security(user),
+            };
+            let service = match &body {
+                Body::Transaction(_) => "payments",
+                Body::Security(_) => "auth",
+                _ => service,
+            };
+            if self.silenced(service, at) {
+                continue;
+            }
+            if let Body::Performance(p) = &body {
+                if p.status_code >= 400 {
+                    let error = self.error(endpoint, p.status_code, user);
+                    let error = self.envelope(at, service, error);
+                    self.schedule(error);
+                }
+            }
+            return self.envelope(at, service, body);
         }
-        if self.burst.is_none() && self.rng.random_bool(0.0005) {
-            self.burst = Some((
-                endpoint,
-                at + Duration::seconds(self.rng.random_range(20..90)),
-            ));
-        }
-        let body = match weighted(&mut self.rng, KINDS) {
-            0 => self.behavior(user),
-            1 => self.performance(endpoint),
-            2 => Body::Transaction(self.transaction(user, TxStatus::Completed)),
-            3 => self.security(user),
-            _ => self.error(endpoint, user),
-        };
-        let service = match &body {
-            Body::Transaction(_) => "payments",
-            Body::Security(_) => "auth",
-            Body::Error(e) => SERVICES
-                .iter()
-                .find(|(p, _)| *p == e.endpoint)
-                .map_or(service, |(_, s)| s),
-            _ => service,
-        };
-        self.envelope(at, service, body)
     }
 
     fn behavior(&mut self, user: usize) -> Body {
@@ -183,12 +230,24 @@ impl Generator {
     }
 
     fn performance(&mut self, endpoint: &'static str) -> Body {
-        let bursting = self.burst.is_some_and(|(e, _)| e == endpoint);
-        let response_time_ms = self.latency(bursting);
-        let status_code = if bursting && self.rng.random_bool(0.4) {
+        let at = self.clock;
+        let hit = |kind| {
+            self.incidents
+                .current(kind)
+                .is_some_and(|i| i.endpoint == endpoint && i.covers(at))
+        };
+        let (failing, slow) = (
+            hit(IncidentKind::ErrorBurst),
+            hit(IncidentKind::LatencySpike),
+        );
+        let response_time_ms = self.latency(slow);
+        // Healthy: about one request in a hundred fails, mostly the client's fault.
+        let status_code = if failing && self.rng.random_bool(0.4) {
             503
-        } else if self.rng.random_bool(0.01) {
-            500
+        } else if self.rng.random_bool(0.003) {
+            [500, 502, 503, 504][self.rng.random_range(0..4)]
+        } else if self.rng.random_bool(0.006) {
+            [400, 404][self.rng.random_range(0..2)]
         } else {
             200
         };
@@ -208,7 +267,8 @@ impl Generator {
         })
     }
 
-    fn error(&mut self, endpoint: &'static str, user: usize) -> Body {
+    /// The error event a request answered with `status` reports.
+    fn error(&self, endpoint: &'static str, status: u16, user: usize) -> Body {
         let (code, kind, message) = [
             (
                 500,
@@ -232,7 +292,10 @@ impl Generator {
             ),
             (400, "ValidationError", "request body failed validation"),
             (404, "NotFound", "product not found"),
-        ][self.rng.random_range(0..6)];
+        ]
+        .into_iter()
+        .find(|(code, ..)| *code == status)
+        .unwrap_or((status, "HttpError", "the request failed"));
         Body::Error(ErrorEvent {
             error_code: code,
             error_type: kind.into(),
@@ -260,7 +323,13 @@ impl Generator {
     fn transaction(&mut self, user: usize, status: TxStatus) -> Transaction {
         let u = &self.users[user];
         let amount = lognormal(&mut self.rng, u.typical_amount.ln(), 0.35);
-        let status = if status == TxStatus::Completed && self.rng.random_bool(0.03) {
+        let at = self.clock;
+        let provider_down = self
+            .incidents
+            .current(IncidentKind::PaymentFailures)
+            .is_some_and(|i| i.covers(at));
+        let failure = if provider_down { 0.45 } else { 0.03 };
+        let status = if status == TxStatus::Completed && self.rng.random_bool(failure) {
             TxStatus::Failed
         } else {
             status
@@ -279,7 +348,14 @@ impl Generator {
             lat: Some(u.home.lat),
             lon: Some(u.home.lon),
             card_fingerprint: (u.payment_method == "card").then(|| u.cards[0].clone()),
-            failure_reason: (status == TxStatus::Failed).then(|| "insufficient_funds".into()),
+            failure_reason: (status == TxStatus::Failed).then(|| {
+                if provider_down {
+                    "processor_unavailable"
+                } else {
+                    "insufficient_funds"
+                }
+                .into()
+            }),
         }
     }
 }

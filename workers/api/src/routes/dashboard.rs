@@ -31,7 +31,10 @@ use crate::watermark::{stamp, Marks};
 pub struct Overview {
     pub window_s: i64,
     pub events: u64,
+    /// Averaged over the whole window.
     pub events_per_second: f64,
+    /// Over the last minute: the current rate, whatever the window.
+    pub events_per_second_1m: f64,
     pub error_rate: f64,
     pub transactions: u64,
     pub failed_payments: u64,
@@ -65,6 +68,10 @@ async fn compute_overview(
         .into_iter()
         .filter_map(|(currency, by_status)| by_status.get("completed").map(|a| (currency, *a)))
         .collect();
+    let last_minute = c
+        .count("total", Window::ending_now(Duration::from_secs(60))?)
+        .await?
+        .value;
     let saved = state.alerts.load().await?;
     let firing = saved
         .book
@@ -75,6 +82,7 @@ async fn compute_overview(
         window_s: window.secs,
         events,
         events_per_second: events as f64 / window.secs as f64,
+        events_per_second_1m: last_minute as f64 / 60.0,
         error_rate: ratio(kinds.get("error").copied().unwrap_or(0), events),
         transactions,
         failed_payments: failed,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sightline_generator::{Generator, DEFAULT_POPULATION};
+use sightline_generator::{Generator, DEFAULT_POPULATION, SIMULATED_RATE};
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::Settings;
 
@@ -16,11 +16,15 @@ use time::OffsetDateTime;
 pub async fn run(opts: GenerateArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let live = opts.rate.is_some();
     // Live traffic is stamped with the wall clock; otherwise the simulated clock starts at --start.
-    let start = if live {
-        OffsetDateTime::now_utc()
-    } else {
-        OffsetDateTime::parse(&opts.start, &Rfc3339)
-            .with_context(|| format!("--start {} is not RFC 3339", opts.start))?
+    let start = match &opts.start {
+        _ if live => OffsetDateTime::now_utc(),
+        Some(start) => OffsetDateTime::parse(start, &Rfc3339)
+            .with_context(|| format!("--start {start} is not RFC 3339"))?,
+        // The simulated clock runs at SIMULATED_RATE events/s: end about now, so
+        // the events fall inside the dashboards' windows and search retention.
+        None => {
+            OffsetDateTime::now_utc() - Duration::from_secs_f64(opts.count as f64 / SIMULATED_RATE)
+        }
     };
     let mut generator =
         Generator::new(opts.seed, start, DEFAULT_POPULATION).with_fraud_rate(opts.fraud_rate);

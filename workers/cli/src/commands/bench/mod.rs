@@ -1,6 +1,7 @@
 //! `sightline bench ...`: throughput figures as one JSON object, each compared with
 //! the raw ceiling measured in the same run (these machines are noisy).
 
+mod alerts;
 mod api;
 mod counters;
 mod cpu;
@@ -54,6 +55,20 @@ async fn bench(target: BenchTarget, settings: &Settings) -> anyhow::Result<ExitC
             ingest,
             seconds,
         } => api::run(settings.clone(), events, ingest, seconds).await,
+        BenchTarget::Alerts {
+            hours,
+            rate,
+            incident_every,
+            seed,
+        } => {
+            let traffic = alerts::Traffic {
+                hours,
+                rate,
+                incident_every: std::time::Duration::from_secs(incident_every * 60),
+                seed,
+            };
+            alerts::run(settings.clone(), traffic).await
+        }
         BenchTarget::Pipeline {
             events,
             steady_seconds,

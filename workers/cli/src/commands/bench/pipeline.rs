@@ -32,7 +32,7 @@ use crate::commands::replay::{Range, Replay};
 
 /// The worker processes, as they would be deployed on one machine: the readers of
 /// LOGS in one process, on one consumer.
-const WORKERS: [&str; 3] = ["indexer counters fraud", "fraud-store", "alerts"];
+pub(super) const WORKERS: [&str; 3] = ["indexer counters fraud", "fraud-store", "alerts"];
 /// What a consumer has applied, read from the projection's watermarks.
 type Applied = fn(&Marks) -> Option<u64>;
 /// Each projection's durable consumers, by stream, and the watermark that says what
@@ -158,7 +158,7 @@ pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> anyhow
 }
 
 /// Waits until every worker has created its consumers.
-async fn wait_for_consumers(bus: &Bus) -> anyhow::Result<()> {
+pub(super) async fn wait_for_consumers(bus: &Bus) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     // The readers of LOGS share one consumer, named after all of them.
     let logs_roles: Vec<&str> = WORKERS[0].split(' ').collect();
@@ -183,7 +183,7 @@ async fn wait_for_consumers(bus: &Bus) -> anyhow::Result<()> {
 /// Waits, once all `last` events are published, until the scorer and every
 /// projection have applied all of LOGS and all the scorer published; each
 /// projection's live rate in messages per second.
-async fn wait_until_applied(
+pub(super) async fn wait_until_applied(
     bus: &Bus,
     state: &AppState,
     last: u64,
