@@ -66,7 +66,8 @@ pub struct SearchParams {
     /// Hits per page (default 10, at most 1000).
     #[param(maximum = 1000)]
     pub size: Option<usize>,
-    /// The `next` cursor of the previous page (`<nanoseconds>_<id>`).
+    /// The `next` cursor of the previous page (`<nanoseconds>_<id>`); pages in
+    /// time order (newest first unless `sort=oldest`).
     #[param(
         pattern = r"^(-?[0-9]{1,18}|[1-8][0-9]{18})_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
     )]
@@ -97,6 +98,9 @@ impl SearchParams {
         let sort = match self.sort.as_deref() {
             None | Some("newest") => Sort::Newest,
             Some("oldest") => Sort::Oldest,
+            // A cursor is a place in time order: with `after`, relevance
+            // pages newest first (no schema can tie one parameter to another).
+            Some("relevance") if self.after.is_some() => Sort::Newest,
             Some("relevance") => Sort::Relevance,
             Some(other) => {
                 return Err(ApiError::bad_request(format!(
