@@ -225,11 +225,11 @@ pub enum BenchTarget {
     /// through the real workers, the alert rules evaluated over it: per rule,
     /// alerts fired inside an incident and outside any, and incidents caught.
     Alerts {
-        /// Hours of traffic, ending now.
-        #[arg(long, default_value_t = 3.0)]
+        /// Hours of traffic, ending now (at most 47: the counters keep minutes 48 h).
+        #[arg(long, default_value_t = 12.0)]
         hours: f64,
         /// Simulated events per second.
-        #[arg(long, default_value_t = 40.0)]
+        #[arg(long, default_value_t = 20.0)]
         rate: f64,
         /// Mean minutes from the end of one incident to the next (at least 20 pass).
         #[arg(long, default_value_t = 10)]

@@ -201,7 +201,12 @@ pub async fn rebuild<P: Projection>(
                 Until::Time(end) => info.published > end,
             };
             if past {
-                done.floor = seq - 1;
+                // With a subject filter the first message past the end may be
+                // well after it: the messages between belong to the live worker.
+                done.floor = match plan.until {
+                    Until::Seq(end) => end,
+                    _ => seq - 1,
+                };
                 finished = true;
                 break;
             }

@@ -57,6 +57,12 @@ pub struct Fired {
 }
 
 pub async fn run(mut settings: Settings, traffic: Traffic) -> anyhow::Result<ExitCode> {
+    // Minute buckets are kept 48 h: older traffic could not be read back.
+    anyhow::ensure!(
+        traffic.hours > 0.0 && traffic.hours <= 47.0,
+        "--hours must be more than 0 and at most 47"
+    );
+    anyhow::ensure!(traffic.rate > 0.0, "--rate must be more than 0");
     let rules = Rules::load_or_default(settings.alerts.rules_file.as_deref())?;
     let bench = bench_bus(&mut settings).await?;
     let bus = &bench.bus;
