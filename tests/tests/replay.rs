@@ -465,4 +465,26 @@ async fn a_partial_replay_holds_what_it_selected_and_live_workers_add_what_follo
         "{:?} vs {want:?}",
         read().await
     );
+
+    // A range whose last match comes before its end: the rebuild finds no match
+    // past the end, and still hands over at the end, not at its last match (the
+    // live worker would otherwise add the unselected messages in between).
+    assert_ne!(
+        events[999].kind(),
+        Kind::Transaction,
+        "the seed ends on another kind"
+    );
+    let args = [
+        "--projection",
+        "search",
+        "--to",
+        "seq:1000",
+        "--subjects",
+        "logs.transaction.>",
+    ];
+    let report = replay(&stack, &args).await;
+    assert_eq!(
+        report["projections"][0]["sources"]["logs"]["floor"], 1000,
+        "{report}"
+    );
 }

@@ -204,7 +204,7 @@ pub async fn rebuild<P: Projection>(
                 // With a subject filter the first message past the end may be
                 // well after it: the messages between belong to the live worker.
                 done.floor = match plan.until {
-                    Until::Seq(end) => end,
+                    Until::Seq(end) => end.min(head),
                     _ => seq - 1,
                 };
                 finished = true;
@@ -219,6 +219,11 @@ pub async fn rebuild<P: Projection>(
                 // At the head: a bounded rebuild ends; a rebuild to the head follows.
                 progress.caught_up.store(true, Ordering::Relaxed);
                 finished = plan.until != Until::Head;
+                // The last match may be well before the end of a sequence range:
+                // what lies between was not selected and is not the live worker's.
+                if let Until::Seq(end) = plan.until {
+                    done.floor = end.min(head).max(seq);
+                }
                 break;
             }
         }
