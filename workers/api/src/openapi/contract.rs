@@ -9,6 +9,8 @@ use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
 
+use crate::http::{MAX_HEADERS, MAX_HEADER_BYTES, MAX_URI_BYTES};
+
 /// Routes anyone may call, keys or not.
 const PUBLIC: [&str; 2] = ["/healthz", "/readyz"];
 
@@ -92,8 +94,17 @@ fn add_errors(op: &mut Operation, keyed: bool, operator: bool) {
             add("422", "the JSON body does not have the documented shape");
         }
     }
-    add("414", "the request target is over 16 KiB");
-    add("431", "over 100 headers, or over 64 KiB of them");
+    add(
+        "414",
+        &format!("the request target is over {} KiB", MAX_URI_BYTES / 1024),
+    );
+    add(
+        "431",
+        &format!(
+            "over {MAX_HEADERS} headers, or over {} KiB of them",
+            MAX_HEADER_BYTES / 1024
+        ),
+    );
     add("500", "the deployment is misconfigured");
     add("503", "a projection or server is not reachable, or not caught up with `Sightline-Wait-For`; try again");
     // Errors a handler declares in its own words have the same body.

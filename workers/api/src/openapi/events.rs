@@ -50,6 +50,7 @@ pub fn add(doc: &mut Value) {
         "/api/fraud/detect",
         json!({ "application/json": { "schema": reference(Kind::Transaction.as_str()) } }),
         "a transaction event, as it would be published",
+        true,
     );
     set_body(
         doc,
@@ -63,11 +64,9 @@ pub fn add(doc: &mut Value) {
                 "description": "the events, one JSON object per line" } }
         }),
         "an event, a JSON array of events, or NDJSON (one event per line); none is an empty batch",
+        // An empty batch is answered like any other (shippers flush empty ones).
+        false,
     );
-    // An empty batch is answered like any other (shippers flush empty ones).
-    if let Some(body) = doc.pointer_mut("/paths/~1api~1logs~1ingest/post/requestBody") {
-        body["required"] = json!(false);
-    }
     set_body(
         doc,
         "/api/logs/upload",
@@ -79,6 +78,7 @@ pub fn add(doc: &mut Value) {
                 "description": "NDJSON or a JSON array of events" } }
         } } }),
         "a file of events in a `file` part",
+        true,
     );
 }
 
@@ -102,12 +102,12 @@ fn rewrite_refs(value: &mut Value) {
     }
 }
 
-fn set_body(doc: &mut Value, path: &str, content: Value, description: &str) {
+fn set_body(doc: &mut Value, path: &str, content: Value, description: &str, required: bool) {
     let pointer = format!("/paths/{}/post", path.replace('~', "~0").replace('/', "~1"));
     if let Some(op) = doc.pointer_mut(&pointer).and_then(Value::as_object_mut) {
         op.insert(
             "requestBody".into(),
-            json!({ "description": description, "content": content, "required": true }),
+            json!({ "description": description, "content": content, "required": required }),
         );
     }
 }

@@ -68,10 +68,7 @@ async fn compute_overview(
         .into_iter()
         .filter_map(|(currency, by_status)| by_status.get("completed").map(|a| (currency, *a)))
         .collect();
-    let last_minute = c
-        .count("total", Window::ending_now(Duration::from_secs(60))?)
-        .await?
-        .value;
+    let events_per_second_1m = rate_last_minute(state).await?;
     let saved = state.alerts.load().await?;
     let firing = saved
         .book
@@ -82,7 +79,7 @@ async fn compute_overview(
         window_s: window.secs,
         events,
         events_per_second: events as f64 / window.secs as f64,
-        events_per_second_1m: last_minute as f64 / 60.0,
+        events_per_second_1m,
         error_rate: ratio(kinds.get("error").copied().unwrap_or(0), events),
         transactions,
         failed_payments: failed,
@@ -226,16 +223,20 @@ pub async fn charts(
     Ok(stamped_bytes(charts_bytes(&state, window).await?))
 }
 
+/// Events per second over the last minute: the current rate, whatever a window says.
+async fn rate_last_minute(state: &AppState) -> Result<f64, ApiError> {
+    let minute = Window::ending_now(Duration::from_secs(60))?;
+    Ok(state.counters().count("total", minute).await?.value as f64 / 60.0)
+}
+
 /// The system's own figures: ingest rate over the last minute, projection lag,
 /// dead letters.
 #[utoipa::path(get, path = "/api/dashboard/metrics", tag = "dashboard",
     responses((status = 200, description = "rate, watermarks and lag", body = Object)))]
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let marks = state.marks.current();
-    let minute = Window::ending_now(Duration::from_secs(60))?;
-    let last_minute = state.counters().count("total", minute).await?.value;
     Ok(Json(serde_json::json!({
-        "events_per_second_1m": last_minute as f64 / 60.0,
+        "events_per_second_1m": rate_last_minute(&state).await?,
         "watermarks": marks,
         "lag": super::ops::lag(&marks),
     }))
