@@ -466,7 +466,7 @@ async fn the_alerts_worker_notifies_a_receiver() {
     )
     .await;
     // The built-in rules, told to fire and notify at once.
-    let rules = include_str!("../../config/alert-rules.toml")
+    let rules = include_str!("../../../config/alert-rules.toml")
         .replace("group_wait = \"30s\"", "group_wait = \"0s\"")
         .replacen("for = \"2m\"", "for = \"0s\"", 1);
     std::fs::write(stack.path("rules.toml"), rules).unwrap();

@@ -1,0 +1,30 @@
+//! Every end-to-end test in one binary: linking a test binary against every
+//! backend is the slow and large part of a build, so there is one, and each file
+//! below is a module named for what it tests (`cargo test --test e2e replay::`).
+
+mod alerts;
+mod api;
+mod api_contract;
+mod compose;
+mod counters;
+mod counters_store;
+mod dashboard;
+mod dlq;
+mod fraud;
+mod fraud_store;
+mod harness;
+mod indexer;
+mod indexer_fraud;
+mod no_card_numbers;
+mod publish;
+mod replay;
+mod replay_scale_out;
+mod runtime;
+mod scorer_crash;
+mod search_elasticsearch;
+mod search_tantivy;
+mod shared_worker;
+mod up;
+mod up_crash;
+mod versions;
+mod worker;
