@@ -12,11 +12,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use sightline_fraud::settings::sqlite_path_at;
+use sightline_fraud::store::configured::sqlite_path_at;
 use sightline_fraud::store::sqlite::SqliteStore;
 use sightline_generator::Generator;
 use sightline_schemas::{Event, Kind, OffsetDateTime};
-use sightline_search::settings::tantivy_dir_at;
+use sightline_search::store::configured::tantivy_dir_at;
 use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::SearchStore;
 use sightline_tests::api::{ApiStack, WORKERS};
@@ -119,7 +119,7 @@ async fn search_totals(stack: &ApiStack) -> BTreeMap<String, u64> {
 
 /// Every detection in version `version` of the SQLite store: id -> (revision, score).
 async fn detections(stack: &ApiStack, version: u64) -> BTreeMap<String, (u32, u8)> {
-    let path = sqlite_path_at(&stack.stack.settings, version);
+    let path = sqlite_path_at(&stack.stack.settings.data_dir, version);
     let store = SqliteStore::open_read_only(&path).expect("the detections store opens");
     verdicts(&store).await
 }
@@ -161,7 +161,7 @@ async fn replaying_corrupted_projections_restores_a_fresh_build() {
     stack.workers[0].kill();
     let settings = stack.stack.settings.clone();
     {
-        let index = TantivyStore::open(&tantivy_dir_at(&settings, 0)).unwrap();
+        let index = TantivyStore::open(&tantivy_dir_at(&settings.data_dir, 0)).unwrap();
         let cutoff = OffsetDateTime::now_utc() + Duration::from_secs(3600);
         assert!(index.delete_before(cutoff).await.unwrap() > 3000);
     }
@@ -171,7 +171,7 @@ async fn replaying_corrupted_projections_restores_a_fresh_build() {
         ("SIGHTLINE_CONSUMER__BATCH_LINGER", "20ms"),
     ];
     stack.workers[0] = stack.stack.worker(WORKERS[0], &env);
-    corrupt_one(&SqliteStore::open(&sqlite_path_at(&settings, 0)).unwrap()).await;
+    corrupt_one(&SqliteStore::open(&sqlite_path_at(&settings.data_dir, 0)).unwrap()).await;
     let mut conn = redis(&stack).await;
     let keys: Vec<&String> = fresh_counters.keys().collect();
     let _: i64 = redis::cmd("HINCRBY")
@@ -246,8 +246,8 @@ async fn replaying_corrupted_projections_restores_a_fresh_build() {
         search_totals(&stack).await
     );
     // The replaced versions are gone.
-    assert!(!tantivy_dir_at(&settings, 0).exists());
-    assert!(!sqlite_path_at(&settings, 0).exists());
+    assert!(!tantivy_dir_at(&settings.data_dir, 0).exists());
+    assert!(!sqlite_path_at(&settings.data_dir, 0).exists());
     assert!(counters(&stack, "sightline").await.is_empty());
     let status = sightline(&stack, &["status", "--json"]).await;
     let status: Value = serde_json::from_slice(&status.stdout).expect("status JSON");

@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use sightline_fraud::settings::mongodb_at;
+use sightline_fraud::store::configured::mongodb_at;
 use sightline_fraud::store::mongo::MongoStore;
 use sightline_runtime::config::{FraudBackend, SearchBackend, Secret};
 use sightline_runtime::Settings;
 use sightline_schemas::OffsetDateTime;
-use sightline_search::settings::elasticsearch_at;
+use sightline_search::store::configured::elasticsearch_at;
 use sightline_search::store::elasticsearch::ElasticsearchStore;
 use sightline_search::store::SearchStore;
 use sightline_tests::{
@@ -20,7 +20,7 @@ use sightline_tests::{
 
 /// Every detection in `version` of the collection: id -> (revision, score).
 async fn detections(settings: &Settings, version: u64) -> BTreeMap<String, (u32, u8)> {
-    let store = MongoStore::connect(&mongodb_at(settings, version))
+    let store = MongoStore::connect(&mongodb_at(&settings.fraud.mongodb, version))
         .await
         .expect("MongoDB connects");
     sightline_tests::detections_suite::verdicts(&store).await
@@ -102,12 +102,12 @@ async fn replay_rebuilds_an_elasticsearch_index_and_a_mongodb_collection() {
     assert!(!fresh_detections.is_empty());
 
     // Corrupt both: documents lost, a detection overwritten with a wrong score.
-    let live = ElasticsearchStore::connect(&elasticsearch_at(&settings, 0))
+    let live = ElasticsearchStore::connect(&elasticsearch_at(&settings.search.elasticsearch, 0))
         .await
         .unwrap();
     let cutoff = OffsetDateTime::now_utc() - Duration::from_secs(3600) + Duration::from_secs(2);
     assert!(live.delete_before(cutoff).await.unwrap() > 0);
-    let mongo_v0 = MongoStore::connect(&mongodb_at(&settings, 0))
+    let mongo_v0 = MongoStore::connect(&mongodb_at(&settings.fraud.mongodb, 0))
         .await
         .unwrap();
     sightline_tests::detections_suite::corrupt_one(&mongo_v0).await;

@@ -1,143 +1,113 @@
-//! The projections the API reads, whichever backend is configured. Embedded stores
-//! are files another process writes: they are opened read-only on first use, so the
-//! API can start before the workers have created them.
+//! The projections the API reads, whichever backend is configured (the stores'
+//! own factories choose it). Embedded stores are files another process writes:
+//! a store is opened on first use, and again on a later request while it fails,
+//! so the API can start before the workers have created them.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::future::Future;
+use std::pin::Pin;
 
-use sightline_fraud::store::mongo::MongoStore;
-use sightline_fraud::store::sqlite::SqliteStore;
+use sightline_fraud::store::configured::{self as detections, ConfiguredDetections};
 use sightline_fraud::store::{DetectionQuery, DetectionStats, DetectionStore, StatsQuery};
+use sightline_runtime::config::{FraudSettings, SearchSettings};
 use sightline_runtime::consumer::Source;
 use sightline_schemas::Detection;
 use sightline_search::query::{AggRequest, AggResult, SearchRequest, SearchResponse};
-use sightline_search::store::elasticsearch::ElasticsearchStore;
-use sightline_search::store::tantivy::TantivyStore;
+use sightline_search::store::configured::{self as index, ConfiguredIndex};
 use sightline_search::store::SearchStore;
 use tokio::sync::OnceCell;
 
 use crate::error::ApiError;
 
-pub enum Search {
-    Tantivy {
-        dir: PathBuf,
-        store: OnceCell<TantivyStore>,
-    },
-    Elasticsearch(ElasticsearchStore),
+type Opening<S> = Pin<Box<dyn Future<Output = Result<S, ApiError>> + Send>>;
+
+/// A store of one version, opened by `open` on first use.
+pub struct OnFirstUse<S> {
+    open: Box<dyn Fn() -> Opening<S> + Send + Sync>,
+    store: OnceCell<S>,
 }
 
-impl Search {
-    pub fn tantivy(dir: PathBuf) -> Self {
-        Search::Tantivy {
-            dir,
+impl<S> OnFirstUse<S> {
+    fn new(open: impl Fn() -> Opening<S> + Send + Sync + 'static) -> Self {
+        Self {
+            open: Box::new(open),
             store: OnceCell::new(),
         }
     }
 
-    async fn tantivy_store<'a>(
-        dir: &Path,
-        store: &'a OnceCell<TantivyStore>,
-    ) -> Result<&'a TantivyStore, ApiError> {
-        store
-            .get_or_try_init(|| async {
-                TantivyStore::open_read_only(dir)
-                    .map_err(|e| ApiError::unavailable(format!("search index: {e}")))
-            })
-            .await
+    async fn get(&self) -> Result<&S, ApiError> {
+        self.store.get_or_try_init(|| (self.open)()).await
     }
 }
 
-/// Runs one store call on whichever backend is configured.
-macro_rules! on_search {
-    ($self:expr, $store:ident => $call:expr) => {
-        match $self {
-            Search::Tantivy { dir, store } => {
-                let $store = Search::tantivy_store(dir, store).await?;
-                Ok($call.await?)
-            }
-            Search::Elasticsearch($store) => Ok($call.await?),
-        }
-    };
-}
+/// The search index of one version.
+pub type Search = OnFirstUse<ConfiguredIndex>;
 
 impl Search {
+    pub fn at(settings: &SearchSettings, data_dir: &std::path::Path, version: u64) -> Self {
+        let (settings, data_dir) = (settings.clone(), data_dir.to_owned());
+        Self::new(move || {
+            let (settings, data_dir) = (settings.clone(), data_dir.clone());
+            Box::pin(async move {
+                ConfiguredIndex::open(&settings, &data_dir, version, index::Access::ReadOnly)
+                    .await
+                    .map_err(|e| ApiError::unavailable(format!("search index: {e}")))
+            })
+        })
+    }
+
     pub async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, ApiError> {
-        on_search!(self, s => s.search(request))
+        Ok(self.get().await?.search(request).await?)
     }
 
     pub async fn aggregate(
         &self,
         request: &AggRequest,
     ) -> Result<BTreeMap<String, AggResult>, ApiError> {
-        on_search!(self, s => s.aggregate(request))
+        Ok(self.get().await?.aggregate(request).await?)
     }
 
     pub async fn suggest(&self, prefix: &str, size: usize) -> Result<Vec<String>, ApiError> {
-        on_search!(self, s => s.suggest(prefix, size))
+        Ok(self.get().await?.suggest(prefix, size).await?)
     }
 
     pub async fn count(&self) -> Result<u64, ApiError> {
-        on_search!(self, s => s.count())
+        Ok(self.get().await?.count().await?)
     }
 
     /// The `source` sequence the index has applied and made searchable; `None` for
     /// a backend without a watermark (Elasticsearch: the consumer's ack floor stands in).
     pub async fn watermark(&self, source: Source) -> Result<Option<u64>, ApiError> {
-        on_search!(self, s => s.watermark(source))
+        Ok(self.get().await?.watermark(source).await?)
     }
 }
 
-pub enum Detections {
-    Sqlite {
-        path: PathBuf,
-        store: OnceCell<SqliteStore>,
-    },
-    Mongo(MongoStore),
-}
+/// The detections store of one version.
+pub type Detections = OnFirstUse<ConfiguredDetections>;
 
 impl Detections {
-    pub fn sqlite(path: PathBuf) -> Self {
-        Detections::Sqlite {
-            path,
-            store: OnceCell::new(),
-        }
-    }
-
-    async fn sqlite_store<'a>(
-        path: &Path,
-        store: &'a OnceCell<SqliteStore>,
-    ) -> Result<&'a SqliteStore, ApiError> {
-        store
-            .get_or_try_init(|| async {
-                SqliteStore::open_read_only(path)
+    pub fn at(settings: &FraudSettings, data_dir: &std::path::Path, version: u64) -> Self {
+        let (settings, data_dir) = (settings.clone(), data_dir.to_owned());
+        Self::new(move || {
+            let (settings, data_dir) = (settings.clone(), data_dir.clone());
+            Box::pin(async move {
+                let access = detections::Access::ReadOnly;
+                ConfiguredDetections::open(&settings, &data_dir, version, access)
+                    .await
                     .map_err(|e| ApiError::unavailable(format!("detections store: {e}")))
             })
-            .await
+        })
     }
-}
 
-macro_rules! on_detections {
-    ($self:expr, $store:ident => $call:expr) => {
-        match $self {
-            Detections::Sqlite { path, store } => {
-                let $store = Detections::sqlite_store(path, store).await?;
-                Ok($call.await?)
-            }
-            Detections::Mongo($store) => Ok($call.await?),
-        }
-    };
-}
-
-impl Detections {
     pub async fn list(&self, query: &DetectionQuery) -> Result<Vec<Detection>, ApiError> {
-        on_detections!(self, s => s.list(query))
+        Ok(self.get().await?.list(query).await?)
     }
 
     pub async fn stats(&self, query: &StatsQuery) -> Result<DetectionStats, ApiError> {
-        on_detections!(self, s => s.stats(query))
+        Ok(self.get().await?.stats(query).await?)
     }
 
     pub async fn count(&self) -> Result<u64, ApiError> {
-        on_detections!(self, s => s.count())
+        Ok(self.get().await?.count().await?)
     }
 }

@@ -8,13 +8,12 @@ use std::sync::{Arc, RwLock};
 use sightline_alerts::store::AlertStore;
 use sightline_counters::{Layout, Reader, RedisStore};
 use sightline_fraud::settings as fraud_settings;
-use sightline_runtime::config::{FraudBackend, SearchBackend};
 use sightline_runtime::consumer::{applied_through, Progress, Source};
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::topology::{FRAUD, LOGS};
 use sightline_runtime::versions::{Current, Target, Versions};
 use sightline_runtime::{Bus, Settings};
-use sightline_search::settings::{live_elasticsearch, tantivy_dir_at};
+use sightline_search::store::configured::keeps_watermark;
 use tokio::sync::watch;
 
 use crate::assess::Assessor;
@@ -24,13 +23,9 @@ use crate::cache::Cache;
 use crate::error::ApiError;
 use crate::watermark::{Marks, Projection, Watermarks};
 
-/// Durable consumers whose ack floor stands in for a projection without its own
-/// watermark.
-const INDEXER: &str = "indexer";
-const FRAUD_STORE: &str = "fraud-store";
-const INDEXER_FRAUD: &str = "indexer-fraud";
-/// The scorer acks nothing: where it stands is the progress it records.
-const SCORER: &str = "fraud";
+// Durable consumers whose ack floor stands in for a projection without its own
+// watermark; the scorer acks nothing: where it stands is the progress it records.
+use sightline_runtime::consumer::names::{FRAUD_STORE, INDEXER, INDEXER_FRAUD, SCORER};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -99,27 +94,14 @@ impl<T> Live<T> {
     }
 }
 
-async fn open_search(settings: &Settings, version: u64) -> Result<Search, ApiError> {
-    Ok(match settings.search.backend {
-        SearchBackend::Tantivy => Search::tantivy(tantivy_dir_at(settings, version)),
-        SearchBackend::Elasticsearch => {
-            Search::Elasticsearch(live_elasticsearch(settings, version).await?)
-        }
-    })
+/// `version` of the index, opened on first use (see [`crate::backends`]).
+fn open_search(settings: &Settings, version: u64) -> Search {
+    Search::at(&settings.search, &settings.data_dir, version)
 }
 
-async fn open_detections(settings: &Settings, version: u64) -> Result<Detections, ApiError> {
-    Ok(match settings.fraud.backend {
-        FraudBackend::Sqlite => {
-            Detections::sqlite(fraud_settings::sqlite_path_at(settings, version))
-        }
-        FraudBackend::Mongodb => Detections::Mongo(
-            sightline_fraud::store::mongo::MongoStore::connect(&fraud_settings::mongodb_at(
-                settings, version,
-            ))
-            .await?,
-        ),
-    })
+/// `version` of the detections store, opened on first use.
+fn open_detections(settings: &Settings, version: u64) -> Detections {
+    Detections::at(&settings.fraud, &settings.data_dir, version)
 }
 
 async fn open_counters(settings: &Settings, version: u64) -> Result<Counters, ApiError> {
@@ -182,8 +164,8 @@ impl AppState {
             &settings.counters.prefix,
             settings.api.cache_ttl,
         );
-        let search = open_search(&settings, version(Target::Search)).await?;
-        let detections = open_detections(&settings, version(Target::Fraud)).await?;
+        let search = open_search(&settings, version(Target::Search));
+        let detections = open_detections(&settings, version(Target::Fraud));
         let assessor = Assessor::new(
             fraud_settings::rules(&settings)?,
             fraud_settings::snapshot_path(&settings),
@@ -228,7 +210,7 @@ impl AppState {
         let s = &self.settings;
         match target {
             Target::Search => {
-                let new = open_search(s, version).await?;
+                let new = open_search(s, version);
                 let old = self.search();
                 caught_up(
                     || new.watermark(Source::Logs),
@@ -238,7 +220,7 @@ impl AppState {
                 self.search.set(new);
             }
             // Upserts by id: no watermark of its own to wait for.
-            Target::Fraud => self.detections.set(open_detections(s, version).await?),
+            Target::Fraud => self.detections.set(open_detections(s, version)),
             Target::Counters => {
                 let new = open_counters(s, version).await?;
                 let old = self.counters();
@@ -330,7 +312,7 @@ impl AppState {
     }
 
     fn search_keeps_watermark(&self) -> bool {
-        matches!(*self.search(), Search::Tantivy { .. })
+        keeps_watermark(&self.settings.search)
     }
 
     /// Keeps the watermarks fresh until the process ends.

@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use sightline_node::Role;
 
 /// Sightline: event-sourced log monitoring on NATS JetStream.
 #[derive(Parser)]
@@ -32,7 +33,7 @@ pub enum Command {
     /// the bus once, through one consumer shared by all of them.
     Worker {
         #[arg(value_enum, required = true, num_args = 1..)]
-        kinds: Vec<WorkerKind>,
+        kinds: Vec<Role>,
     },
     /// Search the event index: hits with highlights, newest first.
     Search(Box<SearchArgs>),
@@ -273,38 +274,6 @@ pub struct GenerateArgs {
     pub publish: bool,
 }
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WorkerKind {
-    /// Index LOGS into the search store.
-    Indexer,
-    /// Score payments from LOGS and publish detections to FRAUD.
-    Fraud,
-    /// Project FRAUD detections into the detections store.
-    FraudStore,
-    /// Count LOGS events and FRAUD detections into Redis.
-    Counters,
-    /// Evaluate the alert rules and notify the receivers.
-    Alerts,
-}
-
-/// `sightline up`'s default metrics port; each worker role has its own
-/// ([`WorkerKind::metrics_port`]), so the processes of one host never collide.
-pub const UP_METRICS_PORT: u16 = 9100;
-
-impl WorkerKind {
-    /// The port this role serves /metrics on unless `consumer.metrics_addr` says
-    /// otherwise (docs/operations.md); a process of several roles takes the lowest.
-    pub fn metrics_port(self) -> u16 {
-        match self {
-            WorkerKind::Indexer => 9101,
-            WorkerKind::Fraud => 9102,
-            WorkerKind::FraudStore => 9103,
-            WorkerKind::Counters => 9104,
-            WorkerKind::Alerts => 9105,
-        }
-    }
-}
-
 #[derive(Subcommand)]
 pub enum AlertsAction {
     /// Pending and firing alerts, and the silences.
@@ -442,21 +411,11 @@ pub enum BackendArg {
     Elasticsearch,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_role_serves_metrics_on_a_port_of_its_own() {
-        use clap::ValueEnum;
-        let mut ports: Vec<u16> = WorkerKind::value_variants()
-            .iter()
-            .map(|k| k.metrics_port())
-            .collect();
-        ports.push(UP_METRICS_PORT);
-        let n = ports.len();
-        ports.sort_unstable();
-        ports.dedup();
-        assert_eq!(ports.len(), n, "{ports:?}");
+impl From<BackendArg> for sightline_runtime::config::SearchBackend {
+    fn from(arg: BackendArg) -> Self {
+        match arg {
+            BackendArg::Tantivy => Self::Tantivy,
+            BackendArg::Elasticsearch => Self::Elasticsearch,
+        }
     }
 }

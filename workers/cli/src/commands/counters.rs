@@ -12,7 +12,7 @@ use super::redis_url;
 use crate::cli::CountersArgs;
 
 pub async fn run(args: CountersArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let version = super::stores::live_version(settings, Target::Counters).await?;
+    let version = sightline_node::stores::live_version(settings, Target::Counters).await?;
     let layout = Layout::at_version(&settings.counters, version)?;
     let store = RedisStore::connect(redis_url(settings)?, layout).await?;
     let reader = Reader::new(&store);

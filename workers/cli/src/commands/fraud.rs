@@ -3,11 +3,10 @@
 
 use std::process::ExitCode;
 
-use sightline_fraud::settings::{mongodb_at, rules, sqlite_path_at};
-use sightline_fraud::store::mongo::MongoStore;
-use sightline_fraud::store::sqlite::SqliteStore;
+use sightline_fraud::settings::rules;
+use sightline_fraud::store::configured::{Access, ConfiguredDetections};
 use sightline_fraud::store::{DetectionQuery, DetectionStore, StatsQuery};
-use sightline_runtime::config::FraudBackend;
+use sightline_node::stores::live_version;
 use sightline_runtime::versions::Target;
 use sightline_runtime::Settings;
 
@@ -15,21 +14,14 @@ use super::search::instant;
 use crate::cli::FraudAction;
 
 pub async fn run(action: FraudAction, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let version = super::stores::live_version(settings, Target::Fraud).await?;
-    match settings.fraud.backend {
-        FraudBackend::Sqlite => {
-            let store = SqliteStore::open_read_only(&sqlite_path_at(settings, version))?;
-            act(&store, action, settings).await
-        }
-        FraudBackend::Mongodb => {
-            let store = MongoStore::connect(&mongodb_at(settings, version)).await?;
-            act(&store, action, settings).await
-        }
-    }
+    let version = live_version(settings, Target::Fraud).await?;
+    let (fraud, dir) = (&settings.fraud, settings.data_dir.as_path());
+    let store = ConfiguredDetections::open(fraud, dir, version, Access::ReadOnly).await?;
+    act(&store, action, settings).await
 }
 
-async fn act<S: DetectionStore>(
-    store: &S,
+async fn act(
+    store: &ConfiguredDetections,
     action: FraudAction,
     settings: &Settings,
 ) -> anyhow::Result<ExitCode> {

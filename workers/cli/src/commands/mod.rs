@@ -1,6 +1,5 @@
 mod alerts;
 mod api;
-mod bench;
 mod counters;
 mod dlq;
 mod fraud;
@@ -9,17 +8,15 @@ mod publish;
 mod replay;
 mod search;
 mod status;
-mod stores;
 mod streams;
 mod up;
 mod worker;
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use sightline_runtime::{Bus, Settings};
 
-use crate::cli::Command;
+use crate::cli::{BenchTarget, Command};
 
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
     match command {
@@ -40,26 +37,66 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             nats_port,
             redis_port,
         } => up::run(listen, nats_port, redis_port, settings).await,
-        Command::Bench { target } => bench::run(target, &settings).await,
+        Command::Bench { target } => bench(target, &settings).await,
     }
+}
+
+/// Runs a benchmark and prints its JSON report; a signal stops it, and the servers
+/// and workers it started (dropped with it) stop too.
+async fn bench(target: BenchTarget, settings: &Settings) -> anyhow::Result<ExitCode> {
+    use sightline_bench as b;
+    let s = settings.clone();
+    let run = async move {
+        match target {
+            BenchTarget::Publish { events, rounds } => {
+                b::publish::run(s, events, rounds.max(1)).await
+            }
+            BenchTarget::Indexer {
+                backend,
+                events,
+                queries,
+            } => b::indexer::run(s, backend.into(), events, queries).await,
+            BenchTarget::Fraud { events, fraud_rate } => b::fraud::run(s, events, fraud_rate).await,
+            BenchTarget::Counters { events } => b::counters::run(s, events).await,
+            BenchTarget::Api {
+                events,
+                ingest,
+                seconds,
+            } => b::api::run(s, events, ingest, seconds).await,
+            BenchTarget::Alerts {
+                hours,
+                rate,
+                incident_every,
+                seed,
+            } => {
+                let traffic = b::alerts::Traffic {
+                    hours,
+                    rate,
+                    incident_every: std::time::Duration::from_secs(incident_every * 60),
+                    seed,
+                };
+                b::alerts::run(s, traffic).await
+            }
+            BenchTarget::Pipeline {
+                events,
+                steady_seconds,
+            } => b::pipeline::run(s, events, steady_seconds).await,
+        }
+    };
+    let report = tokio::select! {
+        done = run => done?,
+        _ = sightline_runtime::shutdown::signalled() => anyhow::bail!("interrupted"),
+    };
+    println!("{report}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Connects to the configured NATS server.
 pub async fn connect(settings: &Settings) -> anyhow::Result<Bus> {
-    let url = settings.nats.url.as_deref().context(
-        "no NATS server configured: set nats.url in sightline.toml or SIGHTLINE_NATS__URL",
-    )?;
-    Bus::connect(&settings.nats, settings.publisher.max_in_flight)
-        .await
-        .with_context(|| format!("connecting to {url}"))
+    Ok(sightline_node::connect(settings).await?)
 }
 
 /// The configured Redis URL.
 pub fn redis_url(settings: &Settings) -> anyhow::Result<&str> {
-    settings
-        .redis
-        .url
-        .as_ref()
-        .map(|u| u.0.as_str())
-        .context("no Redis configured: set redis.url in sightline.toml or SIGHTLINE_REDIS__URL")
+    Ok(sightline_node::redis_url(settings)?)
 }

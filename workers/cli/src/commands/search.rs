@@ -4,13 +4,13 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use sightline_runtime::config::SearchBackend;
+use sightline_node::stores::live_version;
 use sightline_runtime::versions::Target;
 use sightline_runtime::Settings;
 use sightline_search::document::{lookup_reference, PiiHasher};
 use sightline_search::query::{Filters, SearchRequest, Sort};
-use sightline_search::settings::{existing_pii_hasher, live_elasticsearch, tantivy_dir_at};
-use sightline_search::store::tantivy::TantivyStore;
+use sightline_search::settings::existing_pii_hasher;
+use sightline_search::store::configured::{Access, ConfiguredIndex};
 use sightline_search::store::SearchStore;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -31,25 +31,19 @@ pub(crate) fn instant(
 }
 
 pub async fn run(args: SearchArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let version = super::stores::live_version(settings, Target::Search).await?;
+    let version = live_version(settings, Target::Search).await?;
     let pii = if args.card.is_some() || args.ip.is_some() {
         existing_pii_hasher(settings)?
     } else {
         None
     };
-    match settings.search.backend {
-        SearchBackend::Tantivy => {
-            let dir = tantivy_dir_at(settings, version);
-            search(&TantivyStore::open_read_only(&dir)?, args, pii).await
-        }
-        SearchBackend::Elasticsearch => {
-            search(&live_elasticsearch(settings, version).await?, args, pii).await
-        }
-    }
+    let (search_settings, dir) = (&settings.search, settings.data_dir.as_path());
+    let store = ConfiguredIndex::open(search_settings, dir, version, Access::ReadOnly).await?;
+    search(&store, args, pii).await
 }
 
-async fn search<S: SearchStore>(
-    store: &S,
+async fn search(
+    store: &ConfiguredIndex,
     args: SearchArgs,
     pii: Option<PiiHasher>,
 ) -> anyhow::Result<ExitCode> {

@@ -1,7 +1,9 @@
-//! The detections store: one trait, an embedded SQLite backend and MongoDB.
+//! The detections store: one trait, an embedded SQLite backend and MongoDB, and
+//! the configured one of them ([`configured::ConfiguredDetections`]).
 //! Writes are upserts by detection id that never let an older revision replace a
 //! newer one, so redelivery, replay and reordering all converge on one row.
 
+pub mod configured;
 pub mod mongo;
 pub mod sqlite;
 

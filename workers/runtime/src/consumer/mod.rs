@@ -7,6 +7,7 @@ mod decode;
 pub mod dlq;
 mod follow;
 mod lease;
+pub mod names;
 mod progress;
 mod projection;
 mod pull;

@@ -1,6 +1,8 @@
-//! The search store trait and its backends. Every backend passes the same suite
-//! (tests/suite.rs) with the same expected results.
+//! The search store trait, its backends, and the configured one of them
+//! ([`configured::ConfiguredIndex`]). Every backend passes the same suite
+//! (tests/src/search_suite/) with the same expected results.
 
+pub mod configured;
 pub mod elasticsearch;
 pub mod tantivy;
 

@@ -7,96 +7,109 @@
 use sightline_counters::project::CounterProjection;
 use sightline_fraud::project::{scorer_spec, ScorerProjection};
 use sightline_fraud::settings as fraud_settings;
-use sightline_runtime::config::{SearchBackend, Settings};
+use sightline_runtime::config::Settings;
 use sightline_runtime::consumer::{
-    Fanout, Outcome, Position, Projection, Record, Source, Worker, WorkerSpec,
+    names, Fanout, Outcome, Position, Projection, Record, Source, Worker, WorkerSpec,
 };
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::versions::{Target, Versioned};
-use sightline_runtime::Error;
+use sightline_runtime::Error as RuntimeError;
 use sightline_schemas::{Detection, Event};
 use sightline_search::project::Indexer;
 use sightline_search::settings::pii_hasher;
-use sightline_search::store::tantivy::TantivyStore;
+use sightline_search::store::configured::{keeps_watermark, ConfiguredIndex};
 
-use super::{follow, fraud_half, keep_retention, stores, Run};
-use crate::cli::WorkerKind;
+use super::{follow, fraud_half, keep_retention, open_index, Run};
+use crate::{stores, Error, Role};
 
-/// Whether `kind` reads LOGS through a cursor here: the indexer only on the
-/// embedded index (Elasticsearch keeps no watermark; its indexer acks).
-pub(super) fn reads_logs_by_cursor(kind: WorkerKind, settings: &Settings) -> bool {
-    match kind {
-        WorkerKind::Fraud | WorkerKind::Counters => true,
-        WorkerKind::Indexer => settings.search.backend == SearchBackend::Tantivy,
-        WorkerKind::FraudStore | WorkerKind::Alerts => false,
+/// Whether `role` reads LOGS through a cursor here: the indexer only on a backend
+/// that keeps its own watermark (Elasticsearch keeps none; its indexer acks).
+pub(super) fn reads_logs_by_cursor(role: Role, settings: &Settings) -> bool {
+    match role {
+        Role::Fraud | Role::Counters => true,
+        Role::Indexer => keeps_watermark(&settings.search),
+        Role::FraudStore | Role::Alerts => false,
     }
 }
 
 /// One role's projection of LOGS; the enum makes them one type for a [`Fanout`].
 enum LogsRole {
-    Index(Indexer<TantivyStore, Event>),
+    Index(Indexer<ConfiguredIndex, Event>),
     Count(CounterProjection<Event>),
     Score(Box<ScorerProjection>),
-}
-
-/// Calls the same method on whichever projection a role holds.
-macro_rules! each {
-    ($role:expr, $p:ident => $call:expr) => {
-        match $role {
-            LogsRole::Index($p) => $call,
-            LogsRole::Count($p) => $call,
-            LogsRole::Score($p) => $call,
-        }
-    };
 }
 
 impl Projection for LogsRole {
     type Item = Event;
 
-    async fn position(&mut self) -> Result<Position, Error> {
-        each!(self, p => p.position().await)
+    async fn position(&mut self) -> Result<Position, RuntimeError> {
+        match self {
+            LogsRole::Index(p) => p.position().await,
+            LogsRole::Count(p) => p.position().await,
+            LogsRole::Score(p) => p.position().await,
+        }
     }
 
-    async fn apply(&mut self, batch: &[Record<Event>]) -> Result<Outcome, Error> {
-        each!(self, p => p.apply(batch).await)
+    async fn apply(&mut self, batch: &[Record<Event>]) -> Result<Outcome, RuntimeError> {
+        match self {
+            LogsRole::Index(p) => p.apply(batch).await,
+            LogsRole::Count(p) => p.apply(batch).await,
+            LogsRole::Score(p) => p.apply(batch).await,
+        }
     }
 
     fn durable_watermark(&self) -> bool {
-        each!(self, p => p.durable_watermark())
+        match self {
+            LogsRole::Index(p) => p.durable_watermark(),
+            LogsRole::Count(p) => p.durable_watermark(),
+            LogsRole::Score(p) => p.durable_watermark(),
+        }
     }
 
-    async fn pass(&mut self, through: u64) -> Result<(), Error> {
-        each!(self, p => p.pass(through).await)
+    async fn pass(&mut self, through: u64) -> Result<(), RuntimeError> {
+        match self {
+            LogsRole::Index(p) => p.pass(through).await,
+            LogsRole::Count(p) => p.pass(through).await,
+            LogsRole::Score(p) => p.pass(through).await,
+        }
     }
 
     fn saved_through(&self, part: usize) -> Option<u64> {
-        each!(self, p => p.saved_through(part))
+        match self {
+            LogsRole::Index(p) => p.saved_through(part),
+            LogsRole::Count(p) => p.saved_through(part),
+            LogsRole::Score(p) => p.saved_through(part),
+        }
     }
 
-    async fn idle(&mut self) -> Result<bool, Error> {
-        each!(self, p => p.idle().await)
+    async fn idle(&mut self) -> Result<bool, RuntimeError> {
+        match self {
+            LogsRole::Index(p) => p.idle().await,
+            LogsRole::Count(p) => p.idle().await,
+            LogsRole::Score(p) => p.idle().await,
+        }
     }
 
-    async fn follow(&mut self, version: u64) -> Result<(), Error> {
-        each!(self, p => p.follow(version).await)
+    async fn follow(&mut self, version: u64) -> Result<(), RuntimeError> {
+        match self {
+            LogsRole::Index(p) => p.follow(version).await,
+            LogsRole::Count(p) => p.follow(version).await,
+            LogsRole::Score(p) => p.follow(version).await,
+        }
     }
 }
 
 /// Runs `roles` (cursor readers of LOGS, see [`reads_logs_by_cursor`]) on one
 /// consumer, and beside it the FRAUD halves of the index and the counters.
-pub(super) async fn run(
-    mut roles: Vec<WorkerKind>,
-    settings: Settings,
-    run: Run,
-) -> anyhow::Result<()> {
+pub(super) async fn run(mut roles: Vec<Role>, settings: Settings, run: Run) -> Result<(), Error> {
     // One order, whatever order they were given in: the consumer's name (and so
     // where it stands) stays the same from one start to the next.
     roles.sort_by_key(|role| match role {
-        WorkerKind::Indexer => 0,
-        WorkerKind::Counters => 1,
+        Role::Indexer => 0,
+        Role::Counters => 1,
         _ => 2,
     });
-    let bus = super::super::connect(&settings).await?;
+    let bus = crate::connect(&settings).await?;
     let mut parts = Vec::new();
     let mut consumer = settings.consumer.clone();
     consumer.batch_size = 0;
@@ -106,12 +119,10 @@ pub(super) async fn run(
     for role in roles {
         let part = parts.len();
         let settings_for_role = match role {
-            WorkerKind::Indexer => {
+            Role::Indexer => {
                 let mut current = follow(&bus, Target::Search).await?;
                 let version = current.borrow_and_update().version;
-                let s = settings.clone();
-                let store =
-                    Versioned::open(version, move |v| stores::tantivy(s.clone(), v)).await?;
+                let store = open_index(&settings, version).await?;
                 let pii = pii_hasher(&settings)?;
                 keep_retention(&store, &settings, &run);
                 let logs = Indexer::<_, Event>::versioned(store.clone(), pii.clone()).await;
@@ -119,22 +130,25 @@ pub(super) async fn run(
                 let role_consumer = settings.indexer_consumer();
                 fraud_halves.push(fraud_half(
                     &bus,
-                    "indexer",
+                    names::INDEXER,
                     &role_consumer,
                     fraud,
                     &current,
                     &run,
                 ));
                 followed.push((part, current, Source::Logs));
-                parts.push(("indexer", LogsRole::Index(logs)));
+                parts.push((names::INDEXER, LogsRole::Index(logs)));
                 role_consumer
             }
-            WorkerKind::Counters => {
+            Role::Counters => {
                 let mut current = follow(&bus, Target::Counters).await?;
                 let version = current.borrow_and_update().version;
                 let s = settings.clone();
-                let store =
-                    Versioned::open(version, move |v| stores::counters(s.clone(), v)).await?;
+                let open = move |v| {
+                    let s = s.clone();
+                    async move { stores::counters(&s, v).await.map_err(super::runtime_error) }
+                };
+                let store = Versioned::open(version, open).await?;
                 let logs = CounterProjection::<Event>::versioned(store.clone()).await;
                 let fraud = CounterProjection::<Detection>::versioned(store).await;
                 let role_consumer = settings
@@ -142,17 +156,17 @@ pub(super) async fn run(
                     .with_batch_size(settings.counters.batch_size);
                 fraud_halves.push(fraud_half(
                     &bus,
-                    "counters",
+                    names::COUNTERS,
                     &role_consumer,
                     fraud,
                     &current,
                     &run,
                 ));
                 followed.push((part, current, Source::Logs));
-                parts.push(("counters", LogsRole::Count(logs)));
+                parts.push((names::COUNTERS, LogsRole::Count(logs)));
                 role_consumer
             }
-            WorkerKind::Fraud => {
+            Role::Fraud => {
                 let scorer = ScorerProjection::new(
                     fraud_settings::rules(&settings)?,
                     Publisher::new(&bus, &settings.publisher),
@@ -160,11 +174,13 @@ pub(super) async fn run(
                     settings.fraud.snapshot_every,
                     fraud_settings::payer_ip(&settings)?,
                 );
-                parts.push(("fraud", LogsRole::Score(Box::new(scorer))));
+                parts.push((names::SCORER, LogsRole::Score(Box::new(scorer))));
                 settings.consumer.with_batch_size(settings.fraud.batch_size)
             }
-            WorkerKind::FraudStore | WorkerKind::Alerts => {
-                anyhow::bail!("the {role:?} worker does not read LOGS")
+            Role::FraudStore | Role::Alerts => {
+                return Err(Error::config(format!(
+                    "the {role:?} worker does not read LOGS"
+                )))
             }
         };
         // Together, the roles take the largest batches and the longest linger any
@@ -190,7 +206,7 @@ pub(super) async fn run(
                 scorer.save()?;
             }
         }
-        anyhow::Ok(())
+        Ok::<_, Error>(())
     };
     tokio::try_join!(logs, futures::future::try_join_all(fraud_halves))?;
     Ok(())
@@ -200,7 +216,7 @@ pub(super) async fn run(
 /// its kinds as the filter), several under their joined names.
 pub(super) fn spec_for(names: &[&str]) -> WorkerSpec {
     match names {
-        ["fraud"] => scorer_spec("fraud"),
+        [names::SCORER] => scorer_spec(names::SCORER),
         [one] => Source::Logs.spec(one),
         several => Source::Logs.spec("").shared_by(several),
     }

@@ -1,7 +1,6 @@
 //! `sightline bench counters`: fills LOGS, measures bare consume+ack of it, then the
 //! counters worker over the same stream into Redis, counting Redis round trips.
 
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use sightline_counters::project::CounterProjection;
@@ -13,7 +12,7 @@ use sightline_schemas::Event;
 
 use super::{bench_bus, fill, raw_consume, RawAck};
 
-pub async fn run(mut settings: Settings, events: usize) -> anyhow::Result<ExitCode> {
+pub async fn run(mut settings: Settings, events: usize) -> anyhow::Result<serde_json::Value> {
     let bench = bench_bus(&mut settings).await?;
     let bus = &bench.bus;
     // Redis as production runs it: append-only file, fsync every second.
@@ -82,6 +81,5 @@ pub async fn run(mut settings: Settings, events: usize) -> anyhow::Result<ExitCo
         "counted_vs_raw_consume_batch_ack": (counted_per_s / raw_batch_ack_per_s * 100.0).round() / 100.0,
         "redis_round_trips_per_1k_events": (store.round_trips() as f64 * 1000.0 / events as f64 * 100.0).round() / 100.0,
     });
-    println!("{report}");
-    Ok(ExitCode::SUCCESS)
+    Ok(report)
 }

@@ -1,13 +1,12 @@
-//! `sightline worker <name>...`: workers in their own process, with /metrics and
-//! /healthz, stopping gracefully on SIGINT or SIGTERM.
+//! The workers of each role, wired to the bus and the configured stores: what
+//! `sightline worker <role>...` runs in its own process and `sightline up` beside
+//! the API. Each stops gracefully (finishing its batch) on the shutdown it is given.
 
 mod shared;
 
 use std::net::SocketAddr;
-use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use futures::future::{BoxFuture, FutureExt};
 
 use sightline_alerts::evaluate::{Evaluator, SystemClock};
@@ -17,47 +16,44 @@ use sightline_alerts::store::AlertStore;
 use sightline_alerts::Rules;
 use sightline_counters::Reader;
 use sightline_fraud::project::{store_spec, DetectionProjection};
-use sightline_fraud::store::DetectionStore;
-use sightline_runtime::config::{ConsumerSettings, FraudBackend};
-use sightline_runtime::consumer::{Lease, Projection, Source, Worker};
+use sightline_fraud::store::configured::ConfiguredDetections;
+use sightline_runtime::config::ConsumerSettings;
+use sightline_runtime::consumer::{names, Lease, Projection, Source, Worker};
 use sightline_runtime::metrics::{self, Health};
 use sightline_runtime::versions::{Current, Target, Versioned, Versions};
 use sightline_runtime::{Bus, Settings, Shutdown};
 use sightline_schemas::{Detection, Event};
 use sightline_search::project::Indexer;
 use sightline_search::settings::pii_hasher;
+use sightline_search::store::configured::{Access, ConfiguredIndex};
 use sightline_search::store::SearchStore;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
-use super::stores;
-use crate::cli::{WorkerKind, UP_METRICS_PORT};
+use crate::{stores, Error, ResultExt, Role, UP_METRICS_PORT};
 
-/// `sightline worker <kind>...`: its own /metrics and /healthz, stopped by a signal.
-pub async fn run(kinds: &[WorkerKind], settings: Settings) -> anyhow::Result<ExitCode> {
-    let port = kinds
+/// The metrics port of a process that runs `roles`: the lowest of theirs.
+pub fn metrics_port(roles: &[Role]) -> u16 {
+    roles
         .iter()
-        .map(|k| k.metrics_port())
+        .map(|r| r.metrics_port())
         .min()
-        .unwrap_or(UP_METRICS_PORT);
-    let health = serve_metrics(&settings, port).await?;
-    run_with(kinds, settings, health, Shutdown::on_signals()).await?;
-    Ok(ExitCode::SUCCESS)
+        .unwrap_or(UP_METRICS_PORT)
 }
 
-/// Runs the workers of `kinds` until `shutdown`, reporting to `health`. The cursor
+/// Runs the workers of `roles` until `shutdown`, reporting to `health`. The cursor
 /// readers of LOGS among them share one consumer (see [`shared`]); the others run
 /// side by side.
-pub async fn run_with(
-    kinds: &[WorkerKind],
+pub async fn run(
+    roles: &[Role],
     settings: Settings,
     health: Health,
     shutdown: Shutdown,
-) -> anyhow::Result<()> {
-    let mut unique: Vec<WorkerKind> = Vec::new();
-    for kind in kinds {
-        if !unique.contains(kind) {
-            unique.push(*kind);
+) -> Result<(), Error> {
+    let mut unique: Vec<Role> = Vec::new();
+    for role in roles {
+        if !unique.contains(role) {
+            unique.push(*role);
         }
     }
     let (cursors, others): (Vec<_>, Vec<_>) = unique
@@ -67,7 +63,7 @@ pub async fn run_with(
         health: health.clone(),
         shutdown: shutdown.clone(),
     };
-    let mut workers: Vec<BoxFuture<'static, anyhow::Result<()>>> = Vec::new();
+    let mut workers: Vec<BoxFuture<'static, Result<(), Error>>> = Vec::new();
     if !cursors.is_empty() {
         let run = run(&health, &shutdown);
         workers.push(shared::run(cursors, settings.clone(), run).boxed());
@@ -77,12 +73,12 @@ pub async fn run_with(
         workers.push(
             async move {
                 match kind {
-                    WorkerKind::Indexer => indexer(settings, run).await,
-                    WorkerKind::FraudStore => fraud_store(settings, run).await,
-                    WorkerKind::Alerts => alerts(settings, run).await,
-                    WorkerKind::Fraud | WorkerKind::Counters => {
-                        anyhow::bail!("the {kind:?} worker reads LOGS by cursor")
-                    }
+                    Role::Indexer => indexer(settings, run).await,
+                    Role::FraudStore => fraud_store(settings, run).await,
+                    Role::Alerts => alerts(settings, run).await,
+                    Role::Fraud | Role::Counters => Err(Error::config(format!(
+                        "the {kind:?} worker reads LOGS by cursor"
+                    ))),
                 }
             }
             .boxed(),
@@ -97,6 +93,15 @@ pub fn logs_consumer(roles: &[&str]) -> String {
     shared::spec_for(roles).consumer
 }
 
+/// Whether `role` reads LOGS by cursor under the configured backends (and so
+/// shares one consumer with the other cursor readers of its process).
+pub fn reads_logs_by_cursor(role: Role, settings: &Settings) -> bool {
+    shared::reads_logs_by_cursor(role, settings)
+}
+
+/// The lease the one active alert evaluator holds.
+const EVALUATOR: &str = "evaluator";
+
 /// What a worker reports to and stops on.
 struct Run {
     health: Health,
@@ -106,7 +111,7 @@ struct Run {
 /// Serves /metrics and /healthz on `consumer.metrics_addr`, or by default on
 /// 127.0.0.1:`default_port` (another free port, with a warning, when a second
 /// process of the same role on this host holds it). Prints where.
-pub async fn serve_metrics(settings: &Settings, default_port: u16) -> anyhow::Result<Health> {
+pub async fn serve_metrics(settings: &Settings, default_port: u16) -> Result<Health, Error> {
     let health = Health::default();
     let bound = match settings.consumer.metrics_addr {
         Some(addr) => {
@@ -132,24 +137,23 @@ pub async fn serve_metrics(settings: &Settings, default_port: u16) -> anyhow::Re
 }
 
 /// The live version of `target`, followed from now on.
-async fn follow(bus: &Bus, target: Target) -> anyhow::Result<watch::Receiver<Current>> {
+async fn follow(bus: &Bus, target: Target) -> Result<watch::Receiver<Current>, Error> {
     Ok(Versions::open(bus).await?.follow(target).await?)
 }
 
 /// The indexer on Elasticsearch (on the embedded index it reads LOGS by cursor,
 /// see [`shared`]).
-async fn indexer(settings: Settings, run: Run) -> anyhow::Result<()> {
-    let bus = super::connect(&settings).await?;
+async fn indexer(settings: Settings, run: Run) -> Result<(), Error> {
+    let bus = crate::connect(&settings).await?;
     let mut current = follow(&bus, Target::Search).await?;
     let version = current.borrow_and_update().version;
-    let s = settings.clone();
-    let store = Versioned::open(version, move |v| stores::elasticsearch(s.clone(), v)).await?;
+    let store = open_index(&settings, version).await?;
     let pii = pii_hasher(&settings)?;
     keep_retention(&store, &settings, &run);
     let consumer = settings.indexer_consumer();
     run_logs_and_fraud(
         &bus,
-        "indexer",
+        names::INDEXER,
         consumer,
         Indexer::<_, Event>::versioned(store.clone(), pii.clone()).await,
         Indexer::<_, Detection>::versioned(store, pii).await,
@@ -159,33 +163,53 @@ async fn indexer(settings: Settings, run: Run) -> anyhow::Result<()> {
     .await
 }
 
-async fn fraud_store(settings: Settings, run: Run) -> anyhow::Result<()> {
-    let bus = super::connect(&settings).await?;
-    let mut current = follow(&bus, Target::Fraud).await?;
-    let version = current.borrow_and_update().version;
+/// The live index at `version`, following the versions the worker is told of.
+async fn open_index(
+    settings: &Settings,
+    version: u64,
+) -> Result<Versioned<ConfiguredIndex>, Error> {
     let s = settings.clone();
-    match settings.fraud.backend {
-        FraudBackend::Sqlite => {
-            let store = Versioned::open(version, move |v| stores::sqlite(s.clone(), v)).await?;
-            run_fraud_store(store, bus, current, settings, run).await
+    let open = move |v| {
+        let s = s.clone();
+        async move {
+            stores::index(&s, v, Access::Live)
+                .await
+                .map_err(runtime_error)
         }
-        FraudBackend::Mongodb => {
-            let store = Versioned::open(version, move |v| stores::mongo(s.clone(), v)).await?;
-            run_fraud_store(store, bus, current, settings, run).await
-        }
+    };
+    Ok(Versioned::open(version, open).await?)
+}
+
+/// The detections store at `version`, following the versions the worker is told of.
+async fn open_detections(
+    settings: &Settings,
+    version: u64,
+) -> Result<Versioned<ConfiguredDetections>, Error> {
+    let s = settings.clone();
+    let open = move |v| {
+        let s = s.clone();
+        async move { stores::detections(&s, v).await.map_err(runtime_error) }
+    };
+    Ok(Versioned::open(version, open).await?)
+}
+
+/// What a store opened on a switch of version failed with, as the consumer loop
+/// reports it (with the kind that says whether to retry).
+fn runtime_error(e: Error) -> sightline_runtime::Error {
+    sightline_runtime::Error::Store {
+        kind: e.kind(),
+        message: e.to_string(),
     }
 }
 
-async fn run_fraud_store<S: DetectionStore + Clone>(
-    store: Versioned<S>,
-    bus: Bus,
-    current: watch::Receiver<Current>,
-    settings: Settings,
-    run: Run,
-) -> anyhow::Result<()> {
+async fn fraud_store(settings: Settings, run: Run) -> Result<(), Error> {
+    let bus = crate::connect(&settings).await?;
+    let mut current = follow(&bus, Target::Fraud).await?;
+    let version = current.borrow_and_update().version;
+    let store = open_detections(&settings, version).await?;
     Worker::new(
         &bus,
-        store_spec("fraud-store"),
+        store_spec(names::FRAUD_STORE),
         settings.consumer.clone(),
         DetectionProjection::versioned(store).await,
     )
@@ -207,7 +231,7 @@ async fn run_logs_and_fraud(
     fraud: impl Projection<Item = Detection> + Sync,
     current: watch::Receiver<Current>,
     run: Run,
-) -> anyhow::Result<()> {
+) -> Result<(), Error> {
     let logs = Worker::new(bus, Source::Logs.spec(name), consumer.clone(), logs)
         .following(current.clone(), Source::Logs)
         .with_health(run.health.clone())
@@ -225,10 +249,10 @@ fn fraud_half<P: Projection<Item = Detection> + Sync>(
     projection: P,
     current: &watch::Receiver<Current>,
     run: &Run,
-) -> BoxFuture<'static, anyhow::Result<()>> {
+) -> BoxFuture<'static, Result<(), Error>> {
     let worker = Worker::new(
         bus,
-        Source::Fraud.spec(&format!("{name}-fraud")),
+        Source::Fraud.spec(&names::on_fraud(name)),
         consumer.clone(),
         projection,
     )
@@ -245,8 +269,8 @@ fn fraud_half<P: Projection<Item = Detection> + Sync>(
 /// Evaluates the alert rules on the counters (and fraud detections) and notifies.
 /// Reads the live versions: when a rebuild switches one, the evaluator starts
 /// again on the new version (its state is in Redis, so nothing is lost).
-async fn alerts(settings: Settings, run: Run) -> anyhow::Result<()> {
-    let bus = super::connect(&settings).await?;
+async fn alerts(settings: Settings, run: Run) -> Result<(), Error> {
+    let bus = crate::connect(&settings).await?;
     let versions = Versions::open(&bus).await?;
     let mut counters = versions.follow(Target::Counters).await?;
     let mut fraud = versions.follow(Target::Fraud).await?;
@@ -254,7 +278,7 @@ async fn alerts(settings: Settings, run: Run) -> anyhow::Result<()> {
     let active = &sightline_alerts::metrics::alerts().active;
     active.set(0);
     let mut shutdown = run.shutdown.clone();
-    let Some(mut lease) = Lease::acquire(&bus, "ALERTS", "evaluator", &mut shutdown).await? else {
+    let Some(mut lease) = Lease::acquire(&bus, "ALERTS", EVALUATOR, &mut shutdown).await? else {
         return Ok(());
     };
     active.set(1);
@@ -273,19 +297,10 @@ async fn alerts(settings: Settings, run: Run) -> anyhow::Result<()> {
             }
             trigger.trip();
         });
-        let s = settings.clone();
-        match settings.fraud.backend {
-            // Opened (and created when missing) like the fraud-store worker does,
-            // so the evaluator may start first; it only ever reads.
-            FraudBackend::Sqlite => {
-                let store = stores::sqlite(s, fraud_version).await?;
-                run_alerts(store, counters_version, &bus, &settings, until_switch).await?
-            }
-            FraudBackend::Mongodb => {
-                let store = stores::mongo(s, fraud_version).await?;
-                run_alerts(store, counters_version, &bus, &settings, until_switch).await?
-            }
-        }
+        // Opened (and created when missing) like the fraud-store worker does, so
+        // the evaluator may start first; it only ever reads.
+        let detections = stores::detections(&settings, fraud_version).await?;
+        run_alerts(detections, counters_version, &bus, &settings, until_switch).await?;
         watcher.abort();
         if run.shutdown.is_tripped() {
             active.set(0);
@@ -295,7 +310,7 @@ async fn alerts(settings: Settings, run: Run) -> anyhow::Result<()> {
         if lease.lost() {
             active.set(0);
             let mut shutdown = run.shutdown.clone();
-            match Lease::acquire(&bus, "ALERTS", "evaluator", &mut shutdown).await? {
+            match Lease::acquire(&bus, "ALERTS", EVALUATOR, &mut shutdown).await? {
                 Some(again) => lease = again,
                 None => return Ok(()),
             }
@@ -306,15 +321,15 @@ async fn alerts(settings: Settings, run: Run) -> anyhow::Result<()> {
     }
 }
 
-async fn run_alerts<D: DetectionStore>(
-    detections: D,
+async fn run_alerts(
+    detections: ConfiguredDetections,
     counters_version: u64,
     bus: &Bus,
     settings: &Settings,
     shutdown: Shutdown,
-) -> anyhow::Result<()> {
-    let url = super::redis_url(settings)?;
-    let counters = stores::counters(settings.clone(), counters_version).await?;
+) -> Result<(), Error> {
+    let url = crate::redis_url(settings)?;
+    let counters = stores::counters(settings, counters_version).await?;
     let rules = Rules::load_or_default(settings.alerts.rules_file.as_deref())?;
     let store = AlertStore::connect(url, &settings.counters.prefix).await?;
     let notifier = Notifier::new(&settings.alerts)?;

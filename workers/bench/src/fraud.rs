@@ -2,7 +2,6 @@
 //! scorer over it, then grades the detections it published against the labels.
 
 use std::collections::{BTreeMap, HashMap};
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -25,7 +24,7 @@ pub async fn run(
     mut settings: Settings,
     events: usize,
     fraud_rate: f64,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<serde_json::Value> {
     let bench = bench_bus(&mut settings).await?;
     let bus = &bench.bus;
     let (truth, scored_events) = fill(bus, &settings, events, fraud_rate).await?;
@@ -96,8 +95,7 @@ pub async fn run(
         "confusion": { "tp": grade.tp, "fp": grade.fp, "fn": grade.fn_, "tn": grade.tn },
         "per_indicator": per_indicator(&truth, &verdicts, suspicious),
     });
-    println!("{report}");
-    Ok(ExitCode::SUCCESS)
+    Ok(report)
 }
 
 fn round(x: f64) -> f64 {

@@ -2,28 +2,28 @@
 //! indexer worker over the same stream, then query latencies on the result.
 
 use std::collections::BTreeMap;
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use sightline_runtime::config::SearchBackend;
 use sightline_runtime::consumer::Worker;
 use sightline_runtime::{Bus, Settings, Shutdown};
 use sightline_schemas::Event;
 use sightline_search::document::PiiHasher;
 use sightline_search::project::Indexer;
 use sightline_search::query::{Agg, AggRequest, Field, Filters, SearchRequest};
-use sightline_search::store::elasticsearch::ElasticsearchStore;
-use sightline_search::store::tantivy::TantivyStore;
+use sightline_search::store::configured::{tantivy_dir_at, Access, ConfiguredIndex};
 use sightline_search::store::{SearchStore, Source};
 
 use super::{bench_bus, fill, raw_consume, RawAck};
-use crate::cli::BackendArg;
 
+/// Indexes into `backend`: the embedded index in a temp dir, or the configured
+/// Elasticsearch (`search.elasticsearch.url`).
 pub async fn run(
     mut settings: Settings,
-    backend: BackendArg,
+    backend: SearchBackend,
     events: usize,
     queries: usize,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<serde_json::Value> {
     let bench = bench_bus(&mut settings).await?;
     let bus = &bench.bus;
     let started = Instant::now();
@@ -32,26 +32,13 @@ pub async fn run(
     let raw_consume_per_s = raw_consume(bus, &[], events, RawAck::EachMessage).await?;
     let raw_batch_ack_per_s = raw_consume(bus, &[], events, RawAck::PerBatch).await?;
     let dir = tempfile::tempdir()?;
-    let (name, figures) = match backend {
-        BackendArg::Tantivy => (
-            "tantivy",
-            measure(
-                TantivyStore::open(&dir.path().join("index"))?,
-                bus,
-                &settings,
-                events,
-                queries,
-            )
-            .await?,
-        ),
-        BackendArg::Elasticsearch => {
-            let store = ElasticsearchStore::connect(&settings.search.elasticsearch).await?;
-            (
-                "elasticsearch",
-                measure(store, bus, &settings, events, queries).await?,
-            )
-        }
+    settings.search.backend = backend;
+    let store = ConfiguredIndex::open(&settings.search, dir.path(), 0, Access::Unlisted).await?;
+    let name = match store {
+        ConfiguredIndex::Tantivy(_) => "tantivy",
+        ConfiguredIndex::Elasticsearch(_) => "elasticsearch",
     };
+    let figures = measure(store, bus, &settings, events, queries).await?;
     let mut report = serde_json::json!({
         "bench": "indexer",
         "backend": name,
@@ -61,15 +48,14 @@ pub async fn run(
         "raw_consume_per_s": raw_consume_per_s.round(),
         "raw_consume_batch_ack_per_s": raw_batch_ack_per_s.round(),
         "indexed_vs_raw_consume": (figures.indexed_per_s / raw_consume_per_s * 100.0).round() / 100.0,
-        "index_bytes": dir_size(&dir.path().join("index")),
+        "index_bytes": dir_size(&tantivy_dir_at(dir.path(), 0)),
     });
     report["indexed_per_s"] = serde_json::json!(figures.indexed_per_s.round());
     report["search_p50_ms"] = serde_json::json!(figures.search.0);
     report["search_p99_ms"] = serde_json::json!(figures.search.1);
     report["dashboard_query_p50_ms"] = serde_json::json!(figures.dashboard.0);
     report["dashboard_query_p99_ms"] = serde_json::json!(figures.dashboard.1);
-    println!("{report}");
-    Ok(ExitCode::SUCCESS)
+    Ok(report)
 }
 
 struct Figures {

@@ -1,15 +1,30 @@
-//! What a replay reads: the range and subjects from the command line, turned into
-//! one rebuild plan per source stream of a projection. Pure, tested without I/O.
+//! What a replay reads: the range and subjects as the operator gives them, turned
+//! into one rebuild plan per source stream of a projection. Pure, tested without I/O.
 
-use anyhow::{bail, Context};
 use sightline_runtime::consumer::rebuild::{From, Plan, Until};
-use sightline_runtime::consumer::{Source, WorkerSpec};
+use sightline_runtime::consumer::{names, Source, WorkerSpec};
 use sightline_runtime::versions::Target;
 use sightline_runtime::Settings;
 use sightline_schemas::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::cli::{ReplayArgs, ReplayTarget};
+use crate::Error;
+
+/// A range as written: `--from`, `--to`, `--subjects` and `--rate` of `sightline replay`.
+#[derive(Debug, Clone, Default)]
+pub struct RangeArgs {
+    /// `all`, `seq:N` or `time:RFC3339`.
+    pub from: String,
+    /// `seq:N` or `time:RFC3339`; none: the streams' heads once caught up.
+    pub to: Option<String>,
+    pub subjects: Vec<String>,
+    pub rate: Option<u32>,
+}
+
+/// A bad `flag`, saying why.
+fn bad(flag: &str, why: impl std::fmt::Display) -> Error {
+    Error::config(format!("{flag}: {why}"))
+}
 
 /// The part of the streams a replay reads.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,29 +36,29 @@ pub struct Range {
 }
 
 impl Range {
-    pub fn parse(args: &ReplayArgs) -> anyhow::Result<Self> {
+    pub fn parse(args: &RangeArgs) -> Result<Self, Error> {
         let from = match args.from.as_str() {
             "all" => From::All,
-            other => match position(other).context("--from")? {
+            other => match position(other).map_err(|why| bad("--from", why))? {
                 Position::Seq(n) => From::Seq(n),
                 Position::Time(t) => From::Time(t),
             },
         };
         let until = match args.to.as_deref() {
             None => Until::Head,
-            Some(to) => match position(to).context("--to")? {
+            Some(to) => match position(to).map_err(|why| bad("--to", why))? {
                 Position::Seq(n) => Until::Seq(n),
                 Position::Time(t) => Until::Time(t),
             },
         };
         if let (From::Seq(a), Until::Seq(b)) = (from, until) {
             if b < a {
-                bail!("--to seq:{b} is before --from seq:{a}");
+                return Err(bad("--to", format!("seq:{b} is before --from seq:{a}")));
             }
         }
         if let (From::Time(a), Until::Time(b)) = (from, until) {
             if b < a {
-                bail!("--to is before --from");
+                return Err(bad("--to", "it is before --from"));
             }
         }
         Ok(Self {
@@ -56,16 +71,12 @@ impl Range {
 
     /// The plan of each source `target` is built from, under the live consumer's
     /// name and batch size.
-    pub fn plans(
-        &self,
-        target: Target,
-        settings: &Settings,
-    ) -> anyhow::Result<Vec<(Source, Plan)>> {
+    pub fn plans(&self, target: Target, settings: &Settings) -> Result<Vec<(Source, Plan)>, Error> {
         let plans: Vec<(Source, Plan)> = target
             .sources()
             .iter()
             .map(|&source| {
-                let mut spec = source.spec(&live_consumer(target, source));
+                let mut spec = source.spec(names::live(target, source));
                 let chosen: Vec<String> = self
                     .subjects
                     .iter()
@@ -90,7 +101,7 @@ impl Range {
                 .iter()
                 .any(|(_, p)| p.spec.filter_subjects.contains(subject))
             {
-                bail!(
+                return Err(Error::config(format!(
                     "--subjects {subject}: {} reads none of it (it reads {})",
                     target.name(),
                     target
@@ -99,33 +110,10 @@ impl Range {
                         .map(|s| s.spec("").filter_subjects.join(" "))
                         .collect::<Vec<_>>()
                         .join(" and ")
-                );
+                )));
             }
         }
         Ok(plans)
-    }
-}
-
-pub fn targets(choice: ReplayTarget) -> Vec<Target> {
-    match choice {
-        ReplayTarget::Search => vec![Target::Search],
-        ReplayTarget::Fraud => vec![Target::Fraud],
-        ReplayTarget::Counters => vec![Target::Counters],
-        ReplayTarget::All => Target::ALL.to_vec(),
-    }
-}
-
-/// The durable name of the live worker that keeps `target` from `source`. A
-/// rebuild applies what the DLQ replayed to that worker, as the worker did.
-pub fn live_consumer(target: Target, source: Source) -> String {
-    let base = match target {
-        Target::Search => "indexer",
-        Target::Counters => "counters",
-        Target::Fraud => return "fraud-store".into(),
-    };
-    match source {
-        Source::Logs => base.into(),
-        Source::Fraud => format!("{base}-fraud"),
     }
 }
 
@@ -150,37 +138,35 @@ enum Position {
     Time(OffsetDateTime),
 }
 
-fn position(text: &str) -> anyhow::Result<Position> {
+/// A position as written, or why it is not one.
+fn position(text: &str) -> Result<Position, String> {
     if let Some(n) = text.strip_prefix("seq:") {
         let n: u64 = n
             .parse()
-            .with_context(|| format!("{text:?}: seq:N takes a stream sequence"))?;
+            .map_err(|e| format!("{text:?}: seq:N takes a stream sequence: {e}"))?;
         if n == 0 {
-            bail!("{text:?}: stream sequences start at 1");
+            return Err(format!("{text:?}: stream sequences start at 1"));
         }
         return Ok(Position::Seq(n));
     }
     if let Some(t) = text.strip_prefix("time:") {
         let t = OffsetDateTime::parse(t, &Rfc3339)
-            .with_context(|| format!("{text:?}: time: takes an RFC 3339 time"))?;
+            .map_err(|e| format!("{text:?}: time: takes an RFC 3339 time: {e}"))?;
         return Ok(Position::Time(t));
     }
-    bail!("{text:?}: expected all, seq:N or time:RFC3339")
+    Err(format!("{text:?}: expected all, seq:N or time:RFC3339"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(from: &str, to: Option<&str>, subjects: &[&str]) -> ReplayArgs {
-        ReplayArgs {
-            projection: ReplayTarget::All,
+    fn args(from: &str, to: Option<&str>, subjects: &[&str]) -> RangeArgs {
+        RangeArgs {
             from: from.into(),
             to: to.map(Into::into),
             subjects: subjects.iter().map(|s| s.to_string()).collect(),
             rate: None,
-            dry_run: false,
-            keep_old: false,
         }
     }
 
@@ -196,7 +182,7 @@ mod tests {
             ("seq:0", None, "--from"),
             ("all", Some("time:soon"), "--to"),
         ] {
-            let e = format!("{:#}", Range::parse(&args(from, to, &[])).unwrap_err());
+            let e = Range::parse(&args(from, to, &[])).unwrap_err().to_string();
             assert!(e.starts_with(flag), "{e}");
         }
         assert!(Range::parse(&args("seq:9", Some("seq:5"), &[])).is_err());

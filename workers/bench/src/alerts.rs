@@ -7,7 +7,6 @@
 //! matched with the incident it belongs to.
 
 use std::collections::BTreeMap;
-use std::process::ExitCode;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -17,7 +16,6 @@ use sightline_api::AppState;
 use sightline_counters::Reader;
 use sightline_fraud::store::DetectionStore;
 use sightline_generator::{label, Generator, Incident, IncidentKind, DEFAULT_POPULATION};
-use sightline_runtime::config::FraudBackend;
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::versions::Target;
 use sightline_runtime::Settings;
@@ -26,7 +24,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::pipeline::{wait_for_consumers, wait_until_applied};
 use super::{bench_bus, bench_redis, spawn_workers};
-use crate::commands::stores;
+use sightline_node::stores;
 
 /// How often the rules are evaluated over the traffic's time.
 const STEP: Duration = Duration::seconds(30);
@@ -56,7 +54,7 @@ pub struct Fired {
     pub at: OffsetDateTime,
 }
 
-pub async fn run(mut settings: Settings, traffic: Traffic) -> anyhow::Result<ExitCode> {
+pub async fn run(mut settings: Settings, traffic: Traffic) -> anyhow::Result<serde_json::Value> {
     // Minute buckets are kept 48 h: older traffic could not be read back.
     anyhow::ensure!(
         traffic.hours > 0.0 && traffic.hours <= 47.0,
@@ -107,22 +105,11 @@ pub async fn run(mut settings: Settings, traffic: Traffic) -> anyhow::Result<Exi
         .filter(|i| i.end <= end)
         .collect();
     let episodes = episodes(fraud);
-    let counters = stores::counters(
-        settings.clone(),
-        stores::live_version(&settings, Target::Counters).await?,
-    )
-    .await?;
+    let version = stores::live_version(&settings, Target::Counters).await?;
+    let counters = stores::counters(&settings, version).await?;
     let version = stores::live_version(&settings, Target::Fraud).await?;
-    let fired = match settings.fraud.backend {
-        FraudBackend::Sqlite => {
-            let store = stores::sqlite(settings.clone(), version).await?;
-            evaluate(&rules.rules, &counters, store, start, end).await?
-        }
-        FraudBackend::Mongodb => {
-            let store = stores::mongo(settings.clone(), version).await?;
-            evaluate(&rules.rules, &counters, store, start, end).await?
-        }
-    };
+    let detections = stores::detections(&settings, version).await?;
+    let fired = evaluate(&rules.rules, &counters, detections, start, end).await?;
     let report = serde_json::json!({
         "bench": "alerts",
         "events": events,
@@ -134,8 +121,7 @@ pub async fn run(mut settings: Settings, traffic: Traffic) -> anyhow::Result<Exi
         "fraud_episodes": episodes.len(),
         "rules": classify(&rules.rules, &fired, &incidents, &episodes, end),
     });
-    println!("{report}");
-    Ok(ExitCode::SUCCESS)
+    Ok(report)
 }
 
 fn user_of(event: &Event) -> Option<&str> {

@@ -1,18 +1,22 @@
-//! `sightline bench ...`: throughput figures as one JSON object, each compared with
-//! the raw ceiling measured in the same run (these machines are noisy).
+//! The benchmarks behind `sightline bench ...`: each runs the real parts (the
+//! node's functions in process, or the `sightline` binary's worker processes) and
+//! gives its figures as one JSON object, each compared with the raw ceiling
+//! measured in the same run (these machines are noisy).
+//!
+//! These are programs whose errors are only ever printed, so they use `anyhow` as
+//! the binaries do; the crates they measure keep typed errors.
 
-mod alerts;
-mod api;
-mod counters;
+pub mod alerts;
+pub mod api;
+pub mod counters;
 mod cpu;
-mod fraud;
-mod indexer;
-mod pipeline;
-mod publish;
+pub mod fraud;
+pub mod indexer;
+pub mod pipeline;
+pub mod publish;
 
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
-
+use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -24,57 +28,6 @@ use sightline_runtime::publisher::Publisher;
 use sightline_runtime::servers::{self, ChildServer};
 use sightline_runtime::{topology, Bus, Settings};
 use time::OffsetDateTime;
-
-use crate::cli::BenchTarget;
-
-/// Runs a benchmark; a signal stops it, and the servers and workers it started
-/// (dropped with it) stop too.
-pub async fn run(target: BenchTarget, settings: &Settings) -> anyhow::Result<ExitCode> {
-    tokio::select! {
-        done = bench(target, settings) => done,
-        _ = sightline_runtime::shutdown::signalled() => anyhow::bail!("interrupted"),
-    }
-}
-
-async fn bench(target: BenchTarget, settings: &Settings) -> anyhow::Result<ExitCode> {
-    match target {
-        BenchTarget::Publish { events, rounds } => {
-            publish::run(settings.clone(), events, rounds.max(1)).await
-        }
-        BenchTarget::Indexer {
-            backend,
-            events,
-            queries,
-        } => indexer::run(settings.clone(), backend, events, queries).await,
-        BenchTarget::Fraud { events, fraud_rate } => {
-            fraud::run(settings.clone(), events, fraud_rate).await
-        }
-        BenchTarget::Counters { events } => counters::run(settings.clone(), events).await,
-        BenchTarget::Api {
-            events,
-            ingest,
-            seconds,
-        } => api::run(settings.clone(), events, ingest, seconds).await,
-        BenchTarget::Alerts {
-            hours,
-            rate,
-            incident_every,
-            seed,
-        } => {
-            let traffic = alerts::Traffic {
-                hours,
-                rate,
-                incident_every: std::time::Duration::from_secs(incident_every * 60),
-                seed,
-            };
-            alerts::run(settings.clone(), traffic).await
-        }
-        BenchTarget::Pipeline {
-            events,
-            steady_seconds,
-        } => pipeline::run(settings.clone(), events, steady_seconds).await,
-    }
-}
 
 /// A NATS server for the benchmark: the configured one, or a child in a temp dir.
 pub struct BenchBus {
@@ -99,7 +52,7 @@ pub async fn bench_bus(settings: &mut Settings) -> anyhow::Result<BenchBus> {
         settings.nats.url = Some(format!("nats://{}", child.addr()));
         server = Some((child, dir));
     }
-    let bus = super::connect(settings).await?;
+    let bus = sightline_node::connect(settings).await?;
     topology::apply(&bus, &settings.streams, false)
         .await
         .context("applying streams")?;

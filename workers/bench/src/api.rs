@@ -3,7 +3,6 @@
 //! this process) measured from a load generator on loopback: the cached overview
 //! under concurrent requests, and search latency over HTTP.
 
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,7 +29,7 @@ pub async fn run(
     events: usize,
     ingest: usize,
     seconds: u64,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<serde_json::Value> {
     anyhow::ensure!(
         events >= 2 * ingest,
         "--events must be at least twice --ingest"
@@ -155,8 +154,7 @@ pub async fn run(
         "search_p50_ms": search.0,
         "search_p99_ms": search.1,
     });
-    println!("{report}");
-    Ok(ExitCode::SUCCESS)
+    Ok(report)
 }
 
 /// Requests per second of the cached overview from concurrent keep-alive clients.

@@ -1,4 +1,4 @@
-//! `sightline replay`: rebuilds a projection from its streams into a new version
+//! Rebuilds (`sightline replay`): a projection from its streams into a new version
 //! (a new Tantivy directory or Elasticsearch index, SQLite file or Mongo collection,
 //! Redis key prefix) while the live version keeps serving, then switches readers
 //! and live workers to it with one compare-and-set.
@@ -10,18 +10,15 @@ mod plan;
 mod progress;
 
 use std::collections::BTreeMap;
-use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use indicatif::{MultiProgress, ProgressDrawTarget};
 use serde::Serialize;
 use sightline_alerts::store::AlertStore;
 use sightline_counters::project::CounterProjection;
 use sightline_fraud::project::DetectionProjection;
-use sightline_runtime::config::{FraudBackend, SearchBackend};
 use sightline_runtime::consumer::rebuild::{self, Plan, Progress, Rebuilt};
 use sightline_runtime::consumer::{Projection, Source};
 use sightline_runtime::versions::{Current, Target, Versions};
@@ -29,11 +26,11 @@ use sightline_runtime::{Bus, ErrorKind, Settings, Shutdown};
 use sightline_schemas::{Detection, Event, OffsetDateTime};
 use sightline_search::project::Indexer;
 use sightline_search::settings::pii_hasher;
+use sightline_search::store::configured::Access;
 use sightline_search::store::SearchStore;
 
-use super::stores;
-use crate::cli::ReplayArgs;
-pub use plan::Range;
+use crate::{stores, Error, ResultExt};
+pub use plan::{Range, RangeArgs};
 
 /// How long readers and live workers get to move off a replaced version before
 /// its data is deleted.
@@ -51,45 +48,56 @@ pub struct Report {
     pub per_s: f64,
 }
 
-pub async fn run(args: ReplayArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let range = Range::parse(&args)?;
-    let targets = plan::targets(args.projection);
-    for &target in &targets {
+/// What rebuilding `targets` over `range` would read, per source, changing nothing.
+pub async fn dry_run(
+    targets: &[Target],
+    range: &Range,
+    settings: &Settings,
+) -> Result<serde_json::Value, Error> {
+    let bus = crate::connect(settings).await?;
+    let versions = Versions::open(&bus).await?;
+    let mut report = Vec::new();
+    for &target in targets {
+        let mut sources = BTreeMap::new();
+        for (source, plan) in range.plans(target, settings)? {
+            sources.insert(source.name(), rebuild::pending(&bus, &plan).await?);
+        }
+        let (live, _) = versions.current(target).await?;
+        report.push(serde_json::json!({
+            "projection": target,
+            "live_version": live.version,
+            "messages": sources,
+        }));
+    }
+    Ok(serde_json::json!({ "dry_run": true, "projections": report }))
+}
+
+/// Rebuilds each of `targets` over `range` at once, each switched and cleaned up
+/// as soon as it is done (its old version kept with `keep_old`), alert
+/// notifications held meanwhile; stops early on `shutdown`. Gives what each did,
+/// the ones that switched included when another failed, and the errors.
+pub async fn replay(
+    targets: &[Target],
+    range: &Range,
+    keep_old: bool,
+    settings: &Settings,
+    shutdown: Shutdown,
+) -> Result<(serde_json::Value, Vec<Error>), Error> {
+    for &target in targets {
         range.plans(target, settings)?;
     }
-    let bus = super::connect(settings).await?;
+    let bus = crate::connect(settings).await?;
     let versions = Versions::open(&bus).await?;
-    if args.dry_run {
-        let mut report = Vec::new();
-        for &target in &targets {
-            let mut sources = BTreeMap::new();
-            for (source, plan) in range.plans(target, settings)? {
-                sources.insert(source.name(), rebuild::pending(&bus, &plan).await?);
-            }
-            let (live, _) = versions.current(target).await?;
-            report.push(serde_json::json!({
-                "projection": target,
-                "live_version": live.version,
-                "messages": sources,
-            }));
-        }
-        println!(
-            "{}",
-            serde_json::json!({ "dry_run": true, "projections": report })
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
     let quiet = HoldAlerts::start(settings).await?;
     let replay = Replay {
         bus: &bus,
         versions: &versions,
         settings,
-        range: &range,
-        shutdown: Shutdown::on_signals(),
+        range,
+        shutdown,
         bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
     };
-    // Projections are independent: each is rebuilt, switched and cleaned up at once.
-    let (replay, keep_old) = (&replay, args.keep_old);
+    let replay = &replay;
     let rebuilds = targets.iter().map(|&target| async move {
         replay
             .run(target, keep_old)
@@ -98,32 +106,22 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> anyhow::Result<ExitCo
     });
     let outcomes = futures::future::join_all(rebuilds).await;
     quiet.release().await;
-    let (summary, mut errors) = summarize(&targets, outcomes);
-    println!("{summary}");
-    match errors.len() {
-        0 => Ok(ExitCode::SUCCESS),
-        1 => Err(errors.remove(0)),
-        n => {
-            let all: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
-            anyhow::bail!("{n} replays failed: {}", all.join("; "))
-        }
-    }
+    Ok(summarize(targets, outcomes))
 }
 
 /// What every projection's replay did, the ones that switched included when
 /// another failed, and the errors.
 fn summarize(
     targets: &[Target],
-    outcomes: Vec<anyhow::Result<Report>>,
-) -> (serde_json::Value, Vec<anyhow::Error>) {
+    outcomes: Vec<Result<Report, Error>>,
+) -> (serde_json::Value, Vec<Error>) {
     let mut summaries = Vec::new();
     let mut errors = Vec::new();
     for (target, outcome) in targets.iter().zip(outcomes) {
         match outcome {
             Ok(report) => summaries.push(serde_json::json!(report)),
             Err(e) => {
-                summaries
-                    .push(serde_json::json!({ "projection": target, "error": format!("{e:#}") }));
+                summaries.push(serde_json::json!({ "projection": target, "error": e.to_string() }));
                 errors.push(e);
             }
         }
@@ -144,7 +142,7 @@ pub struct Replay<'a> {
 impl Replay<'_> {
     /// Locks `target`, builds its next version, switches to it and deletes the
     /// replaced one (unless `keep_old`).
-    pub async fn run(&self, target: Target, keep_old: bool) -> anyhow::Result<Report> {
+    pub async fn run(&self, target: Target, keep_old: bool) -> Result<Report, Error> {
         let holder = format!("sightline replay, pid {}", std::process::id());
         let lock = self.versions.lock(target, &holder).await?;
         let result = self.locked(target, keep_old).await;
@@ -152,7 +150,7 @@ impl Replay<'_> {
         result
     }
 
-    async fn locked(&self, target: Target, keep_old: bool) -> anyhow::Result<Report> {
+    async fn locked(&self, target: Target, keep_old: bool) -> Result<Report, Error> {
         let (live, revision) = self.versions.current(target).await?;
         let next = self.versions.next_version(target).await?;
         tracing::info!(
@@ -183,17 +181,19 @@ impl Replay<'_> {
             }
             // It may be live: readers could be on it, so it stays.
             Err(e) => {
-                return Err(anyhow::Error::from(e)
-                    .context(format!("version {next} of {} was kept", target.name())))
+                return Err(Error::Context {
+                    context: format!("version {next} of {} was kept", target.name()),
+                    source: Box::new(e.into()),
+                });
             }
         }
         tracing::info!(projection = target.name(), version = next, "switched");
         self.reposition_live(target, &record).await;
-        if target == Target::Search && self.settings.search.backend == SearchBackend::Elasticsearch
-        {
-            // Outside readers move with the switch, not when the indexer next opens it.
-            // The switch stands either way: the indexer takes the alias when it opens.
-            if let Err(e) = stores::elasticsearch(self.settings.clone(), next).await {
+        if target == Target::Search {
+            // Outside readers move with the switch, not when the indexer next opens
+            // it (opening the live version takes the public alias, on a backend that
+            // has one). The switch stands either way: the indexer takes it when it opens.
+            if let Err(e) = stores::index(self.settings, next, Access::Live).await {
                 tracing::warn!(error = %e, version = next, "cannot move the public alias yet");
             }
         }
@@ -215,7 +215,7 @@ impl Replay<'_> {
     }
 
     /// Deletes a version that will never be live, then gives back `error`.
-    async fn discard(&self, target: Target, version: u64, error: anyhow::Error) -> anyhow::Error {
+    async fn discard(&self, target: Target, version: u64, error: Error) -> Error {
         if let Err(e) = stores::drop_version(self.settings, target, version).await {
             tracing::warn!(error = %e, version, "cannot delete the unfinished version");
         }
@@ -228,11 +228,11 @@ impl Replay<'_> {
     /// from its ack floor and leave that stretch out of the new version.
     async fn reposition_live(&self, target: Target, record: &Current) {
         for &source in target.sources() {
-            let name = plan::live_consumer(target, source);
-            let stream = source.spec(&name).stream;
+            let name = sightline_runtime::consumer::names::live(target, source);
+            let stream = source.spec(name).stream;
             let seq = record.floor(source) + 1;
             let moved = match self.bus.js.get_stream(&stream).await {
-                Ok(stream) => stream.reset_consumer(&name, Some(seq)).await.map(drop),
+                Ok(stream) => stream.reset_consumer(name, Some(seq)).await.map(drop),
                 Err(e) => {
                     tracing::warn!(consumer = %name, error = %e, "cannot reposition");
                     continue;
@@ -251,28 +251,18 @@ impl Replay<'_> {
         &self,
         target: Target,
         next: u64,
-    ) -> anyhow::Result<BTreeMap<&'static str, Rebuilt>> {
-        let s = self.settings.clone();
+    ) -> Result<BTreeMap<&'static str, Rebuilt>, Error> {
+        let s = self.settings;
         match target {
-            Target::Search => match s.search.backend {
-                SearchBackend::Tantivy => self.index(stores::tantivy(s, next).await?).await,
-                SearchBackend::Elasticsearch => {
-                    self.index(stores::elasticsearch_unlisted(s, next).await?)
-                        .await
-                }
-            },
-            Target::Fraud => match s.fraud.backend {
-                FraudBackend::Sqlite => {
-                    let store = stores::sqlite(s, next).await?;
-                    self.sources(target, None::<NoLogs>, DetectionProjection::new(store))
-                        .await
-                }
-                FraudBackend::Mongodb => {
-                    let store = stores::mongo(s, next).await?;
-                    self.sources(target, None::<NoLogs>, DetectionProjection::new(store))
-                        .await
-                }
-            },
+            Target::Search => {
+                let store = stores::index(s, next, Access::Unlisted).await?;
+                self.index(store).await
+            }
+            Target::Fraud => {
+                let store = stores::detections(s, next).await?;
+                self.sources(target, None::<NoLogs>, DetectionProjection::new(store))
+                    .await
+            }
             Target::Counters => {
                 let store = stores::counters(s, next).await?;
                 let logs = CounterProjection::<Event>::new(store.clone());
@@ -285,7 +275,7 @@ impl Replay<'_> {
     async fn index<S: SearchStore + Clone>(
         &self,
         store: S,
-    ) -> anyhow::Result<BTreeMap<&'static str, Rebuilt>> {
+    ) -> Result<BTreeMap<&'static str, Rebuilt>, Error> {
         let pii = pii_hasher(self.settings)?;
         let logs = Indexer::<_, Event>::new(store.clone(), pii.clone());
         let fraud = Indexer::<_, Detection>::new(store, pii);
@@ -298,7 +288,7 @@ impl Replay<'_> {
         target: Target,
         logs: Option<L>,
         mut fraud: F,
-    ) -> anyhow::Result<BTreeMap<&'static str, Rebuilt>> {
+    ) -> Result<BTreeMap<&'static str, Rebuilt>, Error> {
         let plans = self.range.plans(target, self.settings)?;
         let progress: Vec<Arc<Progress>> = plans.iter().map(|_| Arc::default()).collect();
         let plan_of = |source: Source| {
@@ -307,7 +297,9 @@ impl Replay<'_> {
                 .zip(&progress)
                 .find(|((s, _), _)| *s == source)
                 .map(|((_, plan), p)| (plan, p.clone()))
-                .with_context(|| format!("{} does not read {}", target.name(), source.name()))
+                .ok_or_else(|| {
+                    Error::config(format!("{} does not read {}", target.name(), source.name()))
+                })
         };
         let bar = progress::Bar::start(&self.bars, target.name(), progress.clone());
         // Once every source has reached its stream's head, they stop together, so
@@ -373,9 +365,9 @@ type NoLogs = CounterProjection<Event>;
 struct HoldAlerts(Option<(AlertStore, tokio::task::JoinHandle<()>)>);
 
 impl HoldAlerts {
-    async fn start(settings: &Settings) -> anyhow::Result<Self> {
+    async fn start(settings: &Settings) -> Result<Self, Error> {
         const TTL: Duration = Duration::from_secs(60);
-        let Ok(url) = super::redis_url(settings) else {
+        let Ok(url) = crate::redis_url(settings) else {
             return Ok(Self(None));
         };
         let store = AlertStore::connect(url, &settings.counters.prefix).await?;
@@ -421,7 +413,7 @@ mod tests {
         };
         let outcomes = vec![
             Ok(switched),
-            Err(anyhow::anyhow!("replay of counters: redis is down")),
+            Err(Error::config("replay of counters: redis is down")),
         ];
         let (summary, errors) = summarize(&[Target::Search, Target::Counters], outcomes);
         let projections = summary["projections"].as_array().unwrap();

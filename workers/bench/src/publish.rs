@@ -1,7 +1,6 @@
 //! `sightline bench publish`: the Publisher against bare async-nats publishing.
 
 use std::future::IntoFuture;
-use std::process::ExitCode;
 use std::time::Instant;
 
 use async_nats::jetstream::message::PublishMessage;
@@ -17,7 +16,11 @@ use time::OffsetDateTime;
 
 use super::bench_bus;
 
-pub async fn run(mut settings: Settings, events: usize, rounds: usize) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    mut settings: Settings,
+    events: usize,
+    rounds: usize,
+) -> anyhow::Result<serde_json::Value> {
     let bench = bench_bus(&mut settings).await?;
     let bus = &bench.bus;
     raw_stream(bus, &settings).await?;
@@ -65,8 +68,7 @@ pub async fn run(mut settings: Settings, events: usize, rounds: usize) -> anyhow
         "publisher_vs_raw": (best_pub / best_raw * 100.0).round() / 100.0,
         "publisher_vs_raw_with_ids": (best_pub / best_raw_ids * 100.0).round() / 100.0,
     });
-    println!("{report}");
-    Ok(ExitCode::SUCCESS)
+    Ok(report)
 }
 
 /// The raw side writes to a stream of its own with LOGS' limits and storage.

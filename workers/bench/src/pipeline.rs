@@ -8,7 +8,6 @@
 //! - replay: each projection rebuilt from its streams, against its live rate.
 
 use std::collections::BTreeMap;
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,7 +27,8 @@ use sightline_schemas::Event;
 use super::cpu::CpuMeter;
 use super::publish::{raw_stream, RawBatch};
 use super::{bench_bus, bench_redis, spawn_workers};
-use crate::commands::replay::{Range, Replay};
+use sightline_node::replay::{Range, Replay};
+use sightline_runtime::consumer::names;
 
 /// The worker processes, as they would be deployed on one machine: the readers of
 /// LOGS in one process, on one consumer.
@@ -38,18 +38,24 @@ type Applied = fn(&Marks) -> Option<u64>;
 /// Each projection's durable consumers, by stream, and the watermark that says what
 /// it has applied (a consumer without acks is no guide: it delivered, not applied).
 const CONSUMERS: [(Target, &str, &str, Applied); 5] = [
-    (Target::Search, LOGS, "indexer", |m| m.search),
-    (Target::Search, FRAUD, "indexer-fraud", |m| m.search_fraud),
-    (Target::Counters, LOGS, "counters", |m| m.counters),
-    (Target::Counters, FRAUD, "counters-fraud", |m| {
+    (Target::Search, LOGS, names::INDEXER, |m| m.search),
+    (Target::Search, FRAUD, names::INDEXER_FRAUD, |m| {
+        m.search_fraud
+    }),
+    (Target::Counters, LOGS, names::COUNTERS, |m| m.counters),
+    (Target::Counters, FRAUD, names::COUNTERS_FRAUD, |m| {
         m.counters_fraud
     }),
-    (Target::Fraud, FRAUD, "fraud-store", |m| m.detections),
+    (Target::Fraud, FRAUD, names::FRAUD_STORE, |m| m.detections),
 ];
 /// The steady rate freshness is measured at.
 const STEADY_PER_S: u64 = 5_000;
 
-pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    mut settings: Settings,
+    events: usize,
+    steady_s: u64,
+) -> anyhow::Result<serde_json::Value> {
     let bench = bench_bus(&mut settings).await?;
     let bus = &bench.bus;
     let data = tempfile::tempdir()?;
@@ -153,8 +159,7 @@ pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> anyhow
         "freshness_p99_ms": freshness.p99_ms,
         "replay": replays,
     });
-    println!("{report}");
-    Ok(ExitCode::SUCCESS)
+    Ok(report)
 }
 
 /// Waits until every worker has created its consumers.
@@ -162,7 +167,7 @@ pub(super) async fn wait_for_consumers(bus: &Bus) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     // The readers of LOGS share one consumer, named after all of them.
     let logs_roles: Vec<&str> = WORKERS[0].split(' ').collect();
-    let logs = (LOGS, crate::commands::worker::logs_consumer(&logs_roles));
+    let logs = (LOGS, sightline_node::roles::logs_consumer(&logs_roles));
     let fraud = CONSUMERS
         .iter()
         .filter(|(_, s, _, _)| *s == FRAUD)
