@@ -1,6 +1,7 @@
 //! The one suite every `DetectionStore` backend runs: forty detections whose
 //! expected answers follow from plain filtering of the fixture, plus the revision
-//! rules that make redelivery and replay safe.
+//! rules that make redelivery and replay safe; one test per case per backend
+//! ([`detections_suite!`](crate::detections_suite)).
 
 use std::collections::BTreeMap;
 
@@ -75,7 +76,8 @@ async fn list<S: DetectionStore>(store: &S, query: DetectionQuery) -> Vec<String
     ids(&store.list(&query).await.expect("list"))
 }
 
-pub async fn run<S: DetectionStore>(store: &S) {
+/// What every case starts from: the fixture stored in a fresh store.
+pub async fn prepare<S: DetectionStore>(store: &S) {
     let first = store.upsert(&fixture()).await.expect("fixture stored");
     assert_eq!(
         first,
@@ -85,13 +87,37 @@ pub async fn run<S: DetectionStore>(store: &S) {
         }
     );
     assert_eq!(store.count().await.unwrap(), 40);
-    idempotent_and_revision_guarded(store).await;
-    listing(store).await;
-    stats(store).await;
-    bad_queries(store).await;
 }
 
-async fn idempotent_and_revision_guarded<S: DetectionStore>(store: &S) {
+/// One test per case for a backend, each on a fresh store that `open` (an async
+/// fn) gives; skips as in [`search_suite!`](crate::search_suite).
+#[macro_export]
+macro_rules! detections_suite {
+    ($open:path) => {
+        $crate::detections_suite!(@cases $open, $crate::no_skip);
+    };
+    ($open:path, $skip:ident) => {
+        $crate::detections_suite!(@cases $open, $skip);
+    };
+    (@cases $open:path, $($skip:tt)+) => {
+        $crate::detections_suite!(@case $open, [$($skip)+], idempotent_and_revision_guarded);
+        $crate::detections_suite!(@case $open, [$($skip)+], listing);
+        $crate::detections_suite!(@case $open, [$($skip)+], stats);
+        $crate::detections_suite!(@case $open, [$($skip)+], bad_queries);
+    };
+    (@case $open:path, [$($skip:tt)+], $case:ident) => {
+        $($skip)+!($case,
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let fresh = $open().await;
+                $crate::detections_suite::prepare(&fresh.store).await;
+                $crate::detections_suite::$case(&fresh.store).await;
+            }
+        );
+    };
+}
+
+pub async fn idempotent_and_revision_guarded<S: DetectionStore>(store: &S) {
     let again = store.upsert(&fixture()).await.unwrap();
     assert_eq!(
         again,
@@ -132,15 +158,10 @@ async fn idempotent_and_revision_guarded<S: DetectionStore>(store: &S) {
     );
     assert_eq!(store.get(&revised.id).await.unwrap().unwrap().score, 90);
     assert_eq!(store.get(&Uuid::nil()).await.unwrap(), None);
-    // Put the fixture's own version back under a higher revision so the
-    // remaining cases see the plain fixture.
-    let mut restored = detection(7);
-    restored.revision = 2;
-    store.upsert(&[restored]).await.unwrap();
     assert_eq!(store.count().await.unwrap(), 40);
 }
 
-async fn listing<S: DetectionStore>(store: &S) {
+pub async fn listing<S: DetectionStore>(store: &S) {
     let all = DetectionQuery {
         limit: 10,
         ..Default::default()
@@ -210,7 +231,7 @@ async fn listing<S: DetectionStore>(store: &S) {
     );
 }
 
-async fn stats<S: DetectionStore>(store: &S) {
+pub async fn stats<S: DetectionStore>(store: &S) {
     let q = StatsQuery {
         since: None,
         until: None,
@@ -257,7 +278,7 @@ async fn stats<S: DetectionStore>(store: &S) {
     assert_eq!(windowed.by_indicator.get("velocity"), Some(&5));
 }
 
-async fn bad_queries<S: DetectionStore>(store: &S) {
+pub async fn bad_queries<S: DetectionStore>(store: &S) {
     let bad = [
         DetectionQuery {
             indicator: Some("astrology".into()),

@@ -278,11 +278,13 @@ pub fn straight_scoring(
 }
 
 pub mod api;
+pub mod app;
 pub mod browser;
 pub mod counters;
 pub mod detections_suite;
 pub mod fault_proxy;
 pub mod search_suite;
+pub mod suite;
 pub mod up;
 
 pub fn nats_url(server: &ChildServer) -> String {

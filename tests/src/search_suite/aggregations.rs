@@ -23,7 +23,7 @@ fn b(key: &str, count: u64) -> Bucket {
     }
 }
 
-pub(super) async fn terms<S: SearchStore>(s: &S) {
+pub async fn terms<S: SearchStore>(s: &S) {
     let r = agg(
         s,
         request(None, not_bench()),
@@ -66,7 +66,7 @@ pub(super) async fn terms<S: SearchStore>(s: &S) {
     assert_eq!(codes, AggResult::Buckets(vec![b("503", 2), b("500", 1)]));
 }
 
-pub(super) async fn date_histogram<S: SearchStore>(s: &S) {
+pub async fn date_histogram<S: SearchStore>(s: &S) {
     let r = agg(
         s,
         request(None, not_bench()),
@@ -82,7 +82,7 @@ pub(super) async fn date_histogram<S: SearchStore>(s: &S) {
     );
 }
 
-pub(super) async fn metrics<S: SearchStore>(s: &S) {
+pub async fn avg_sum_min_max<S: SearchStore>(s: &S) {
     let q = || request(None, not_bench());
     assert_eq!(
         agg(
@@ -148,7 +148,7 @@ pub(super) async fn metrics<S: SearchStore>(s: &S) {
     );
 }
 
-pub(super) async fn percentiles<S: SearchStore>(s: &S) {
+pub async fn percentiles<S: SearchStore>(s: &S) {
     let bench = request(
         None,
         Filters {
@@ -183,7 +183,7 @@ pub(super) async fn percentiles<S: SearchStore>(s: &S) {
     }
 }
 
-pub(super) async fn cardinality<S: SearchStore>(s: &S) {
+pub async fn cardinality<S: SearchStore>(s: &S) {
     assert_eq!(
         agg(
             s,

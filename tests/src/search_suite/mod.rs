@@ -1,12 +1,14 @@
 //! The one search suite every `SearchStore` backend runs: a small fixture with
-//! results worked out by hand, then the same cases against each engine. Engines
-//! lacking an aggregation skip that case by name, and nothing else.
+//! results worked out by hand, then the same cases against each engine, one test
+//! per case per backend ([`search_suite!`](crate::search_suite)). Engines lacking
+//! an aggregation skip that case by name, and nothing else.
 
 use std::collections::BTreeMap;
 
 mod aggregations;
 mod fixture;
 
+pub use aggregations::{avg_sum_min_max, cardinality, date_histogram, percentiles, terms};
 pub use fixture::{detections, documents, fixture, pii, sequenced, CARD, T0};
 use sightline_search::query::{Agg, AggRequest, Field, Filters, SearchRequest, Sort};
 use sightline_search::store::{SearchStore, Source};
@@ -37,61 +39,68 @@ fn ids(response: &sightline_search::query::SearchResponse) -> Vec<u32> {
         .collect()
 }
 
-/// Indexes the fixture, then runs every case not named in `skip`.
-pub async fn run<S: SearchStore>(store: &S, skip: &[&str]) {
+/// What every case starts from: the fixture indexed into a fresh store.
+pub async fn prepare<S: SearchStore>(store: &S) {
     store
         .index(Source::Logs, sequenced())
         .await
         .expect("fixture indexed");
     assert_eq!(store.count().await.unwrap(), 212, "count");
-    let cases: Vec<(&str, CaseFn<S>)> = vec![
-        ("full_text_newest_first_with_highlights", |s| {
-            Box::pin(full_text(s))
-        }),
-        ("fuzzy_matching", |s| Box::pin(fuzzy(s))),
-        ("filters", |s| Box::pin(filters(s))),
-        ("time_range", |s| Box::pin(time_range(s))),
-        ("sorting_and_from_size", |s| Box::pin(sorting(s))),
-        ("search_after_pages_through_everything_once", |s| {
-            Box::pin(search_after(s))
-        }),
-        ("terms", |s| Box::pin(aggregations::terms(s))),
-        ("date_histogram", |s| {
-            Box::pin(aggregations::date_histogram(s))
-        }),
-        ("avg_sum_min_max", |s| Box::pin(aggregations::metrics(s))),
-        ("percentiles", |s| Box::pin(aggregations::percentiles(s))),
-        ("cardinality", |s| Box::pin(aggregations::cardinality(s))),
-        ("autocomplete", |s| Box::pin(autocomplete(s))),
-        ("card_fingerprints_are_not_searchable_in_clear", |s| {
-            Box::pin(no_clear_pii(s))
-        }),
-        ("bad_requests_are_refused", |s| Box::pin(bad_requests(s))),
-        ("indexing_again_is_idempotent", |s| Box::pin(idempotent(s))),
-        ("retention_deletes_old_documents", |s| {
-            Box::pin(retention(s))
-        }),
-        ("fraud_detections_are_searchable_and_revised", |s| {
-            Box::pin(fraud_detections(s))
-        }),
-        ("advancing_over_dead_letters_indexes_nothing", |s| {
-            Box::pin(advance(s))
-        }),
-    ];
-    for (name, case) in cases {
-        if skip.contains(&name) {
-            eprintln!("search suite: skipping {name}");
-            continue;
-        }
-        eprintln!("search suite: {name}");
-        case(store).await;
-    }
 }
 
-type CaseFn<S> =
-    for<'a> fn(&'a S) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+/// One test per case for a backend, each on a fresh store that `open` (an async
+/// fn) gives, holding whatever keeps it alive; the first failure hides no other.
+/// A backend that cannot do a case names it in a `skip` macro of its own, which
+/// marks that test ignored with the reason:
+///
+/// ```ignore
+/// macro_rules! skip {
+///     (percentiles, $test:item) => { #[ignore = "no percentiles"] $test };
+///     ($case:ident, $test:item) => { $test };
+/// }
+/// sightline_tests::search_suite!(open, skip);
+/// ```
+#[macro_export]
+macro_rules! search_suite {
+    ($open:path) => {
+        $crate::search_suite!(@cases $open, $crate::no_skip);
+    };
+    ($open:path, $skip:ident) => {
+        $crate::search_suite!(@cases $open, $skip);
+    };
+    (@cases $open:path, $($skip:tt)+) => {
+        $crate::search_suite!(@case $open, [$($skip)+], full_text_newest_first_with_highlights);
+        $crate::search_suite!(@case $open, [$($skip)+], fuzzy_matching);
+        $crate::search_suite!(@case $open, [$($skip)+], filters);
+        $crate::search_suite!(@case $open, [$($skip)+], time_range);
+        $crate::search_suite!(@case $open, [$($skip)+], sorting_and_from_size);
+        $crate::search_suite!(@case $open, [$($skip)+], search_after_pages_through_everything_once);
+        $crate::search_suite!(@case $open, [$($skip)+], terms);
+        $crate::search_suite!(@case $open, [$($skip)+], date_histogram);
+        $crate::search_suite!(@case $open, [$($skip)+], avg_sum_min_max);
+        $crate::search_suite!(@case $open, [$($skip)+], percentiles);
+        $crate::search_suite!(@case $open, [$($skip)+], cardinality);
+        $crate::search_suite!(@case $open, [$($skip)+], autocomplete);
+        $crate::search_suite!(@case $open, [$($skip)+], card_fingerprints_are_not_searchable_in_clear);
+        $crate::search_suite!(@case $open, [$($skip)+], bad_requests_are_refused);
+        $crate::search_suite!(@case $open, [$($skip)+], indexing_again_is_idempotent);
+        $crate::search_suite!(@case $open, [$($skip)+], retention_deletes_old_documents);
+        $crate::search_suite!(@case $open, [$($skip)+], fraud_detections_are_searchable_and_revised);
+        $crate::search_suite!(@case $open, [$($skip)+], advancing_over_dead_letters_indexes_nothing);
+    };
+    (@case $open:path, [$($skip:tt)+], $case:ident) => {
+        $($skip)+!($case,
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let fresh = $open().await;
+                $crate::search_suite::prepare(&fresh.store).await;
+                $crate::search_suite::$case(&fresh.store).await;
+            }
+        );
+    };
+}
 
-async fn full_text<S: SearchStore>(s: &S) {
+pub async fn full_text_newest_first_with_highlights<S: SearchStore>(s: &S) {
     let mut req = request(Some("database"), not_bench());
     req.highlight = true;
     let r = s.search(&req).await.unwrap();
@@ -111,7 +120,7 @@ async fn full_text<S: SearchStore>(s: &S) {
     assert_eq!(ids(&both), [6], "all words must match");
 }
 
-async fn fuzzy<S: SearchStore>(s: &S) {
+pub async fn fuzzy_matching<S: SearchStore>(s: &S) {
     let exact = s
         .search(&request(Some("databse"), not_bench()))
         .await
@@ -122,7 +131,7 @@ async fn fuzzy<S: SearchStore>(s: &S) {
     assert_eq!(ids(&s.search(&req).await.unwrap()), [6, 4]);
 }
 
-async fn filters<S: SearchStore>(s: &S) {
+pub async fn filters<S: SearchStore>(s: &S) {
     let cases: Vec<(Filters, Vec<u32>)> = vec![
         (
             Filters {
@@ -210,7 +219,7 @@ async fn filters<S: SearchStore>(s: &S) {
     }
 }
 
-async fn time_range<S: SearchStore>(s: &S) {
+pub async fn time_range<S: SearchStore>(s: &S) {
     let f = Filters {
         since: Some(T0 + Duration::seconds(60)),
         until: Some(T0 + Duration::seconds(63)),
@@ -223,7 +232,7 @@ async fn time_range<S: SearchStore>(s: &S) {
     );
 }
 
-async fn sorting<S: SearchStore>(s: &S) {
+pub async fn sorting_and_from_size<S: SearchStore>(s: &S) {
     let mut req = request(None, not_bench());
     req.sort = Sort::Oldest;
     req.size = 5;
@@ -239,7 +248,7 @@ async fn sorting<S: SearchStore>(s: &S) {
     assert_eq!(found, [4, 6, 8]);
 }
 
-async fn search_after<S: SearchStore>(s: &S) {
+pub async fn search_after_pages_through_everything_once<S: SearchStore>(s: &S) {
     let mut req = request(None, Filters::default());
     req.size = 37;
     let mut seen = Vec::new();
@@ -262,7 +271,7 @@ async fn search_after<S: SearchStore>(s: &S) {
     assert_eq!(seen, sorted, "newest first, no repeats");
 }
 
-async fn autocomplete<S: SearchStore>(s: &S) {
+pub async fn autocomplete<S: SearchStore>(s: &S) {
     assert_eq!(s.suggest("data", 5).await.unwrap(), ["database"]);
     let che = s.suggest("Che", 5).await.unwrap();
     assert_eq!(che.first().map(String::as_str), Some("checkout"), "{che:?}");
@@ -273,7 +282,7 @@ async fn autocomplete<S: SearchStore>(s: &S) {
     );
 }
 
-async fn no_clear_pii<S: SearchStore>(s: &S) {
+pub async fn card_fingerprints_are_not_searchable_in_clear<S: SearchStore>(s: &S) {
     let r = s
         .search(&request(Some(CARD), Filters::default()))
         .await
@@ -288,7 +297,7 @@ async fn no_clear_pii<S: SearchStore>(s: &S) {
     );
 }
 
-async fn bad_requests<S: SearchStore>(s: &S) {
+pub async fn bad_requests_are_refused<S: SearchStore>(s: &S) {
     let mut huge = request(None, Filters::default());
     huge.size = 100_000;
     assert!(s.search(&huge).await.is_err());
@@ -310,7 +319,7 @@ async fn bad_requests<S: SearchStore>(s: &S) {
     assert!(s.aggregate(&not_numeric).await.is_err());
 }
 
-async fn idempotent<S: SearchStore>(s: &S) {
+pub async fn indexing_again_is_idempotent<S: SearchStore>(s: &S) {
     s.index(Source::Logs, sequenced()).await.unwrap();
     assert_eq!(s.count().await.unwrap(), 212);
     assert_eq!(
@@ -324,7 +333,7 @@ async fn idempotent<S: SearchStore>(s: &S) {
 
 /// Moving the watermark over dead letters indexes nothing; a store that keeps a
 /// watermark then stands at the new sequence, and never moves back.
-async fn advance<S: SearchStore>(s: &S) {
+pub async fn advancing_over_dead_letters_indexes_nothing<S: SearchStore>(s: &S) {
     let before = s.count().await.unwrap();
     let top = sequenced().iter().map(|d| d.seq).max().unwrap();
     s.advance(Source::Logs, top + 10).await.unwrap();
@@ -334,7 +343,7 @@ async fn advance<S: SearchStore>(s: &S) {
     assert_eq!(s.watermark(Source::Logs).await.unwrap(), expected);
 }
 
-async fn retention<S: SearchStore>(s: &S) {
+pub async fn retention_deletes_old_documents<S: SearchStore>(s: &S) {
     let removed = s.delete_before(T0 + Duration::seconds(60)).await.unwrap();
     assert_eq!(removed, 9);
     assert_eq!(s.count().await.unwrap(), 203);
@@ -347,7 +356,7 @@ async fn retention<S: SearchStore>(s: &S) {
     );
 }
 
-async fn fraud_detections<S: SearchStore>(s: &S) {
+pub async fn fraud_detections_are_searchable_and_revised<S: SearchStore>(s: &S) {
     let before = s.count().await.unwrap();
     s.index(Source::Fraud, detections()).await.unwrap();
     // Redelivered, and then the old revision alone, late: nothing changes.

@@ -5,25 +5,50 @@ use sightline_fraud::store::mongo::MongoStore;
 use sightline_fraud::store::sqlite::SqliteStore;
 use sightline_fraud::store::DetectionStore;
 use sightline_runtime::config::{MongoSettings, Secret};
+use sightline_tests::suite::Fresh;
 use sightline_tests::{detections_suite, MongoPeer};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_passes_the_detections_suite() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("detections.sqlite")).unwrap();
-    detections_suite::run(&store).await;
+/// The detections suite on SQLite, one test per case, each on a file of its own,
+/// opened as every caller opens it: through the factory of the configured backend.
+mod on_sqlite {
+    use sightline_fraud::store::configured::{Access, ConfiguredDetections};
+    use sightline_runtime::config::{FraudBackend, FraudSettings};
+
+    use super::*;
+
+    async fn open() -> Fresh<ConfiguredDetections> {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = FraudSettings {
+            backend: FraudBackend::Sqlite,
+            ..FraudSettings::default()
+        };
+        let store = ConfiguredDetections::open(&settings, dir.path(), 0, Access::Write)
+            .await
+            .unwrap();
+        assert!(matches!(store, ConfiguredDetections::Sqlite(_)));
+        Fresh::new(store).keeping(dir)
+    }
+
+    sightline_tests::detections_suite!(open);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mongodb_passes_the_detections_suite() {
-    let peer = MongoPeer::start();
-    let settings = MongoSettings {
-        uri: Secret(peer.uri()),
-        database: "suite".into(),
-        ..MongoSettings::default()
-    };
-    let store = MongoStore::connect(&settings).await.expect("connects");
-    detections_suite::run(&store).await;
+/// The detections suite on MongoDB (SecantusDB), one test per case, each on a
+/// server of its own.
+mod on_mongodb {
+    use super::*;
+
+    async fn open() -> Fresh<MongoStore> {
+        let peer = MongoPeer::start();
+        let settings = MongoSettings {
+            uri: Secret(peer.uri()),
+            database: "suite".into(),
+            ..MongoSettings::default()
+        };
+        let store = MongoStore::connect(&settings).await.expect("connects");
+        Fresh::new(store).keeping(peer)
+    }
+
+    sightline_tests::detections_suite!(open);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

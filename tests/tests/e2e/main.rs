@@ -19,6 +19,7 @@ mod no_card_numbers;
 mod publish;
 mod replay;
 mod replay_scale_out;
+mod routes;
 mod runtime;
 mod scorer_crash;
 mod search_elasticsearch;

@@ -3,7 +3,8 @@
 
 use sightline_runtime::config::ElasticsearchSettings;
 use sightline_search::store::elasticsearch::ElasticsearchStore;
-use sightline_tests::{search_suite, SearchEmulator, SearchPeer};
+use sightline_tests::suite::Fresh;
+use sightline_tests::{SearchEmulator, SearchPeer};
 
 pub fn settings(url: String) -> ElasticsearchSettings {
     ElasticsearchSettings {
@@ -14,23 +15,41 @@ pub fn settings(url: String) -> ElasticsearchSettings {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn elasticsearch_on_osmem_passes_the_search_suite() {
-    let peer = SearchPeer::start(SearchEmulator::Osmem);
+/// A fresh emulator of `kind` for one case, and the store on it.
+async fn open_on(kind: SearchEmulator) -> Fresh<ElasticsearchStore> {
+    let peer = SearchPeer::start(kind);
     let store = ElasticsearchStore::connect(&settings(peer.url()))
         .await
         .unwrap();
-    search_suite::run(&store, &[]).await;
+    Fresh::new(store).keeping(peer)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn elasticsearch_on_noida_passes_the_search_suite_but_percentiles() {
-    let peer = SearchPeer::start(SearchEmulator::Noida);
-    let store = ElasticsearchStore::connect(&settings(peer.url()))
-        .await
-        .unwrap();
-    // noida-db has no `percentiles` aggregation (../shared/peers.md).
-    search_suite::run(&store, &["percentiles"]).await;
+/// The search suite on osmem-server (OpenSearch 3's API), one test per case.
+mod on_osmem {
+    async fn open() -> sightline_tests::suite::Fresh<super::ElasticsearchStore> {
+        super::open_on(super::SearchEmulator::Osmem).await
+    }
+
+    sightline_tests::search_suite!(open);
+}
+
+/// The search suite on noida-db (Elasticsearch 8's API), one test per case.
+mod on_noida {
+    async fn open() -> sightline_tests::suite::Fresh<super::ElasticsearchStore> {
+        super::open_on(super::SearchEmulator::Noida).await
+    }
+
+    macro_rules! skip {
+        (percentiles, $test:item) => {
+            #[ignore = "noida-db has no percentiles aggregation (../shared/peers.md)"]
+            $test
+        };
+        ($case:ident, $test:item) => {
+            $test
+        };
+    }
+
+    sightline_tests::search_suite!(open, skip);
 }
 
 mod bulk_failures {

@@ -4,12 +4,30 @@
 use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::{SearchStore, Source};
 use sightline_tests::search_suite;
+use sightline_tests::suite::Fresh;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tantivy_passes_the_search_suite() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = TantivyStore::open(dir.path()).unwrap();
-    search_suite::run(&store, &[]).await;
+/// The search suite, one test per case, each on an index in a temp dir of its own,
+/// opened as every caller opens it: through the factory of the configured backend.
+mod suite {
+    use sightline_runtime::config::{SearchBackend, SearchSettings};
+    use sightline_search::store::configured::{Access, ConfiguredIndex};
+
+    use super::*;
+
+    async fn open() -> Fresh<ConfiguredIndex> {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = SearchSettings {
+            backend: SearchBackend::Tantivy,
+            ..SearchSettings::default()
+        };
+        let store = ConfiguredIndex::open(&settings, dir.path(), 0, Access::Live)
+            .await
+            .unwrap();
+        assert!(matches!(store, ConfiguredIndex::Tantivy(_)));
+        Fresh::new(store).keeping(dir)
+    }
+
+    sightline_tests::search_suite!(open);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
