@@ -54,7 +54,37 @@ pub fn dead_letter(consumer: &str, stream_seq: u64, original_subject: &str) -> S
     format!("{DLQ_PREFIX}.{consumer}.{stream_seq}.{original_subject}")
 }
 
+/// The consumer that filed the dead letter on `subject` (made by [`dead_letter`]);
+/// `None` for a subject outside the DLQ.
+pub fn dead_letter_consumer(subject: &str) -> Option<&str> {
+    let rest = subject.strip_prefix(DLQ_PREFIX)?.strip_prefix('.')?;
+    rest.split('.')
+        .next()
+        .filter(|consumer| !consumer.is_empty())
+}
+
+/// The filter of every dead letter `consumer` filed.
+pub fn dead_letters_of(consumer: &str) -> String {
+    format!("{DLQ_PREFIX}.{consumer}.>")
+}
+
 /// The wildcard that matches everything under a prefix (`logs.>`).
 pub fn all_under(prefix: &str) -> String {
     format!("{prefix}.>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_letter_subject_names_the_consumer_that_filed_it() {
+        let subject = dead_letter("indexer+counters", 42, "logs.transaction.payments");
+        assert_eq!(subject, "dlq.indexer+counters.42.logs.transaction.payments");
+        assert_eq!(dead_letter_consumer(&subject), Some("indexer+counters"));
+        assert_eq!(dead_letter_consumer("logs.error.api"), None);
+        assert_eq!(dead_letter_consumer("dlqx.a.1.b"), None);
+        assert_eq!(dead_letter_consumer("dlq..1.b"), None);
+        assert_eq!(dead_letters_of("fraud-store"), "dlq.fraud-store.>");
+    }
 }

@@ -81,7 +81,7 @@ async fn detections_are_exact_across_a_kill_a_redelivery_and_a_replay() {
     // Replay the scorer from scratch: same ids and message ids, so FRAUD takes
     // nothing new and the store is unchanged.
     second.stop();
-    std::fs::remove_file(snapshot_path(&stack.settings)).unwrap();
+    std::fs::remove_file(snapshot_path(&stack.settings.data_dir)).unwrap();
     logs.delete_consumer("fraud").await.unwrap();
     let replay = stack.worker("fraud", SCORER_ENV);
     wait_for(&stack, "LOGS", "fraud", expected.len()).await;
@@ -161,7 +161,8 @@ async fn a_burst_that_spans_a_restart_is_still_detected() {
     // Three payments: nothing to report yet (the rule wants more than three).
     stack.publish(&burst[..3]).await;
     let seen = eventually(Duration::from_secs(30), || async {
-        stack.consumer_caught_up("LOGS", "fraud").await && snapshot_path(&stack.settings).exists()
+        stack.consumer_caught_up("LOGS", "fraud").await
+            && snapshot_path(&stack.settings.data_dir).exists()
     })
     .await;
     assert!(seen, "the first part was scored and saved");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sightline_runtime::consumer::{Outcome, Position, Projection, Record, Worker, ERROR};
 use sightline_runtime::metrics::{self, Health};
-use sightline_runtime::{Error, Shutdown};
+use sightline_runtime::{Error, ErrorKind, Shutdown};
 use sightline_schemas::Event;
 use sightline_tests::{eventually, header, http_get, logs_worker, metric_value, Stack};
 
@@ -36,10 +36,7 @@ impl Projection for Flaky {
     async fn apply(&mut self, batch: &[Record<Event>]) -> Result<Outcome, Error> {
         if self.failures.load(Ordering::SeqCst) > 0 {
             self.failures.fetch_sub(1, Ordering::SeqCst);
-            return Err(Error::Nats {
-                context: "test store",
-                message: "unavailable".into(),
-            });
+            return Err(Error::store(ErrorKind::Transient, "test store unavailable"));
         }
         if let Some((pause, started)) = &self.slow {
             started.notify_one();

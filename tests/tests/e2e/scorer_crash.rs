@@ -60,7 +60,7 @@ fn indicators_of(scored: &[Event]) -> BTreeMap<String, u64> {
 
 /// The snapshot's LOGS sequence on disk.
 fn saved_seq(stack: &Stack) -> u64 {
-    let path = snapshot_path(&stack.settings);
+    let path = snapshot_path(&stack.settings.data_dir);
     read_snapshot(&path, &Rules::default())
         .unwrap()
         .map_or(0, |(seq, _)| seq)

@@ -42,3 +42,33 @@ async fn a_switch_that_lands_after_a_timeout_is_read_back_as_done() {
         .expect("the switch landed and is read back");
     assert_eq!(versions.current(Target::Counters).await.unwrap().0, next);
 }
+
+/// Two rebuilds read the same record; the second to switch loses the
+/// compare-and-set and is told so by a kind of its own: a conflict (nothing was
+/// switched, its version will never be live), not a configuration error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_switch_is_a_conflict_and_changes_nothing() {
+    use sightline_runtime::versions::{Current, Target, Versions};
+    use sightline_runtime::ErrorKind;
+    let stack = Stack::start().await;
+    let versions = Versions::open(&stack.bus).await.unwrap();
+    let (_, revision) = versions.current(Target::Search).await.unwrap();
+    let first = Current {
+        version: 1,
+        ..Current::default()
+    };
+    let second = Current {
+        version: 2,
+        ..Current::default()
+    };
+    versions
+        .switch(Target::Search, revision, &first)
+        .await
+        .unwrap();
+    let lost = versions
+        .switch(Target::Search, revision, &second)
+        .await
+        .expect_err("the record changed since it was read");
+    assert_eq!(lost.kind(), ErrorKind::Conflict, "{lost}");
+    assert_eq!(versions.current(Target::Search).await.unwrap().0, first);
+}

@@ -10,9 +10,15 @@ pub enum AlertError {
     /// A silence or a query is malformed.
     #[error("invalid: {0}")]
     Invalid(String),
-    /// A projection, Redis or NATS is unreachable: the next evaluation retries.
+    /// A projection or NATS is unreachable: the next evaluation retries.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// Redis failed; kept whole, so its own kind reaches the log.
+    #[error("redis: {0}")]
+    Redis(#[source] redis::RedisError),
+    /// Reading the counters failed; their error says what to do.
+    #[error(transparent)]
+    Counters(#[from] CountersError),
 }
 
 impl AlertError {
@@ -21,21 +27,15 @@ impl AlertError {
             AlertError::Rules(_) => ErrorKind::Config,
             AlertError::Invalid(_) => ErrorKind::Poison,
             AlertError::Unavailable(_) => ErrorKind::Transient,
-        }
-    }
-}
-
-impl From<CountersError> for AlertError {
-    fn from(e: CountersError) -> Self {
-        match e.kind() {
-            ErrorKind::Transient => AlertError::Unavailable(e.to_string()),
-            _ => AlertError::Invalid(e.to_string()),
+            // The connection reconnects on its own: the next evaluation retries.
+            AlertError::Redis(_) => ErrorKind::Transient,
+            AlertError::Counters(e) => e.kind(),
         }
     }
 }
 
 impl From<redis::RedisError> for AlertError {
     fn from(e: redis::RedisError) -> Self {
-        AlertError::Unavailable(format!("redis: {e}"))
+        AlertError::Redis(e)
     }
 }

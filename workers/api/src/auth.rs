@@ -7,9 +7,9 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 use sightline_runtime::config::{ApiKey, Role};
+use std::sync::Arc;
 
 use crate::error::ApiError;
-use crate::state::AppState;
 
 #[derive(Debug, Clone, Default)]
 pub struct Keys {
@@ -87,13 +87,13 @@ fn presented_key(request: &Request) -> Option<&str> {
         .and_then(|v| v.strip_prefix("Bearer "))
 }
 
-/// Middleware: the request's key must have `role` (the state's second half).
+/// Middleware: the request's key must be one of `keys` with `role`.
 pub async fn require(
-    State((state, role)): State<(AppState, Role)>,
+    State((keys, role)): State<(Arc<Keys>, Role)>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    state.keys.authorize(presented_key(&request), role)?;
+    keys.authorize(presented_key(&request), role)?;
     Ok(next.run(request).await)
 }
 

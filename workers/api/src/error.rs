@@ -75,7 +75,8 @@ impl ApiError {
     fn from_kind(kind: ErrorKind, message: String) -> Self {
         match kind {
             ErrorKind::Poison => Self::bad_request(message),
-            ErrorKind::Transient => Self::unavailable(message),
+            // Another writer got there first: asking again reads the new state.
+            ErrorKind::Transient | ErrorKind::Conflict => Self::unavailable(message),
             ErrorKind::Config => Self::internal(message),
         }
     }

@@ -32,7 +32,7 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub settings: Settings,
-    pub keys: Keys,
+    pub keys: Arc<Keys>,
     pub bus: Bus,
     pub publisher: Publisher,
     /// The live versions of the projections, swapped whole when a rebuild switches.
@@ -147,7 +147,7 @@ where
 impl AppState {
     /// Connects to NATS, Redis and the live versions of the configured backends.
     pub async fn connect(settings: Settings) -> Result<Self, ApiError> {
-        let keys = Keys::new(settings.api.keys.clone()).map_err(ApiError::internal)?;
+        let keys = Arc::new(Keys::new(settings.api.keys.clone()).map_err(ApiError::internal)?);
         let bus = Bus::connect(&settings.nats, settings.publisher.max_in_flight).await?;
         let publisher = Publisher::new(&bus, &settings.publisher);
         let versions = Versions::open(&bus).await?;
@@ -167,8 +167,8 @@ impl AppState {
         let search = open_search(&settings, version(Target::Search));
         let detections = open_detections(&settings, version(Target::Fraud));
         let assessor = Assessor::new(
-            fraud_settings::rules(&settings)?,
-            fraud_settings::snapshot_path(&settings),
+            fraud_settings::rules(&settings.fraud)?,
+            fraud_settings::snapshot_path(&settings.data_dir),
         );
         let state = Self(Arc::new(Inner {
             settings,

@@ -5,7 +5,7 @@ use sightline_runtime::ErrorKind;
 pub enum CountersError {
     /// Redis is unreachable, loading or timed out: retry.
     #[error("redis unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] redis::RedisError),
     /// Another writer moved a watermark between our read and our write.
     #[error("counters watermark of shard {shard} keeps moving (at {found}, batch ends at {expected}): is a second counters worker writing under the same prefix?")]
     WatermarkMoved {
@@ -18,7 +18,10 @@ pub enum CountersError {
     Invalid(String),
     /// Redis answered something unexpected (a key of the wrong type, a script error).
     #[error("redis: {0}")]
-    Backend(String),
+    Backend(#[source] redis::RedisError),
+    /// The settings cannot work (`redis.url`, `counters.*`): fix the configuration.
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 impl CountersError {
@@ -32,7 +35,7 @@ impl CountersError {
                 ErrorKind::Transient
             }
             CountersError::Invalid(_) => ErrorKind::Poison,
-            CountersError::Backend(_) => ErrorKind::Config,
+            CountersError::Backend(_) | CountersError::Config(_) => ErrorKind::Config,
         }
     }
 }
@@ -41,18 +44,15 @@ impl From<redis::RedisError> for CountersError {
     fn from(e: redis::RedisError) -> Self {
         // Connection trouble, timeouts, LOADING and TRYAGAIN pass; a refusal does not.
         if !matches!(e.retry_method(), redis::RetryMethod::NoRetry) || e.is_io_error() {
-            CountersError::Unavailable(e.to_string())
+            CountersError::Unavailable(e)
         } else {
-            CountersError::Backend(e.to_string())
+            CountersError::Backend(e)
         }
     }
 }
 
 impl From<CountersError> for sightline_runtime::Error {
     fn from(e: CountersError) -> Self {
-        sightline_runtime::Error::Store {
-            kind: e.kind(),
-            message: e.to_string(),
-        }
+        sightline_runtime::Error::store(e.kind(), e)
     }
 }

@@ -77,7 +77,7 @@ impl Layout {
     }
 
     pub fn new(settings: &CountersSettings) -> Result<Self, CountersError> {
-        let invalid = |m: String| CountersError::invalid(format!("counters settings: {m}"));
+        let invalid = |m: String| CountersError::Config(format!("counters settings: {m}"));
         if settings.prefix.is_empty() || settings.prefix.contains(['{', '}', ' ']) {
             return Err(invalid(format!(
                 "prefix {:?} must be non-empty, without braces or spaces",

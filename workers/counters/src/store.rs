@@ -18,7 +18,7 @@ static APPLY: &str = include_str!("apply.lua");
 pub async fn connection(url: &str) -> Result<ConnectionManager, CountersError> {
     let client = redis::Client::open(url)
         // The URL may hold a password: the error names only what is wrong.
-        .map_err(|e| CountersError::invalid(format!("redis.url is not usable ({:?})", e.kind())))?;
+        .map_err(|e| CountersError::Config(format!("redis.url is not usable ({:?})", e.kind())))?;
     Ok(ConnectionManager::new(client).await?)
 }
 

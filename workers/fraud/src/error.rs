@@ -29,9 +29,6 @@ impl FraudError {
 
 impl From<FraudError> for sightline_runtime::Error {
     fn from(e: FraudError) -> Self {
-        sightline_runtime::Error::Store {
-            kind: e.kind(),
-            message: e.to_string(),
-        }
+        sightline_runtime::Error::store(e.kind(), e)
     }
 }

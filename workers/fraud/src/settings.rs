@@ -1,30 +1,35 @@
-//! Where the scorer keeps its state, and its rules, from the settings (the store
-//! itself is opened by [`crate::store::configured`]).
+//! Where the scorer keeps its state, and its rules, from its own settings (the
+//! store itself is opened by [`crate::store::configured`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use sightline_runtime::Settings;
+use sightline_runtime::config::{FraudSettings, Secret};
 
 use crate::error::FraudError;
 use crate::project::PayerIp;
 use crate::rules::Rules;
 
-/// The scorer's saved windows.
-pub fn snapshot_path(settings: &Settings) -> PathBuf {
-    settings.data_dir.join("fraud").join("scorer.state")
+/// The scorer's saved windows under `data_dir`.
+pub fn snapshot_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("fraud").join("scorer.state")
 }
 
-pub fn rules(settings: &Settings) -> Result<Rules, FraudError> {
-    Rules::load_or_default(settings.fraud.rules_file.as_deref())
+pub fn rules(settings: &FraudSettings) -> Result<Rules, FraudError> {
+    Rules::load_or_default(settings.rules_file.as_deref())
 }
 
 /// What detections carry of the payer's IP: the keyed reference the search index
-/// uses (its key), or the address itself where `fraud.keep_raw_ip` asks for it.
-pub fn payer_ip(settings: &Settings) -> Result<PayerIp, FraudError> {
-    if settings.fraud.keep_raw_ip {
+/// uses (made with its key: `pii_key`, or the one kept under `data_dir`), or the
+/// address itself where `fraud.keep_raw_ip` asks for it.
+pub fn payer_ip(
+    settings: &FraudSettings,
+    pii_key: Option<&Secret>,
+    data_dir: &Path,
+) -> Result<PayerIp, FraudError> {
+    if settings.keep_raw_ip {
         return Ok(PayerIp::Clear);
     }
-    sightline_runtime::pii::hasher(settings)
+    sightline_runtime::pii::hasher(pii_key, data_dir)
         .map(PayerIp::Referenced)
         .map_err(|e| FraudError::Backend(format!("the PII key: {e}")))
 }

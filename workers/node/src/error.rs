@@ -91,10 +91,10 @@ mod tests {
 
     #[test]
     fn a_context_keeps_the_kind_and_the_source_of_what_failed() {
-        let lost: Result<(), _> = Err(sightline_runtime::Error::Store {
-            kind: ErrorKind::Transient,
-            message: "redis is down".into(),
-        });
+        let lost: Result<(), _> = Err(sightline_runtime::Error::store(
+            ErrorKind::Transient,
+            "redis is down",
+        ));
         let e = lost.context("opening the counters").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Transient);
         assert_eq!(e.to_string(), "opening the counters: store: redis is down");

@@ -54,3 +54,21 @@ pub async fn drop_version(settings: &Settings, target: Target, version: u64) -> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use sightline_runtime::config::Secret;
+    use sightline_runtime::ErrorKind;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bad_redis_url_is_a_configuration_error_that_keeps_the_password_out() {
+        let mut settings = Settings::default();
+        settings.redis.url = Some(Secret("redis//user:hunter2@nowhere".into()));
+        let e = counters(&settings, 0).await.err().expect("refused");
+        assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+        assert!(e.to_string().contains("redis.url"), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+}

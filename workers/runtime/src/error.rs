@@ -9,17 +9,27 @@ pub enum ErrorKind {
     Poison,
     /// The configuration or the deployment is wrong: fix it and restart.
     Config,
+    /// Another writer changed what this one read first (a lost compare-and-set):
+    /// nothing was written; read again and decide again.
+    Conflict,
 }
+
+/// What failed underneath, kept whole so its own kind and chain reach the log.
+pub type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("configuration: {0}")]
     Config(String),
-    #[error("NATS {context}: {message}")]
+    #[error("NATS {context}: {source}")]
     Nats {
         context: &'static str,
-        message: String,
+        #[source]
+        source: Source,
     },
+    /// Another writer got there first: see [`ErrorKind::Conflict`].
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("stream {stream}: {message}")]
     Topology { stream: String, message: String },
     #[error(transparent)]
@@ -27,8 +37,12 @@ pub enum Error {
     #[error("{0}")]
     Server(String),
     /// A projection store failed; the store says whether retrying can help.
-    #[error("store: {message}")]
-    Store { kind: ErrorKind, message: String },
+    #[error("store: {source}")]
+    Store {
+        kind: ErrorKind,
+        #[source]
+        source: Source,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -43,6 +57,7 @@ impl Error {
             Error::Config(_) | Error::Topology { .. } | Error::Server(_) => ErrorKind::Config,
             Error::Nats { .. } | Error::Io { .. } => ErrorKind::Transient,
             Error::Store { kind, .. } => *kind,
+            Error::Conflict(_) => ErrorKind::Conflict,
             Error::Event(e) => match e.kind() {
                 EventErrorKind::Encode => ErrorKind::Config,
                 _ => ErrorKind::Poison,
@@ -50,10 +65,18 @@ impl Error {
         }
     }
 
-    pub(crate) fn nats(context: &'static str, err: impl std::fmt::Display) -> Self {
+    pub(crate) fn nats(context: &'static str, err: impl Into<Source>) -> Self {
         Error::Nats {
             context,
-            message: err.to_string(),
+            source: err.into(),
+        }
+    }
+
+    /// A store's error, with the kind that says whether to retry.
+    pub fn store(kind: ErrorKind, source: impl Into<Source>) -> Self {
+        Error::Store {
+            kind,
+            source: source.into(),
         }
     }
 

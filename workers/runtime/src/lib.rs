@@ -5,12 +5,14 @@
 pub mod config;
 pub mod consumer;
 mod error;
+pub mod lease;
 pub mod metrics;
 pub mod nats;
 pub mod pii;
 pub mod publisher;
 pub mod servers;
 pub mod shutdown;
+pub mod source;
 pub mod telemetry;
 pub mod topology;
 pub mod versions;

@@ -1,6 +1,9 @@
 //! Connecting to NATS with the configured credentials.
 
+use std::time::Duration;
+
 use async_nats::jetstream;
+use async_nats::jetstream::kv;
 
 use crate::config::NatsSettings;
 use crate::error::Error;
@@ -45,4 +48,27 @@ impl Bus {
             .build(client.clone());
         Ok(Self { client, js })
     }
+}
+
+/// The key-value bucket `name`, created when missing.
+pub(crate) async fn bucket(
+    bus: &Bus,
+    name: &str,
+    description: &str,
+    max_age: Duration,
+    history: i64,
+) -> Result<kv::Store, Error> {
+    if let Ok(store) = bus.js.get_key_value(name).await {
+        return Ok(store);
+    }
+    bus.js
+        .create_key_value(kv::Config {
+            bucket: name.into(),
+            description: description.into(),
+            history,
+            max_age,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| Error::nats("create key-value bucket", e))
 }

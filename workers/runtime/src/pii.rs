@@ -5,10 +5,10 @@
 //! index): every writer of references (the indexer, the scorer) and every reader
 //! that looks one up must share it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::config::Secret;
 use crate::error::Error;
-use crate::Settings;
 
 /// Keyed hashing of identifiers that must not be stored in clear.
 #[derive(Clone)]
@@ -45,12 +45,13 @@ impl std::fmt::Debug for PiiHasher {
     }
 }
 
-/// The configured key, or the one kept beside the index (created on first use).
-pub fn hasher(settings: &Settings) -> Result<PiiHasher, Error> {
-    let key = match &settings.search.pii_key {
+/// The configured key (`search.pii_key`), or the one kept beside the index under
+/// `data_dir` (created on first use).
+pub fn hasher(configured: Option<&Secret>, data_dir: &Path) -> Result<PiiHasher, Error> {
+    let key = match configured {
         Some(hex) => parse_key(&hex.0)
             .ok_or_else(|| Error::Config("search.pii_key must be 64 hex characters".into()))?,
-        None => key_file(&settings.data_dir.join("search").join("pii.key"))?,
+        None => key_file(&key_path(data_dir))?,
     };
     Ok(PiiHasher::new(key))
 }
@@ -58,12 +59,19 @@ pub fn hasher(settings: &Settings) -> Result<PiiHasher, Error> {
 /// The key the index's references were made with, for readers that look a card or
 /// an IP up: the configured one, or the one beside the index; `None` when neither
 /// exists (nothing was indexed with a reference yet). Never creates one.
-pub fn existing_hasher(settings: &Settings) -> Result<Option<PiiHasher>, Error> {
-    let path = settings.data_dir.join("search").join("pii.key");
-    if settings.search.pii_key.is_none() && !path.exists() {
+pub fn existing_hasher(
+    configured: Option<&Secret>,
+    data_dir: &Path,
+) -> Result<Option<PiiHasher>, Error> {
+    if configured.is_none() && !key_path(data_dir).exists() {
         return Ok(None);
     }
-    hasher(settings).map(Some)
+    hasher(configured, data_dir).map(Some)
+}
+
+/// Where the key is kept when none is configured.
+fn key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("search").join("pii.key")
 }
 
 fn parse_key(hex: &str) -> Option<[u8; 32]> {

@@ -21,9 +21,11 @@ use serde::{Deserialize, Serialize};
 use sightline_schemas::OffsetDateTime;
 use tokio::sync::{watch, Mutex};
 
-use crate::consumer::{Lease, Source};
 use crate::error::{Error, ErrorKind};
+use crate::lease::Lease;
+use crate::nats::bucket;
 use crate::nats::Bus;
+use crate::source::Source;
 
 /// The name of `version` of something called `base`: `base` itself for version 0
 /// (so a deployment from before versions keeps its data), else `base<sep>v<N>`.
@@ -172,16 +174,17 @@ impl Versions {
         )))
     }
 
-    /// Makes `next` live, unless the record changed since `revision` was read. An
-    /// error of kind [`crate::ErrorKind::Config`] means nothing was switched; any
-    /// other means the outcome is unknown (the record could not be read back), and
+    /// Makes `next` live, unless the record changed since `revision` was read (an
+    /// error of kind [`crate::ErrorKind::Conflict`]). An error of that kind or of
+    /// kind [`crate::ErrorKind::Config`] means nothing was switched; any other
+    /// means the outcome is unknown (the record could not be read back), and
     /// the new version must be kept: readers may be on it.
     pub async fn switch(&self, target: Target, revision: u64, next: &Current) -> Result<(), Error> {
         let value =
             serde_json::to_vec(next).map_err(|e| Error::Server(format!("encode version: {e}")))?;
         match self.compare_and_set(target.name(), &value, revision).await {
             Cas::Stored => Ok(()),
-            Cas::Refused => Err(Error::Config(format!(
+            Cas::Refused => Err(Error::Conflict(format!(
                 "the version of {} changed during the rebuild; nothing was switched",
                 target.name()
             ))),
@@ -293,29 +296,6 @@ impl Lock {
 }
 
 const DESCRIPTION: &str = "Sightline projection versions";
-
-/// The key-value bucket `name`, created when missing.
-pub(crate) async fn bucket(
-    bus: &Bus,
-    name: &str,
-    description: &str,
-    max_age: Duration,
-    history: i64,
-) -> Result<kv::Store, Error> {
-    if let Ok(store) = bus.js.get_key_value(name).await {
-        return Ok(store);
-    }
-    bus.js
-        .create_key_value(kv::Config {
-            bucket: name.into(),
-            description: description.into(),
-            history,
-            max_age,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| Error::nats("create key-value bucket", e))
-}
 
 fn decode(bytes: &[u8]) -> Result<Current, Error> {
     serde_json::from_slice(bytes).map_err(|e| Error::Server(format!("version record: {e}")))

@@ -48,9 +48,6 @@ impl From<tantivy::TantivyError> for SearchError {
 
 impl From<SearchError> for sightline_runtime::Error {
     fn from(e: SearchError) -> Self {
-        sightline_runtime::Error::Store {
-            kind: e.kind(),
-            message: e.to_string(),
-        }
+        sightline_runtime::Error::store(e.kind(), e)
     }
 }

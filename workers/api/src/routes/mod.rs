@@ -68,7 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/ops/dlq", get(ops::dlq))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .route_layer(middleware::from_fn_with_state(
-            (state.clone(), Role::Reader),
+            (state.keys.clone(), Role::Reader),
             require,
         ));
     let ingest = Router::new()
@@ -81,7 +81,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .merge(ingest)
         .route_layer(middleware::from_fn_with_state(
-            (state.clone(), Role::Operator),
+            (state.keys.clone(), Role::Operator),
             require,
         ));
     let open = Router::new()

@@ -7,9 +7,8 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures::TryStreamExt;
 use serde::Serialize;
-use sightline_runtime::topology::{self, DLQ};
+use sightline_runtime::topology;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -83,24 +82,12 @@ pub struct DeadLetters {
 #[utoipa::path(get, path = "/api/ops/dlq", tag = "ops",
     responses((status = 200, body = DeadLetters)))]
 pub async fn dlq(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let stream = state
-        .bus
-        .js
-        .get_stream(DLQ)
-        .await
-        .map_err(|e| ApiError::unavailable(format!("DLQ stream: {e}")))?;
-    let subjects: Vec<(String, usize)> = stream
-        .info_with_subjects("dlq.>")
-        .await
-        .map_err(|e| ApiError::unavailable(format!("DLQ subjects: {e}")))?
-        .try_collect()
-        .await
-        .map_err(|e| ApiError::unavailable(format!("DLQ subjects: {e}")))?;
-    let mut by_consumer: BTreeMap<String, u64> = BTreeMap::new();
-    for (subject, n) in subjects {
-        let consumer = subject.split('.').nth(1).unwrap_or("unknown").to_owned();
-        *by_consumer.entry(consumer).or_default() += n as u64;
-    }
+    let by_consumer: BTreeMap<String, u64> =
+        sightline_runtime::consumer::dlq::held(&state.bus, None)
+            .await?
+            .into_iter()
+            .map(|(consumer, n)| (consumer, n as u64))
+            .collect();
     Ok(Json(DeadLetters {
         total: by_consumer.values().sum(),
         by_consumer,

@@ -174,7 +174,8 @@ pub async fn search(
     Query(p): Query<SearchParams>,
 ) -> Result<Response, ApiError> {
     let pii = if p.card.is_some() || p.ip.is_some() {
-        existing_pii_hasher(&state.settings).map_err(|e| ApiError::unavailable(e.to_string()))?
+        existing_pii_hasher(&state.settings.search, &state.settings.data_dir)
+            .map_err(|e| ApiError::unavailable(e.to_string()))?
     } else {
         None
     };

@@ -1,7 +1,7 @@
 //! `sightline dlq list|show|purge`: the dead letters every worker leaves on DLQ,
 //! with where each came from and why.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -9,15 +9,15 @@ use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::message::StreamMessage;
 use async_nats::jetstream::stream::Stream;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use serde::Serialize;
 use sightline_runtime::consumer::{
-    replay, Decode, WorkerSpec, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE,
-    ORIGINAL_STREAM, ORIGINAL_SUBJECT,
+    dlq, replay, Decode, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM,
+    ORIGINAL_SUBJECT,
 };
 use sightline_runtime::topology::DLQ;
-use sightline_runtime::Settings;
-use sightline_schemas::{decode, Encoding, Event};
+use sightline_runtime::{Bus, Settings};
+use sightline_schemas::{decode, subject, Encoding, Event};
 use time::format_description::well_known::Rfc3339;
 
 use crate::cli::DlqAction;
@@ -62,11 +62,6 @@ fn letter(
     }
 }
 
-/// The consumer a dead letter's subject, `dlq.<consumer>.<original subject>`, names.
-fn filed_by(subject: &str) -> Option<&str> {
-    subject.strip_prefix("dlq.")?.split('.').next()
-}
-
 /// The dead letters one consumer gave up on, or all of them, as DLQ holds them now.
 struct Selection {
     /// The subjects that select them: one per consumer name that counts as the one
@@ -75,24 +70,19 @@ struct Selection {
     count: usize,
 }
 
-async fn select(stream: &Stream, consumer: Option<&str>) -> anyhow::Result<Selection> {
-    let mut names = BTreeSet::new();
-    let mut count = 0;
-    let mut held = stream.info_with_subjects("dlq.>").await?;
-    while let Some((subject, n)) = held.try_next().await? {
-        let Some(name) = filed_by(&subject) else {
-            continue;
-        };
-        if consumer.is_none_or(|asked| WorkerSpec::reads_for(name, asked)) {
-            count += n;
-            names.insert(name.to_owned());
-        }
-    }
+async fn select(bus: &Bus, consumer: Option<&str>) -> anyhow::Result<Selection> {
+    let held = dlq::held(bus, consumer).await?;
     let subjects = match consumer {
-        None => vec!["dlq.>".to_owned()],
-        Some(_) => names.iter().map(|name| format!("dlq.{name}.>")).collect(),
+        None => vec![subject::all_under(subject::DLQ_PREFIX)],
+        Some(_) => held
+            .keys()
+            .map(|name| subject::dead_letters_of(name))
+            .collect(),
     };
-    Ok(Selection { subjects, count })
+    Ok(Selection {
+        subjects,
+        count: held.values().sum(),
+    })
 }
 
 pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -108,7 +98,7 @@ pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitC
             limit,
             json,
         } => {
-            let letters = newest(&stream, consumer.as_deref(), limit).await?;
+            let letters = newest(&bus, &stream, consumer.as_deref(), limit).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&letters)?);
             } else if letters.is_empty() {
@@ -209,7 +199,7 @@ pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitC
                 }
                 (None, Some(c), false) => {
                     let mut purged = 0;
-                    for subject in select(&stream, Some(&c)).await?.subjects {
+                    for subject in select(&bus, Some(&c)).await?.subjects {
                         purged += stream.purge().filter(subject).await?.purged;
                     }
                     purged
@@ -226,11 +216,12 @@ pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitC
 /// The newest `limit` dead letters under the filter, newest first, read with an
 /// ordered consumer (nothing is acked or changed).
 async fn newest(
+    bus: &Bus,
     stream: &Stream,
     consumer: Option<&str>,
     limit: usize,
 ) -> anyhow::Result<Vec<Letter>> {
-    let selection = select(stream, consumer).await?;
+    let selection = select(bus, consumer).await?;
     if selection.count == 0 || limit == 0 {
         return Ok(Vec::new());
     }
@@ -293,15 +284,6 @@ fn redact_digit_runs(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_letter_names_the_consumer_that_filed_it() {
-        assert_eq!(
-            filed_by("dlq.indexer+counters.logs.transaction.payments"),
-            Some("indexer+counters")
-        );
-        assert_eq!(filed_by("logs.transaction.payments"), None);
-    }
 
     #[test]
     fn card_like_digit_runs_are_hidden() {

@@ -69,7 +69,7 @@ async fn act(
             let query = StatsQuery {
                 since: instant("--since", &since)?,
                 until: None,
-                suspicious_score: rules(settings)?.suspicious_score,
+                suspicious_score: rules(&settings.fraud)?.suspicious_score,
             };
             let stats = store.stats(&query).await?;
             if json {

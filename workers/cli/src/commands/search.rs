@@ -33,7 +33,7 @@ pub(crate) fn instant(
 pub async fn run(args: SearchArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let version = live_version(settings, Target::Search).await?;
     let pii = if args.card.is_some() || args.ip.is_some() {
-        existing_pii_hasher(settings)?
+        existing_pii_hasher(&settings.search, &settings.data_dir)?
     } else {
         None
     };

@@ -175,8 +175,9 @@ impl Replay<'_> {
         };
         match self.versions.switch(target, revision, &record).await {
             Ok(()) => {}
-            // Nothing was switched: the new version will never be live.
-            Err(e) if e.kind() == ErrorKind::Config => {
+            // Nothing was switched (another rebuild switched first, or the record
+            // could not be written): the new version will never be live.
+            Err(e) if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::Config) => {
                 return Err(self.discard(target, next, e.into()).await)
             }
             // It may be live: readers could be on it, so it stays.
@@ -276,7 +277,7 @@ impl Replay<'_> {
         &self,
         store: S,
     ) -> Result<BTreeMap<&'static str, Rebuilt>, Error> {
-        let pii = pii_hasher(self.settings)?;
+        let pii = pii_hasher(&self.settings.search, &self.settings.data_dir)?;
         let logs = Indexer::<_, Event>::new(store.clone(), pii.clone());
         let fraud = Indexer::<_, Detection>::new(store, pii);
         self.sources(Target::Search, Some(logs), fraud).await

@@ -148,7 +148,7 @@ async fn indexer(settings: Settings, run: Run) -> Result<(), Error> {
     let mut current = follow(&bus, Target::Search).await?;
     let version = current.borrow_and_update().version;
     let store = open_index(&settings, version).await?;
-    let pii = pii_hasher(&settings)?;
+    let pii = pii_hasher(&settings.search, &settings.data_dir)?;
     keep_retention(&store, &settings, &run);
     let consumer = settings.indexer_consumer();
     run_logs_and_fraud(
@@ -196,10 +196,7 @@ async fn open_detections(
 /// What a store opened on a switch of version failed with, as the consumer loop
 /// reports it (with the kind that says whether to retry).
 fn runtime_error(e: Error) -> sightline_runtime::Error {
-    sightline_runtime::Error::Store {
-        kind: e.kind(),
-        message: e.to_string(),
-    }
+    sightline_runtime::Error::store(e.kind(), e)
 }
 
 async fn fraud_store(settings: Settings, run: Run) -> Result<(), Error> {

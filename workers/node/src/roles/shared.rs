@@ -123,7 +123,7 @@ pub(super) async fn run(mut roles: Vec<Role>, settings: Settings, run: Run) -> R
                 let mut current = follow(&bus, Target::Search).await?;
                 let version = current.borrow_and_update().version;
                 let store = open_index(&settings, version).await?;
-                let pii = pii_hasher(&settings)?;
+                let pii = pii_hasher(&settings.search, &settings.data_dir)?;
                 keep_retention(&store, &settings, &run);
                 let logs = Indexer::<_, Event>::versioned(store.clone(), pii.clone()).await;
                 let fraud = Indexer::<_, Detection>::versioned(store, pii).await;
@@ -168,11 +168,15 @@ pub(super) async fn run(mut roles: Vec<Role>, settings: Settings, run: Run) -> R
             }
             Role::Fraud => {
                 let scorer = ScorerProjection::new(
-                    fraud_settings::rules(&settings)?,
+                    fraud_settings::rules(&settings.fraud)?,
                     Publisher::new(&bus, &settings.publisher),
-                    fraud_settings::snapshot_path(&settings),
+                    fraud_settings::snapshot_path(&settings.data_dir),
                     settings.fraud.snapshot_every,
-                    fraud_settings::payer_ip(&settings)?,
+                    fraud_settings::payer_ip(
+                        &settings.fraud,
+                        settings.search.pii_key.as_ref(),
+                        &settings.data_dir,
+                    )?,
                 );
                 parts.push((names::SCORER, LogsRole::Score(Box::new(scorer))));
                 settings.consumer.with_batch_size(settings.fraud.batch_size)

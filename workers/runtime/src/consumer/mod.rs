@@ -6,7 +6,6 @@ mod acking;
 mod decode;
 pub mod dlq;
 mod follow;
-mod lease;
 pub mod names;
 mod progress;
 mod projection;
@@ -21,13 +20,14 @@ use async_nats::jetstream::consumer::{pull as js_pull, DeliverPolicy, PullConsum
 use async_nats::jetstream::stream::Stream;
 use tokio::sync::watch;
 
+pub use crate::lease::{holders, Lease, LEASES, LEASE_TTL};
+pub use crate::source::Source;
 use acking::Acking;
 use decode::Decoded;
 pub use dlq::{
     replay, DeadLetter, Filed, CONSUMER, DELIVERY_COUNT, ERROR, MASKED, ORIGINAL_SEQUENCE,
     ORIGINAL_STREAM, ORIGINAL_SUBJECT, REPLAY_FOR,
 };
-pub use lease::{holders, Lease, LEASES, LEASE_TTL};
 pub use progress::{applied_through, caught_up, Progress};
 pub use projection::{Decode, Outcome, Position, Projection, Record};
 use pull::Puller;
@@ -95,24 +95,7 @@ impl WorkerSpec {
     }
 }
 
-/// The streams projections read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// Every log event on LOGS.
-    Logs,
-    /// The fraud detections on FRAUD.
-    Fraud,
-}
-
 impl Source {
-    /// `logs` or `fraud`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Source::Logs => "logs",
-            Source::Fraud => "fraud",
-        }
-    }
-
     /// The consumer of this source under the durable name `consumer`.
     pub fn spec(self, consumer: &str) -> WorkerSpec {
         let (stream, subject) = match self {

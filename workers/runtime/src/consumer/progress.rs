@@ -28,7 +28,7 @@ pub struct Progress {
 impl Progress {
     pub async fn open(bus: &Bus) -> Result<Self, Error> {
         let description = "Sightline: the last sequence each cursor consumer applied";
-        let kv = crate::versions::bucket(bus, BUCKET, description, Duration::ZERO, 1).await?;
+        let kv = crate::nats::bucket(bus, BUCKET, description, Duration::ZERO, 1).await?;
         Ok(Self { kv })
     }
 

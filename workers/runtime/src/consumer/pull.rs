@@ -89,7 +89,7 @@ impl Puller {
 async fn collect<S, E>(mut messages: S, capacity: usize) -> Result<Vec<Message>, Error>
 where
     S: futures::Stream<Item = Result<Message, E>> + Unpin,
-    E: std::fmt::Display,
+    E: Into<crate::error::Source> + std::fmt::Display,
 {
     let mut out = Vec::with_capacity(capacity);
     while let Some(next) = messages.next().await {

@@ -338,12 +338,7 @@ mod tests {
 
     #[test]
     fn a_fatal_failure_wins_over_a_transient_one() {
-        let transient = || {
-            Err(Error::Store {
-                kind: ErrorKind::Transient,
-                message: "redis down".into(),
-            })
-        };
+        let transient = || Err(Error::store(ErrorKind::Transient, "redis down"));
         let fatal = || Err(Error::Config("bad".into()));
         assert_eq!(
             worse(transient(), fatal()).unwrap_err().kind(),

@@ -15,9 +15,9 @@ use async_nats::jetstream::kv::{self, CreateErrorKind, UpdateErrorKind};
 use futures::StreamExt;
 
 use crate::error::Error;
+use crate::nats::bucket;
 use crate::nats::Bus;
 use crate::shutdown::Shutdown;
-use crate::versions::bucket;
 
 /// The bucket of consumer leases, one key per `<stream>.<consumer>`.
 pub const LEASES: &str = "sightline_leases";
