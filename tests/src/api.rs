@@ -38,6 +38,17 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// An answer whose body is `text` (parsed when it is JSON).
+    pub fn new(status: u16, headers: HeaderMap, text: String) -> Self {
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
     /// The `Sightline-Watermark` header.
     pub fn watermark(&self) -> Option<u64> {
         self.headers
@@ -118,16 +129,8 @@ impl ApiStack {
             None => request,
         };
         let response = request.send().await.expect("the API answers");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("a body");
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            text,
-            json,
-        }
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        Reply::new(status, headers, response.text().await.expect("a body"))
     }
 
     /// GET with the reader key.

@@ -7,7 +7,6 @@
 use axum::body::Body;
 use axum::http::{Method, Request};
 use axum::Router;
-use serde_json::Value;
 use sightline_api::AppState;
 use sightline_fraud::store::configured::{self as detections, ConfiguredDetections};
 use sightline_fraud::store::DetectionStore;
@@ -105,19 +104,15 @@ impl App {
             .oneshot(request)
             .await
             .expect("the router answers");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .expect("a body");
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
+        Reply::new(
             status,
             headers,
-            text,
-            json,
-        }
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
     }
 
     /// GET with the reader key.

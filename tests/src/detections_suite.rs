@@ -93,27 +93,9 @@ pub async fn prepare<S: DetectionStore>(store: &S) {
 /// fn) gives; skips as in [`search_suite!`](crate::search_suite).
 #[macro_export]
 macro_rules! detections_suite {
-    ($open:path) => {
-        $crate::detections_suite!(@cases $open, $crate::no_skip);
-    };
-    ($open:path, $skip:ident) => {
-        $crate::detections_suite!(@cases $open, $skip);
-    };
-    (@cases $open:path, $($skip:tt)+) => {
-        $crate::detections_suite!(@case $open, [$($skip)+], idempotent_and_revision_guarded);
-        $crate::detections_suite!(@case $open, [$($skip)+], listing);
-        $crate::detections_suite!(@case $open, [$($skip)+], stats);
-        $crate::detections_suite!(@case $open, [$($skip)+], bad_queries);
-    };
-    (@case $open:path, [$($skip:tt)+], $case:ident) => {
-        $($skip)+!($case,
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let fresh = $open().await;
-                $crate::detections_suite::prepare(&fresh.store).await;
-                $crate::detections_suite::$case(&fresh.store).await;
-            }
-        );
+    ($open:path $(, $skip:ident)?) => {
+        $crate::suite_cases!(detections_suite, $open, [$($skip)?],
+            idempotent_and_revision_guarded, listing, stats, bad_queries);
     };
 }
 

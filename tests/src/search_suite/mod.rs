@@ -62,40 +62,26 @@ pub async fn prepare<S: SearchStore>(store: &S) {
 /// ```
 #[macro_export]
 macro_rules! search_suite {
-    ($open:path) => {
-        $crate::search_suite!(@cases $open, $crate::no_skip);
-    };
-    ($open:path, $skip:ident) => {
-        $crate::search_suite!(@cases $open, $skip);
-    };
-    (@cases $open:path, $($skip:tt)+) => {
-        $crate::search_suite!(@case $open, [$($skip)+], full_text_newest_first_with_highlights);
-        $crate::search_suite!(@case $open, [$($skip)+], fuzzy_matching);
-        $crate::search_suite!(@case $open, [$($skip)+], filters);
-        $crate::search_suite!(@case $open, [$($skip)+], time_range);
-        $crate::search_suite!(@case $open, [$($skip)+], sorting_and_from_size);
-        $crate::search_suite!(@case $open, [$($skip)+], search_after_pages_through_everything_once);
-        $crate::search_suite!(@case $open, [$($skip)+], terms);
-        $crate::search_suite!(@case $open, [$($skip)+], date_histogram);
-        $crate::search_suite!(@case $open, [$($skip)+], avg_sum_min_max);
-        $crate::search_suite!(@case $open, [$($skip)+], percentiles);
-        $crate::search_suite!(@case $open, [$($skip)+], cardinality);
-        $crate::search_suite!(@case $open, [$($skip)+], autocomplete);
-        $crate::search_suite!(@case $open, [$($skip)+], card_fingerprints_are_not_searchable_in_clear);
-        $crate::search_suite!(@case $open, [$($skip)+], bad_requests_are_refused);
-        $crate::search_suite!(@case $open, [$($skip)+], indexing_again_is_idempotent);
-        $crate::search_suite!(@case $open, [$($skip)+], retention_deletes_old_documents);
-        $crate::search_suite!(@case $open, [$($skip)+], fraud_detections_are_searchable_and_revised);
-        $crate::search_suite!(@case $open, [$($skip)+], advancing_over_dead_letters_indexes_nothing);
-    };
-    (@case $open:path, [$($skip:tt)+], $case:ident) => {
-        $($skip)+!($case,
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let fresh = $open().await;
-                $crate::search_suite::prepare(&fresh.store).await;
-                $crate::search_suite::$case(&fresh.store).await;
-            }
+    ($open:path $(, $skip:ident)?) => {
+        $crate::suite_cases!(search_suite, $open, [$($skip)?],
+            full_text_newest_first_with_highlights,
+            fuzzy_matching,
+            filters,
+            time_range,
+            sorting_and_from_size,
+            search_after_pages_through_everything_once,
+            terms,
+            date_histogram,
+            avg_sum_min_max,
+            percentiles,
+            cardinality,
+            autocomplete,
+            card_fingerprints_are_not_searchable_in_clear,
+            bad_requests_are_refused,
+            indexing_again_is_idempotent,
+            retention_deletes_old_documents,
+            fraud_detections_are_searchable_and_revised,
+            advancing_over_dead_letters_indexes_nothing,
         );
     };
 }

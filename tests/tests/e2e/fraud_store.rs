@@ -17,16 +17,13 @@ mod on_sqlite {
     use super::*;
 
     async fn open() -> Fresh<ConfiguredDetections> {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = FraudSettings {
-            backend: FraudBackend::Sqlite,
-            ..FraudSettings::default()
+        let settings = FraudSettings::default();
+        assert_eq!(settings.backend, FraudBackend::Sqlite, "the default");
+        let open = async |dir: std::path::PathBuf| {
+            let store = ConfiguredDetections::open(&settings, &dir, 0, Access::Write);
+            store.await.expect("the store opens")
         };
-        let store = ConfiguredDetections::open(&settings, dir.path(), 0, Access::Write)
-            .await
-            .unwrap();
-        assert!(matches!(store, ConfiguredDetections::Sqlite(_)));
-        Fresh::new(store).keeping(dir)
+        Fresh::in_temp_dir(open).await
     }
 
     sightline_tests::detections_suite!(open);

@@ -15,16 +15,13 @@ mod suite {
     use super::*;
 
     async fn open() -> Fresh<ConfiguredIndex> {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = SearchSettings {
-            backend: SearchBackend::Tantivy,
-            ..SearchSettings::default()
-        };
-        let store = ConfiguredIndex::open(&settings, dir.path(), 0, Access::Live)
-            .await
-            .unwrap();
-        assert!(matches!(store, ConfiguredIndex::Tantivy(_)));
-        Fresh::new(store).keeping(dir)
+        let settings = SearchSettings::default();
+        assert_eq!(settings.backend, SearchBackend::Tantivy, "the default");
+        Fresh::in_temp_dir(async |dir| {
+            let opened = ConfiguredIndex::open(&settings, &dir, 0, Access::Live).await;
+            opened.expect("the index opens")
+        })
+        .await
     }
 
     sightline_tests::search_suite!(open);

@@ -4,21 +4,32 @@
 
 use std::time::Duration;
 
+use sightline_runtime::versions::{Current, Target, Versions};
 use sightline_tests::Stack;
+
+/// A stack, its version records, and the revision of `target`'s as read now.
+async fn records(target: Target) -> (Stack, Versions, u64) {
+    let stack = Stack::start().await;
+    let versions = Versions::open(&stack.bus).await.unwrap();
+    let (_, revision) = versions.current(target).await.unwrap();
+    (stack, versions, revision)
+}
+
+/// Version `version` with no floors yet.
+fn version(version: u64) -> Current {
+    Current {
+        version,
+        ..Current::default()
+    }
+}
 
 /// A switch whose compare-and-set times out but lands (the server was paused, then
 /// resumed) is read back and reported as done, not as "nothing was switched" (after
 /// which replay would delete a version readers may already be on).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_switch_that_lands_after_a_timeout_is_read_back_as_done() {
-    use sightline_runtime::versions::{Current, Target, Versions};
-    let stack = Stack::start().await;
-    let versions = Versions::open(&stack.bus).await.unwrap();
-    let (_, revision) = versions.current(Target::Counters).await.unwrap();
-    let next = Current {
-        version: 7,
-        ..Current::default()
-    };
+    let (stack, versions, revision) = records(Target::Counters).await;
+    let next = version(7);
     let pid = stack.nats.pid().to_string();
     let signal = |sig: &str| {
         let status = std::process::Command::new("kill")
@@ -48,19 +59,9 @@ async fn a_switch_that_lands_after_a_timeout_is_read_back_as_done() {
 /// switched, its version will never be live), not a configuration error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_switch_is_a_conflict_and_changes_nothing() {
-    use sightline_runtime::versions::{Current, Target, Versions};
     use sightline_runtime::ErrorKind;
-    let stack = Stack::start().await;
-    let versions = Versions::open(&stack.bus).await.unwrap();
-    let (_, revision) = versions.current(Target::Search).await.unwrap();
-    let first = Current {
-        version: 1,
-        ..Current::default()
-    };
-    let second = Current {
-        version: 2,
-        ..Current::default()
-    };
+    let (_stack, versions, revision) = records(Target::Search).await;
+    let (first, second) = (version(1), version(2));
     versions
         .switch(Target::Search, revision, &first)
         .await

@@ -23,7 +23,8 @@ use sightline_schemas::{Body, Event};
 use time::{Duration, OffsetDateTime};
 
 use super::pipeline::{wait_for_consumers, wait_until_applied};
-use super::{bench_bus, bench_redis, spawn_workers};
+use super::{bench_bus, bench_redis, spawn_workers, Report};
+use sightline_fraud::store::configured::{Access, ConfiguredDetections};
 use sightline_node::stores;
 
 /// How often the rules are evaluated over the traffic's time.
@@ -54,7 +55,7 @@ pub struct Fired {
     pub at: OffsetDateTime,
 }
 
-pub async fn run(mut settings: Settings, traffic: Traffic) -> anyhow::Result<serde_json::Value> {
+pub async fn run(mut settings: Settings, traffic: Traffic) -> Report {
     // Minute buckets are kept 48 h: older traffic could not be read back.
     anyhow::ensure!(
         traffic.hours > 0.0 && traffic.hours <= 47.0,
@@ -108,7 +109,8 @@ pub async fn run(mut settings: Settings, traffic: Traffic) -> anyhow::Result<ser
     let version = stores::live_version(&settings, Target::Counters).await?;
     let counters = stores::counters(&settings, version).await?;
     let version = stores::live_version(&settings, Target::Fraud).await?;
-    let detections = stores::detections(&settings, version).await?;
+    let (fraud, dir) = (&settings.fraud, &settings.data_dir);
+    let detections = ConfiguredDetections::open(fraud, dir, version, Access::Write).await?;
     let fired = evaluate(&rules.rules, &counters, detections, start, end).await?;
     let report = serde_json::json!({
         "bench": "alerts",

@@ -16,7 +16,7 @@ use sightline_runtime::Settings;
 use sightline_schemas::Event;
 
 use super::indexer::{latencies, WORDS};
-use super::{bench_bus, bench_redis, spawn_workers};
+use super::{bench_bus, bench_redis, spawn_workers, Report};
 
 /// Events per ingest request, and requests in flight.
 const INGEST_BATCH: usize = 1000;
@@ -24,12 +24,7 @@ const INGEST_IN_FLIGHT: usize = 4;
 /// Concurrent clients of the overview.
 const OVERVIEW_CLIENTS: usize = 32;
 
-pub async fn run(
-    mut settings: Settings,
-    events: usize,
-    ingest: usize,
-    seconds: u64,
-) -> anyhow::Result<serde_json::Value> {
+pub async fn run(mut settings: Settings, events: usize, ingest: usize, seconds: u64) -> Report {
     anyhow::ensure!(
         events >= 2 * ingest,
         "--events must be at least twice --ingest"

@@ -10,9 +10,9 @@ use sightline_runtime::servers;
 use sightline_runtime::{Settings, Shutdown};
 use sightline_schemas::Event;
 
-use super::{bench_bus, fill, raw_consume, RawAck};
+use super::{bench_bus, fill, raw_consume, RawAck, Report};
 
-pub async fn run(mut settings: Settings, events: usize) -> anyhow::Result<serde_json::Value> {
+pub async fn run(mut settings: Settings, events: usize) -> Report {
     let bench = bench_bus(&mut settings).await?;
     let bus = &bench.bus;
     // Redis as production runs it: append-only file, fsync every second.

@@ -15,16 +15,12 @@ use sightline_runtime::{topology, Bus, Settings, Shutdown};
 use sightline_schemas::{Body, Detection, Encoding, Kind};
 use time::OffsetDateTime;
 
-use super::{bench_bus, raw_consume, RawAck};
+use super::{bench_bus, raw_consume, RawAck, Report};
 
 /// Each generated payment's label (its fraud pattern, if any), by transaction id.
 type Truth = HashMap<String, Option<Pattern>>;
 
-pub async fn run(
-    mut settings: Settings,
-    events: usize,
-    fraud_rate: f64,
-) -> anyhow::Result<serde_json::Value> {
+pub async fn run(mut settings: Settings, events: usize, fraud_rate: f64) -> Report {
     let bench = bench_bus(&mut settings).await?;
     let bus = &bench.bus;
     let (truth, scored_events) = fill(bus, &settings, events, fraud_rate).await?;

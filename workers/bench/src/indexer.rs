@@ -14,7 +14,7 @@ use sightline_search::query::{Agg, AggRequest, Field, Filters, SearchRequest};
 use sightline_search::store::configured::{tantivy_dir_at, Access, ConfiguredIndex};
 use sightline_search::store::{SearchStore, Source};
 
-use super::{bench_bus, fill, raw_consume, RawAck};
+use super::{bench_bus, fill, raw_consume, RawAck, Report};
 
 /// Indexes into `backend`: the embedded index in a temp dir, or the configured
 /// Elasticsearch (`search.elasticsearch.url`).
@@ -23,7 +23,7 @@ pub async fn run(
     backend: SearchBackend,
     events: usize,
     queries: usize,
-) -> anyhow::Result<serde_json::Value> {
+) -> Report {
     let bench = bench_bus(&mut settings).await?;
     let bus = &bench.bus;
     let started = Instant::now();

@@ -29,6 +29,9 @@ use sightline_runtime::servers::{self, ChildServer};
 use sightline_runtime::{topology, Bus, Settings};
 use time::OffsetDateTime;
 
+/// What a benchmark gives: its figures, as one JSON object.
+pub type Report = anyhow::Result<serde_json::Value>;
+
 /// A NATS server for the benchmark: the configured one, or a child in a temp dir.
 pub struct BenchBus {
     pub bus: Bus,

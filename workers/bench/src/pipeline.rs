@@ -26,7 +26,7 @@ use sightline_schemas::Event;
 
 use super::cpu::CpuMeter;
 use super::publish::{raw_stream, RawBatch};
-use super::{bench_bus, bench_redis, spawn_workers};
+use super::{bench_bus, bench_redis, spawn_workers, Report};
 use sightline_node::replay::{Range, Replay};
 use sightline_runtime::consumer::names;
 
@@ -51,11 +51,7 @@ const CONSUMERS: [(Target, &str, &str, Applied); 5] = [
 /// The steady rate freshness is measured at.
 const STEADY_PER_S: u64 = 5_000;
 
-pub async fn run(
-    mut settings: Settings,
-    events: usize,
-    steady_s: u64,
-) -> anyhow::Result<serde_json::Value> {
+pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> Report {
     let bench = bench_bus(&mut settings).await?;
     let bus = &bench.bus;
     let data = tempfile::tempdir()?;

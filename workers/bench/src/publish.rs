@@ -15,12 +15,9 @@ use sightline_schemas::{encode, Event};
 use time::OffsetDateTime;
 
 use super::bench_bus;
+use super::Report;
 
-pub async fn run(
-    mut settings: Settings,
-    events: usize,
-    rounds: usize,
-) -> anyhow::Result<serde_json::Value> {
+pub async fn run(mut settings: Settings, events: usize, rounds: usize) -> Report {
     let bench = bench_bus(&mut settings).await?;
     let bus = &bench.bus;
     raw_stream(bus, &settings).await?;

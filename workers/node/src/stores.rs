@@ -1,13 +1,14 @@
-//! Each projection's store at a version, opened for writing, and dropping a
-//! version once it is replaced. Live workers and rebuilds share these, so both
-//! always agree on where version N lives; the backend of each family is chosen by
-//! its factory (`ConfiguredIndex`, `ConfiguredDetections`).
+//! The live version of a projection, the counters at a version, and dropping a
+//! version once it is replaced. The index and the detections store are opened by
+//! their factories (`ConfiguredIndex::open`, `ConfiguredDetections::open`), which
+//! live workers, rebuilds and readers all call, so all agree on where version N
+//! lives.
 
 use sightline_counters::{Layout, RedisStore};
-use sightline_fraud::store::configured::{self as detections, ConfiguredDetections};
+use sightline_fraud::store::configured::ConfiguredDetections;
 use sightline_runtime::versions::{Target, Versions};
 use sightline_runtime::Settings;
-use sightline_search::store::configured::{self as index, ConfiguredIndex};
+use sightline_search::store::configured::ConfiguredIndex;
 
 use crate::Error;
 
@@ -15,23 +16,6 @@ use crate::Error;
 pub async fn live_version(settings: &Settings, target: Target) -> Result<u64, Error> {
     let bus = crate::connect(settings).await?;
     Ok(Versions::open(&bus).await?.current(target).await?.0.version)
-}
-
-/// `version` of the index, written by the indexer as the live one, or by a rebuild
-/// as one not yet live (`access`).
-pub async fn index(
-    settings: &Settings,
-    version: u64,
-    access: index::Access,
-) -> Result<ConfiguredIndex, Error> {
-    let (search, dir) = (&settings.search, settings.data_dir.as_path());
-    Ok(ConfiguredIndex::open(search, dir, version, access).await?)
-}
-
-/// `version` of the detections store, for writing (created when missing).
-pub async fn detections(settings: &Settings, version: u64) -> Result<ConfiguredDetections, Error> {
-    let (fraud, dir) = (&settings.fraud, settings.data_dir.as_path());
-    Ok(ConfiguredDetections::open(fraud, dir, version, detections::Access::Write).await?)
 }
 
 /// `version` of the counters.

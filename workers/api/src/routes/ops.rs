@@ -83,7 +83,7 @@ pub struct DeadLetters {
     responses((status = 200, body = DeadLetters)))]
 pub async fn dlq(State(state): State<AppState>) -> Result<Response, ApiError> {
     let by_consumer: BTreeMap<String, u64> =
-        sightline_runtime::consumer::dlq::held(&state.bus, None)
+        sightline_runtime::consumer::letters::held(&state.bus, None)
             .await?
             .into_iter()
             .map(|(consumer, n)| (consumer, n as u64))

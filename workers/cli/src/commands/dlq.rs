@@ -1,89 +1,17 @@
 //! `sightline dlq list|show|purge`: the dead letters every worker leaves on DLQ,
 //! with where each came from and why.
 
-use std::collections::VecDeque;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use async_nats::jetstream::consumer::pull::OrderedConfig;
-use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::message::StreamMessage;
-use async_nats::jetstream::stream::Stream;
-use futures::StreamExt;
-use serde::Serialize;
-use sightline_runtime::consumer::{
-    dlq, replay, Decode, CONSUMER, DELIVERY_COUNT, ERROR, ORIGINAL_SEQUENCE, ORIGINAL_STREAM,
-    ORIGINAL_SUBJECT,
-};
+use sightline_runtime::consumer::letters::{self, Letter};
+use sightline_runtime::consumer::{replay, Decode};
 use sightline_runtime::topology::DLQ;
-use sightline_runtime::{Bus, Settings};
-use sightline_schemas::{decode, subject, Encoding, Event};
-use time::format_description::well_known::Rfc3339;
+use sightline_runtime::Settings;
+use sightline_schemas::{decode, Encoding, Event};
 
 use crate::cli::DlqAction;
-
-/// A dead letter as listed.
-#[derive(Debug, Serialize)]
-struct Letter {
-    seq: u64,
-    stored_at: String,
-    consumer: String,
-    original_stream: String,
-    original_subject: String,
-    original_seq: String,
-    deliveries: String,
-    error: String,
-    payload_bytes: usize,
-}
-
-fn header(headers: Option<&async_nats::HeaderMap>, name: &str) -> String {
-    headers
-        .and_then(|h| h.get(name))
-        .map(|v| v.as_str().to_owned())
-        .unwrap_or_default()
-}
-
-fn letter(
-    seq: u64,
-    stored_at: time::OffsetDateTime,
-    headers: Option<&async_nats::HeaderMap>,
-    payload: usize,
-) -> Letter {
-    Letter {
-        seq,
-        stored_at: stored_at.format(&Rfc3339).unwrap_or_default(),
-        consumer: header(headers, CONSUMER),
-        original_stream: header(headers, ORIGINAL_STREAM),
-        original_subject: header(headers, ORIGINAL_SUBJECT),
-        original_seq: header(headers, ORIGINAL_SEQUENCE),
-        deliveries: header(headers, DELIVERY_COUNT),
-        error: header(headers, ERROR),
-        payload_bytes: payload,
-    }
-}
-
-/// The dead letters one consumer gave up on, or all of them, as DLQ holds them now.
-struct Selection {
-    /// The subjects that select them: one per consumer name that counts as the one
-    /// asked for (its own, and any shared consumer it is a role of).
-    subjects: Vec<String>,
-    count: usize,
-}
-
-async fn select(bus: &Bus, consumer: Option<&str>) -> anyhow::Result<Selection> {
-    let held = dlq::held(bus, consumer).await?;
-    let subjects = match consumer {
-        None => vec![subject::all_under(subject::DLQ_PREFIX)],
-        Some(_) => held
-            .keys()
-            .map(|name| subject::dead_letters_of(name))
-            .collect(),
-    };
-    Ok(Selection {
-        subjects,
-        count: held.values().sum(),
-    })
-}
 
 pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitCode> {
     let bus = super::connect(settings).await?;
@@ -98,7 +26,7 @@ pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitC
             limit,
             json,
         } => {
-            let letters = newest(&bus, &stream, consumer.as_deref(), limit).await?;
+            let letters = letters::newest(&bus, consumer.as_deref(), limit).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&letters)?);
             } else if letters.is_empty() {
@@ -117,7 +45,7 @@ pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitC
                 .get_raw_message(seq)
                 .await
                 .with_context(|| format!("no dead letter at DLQ sequence {seq}"))?;
-            let l = letter(
+            let l = Letter::read(
                 seq,
                 message.time,
                 Some(&message.headers),
@@ -146,7 +74,7 @@ pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitC
                 .get_raw_message(seq)
                 .await
                 .with_context(|| format!("no dead letter at DLQ sequence {seq}"))?;
-            let from = letter(
+            let from = Letter::read(
                 seq,
                 message.time,
                 Some(&message.headers),
@@ -199,7 +127,7 @@ pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitC
                 }
                 (None, Some(c), false) => {
                     let mut purged = 0;
-                    for subject in select(&bus, Some(&c)).await?.subjects {
+                    for subject in letters::selection(&bus, Some(&c)).await?.0 {
                         purged += stream.purge().filter(subject).await?.purged;
                     }
                     purged
@@ -211,46 +139,6 @@ pub async fn run(action: DlqAction, settings: &Settings) -> anyhow::Result<ExitC
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The newest `limit` dead letters under the filter, newest first, read with an
-/// ordered consumer (nothing is acked or changed).
-async fn newest(
-    bus: &Bus,
-    stream: &Stream,
-    consumer: Option<&str>,
-    limit: usize,
-) -> anyhow::Result<Vec<Letter>> {
-    let selection = select(bus, consumer).await?;
-    if selection.count == 0 || limit == 0 {
-        return Ok(Vec::new());
-    }
-    let reader = stream
-        .create_consumer(OrderedConfig {
-            filter_subjects: selection.subjects,
-            deliver_policy: DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await?;
-    let mut messages = reader.messages().await?;
-    let mut kept: VecDeque<Letter> = VecDeque::with_capacity(limit);
-    while let Some(message) = messages.next().await {
-        let message = message?;
-        let info = message.info().map_err(|e| anyhow::anyhow!("{e}"))?;
-        if kept.len() == limit {
-            kept.pop_front();
-        }
-        kept.push_back(letter(
-            info.stream_sequence,
-            info.published,
-            message.headers.as_ref(),
-            message.payload.len(),
-        ));
-        if info.pending == 0 {
-            break;
-        }
-    }
-    Ok(kept.into_iter().rev().collect())
 }
 
 /// Hides runs of 12 or more digits (spaces and dashes between them allowed): a

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use sightline_fraud::settings::rules;
-use sightline_fraud::store::configured::{Access, ConfiguredDetections};
+use sightline_fraud::store::configured::{Access::ReadOnly, ConfiguredDetections};
 use sightline_fraud::store::{DetectionQuery, DetectionStore, StatsQuery};
 use sightline_node::stores::live_version;
 use sightline_runtime::versions::Target;
@@ -15,16 +15,9 @@ use crate::cli::FraudAction;
 
 pub async fn run(action: FraudAction, settings: &Settings) -> anyhow::Result<ExitCode> {
     let version = live_version(settings, Target::Fraud).await?;
-    let (fraud, dir) = (&settings.fraud, settings.data_dir.as_path());
-    let store = ConfiguredDetections::open(fraud, dir, version, Access::ReadOnly).await?;
-    act(&store, action, settings).await
-}
-
-async fn act(
-    store: &ConfiguredDetections,
-    action: FraudAction,
-    settings: &Settings,
-) -> anyhow::Result<ExitCode> {
+    let opening =
+        ConfiguredDetections::open(&settings.fraud, &settings.data_dir, version, ReadOnly);
+    let store = opening.await?;
     match action {
         FraudAction::List {
             min_score,

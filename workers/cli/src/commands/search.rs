@@ -37,7 +37,7 @@ pub async fn run(args: SearchArgs, settings: &Settings) -> anyhow::Result<ExitCo
     } else {
         None
     };
-    let (search_settings, dir) = (&settings.search, settings.data_dir.as_path());
+    let (search_settings, dir) = (&settings.search, &settings.data_dir);
     let store = ConfiguredIndex::open(search_settings, dir, version, Access::ReadOnly).await?;
     search(&store, args, pii).await
 }

@@ -19,6 +19,7 @@ use serde::Serialize;
 use sightline_alerts::store::AlertStore;
 use sightline_counters::project::CounterProjection;
 use sightline_fraud::project::DetectionProjection;
+use sightline_fraud::store::configured::{Access::Write, ConfiguredDetections};
 use sightline_runtime::consumer::rebuild::{self, Plan, Progress, Rebuilt};
 use sightline_runtime::consumer::{Projection, Source};
 use sightline_runtime::versions::{Current, Target, Versions};
@@ -26,7 +27,7 @@ use sightline_runtime::{Bus, ErrorKind, Settings, Shutdown};
 use sightline_schemas::{Detection, Event, OffsetDateTime};
 use sightline_search::project::Indexer;
 use sightline_search::settings::pii_hasher;
-use sightline_search::store::configured::Access;
+use sightline_search::store::configured::{Access, ConfiguredIndex};
 use sightline_search::store::SearchStore;
 
 use crate::{stores, Error, ResultExt};
@@ -194,7 +195,14 @@ impl Replay<'_> {
             // Outside readers move with the switch, not when the indexer next opens
             // it (opening the live version takes the public alias, on a backend that
             // has one). The switch stands either way: the indexer takes it when it opens.
-            if let Err(e) = stores::index(self.settings, next, Access::Live).await {
+            if let Err(e) = ConfiguredIndex::open(
+                &self.settings.search,
+                &self.settings.data_dir,
+                next,
+                Access::Live,
+            )
+            .await
+            {
                 tracing::warn!(error = %e, version = next, "cannot move the public alias yet");
             }
         }
@@ -256,11 +264,12 @@ impl Replay<'_> {
         let s = self.settings;
         match target {
             Target::Search => {
-                let store = stores::index(s, next, Access::Unlisted).await?;
+                let store =
+                    ConfiguredIndex::open(&s.search, &s.data_dir, next, Access::Unlisted).await?;
                 self.index(store).await
             }
             Target::Fraud => {
-                let store = stores::detections(s, next).await?;
+                let store = ConfiguredDetections::open(&s.fraud, &s.data_dir, next, Write).await?;
                 self.sources(target, None::<NoLogs>, DetectionProjection::new(store))
                     .await
             }

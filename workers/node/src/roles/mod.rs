@@ -4,6 +4,7 @@
 
 mod shared;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use sightline_alerts::store::AlertStore;
 use sightline_alerts::Rules;
 use sightline_counters::Reader;
 use sightline_fraud::project::{store_spec, DetectionProjection};
-use sightline_fraud::store::configured::ConfiguredDetections;
+use sightline_fraud::store::configured::{self as detections, ConfiguredDetections};
 use sightline_runtime::config::ConsumerSettings;
 use sightline_runtime::consumer::{names, Lease, Projection, Source, Worker};
 use sightline_runtime::metrics::{self, Health};
@@ -147,7 +148,7 @@ async fn indexer(settings: Settings, run: Run) -> Result<(), Error> {
     let bus = crate::connect(&settings).await?;
     let mut current = follow(&bus, Target::Search).await?;
     let version = current.borrow_and_update().version;
-    let store = open_index(&settings, version).await?;
+    let store = versioned(&settings, version, live_index).await?;
     let pii = pii_hasher(&settings.search, &settings.data_dir)?;
     keep_retention(&store, &settings, &run);
     let consumer = settings.indexer_consumer();
@@ -163,34 +164,34 @@ async fn indexer(settings: Settings, run: Run) -> Result<(), Error> {
     .await
 }
 
-/// The live index at `version`, following the versions the worker is told of.
-async fn open_index(
+/// `version` of a store, opened by `open` now and again at each switch of version
+/// the worker is told of.
+pub(crate) async fn versioned<S, Fut>(
     settings: &Settings,
     version: u64,
-) -> Result<Versioned<ConfiguredIndex>, Error> {
-    let s = settings.clone();
+    open: fn(Settings, u64) -> Fut,
+) -> Result<Versioned<S>, Error>
+where
+    S: Clone + Send + 'static,
+    Fut: Future<Output = Result<S, Error>> + Send + 'static,
+{
+    let settings = settings.clone();
     let open = move |v| {
-        let s = s.clone();
-        async move {
-            stores::index(&s, v, Access::Live)
-                .await
-                .map_err(runtime_error)
-        }
+        let opening = open(settings.clone(), v);
+        async move { opening.await.map_err(runtime_error) }
     };
     Ok(Versioned::open(version, open).await?)
 }
 
-/// The detections store at `version`, following the versions the worker is told of.
-async fn open_detections(
-    settings: &Settings,
-    version: u64,
-) -> Result<Versioned<ConfiguredDetections>, Error> {
-    let s = settings.clone();
-    let open = move |v| {
-        let s = s.clone();
-        async move { stores::detections(&s, v).await.map_err(runtime_error) }
-    };
-    Ok(Versioned::open(version, open).await?)
+/// The live index, as the indexer writes it.
+async fn live_index(settings: Settings, version: u64) -> Result<ConfiguredIndex, Error> {
+    let (search, dir) = (&settings.search, &settings.data_dir);
+    Ok(ConfiguredIndex::open(search, dir, version, Access::Live).await?)
+}
+
+async fn detections(settings: Settings, version: u64) -> Result<ConfiguredDetections, Error> {
+    let (fraud, dir) = (&settings.fraud, &settings.data_dir);
+    Ok(ConfiguredDetections::open(fraud, dir, version, detections::Access::Write).await?)
 }
 
 /// What a store opened on a switch of version failed with, as the consumer loop
@@ -203,7 +204,7 @@ async fn fraud_store(settings: Settings, run: Run) -> Result<(), Error> {
     let bus = crate::connect(&settings).await?;
     let mut current = follow(&bus, Target::Fraud).await?;
     let version = current.borrow_and_update().version;
-    let store = open_detections(&settings, version).await?;
+    let store = versioned(&settings, version, detections).await?;
     Worker::new(
         &bus,
         store_spec(names::FRAUD_STORE),
@@ -296,7 +297,7 @@ async fn alerts(settings: Settings, run: Run) -> Result<(), Error> {
         });
         // Opened (and created when missing) like the fraud-store worker does, so
         // the evaluator may start first; it only ever reads.
-        let detections = stores::detections(&settings, fraud_version).await?;
+        let detections = self::detections(settings.clone(), fraud_version).await?;
         run_alerts(detections, counters_version, &bus, &settings, until_switch).await?;
         watcher.abort();
         if run.shutdown.is_tripped() {

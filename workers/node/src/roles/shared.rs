@@ -12,15 +12,22 @@ use sightline_runtime::consumer::{
     names, Fanout, Outcome, Position, Projection, Record, Source, Worker, WorkerSpec,
 };
 use sightline_runtime::publisher::Publisher;
-use sightline_runtime::versions::{Target, Versioned};
+use sightline_runtime::versions::Target;
 use sightline_runtime::Error as RuntimeError;
 use sightline_schemas::{Detection, Event};
 use sightline_search::project::Indexer;
 use sightline_search::settings::pii_hasher;
 use sightline_search::store::configured::{keeps_watermark, ConfiguredIndex};
 
-use super::{follow, fraud_half, keep_retention, open_index, Run};
+use super::{follow, fraud_half, keep_retention, live_index, versioned, Run};
 use crate::{stores, Error, Role};
+
+async fn counters(
+    settings: Settings,
+    version: u64,
+) -> Result<sightline_counters::RedisStore, Error> {
+    stores::counters(&settings, version).await
+}
 
 /// Whether `role` reads LOGS through a cursor here: the indexer only on a backend
 /// that keeps its own watermark (Elasticsearch keeps none; its indexer acks).
@@ -122,7 +129,7 @@ pub(super) async fn run(mut roles: Vec<Role>, settings: Settings, run: Run) -> R
             Role::Indexer => {
                 let mut current = follow(&bus, Target::Search).await?;
                 let version = current.borrow_and_update().version;
-                let store = open_index(&settings, version).await?;
+                let store = versioned(&settings, version, live_index).await?;
                 let pii = pii_hasher(&settings.search, &settings.data_dir)?;
                 keep_retention(&store, &settings, &run);
                 let logs = Indexer::<_, Event>::versioned(store.clone(), pii.clone()).await;
@@ -143,12 +150,7 @@ pub(super) async fn run(mut roles: Vec<Role>, settings: Settings, run: Run) -> R
             Role::Counters => {
                 let mut current = follow(&bus, Target::Counters).await?;
                 let version = current.borrow_and_update().version;
-                let s = settings.clone();
-                let open = move |v| {
-                    let s = s.clone();
-                    async move { stores::counters(&s, v).await.map_err(super::runtime_error) }
-                };
-                let store = Versioned::open(version, open).await?;
+                let store = versioned(&settings, version, counters).await?;
                 let logs = CounterProjection::<Event>::versioned(store.clone()).await;
                 let fraud = CounterProjection::<Detection>::versioned(store).await;
                 let role_consumer = settings

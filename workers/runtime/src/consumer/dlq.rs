@@ -12,7 +12,6 @@ use sightline_schemas::{encode, subject, Encoding, Event, Validate};
 
 use crate::error::Error;
 use crate::nats::Bus;
-use crate::topology::DLQ;
 
 pub const ORIGINAL_SUBJECT: &str = "Sightline-Original-Subject";
 pub const ORIGINAL_STREAM: &str = "Sightline-Original-Stream";
@@ -130,38 +129,4 @@ pub async fn replay(
         .map_err(|e| Error::nats("publish replay", e))?
         .await
         .map_err(|e| Error::nats("replay ack", e))
-}
-
-/// The dead letters DLQ holds now, counted per consumer that filed them; with
-/// `asked`, only those of the consumers that read for it (its own, and those of a
-/// shared consumer it is a role of: [`super::WorkerSpec::reads_for`]). Both
-/// `sightline dlq` and `/api/ops/dlq` attribute letters through this.
-pub async fn held(
-    bus: &Bus,
-    asked: Option<&str>,
-) -> Result<std::collections::BTreeMap<String, usize>, Error> {
-    use futures::TryStreamExt;
-    let stream = bus
-        .js
-        .get_stream(DLQ)
-        .await
-        .map_err(|e| Error::nats("DLQ stream", e))?;
-    let mut subjects = stream
-        .info_with_subjects(subject::all_under(subject::DLQ_PREFIX))
-        .await
-        .map_err(|e| Error::nats("DLQ subjects", e))?;
-    let mut held = std::collections::BTreeMap::new();
-    while let Some((subject, n)) = subjects
-        .try_next()
-        .await
-        .map_err(|e| Error::nats("DLQ subjects", e))?
-    {
-        let Some(consumer) = subject::dead_letter_consumer(&subject) else {
-            continue;
-        };
-        if asked.is_none_or(|role| super::WorkerSpec::reads_for(consumer, role)) {
-            *held.entry(consumer.to_owned()).or_default() += n;
-        }
-    }
-    Ok(held)
 }

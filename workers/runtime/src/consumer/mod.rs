@@ -6,6 +6,7 @@ mod acking;
 mod decode;
 pub mod dlq;
 mod follow;
+pub mod letters;
 pub mod names;
 mod progress;
 mod projection;

@@ -6,23 +6,23 @@ use crate::versions::Target;
 
 use super::Source;
 
-/// The indexer on LOGS.
+// The readers of LOGS: the indexer, the scorer (it acks nothing: its position is
+// the progress it records) and the counters.
 pub const INDEXER: &str = "indexer";
-/// The scorer on LOGS (it acks nothing: its position is the progress it records).
 pub const SCORER: &str = "fraud";
-/// The detections store on FRAUD.
-pub const FRAUD_STORE: &str = "fraud-store";
-/// The counters on LOGS.
 pub const COUNTERS: &str = "counters";
-/// The indexer on FRAUD.
-pub const INDEXER_FRAUD: &str = "indexer-fraud";
-/// The counters on FRAUD.
-pub const COUNTERS_FRAUD: &str = "counters-fraud";
+
+/// The detections store, on FRAUD.
+pub const FRAUD_STORE: &str = "fraud-store";
 
 /// The consumer on FRAUD of a role that also reads LOGS under `role`.
 pub fn on_fraud(role: &str) -> String {
     format!("{role}-fraud")
 }
+
+// The FRAUD halves of the index and the counters, as [`on_fraud`] names them.
+pub const INDEXER_FRAUD: &str = "indexer-fraud";
+pub const COUNTERS_FRAUD: &str = "counters-fraud";
 
 /// The durable name of the live worker that keeps `target` from `source`.
 pub fn live(target: Target, source: Source) -> &'static str {
