@@ -16,6 +16,7 @@ mod harness;
 mod indexer;
 mod indexer_fraud;
 mod no_card_numbers;
+mod node;
 mod publish;
 mod replay;
 mod replay_scale_out;

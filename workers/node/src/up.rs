@@ -3,16 +3,15 @@
 //! API. The servers run in their own process group, so a Ctrl-C stops the workers
 //! and the API first (each finishing its batch) and the servers last.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sightline_api::AppState;
 use sightline_runtime::servers::{self, ChildServer};
-use sightline_runtime::shutdown::signalled;
+use sightline_runtime::shutdown::Trigger;
 use sightline_runtime::{topology, Settings, Shutdown};
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use crate::{roles, Error, ResultExt, Role, UP_METRICS_PORT};
@@ -31,7 +30,8 @@ pub struct Ports {
     pub redis: u16,
 }
 
-/// Everything running; [`Up::wait`] runs it until a signal or a part fails.
+/// Everything running; [`Up::run_until`] runs it until asked to stop or until a
+/// part fails.
 pub struct Up {
     /// The page (and the API under it).
     pub dashboard: String,
@@ -42,9 +42,8 @@ pub struct Up {
     pub data_dir: PathBuf,
     children: Vec<ChildServer>,
     tasks: JoinSet<Result<&'static str, Error>>,
+    trigger: Trigger,
     shutdown: Shutdown,
-    failed: Arc<Notify>,
-    stop: tokio::task::JoinHandle<()>,
 }
 
 impl Up {
@@ -80,17 +79,6 @@ impl Up {
             .context("applying the streams")?;
         let health = roles::serve_metrics(&settings, UP_METRICS_PORT).await?;
         let (trigger, shutdown) = Shutdown::new();
-        let failed = Arc::new(Notify::new());
-        let stop = {
-            let failed = failed.clone();
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = signalled() => tracing::info!("stopping: workers finish their batch, then the servers stop"),
-                    _ = failed.notified() => {}
-                }
-                trigger.trip();
-            })
-        };
         let mut tasks = JoinSet::new();
         {
             let (settings, health, shutdown) = (settings.clone(), health.clone(), shutdown.clone());
@@ -124,32 +112,43 @@ impl Up {
             data_dir: settings.data_dir.clone(),
             children: std::mem::take(children),
             tasks,
+            trigger,
             shutdown,
-            failed,
-            stop,
         })
     }
 
-    /// Runs until a signal, or until a part stops or fails (then stops the rest);
-    /// the servers stop last. The first failure is the answer.
-    pub async fn wait(mut self) -> Result<(), Error> {
+    /// Runs until `stop` completes (`sightline up`: a signal), or until a part
+    /// stops or fails, which stops the rest; the workers finish their batch, then
+    /// the servers stop. The first failure is the answer.
+    pub async fn run_until(mut self, stop: impl Future<Output = ()>) -> Result<(), Error> {
+        tokio::pin!(stop);
         let mut first_error = None;
-        while let Some(joined) = self.tasks.join_next().await {
+        loop {
+            let joined = tokio::select! {
+                _ = &mut stop, if !self.shutdown.is_tripped() => {
+                    tracing::info!("stopping: workers finish their batch, then the servers stop");
+                    self.trigger.trip();
+                    continue;
+                }
+                joined = self.tasks.join_next() => joined,
+            };
+            let Some(joined) = joined else { break };
             let outcome = joined
                 .map_err(|e| Error::config(format!("a part panicked: {e}")))
                 .and_then(|r| r);
-            if let Err(e) = outcome {
-                if !self.shutdown.is_tripped() {
-                    tracing::error!(error = %e, "a part stopped; stopping the rest");
-                    self.failed.notify_one();
+            if !self.shutdown.is_tripped() {
+                match &outcome {
+                    Err(e) => tracing::error!(error = %e, "a part stopped; stopping the rest"),
+                    Ok(part) => {
+                        tracing::error!(part, "a part stopped on its own; stopping the rest")
+                    }
                 }
+                self.trigger.trip();
+            }
+            if let Err(e) = outcome {
                 first_error.get_or_insert(e);
-            } else if !self.shutdown.is_tripped() {
-                tracing::error!("a part stopped on its own; stopping the rest");
-                self.failed.notify_one();
             }
         }
-        self.stop.abort();
         stop_servers(&mut self.children);
         first_error.map_or(Ok(()), Err)
     }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use sightline_node::up::{Ports, Up};
+use sightline_runtime::shutdown::signalled;
 use sightline_runtime::Settings;
 
 pub async fn run(
@@ -27,6 +28,6 @@ pub async fn run(
     }
     println!("data: {}", up.data_dir.display());
     println!("Sightline is up; Ctrl-C stops it.");
-    up.wait().await?;
+    up.run_until(signalled()).await?;
     Ok(ExitCode::SUCCESS)
 }
