@@ -193,16 +193,8 @@ impl Replay<'_> {
         self.reposition_live(target, &record).await;
         if target == Target::Search {
             // Outside readers move with the switch, not when the indexer next opens
-            // it (opening the live version takes the public alias, on a backend that
-            // has one). The switch stands either way: the indexer takes it when it opens.
-            if let Err(e) = ConfiguredIndex::open(
-                &self.settings.search,
-                &self.settings.data_dir,
-                next,
-                Access::Live,
-            )
-            .await
-            {
+            // it. The switch stands either way: the indexer takes the alias when it opens.
+            if let Err(e) = ConfiguredIndex::publish(&self.settings.search, next).await {
                 tracing::warn!(error = %e, version = next, "cannot move the public alias yet");
             }
         }

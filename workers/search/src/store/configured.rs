@@ -98,6 +98,24 @@ impl ConfiguredIndex {
         }
     }
 
+    /// Points the readers outside Sightline at `version`, on a backend that has
+    /// them (Elasticsearch's public alias, which Kibana reads); nothing to do for
+    /// the embedded index, which is not opened (its writer lock stays free for the
+    /// live indexer).
+    pub async fn publish(settings: &SearchSettings, version: u64) -> Result<(), SearchError> {
+        match settings.backend {
+            SearchBackend::Tantivy => Ok(()),
+            SearchBackend::Elasticsearch => {
+                let at = elasticsearch_at(&settings.elasticsearch, version);
+                let public = &settings.elasticsearch.index_prefix;
+                ElasticsearchStore::connect_live(&at, public)
+                    .await?
+                    .take_public_alias()
+                    .await
+            }
+        }
+    }
+
     /// Deletes `version` of the configured index for good: a replaced version once
     /// its readers have moved, or what a failed rebuild left.
     pub async fn drop_version(
