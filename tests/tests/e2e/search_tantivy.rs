@@ -58,6 +58,27 @@ async fn the_watermark_survives_a_reopen_and_readers_follow_commits() {
     assert_eq!(reader.watermark(Source::Logs).await.unwrap(), Some(212));
 }
 
+/// The writer lock can outlive its owner for a moment (a process still exiting, a
+/// forked child that has not exec'd yet): opening waits for it, a while, not forever.
+#[test]
+fn a_writer_waits_for_a_lock_released_soon_and_names_one_that_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let held = TantivyStore::open(dir.path()).unwrap();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(held);
+    });
+    let reopened = TantivyStore::open(dir.path());
+    releaser.join().unwrap();
+    let reopened = reopened.expect("the lock was released 300 ms later");
+    let busy = TantivyStore::open(dir.path()).map(|_| ()).unwrap_err();
+    assert!(
+        busy.to_string().contains("lock"),
+        "a writer that stays names the lock: {busy}"
+    );
+    drop(reopened);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_card_fingerprint_or_ip_reaches_the_index_files() {
     let dir = tempfile::tempdir().unwrap();

@@ -106,7 +106,7 @@ impl TantivyStore {
         let watermarks = read_watermarks(&index)?;
         let writer = match write {
             true => Some(Mutex::new(Writer {
-                writer: index.writer_with_num_threads(WRITER_THREADS, WRITER_MEMORY)?,
+                writer: take_writer(&index)?,
                 watermarks,
             })),
             false => None,
@@ -167,6 +167,26 @@ impl Inner {
                 let _ = w.writer.rollback();
                 Err(e.into())
             }
+        }
+    }
+}
+
+/// Takes the index's writer lock, waiting a little while it is busy. The lock is an
+/// `flock` on a file, and it outlives its owner for a moment when a process that
+/// dropped it was just exiting, or when another thread of this process forked a
+/// child that still holds the descriptor until it execs. A writer that is really
+/// running elsewhere still gets a clear error once the wait is over.
+fn take_writer(index: &Index) -> Result<IndexWriter<TantivyDocument>, SearchError> {
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+    const STEP: std::time::Duration = std::time::Duration::from_millis(25);
+    let started = std::time::Instant::now();
+    loop {
+        match index.writer_with_num_threads(WRITER_THREADS, WRITER_MEMORY) {
+            Err(tantivy::TantivyError::LockFailure(
+                tantivy::directory::error::LockError::LockBusy,
+                _,
+            )) if started.elapsed() < WAIT => std::thread::sleep(STEP),
+            other => return Ok(other?),
         }
     }
 }
