@@ -11,6 +11,7 @@ pub mod api;
 pub mod counters;
 mod cpu;
 pub mod fraud;
+pub mod fraud_suite;
 pub mod indexer;
 pub mod pipeline;
 pub mod publish;

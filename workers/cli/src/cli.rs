@@ -207,6 +207,16 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 0.004)]
         fraud_rate: f64,
     },
+    /// The scorer on the independent labeled suite (fraud scenarios and look-alikes
+    /// written apart from the generator), one run per seed: precision, recall,
+    /// false-positive rate, recall per scenario, false positives per look-alike.
+    FraudSuite {
+        /// Comma-separated seeds.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+        seeds: Vec<u64>,
+        #[arg(long, default_value_t = 3000)]
+        customers: usize,
+    },
     /// Counting throughput into Redis against bare consume+ack, and Redis round trips.
     Counters {
         #[arg(long, default_value_t = 1_000_000)]

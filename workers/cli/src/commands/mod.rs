@@ -57,6 +57,9 @@ async fn bench(target: BenchTarget, settings: &Settings) -> anyhow::Result<ExitC
                 queries,
             } => b::indexer::run(s, backend.into(), events, queries).await,
             BenchTarget::Fraud { events, fraud_rate } => b::fraud::run(s, events, fraud_rate).await,
+            BenchTarget::FraudSuite { seeds, customers } => {
+                b::fraud_suite::run(s, &seeds, customers).await
+            }
             BenchTarget::Counters { events } => b::counters::run(s, events).await,
             BenchTarget::Api {
                 events,
