@@ -96,22 +96,20 @@ impl Suite {
             let at = start + Duration::seconds_f64(script.rng.random_range(0.0..0.3 * span));
             lookalike::large_spender(&mut script, &people[n], at);
         }
+        type Writes = fn(&mut Script, &Person, OffsetDateTime);
+        let kinds: [Writes; 5] = [
+            lookalike::traveller,
+            lookalike::vpn_user,
+            lookalike::frequent_buyer,
+            lookalike::many_currencies,
+            lookalike::failed_then_success,
+        ];
         for _ in 0..mix.lookalikes {
-            let at = when(&mut script);
-            let n = pick(&mut script);
-            lookalike::traveller(&mut script, &people[n], at);
-            let at = when(&mut script);
-            let n = pick(&mut script);
-            lookalike::vpn_user(&mut script, &people[n], at);
-            let at = when(&mut script);
-            let n = pick(&mut script);
-            lookalike::frequent_buyer(&mut script, &people[n], at);
-            let at = when(&mut script);
-            let n = pick(&mut script);
-            lookalike::many_currencies(&mut script, &people[n], at);
-            let at = when(&mut script);
-            let n = pick(&mut script);
-            lookalike::failed_then_success(&mut script, &people[n], at);
+            for write in kinds {
+                let at = when(&mut script);
+                let n = pick(&mut script);
+                write(&mut script, &people[n], at);
+            }
         }
         let (events, labels) = script.finish();
         Self { events, labels }

@@ -91,33 +91,23 @@ pub fn visit(
         let card = person.cards[script.rng.random_range(0..person.cards.len())].clone();
         let euros = person.usual_amount(&mut script.rng);
         let declined = script.rng.random_bool(0.03).then_some("insufficient_funds");
-        script.pay(
-            now,
-            from,
-            Payment {
+        let mut basket = Some((euros, declined));
+        while let Some((euros, declined)) = basket {
+            let payment = Payment {
                 card: &card,
                 billing: person.home.country,
                 euros,
                 currency: person.home.currency,
                 declined,
                 label,
-            },
-        );
-        if declined.is_some() && script.rng.random_bool(0.5) {
-            // Paid a little later with the same card, a smaller basket.
-            now += Duration::seconds(script.rng.random_range(40..300));
-            script.pay(
-                now,
-                from,
-                Payment {
-                    card: &card,
-                    billing: person.home.country,
-                    euros: euros * 0.7,
-                    currency: person.home.currency,
-                    declined: None,
-                    label,
-                },
-            );
+            };
+            script.pay(now, from, payment);
+            // A declined basket is, half the time, paid a little later with the same
+            // card, smaller.
+            basket = (declined.is_some() && script.rng.random_bool(0.5)).then(|| {
+                now += Duration::seconds(script.rng.random_range(40..300));
+                (euros * 0.7, None)
+            });
         }
     }
     now
