@@ -3,9 +3,9 @@
 //! bot checkout, stolen cards used far away), each in several variants, and
 //! genuine customers who look like fraud in one way (travellers, VPN users, large
 //! spenders, frequent buyers, shoppers in many currencies, a declined payment
-//! paid again). Written apart from the generator (`sightline-generator`), whose
-//! episodes the rules were tuned with: other code, other places and devices,
-//! other habits. A seed fixes everything.
+//! paid again, colleagues behind one office address). Written apart from the
+//! generator (`sightline-generator`), whose episodes the rules were tuned with:
+//! other code, other places and devices, other habits. A seed fixes everything.
 
 mod evaluate;
 mod fraud;
@@ -97,12 +97,13 @@ impl Suite {
             lookalike::large_spender(&mut script, &people[n], at);
         }
         type Writes = fn(&mut Script, &Person, OffsetDateTime);
-        let kinds: [Writes; 5] = [
+        let kinds: [Writes; 6] = [
             lookalike::traveller,
             lookalike::vpn_user,
             lookalike::frequent_buyer,
             lookalike::many_currencies,
             lookalike::failed_then_success,
+            lookalike::shared_office,
         ];
         for _ in 0..mix.lookalikes {
             for write in kinds {

@@ -92,6 +92,25 @@ pub fn many_currencies(script: &mut Script, person: &Person, at: OffsetDateTime)
     }
 }
 
+/// Colleagues behind one office address, several browsing at once around lunch
+/// and some paying: many sessions and actions from one IP, every one of them a
+/// person. What a bot signal keyed by address must not take for a bot.
+pub fn shared_office(script: &mut Script, person: &Person, at: OffsetDateTime) {
+    let office = crate::world::address(&mut script.rng, &person.home);
+    for n in 0..script.rng.random_range(8..16) {
+        let colleague = Person {
+            id: format!("{}-colleague-{n}", person.id),
+            ip: office,
+            device: crate::world::device(&mut script.rng),
+            cards: vec![crate::script::card_token(&mut script.rng)],
+            ..person.clone()
+        };
+        let from = colleague.at_home(script);
+        let at = at + Duration::seconds(script.rng.random_range(0..900));
+        visit_paying(script, &colleague, &from, at, "shared_office");
+    }
+}
+
 /// A declined payment, then the same basket paid with another card.
 pub fn failed_then_success(script: &mut Script, person: &Person, at: OffsetDateTime) {
     let from = person.at_home(script);

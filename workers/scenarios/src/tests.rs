@@ -60,7 +60,7 @@ fn every_scenario_variant_and_lookalike_appears_in_a_default_suite() {
         }
     }
     assert_eq!(fraud.len(), 9, "{fraud:?}");
-    assert_eq!(lookalikes.len(), 6, "{lookalikes:?}");
+    assert_eq!(lookalikes.len(), 7, "{lookalikes:?}");
     let share = suite
         .labels
         .values()
