@@ -9,6 +9,11 @@ MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON 
 SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH \
 UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG";
 
+/// Every code the validator accepts, in order (a rates table must cover them all).
+pub fn iso4217_codes() -> impl Iterator<Item = &'static str> {
+    CODES.split_ascii_whitespace()
+}
+
 /// Every payment is checked on publish and again by each consumer, so this is a
 /// binary search: `CODES` is sorted, each code three letters and one space.
 pub(crate) fn is_iso4217(code: &str) -> bool {

@@ -17,15 +17,27 @@ use crate::subject::FRAUD_PREFIX;
 /// The namespace of detection ids (UUIDv5 of transaction id and rules version).
 const DETECTION_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a4e_9b3d_4e57_8a10_5c7e_d2b9_0f44);
 
-/// One indicator that fired, with its weight and a reason fit for an analyst
-/// (it never repeats card fingerprints or secrets).
+/// One piece of evidence that was found, with its weight and a reason fit for an
+/// analyst (it never repeats card fingerprints or secrets). docs/fraud.md lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Indicator {
-    /// `high_amount`, `velocity`, `impossible_travel`, `repeated_failures`,
-    /// `country_mismatch`, `ip_change` or `bot`.
+    /// `velocity`, `declines`, `login_failures`, `bot`, `high_amount`, `card_travel`,
+    /// `user_travel`, `new_place`, `new_device`, `new_card`, `shared_card`,
+    /// `country_mismatch` or `ip_change`.
     pub name: String,
-    /// The rule's weight (0-100) from the rules file.
+    /// Its weight (0-100) from the rules file.
     pub weight: u8,
+    pub reason: String,
+}
+
+/// A fraud typology the evidence matched (account takeover, card testing, ...):
+/// the pattern an analyst would name, with the evidence that makes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Typology {
+    pub name: String,
+    /// The evidence it combines, weighed together (0-100).
+    pub score: u8,
+    /// What the typology is, and the indicators behind it.
     pub reason: String,
 }
 
@@ -59,9 +71,14 @@ pub struct Detection {
     /// detection can be tied to every event from that address without holding it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_ref: Option<String>,
-    /// 0 (nothing unusual) to 100 (certain).
+    /// 0 (nothing unusual) to 100 (certain): the score of the strongest typology
+    /// matched (evidence that matches none scores nothing).
     pub score: u8,
     pub indicators: Vec<Indicator>,
+    /// The typologies matched, strongest first. Absent from detections written
+    /// before typologies existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub typologies: Vec<Typology>,
     /// When the transaction happened.
     #[serde(with = "time::serde::rfc3339")]
     #[schemars(with = "String")]
@@ -135,6 +152,11 @@ mod tests {
                 name: "velocity".into(),
                 weight: 70,
                 reason: "5 payments in 2m".into(),
+            }],
+            typologies: vec![Typology {
+                name: "payment_burst".into(),
+                score: 70,
+                reason: "many payments at once (velocity)".into(),
             }],
             occurred_at: at,
             detected_at: at,

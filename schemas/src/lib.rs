@@ -15,7 +15,8 @@ pub mod subject;
 mod validate;
 
 pub use codec::{decode, encode, Encoding};
-pub use detection::{Detection, Indicator};
+pub use currency::iso4217_codes;
+pub use detection::{Detection, Indicator, Typology};
 pub use envelope::{Body, Event, Kind, Tags, SCHEMA_VERSION};
 pub use error::{EventError, EventErrorKind, FieldError};
 pub use payload::{ErrorEvent, Performance, Security, Transaction, TxStatus, UserBehavior};

@@ -51,6 +51,7 @@ pub fn detection(i: u32) -> Detection {
         ip_ref: None,
         score: ((i * 7) % 101) as u8,
         indicators,
+        typologies: Vec::new(),
         occurred_at: at,
         detected_at: at,
     }

@@ -212,6 +212,7 @@ pub fn detections() -> Vec<Sequenced> {
                 weight: score,
                 reason: format!("{indicator} seen"),
             }],
+            typologies: Vec::new(),
             occurred_at: T0 + Duration::seconds(100 + i64::from(n)),
             detected_at: T0 + Duration::seconds(100 + i64::from(n)),
         };

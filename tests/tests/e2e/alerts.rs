@@ -358,6 +358,7 @@ fn detection(user: &str, score: u8, at: OffsetDateTime) -> sightline_schemas::De
         ip_ref: None,
         score,
         indicators: Vec::new(),
+        typologies: Vec::new(),
         occurred_at: at,
         detected_at: at,
     }

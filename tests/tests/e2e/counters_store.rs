@@ -221,6 +221,7 @@ fn detection(tx: &str, revision: u32, indicators: &[&str]) -> Detection {
                 reason: String::new(),
             })
             .collect(),
+        typologies: Vec::new(),
         occurred_at: at,
         detected_at: at,
     }

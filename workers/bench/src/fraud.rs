@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use sightline_fraud::project::{scorer_spec, ScorerProjection};
-use sightline_fraud::score::checks;
-use sightline_fraud::Rules;
+use sightline_fraud::score::evidence;
 use sightline_generator::{label, Generator, Pattern, DEFAULT_POPULATION};
 use sightline_runtime::consumer::{caught_up, Worker};
 use sightline_runtime::publisher::Publisher;
@@ -27,12 +26,14 @@ pub async fn run(mut settings: Settings, events: usize, fraud_rate: f64) -> Repo
     let subjects = scorer_spec("bench-fraud").filter_subjects;
     let raw_consume_per_s = raw_consume(bus, &subjects, scored_events, RawAck::EachMessage).await?;
     let raw_batch_ack_per_s = raw_consume(bus, &subjects, scored_events, RawAck::PerBatch).await?;
-    let rules = Rules::default();
+    let rules = sightline_fraud::settings::rules(&settings.fraud)?;
     let suspicious = rules.suspicious_score;
+    let typologies: Vec<String> = rules.typologies.iter().map(|t| t.name.clone()).collect();
+    let typologies: Vec<&str> = typologies.iter().map(String::as_str).collect();
 
     let dir = tempfile::tempdir()?;
     let projection = ScorerProjection::new(
-        rules,
+        rules.clone(),
         Publisher::new(bus, &settings.publisher),
         dir.path().join("scorer.state"),
         settings.fraud.snapshot_every,
@@ -69,6 +70,10 @@ pub async fn run(mut settings: Settings, events: usize, fraud_rate: f64) -> Repo
     trigger.trip();
     let projection = worker.await??;
     let verdicts = read_detections(bus).await?;
+    // The saved state's size, scaled to a million remembered customers.
+    let state = projection.state();
+    let state_bytes = state.snapshot().map_err(anyhow::Error::msg)?.len();
+    let state_per_million = (state_bytes as f64 * 1e6 / state.users.len().max(1) as f64).round();
 
     let grade = Grade::new(&truth, &verdicts, suspicious);
     let report = serde_json::json!({
@@ -89,7 +94,13 @@ pub async fn run(mut settings: Settings, events: usize, fraud_rate: f64) -> Repo
         "recall": round(grade.recall()),
         "false_positive_rate": (grade.false_positive_rate() * 1e5).round() / 1e5,
         "confusion": { "tp": grade.tp, "fp": grade.fp, "fn": grade.fn_, "tn": grade.tn },
-        "per_indicator": per_indicator(&truth, &verdicts, suspicious),
+        "per_pattern": per_pattern(&truth, &verdicts, suspicious),
+        "per_evidence": per_name(&truth, &verdicts, &evidence::ALL, |d, n| d.has(n)),
+        "per_typology": per_name(&truth, &verdicts, &typologies, |d, n| {
+            d.typologies.iter().any(|t| t.name == n && t.score >= suspicious)
+        }),
+        "scorer_state_bytes_per_million_users": state_per_million,
+        "suite": crate::fraud_suite::grade(&rules, &[2, 3], sightline_scenarios::Mix::default().customers)?,
     });
     Ok(report)
 }
@@ -197,40 +208,51 @@ fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
-/// Per indicator: how often it fired, the share of those payments that were
-/// labeled fraud (precision), the share of its own pattern's payments it fired on
-/// (recall), and the share of that pattern caught as suspicious overall.
-fn per_indicator(
+/// Per generator pattern: its payments and the share caught as suspicious.
+fn per_pattern(
     truth: &Truth,
     verdicts: &HashMap<String, Detection>,
     at: u8,
 ) -> BTreeMap<&'static str, serde_json::Value> {
     let mut out = BTreeMap::new();
-    for name in checks::ALL {
-        let pattern = Pattern::ALL.into_iter().find(|p| p.as_str() == name);
-        let (mut fired, mut fired_fraud, mut pattern_total, mut pattern_fired, mut caught) =
-            (0u64, 0u64, 0u64, 0u64, 0u64);
+    for pattern in Pattern::ALL {
+        let (mut payments, mut caught) = (0u64, 0u64);
+        for tx in truth
+            .iter()
+            .filter(|(_, t)| **t == Some(pattern))
+            .map(|(tx, _)| tx)
+        {
+            payments += 1;
+            caught += u64::from(verdicts.get(tx).is_some_and(|d| d.score >= at));
+        }
+        let recall = round(ratio(caught, payments));
+        out.insert(
+            pattern.as_str(),
+            serde_json::json!({ "payments": payments, "caught": caught, "recall": recall }),
+        );
+    }
+    out
+}
+
+/// Per evidence and per typology: how often it was found, and the share of those
+/// payments labeled fraud (its precision on the generator's labels).
+fn per_name(
+    truth: &Truth,
+    verdicts: &HashMap<String, Detection>,
+    names: &[&str],
+    found: impl Fn(&Detection, &str) -> bool,
+) -> BTreeMap<String, serde_json::Value> {
+    let mut out = BTreeMap::new();
+    for name in names {
+        let (mut fired, mut fraud) = (0u64, 0u64);
         for (tx, t) in truth {
-            let verdict = verdicts.get(tx);
-            let has = verdict.is_some_and(|d| d.has(name));
+            let has = verdicts.get(tx).is_some_and(|d| found(d, name));
             fired += u64::from(has);
-            fired_fraud += u64::from(has && t.is_some());
-            if pattern.is_some() && *t == pattern {
-                pattern_total += 1;
-                pattern_fired += u64::from(has);
-                caught += u64::from(verdict.is_some_and(|d| d.score >= at));
-            }
+            fraud += u64::from(has && t.is_some());
         }
-        let mut figures = serde_json::json!({
-            "fired": fired,
-            "precision": round(ratio(fired_fraud, fired)),
-        });
-        if pattern.is_some() {
-            figures["pattern_payments"] = pattern_total.into();
-            figures["recall"] = round(ratio(pattern_fired, pattern_total)).into();
-            figures["pattern_caught"] = round(ratio(caught, pattern_total)).into();
-        }
-        out.insert(name, figures);
+        let figures =
+            serde_json::json!({ "found": fired, "precision": round(ratio(fraud, fired)) });
+        out.insert((*name).to_owned(), figures);
     }
     out
 }

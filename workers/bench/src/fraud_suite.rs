@@ -2,10 +2,13 @@
 //! (`sightline-scenarios`), one run per seed: precision, recall and false-positive
 //! rate at the suspicious score, recall per scenario and variant, false positives
 //! per look-alike, and payments scored per second by the pure scoring core.
+//! `bench fraud` includes the same grading on the seeds the rules were not tuned on.
 
 use std::time::Instant;
 
+use serde_json::Value;
 use sightline_fraud::settings::rules;
+use sightline_fraud::Rules;
 use sightline_runtime::Settings;
 use sightline_scenarios::{evaluate, Mix, Suite};
 use time::macros::datetime;
@@ -14,6 +17,17 @@ use super::Report;
 
 pub async fn run(settings: Settings, seeds: &[u64], customers: usize) -> Report {
     let rules = rules(&settings.fraud)?;
+    let runs = grade(&rules, seeds, customers)?;
+    Ok(serde_json::json!({
+        "bench": "fraud-suite",
+        "rules_version": rules.version,
+        "customers": customers,
+        "runs": runs,
+    }))
+}
+
+/// One evaluation per seed, each on a suite of `customers` customers.
+pub fn grade(rules: &Rules, seeds: &[u64], customers: usize) -> anyhow::Result<Vec<Value>> {
     let mix = Mix {
         customers,
         ..Mix::default()
@@ -30,10 +44,5 @@ pub async fn run(settings: Settings, seeds: &[u64], customers: usize) -> Report 
         run["payments_scored_per_s"] = (evaluation.payments as f64 / seconds).round().into();
         runs.push(run);
     }
-    Ok(serde_json::json!({
-        "bench": "fraud-suite",
-        "rules_version": rules.version,
-        "customers": customers,
-        "runs": runs,
-    }))
+    Ok(runs)
 }

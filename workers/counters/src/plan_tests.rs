@@ -287,6 +287,7 @@ fn detection(tx: &str, revision: u32, indicators: &[&str]) -> Detection {
                 reason: String::new(),
             })
             .collect(),
+        typologies: Vec::new(),
         occurred_at: T0,
         detected_at: T0,
     }

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod project;
+pub mod rates;
 pub mod rules;
 pub mod score;
 pub mod settings;
@@ -10,5 +11,6 @@ pub mod state;
 pub mod store;
 
 pub use error::FraudError;
+pub use rates::Rates;
 pub use rules::Rules;
 pub use score::Scorer;

@@ -148,6 +148,11 @@ impl ScorerProjection {
         self.published
     }
 
+    /// The scorer's state: what it remembers, and what a snapshot holds.
+    pub fn state(&self) -> &crate::state::State {
+        self.scorer.state()
+    }
+
     /// Loads the saved state once, on the first position query.
     fn load(&mut self) -> Result<(), FraudError> {
         let rules = self.scorer.rules().clone();

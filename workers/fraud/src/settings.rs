@@ -7,6 +7,7 @@ use sightline_runtime::config::{FraudSettings, Secret};
 
 use crate::error::FraudError;
 use crate::project::PayerIp;
+use crate::rates::Rates;
 use crate::rules::Rules;
 
 /// The scorer's saved windows under `data_dir`.
@@ -14,8 +15,11 @@ pub fn snapshot_path(data_dir: &Path) -> PathBuf {
     data_dir.join("fraud").join("scorer.state")
 }
 
+/// The rules file, weighing amounts with the currency table (both from the settings,
+/// or the built-in ones).
 pub fn rules(settings: &FraudSettings) -> Result<Rules, FraudError> {
-    Rules::load_or_default(settings.rules_file.as_deref())
+    let rates = Rates::load_or_default(settings.rates_file.as_deref())?;
+    Rules::load_or_default(settings.rules_file.as_deref(), rates)
 }
 
 /// What detections carry of the payer's IP: the keyed reference the search index

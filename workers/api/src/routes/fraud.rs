@@ -43,7 +43,7 @@ pub struct SuspiciousParams {
     pub user: Option<String>,
     /// An indicator that must be among the detection's.
     #[param(
-        pattern = r"^(high_amount|velocity|impossible_travel|repeated_failures|country_mismatch|ip_change|bot)$"
+        pattern = r"^(velocity|ip_velocity|declines|login_failures|bot|high_amount|card_travel|user_travel|new_place|new_device|new_card|shared_card|country_mismatch|ip_change)$"
     )]
     pub indicator: Option<String>,
     /// RFC 3339, by detection time.

@@ -1,14 +1,17 @@
 //! The scoring core: (state, event) -> detections, with no I/O. Payments are scored;
-//! logins and page actions only teach the state.
+//! logins and page views teach the state (where a customer is, on what device, at
+//! what pace). A payment's evidence is weighed by the rules' typologies.
 
-pub mod checks;
+pub mod evidence;
+mod learn;
 #[cfg(test)]
 mod tests;
 
-use sightline_schemas::{Body, Detection, Event, Security, Transaction, TxStatus, UserBehavior};
+use sightline_schemas::{Body, Detection, Event, Indicator, Transaction, TxStatus, Typology};
 
 use crate::rules::Rules;
-use crate::state::{micros, micros_of, push_window, Horizons, Key, Micros, Place, Session, State};
+use crate::state::{micros, micros_of, Horizons, Key, Micros, State};
+use evidence::Payer;
 
 /// How often, in event time, state past its horizon is dropped.
 const FORGET_EVERY: Micros = 60_000_000;
@@ -17,6 +20,10 @@ pub struct Scorer {
     rules: Rules,
     state: State,
 }
+
+/// Evidence that spans several payments, with the keys it was counted under: the
+/// earlier payments under those keys get it too.
+type Burst = (Indicator, Vec<Key>);
 
 impl Scorer {
     pub fn new(rules: Rules) -> Self {
@@ -65,23 +72,36 @@ impl Scorer {
         self.verdict(event, tx, micros(event.occurred_at)).0
     }
 
-    fn verdict(&self, event: &Event, tx: &Transaction, at: Micros) -> (Detection, Vec<Key>) {
+    fn verdict(&self, event: &Event, tx: &Transaction, at: Micros) -> (Detection, Vec<Burst>) {
         let (rules, state) = (&self.rules, &self.state);
-        let velocity = checks::velocity(rules, state, tx, at);
-        let mut indicators: Vec<_> = [
-            checks::high_amount(rules, state, tx),
-            velocity.as_ref().map(|(i, _)| i.clone()),
-            checks::impossible_travel(rules, state, tx, at),
-            checks::repeated_failures(rules, state, tx, at),
-            checks::country_mismatch(rules, tx),
-            checks::ip_change(rules, state, tx, at),
-            checks::bot(rules, state, tx, at),
+        let payer = Payer::of(rules, state, tx, at);
+        let bursts: Vec<Burst> = [
+            evidence::velocity((evidence::VELOCITY, &rules.velocity), state, tx, at),
+            evidence::velocity((evidence::IP_VELOCITY, &rules.ip_velocity), state, tx, at),
+            evidence::declines(rules, state, tx, at),
         ]
         .into_iter()
         .flatten()
         .collect();
-        indicators.sort_by(|a, b| b.weight.cmp(&a.weight).then(a.name.cmp(&b.name)));
-        let detection = Detection {
+        let indicators: Vec<Indicator> = bursts
+            .iter()
+            .map(|(i, _)| Some(i.clone()))
+            .chain([
+                evidence::login_failures(rules, state, tx, at),
+                evidence::bot(rules, state, tx, at),
+                evidence::high_amount(rules, &payer, tx),
+                evidence::card_travel(rules, &payer, tx, at),
+                evidence::user_travel(rules, &payer, tx, at),
+                evidence::new_place(rules, &payer, tx),
+                evidence::new_device(rules, &payer),
+                evidence::new_card(rules, &payer, tx),
+                evidence::shared_card(rules, &payer),
+                evidence::country_mismatch(rules, tx),
+                evidence::ip_change(rules, &payer, at),
+            ])
+            .flatten()
+            .collect();
+        let mut detection = Detection {
             id: Detection::id_for(&tx.transaction_id, &rules.version),
             revision: 0,
             rules_version: rules.version.clone(),
@@ -96,201 +116,128 @@ impl Scorer {
             country: tx.country.clone(),
             ip: tx.ip,
             ip_ref: None,
-            score: checks::combine(&indicators),
+            score: 0,
             indicators,
+            typologies: Vec::new(),
             occurred_at: event.occurred_at,
             detected_at: event.occurred_at,
         };
-        (
-            detection,
-            velocity.map(|(_, keys)| keys).unwrap_or_default(),
-        )
+        judge(rules, &mut detection);
+        (detection, bursts)
     }
 
     fn on_payment(&mut self, event: &Event, tx: &Transaction, at: Micros) -> Vec<Detection> {
-        let (detection, burst_keys) = self.verdict(event, tx, at);
-        let mut out = self.revise_burst(&detection, &burst_keys);
-        self.learn_payment(tx, at, detection.score < self.rules.suspicious_score);
-        let velocity_span = micros_of(self.rules.velocity.window);
-        let state = &mut self.state;
+        let (detection, bursts) = self.verdict(event, tx, at);
+        let mut out = self.revise_bursts(&detection, &bursts);
+        let trusted = detection.score < self.rules.suspicious_score;
+        // A first payment from abroad billed at home, with no sign of the customer
+        // there, may be the fraudster's: it must not become where the holder lives.
+        let placed = !detection.has(evidence::COUNTRY_MISMATCH)
+            || Payer::of(&self.rules, &self.state, tx, at).at_home_here;
+        self.learn_payment(tx, at, trusted, placed);
         if detection.score >= self.rules.report_score {
             out.insert(0, detection.clone());
         }
+        let state = &mut self.state;
         state
             .recent_order
             .push_back((at, tx.transaction_id.clone()));
         state.recent.insert(tx.transaction_id.clone(), detection);
-        state.trim_recent(velocity_span);
+        state.trim_recent(burst_span(&self.rules));
         out
     }
 
-    /// Adds the burst's velocity indicator to the earlier payments under the keys
-    /// that overflowed, each once, as a new revision of their verdict.
-    fn revise_burst(&mut self, current: &Detection, keys: &[Key]) -> Vec<Detection> {
-        let Some(velocity) = current
-            .indicators
-            .iter()
-            .find(|i| i.name == checks::VELOCITY)
-        else {
-            return Vec::new();
-        };
-        let span = micros_of(self.rules.velocity.window);
+    /// Adds each burst's indicator to the earlier payments under the keys that
+    /// overflowed, each once, as a new revision of their verdict.
+    fn revise_bursts(&mut self, current: &Detection, bursts: &[Burst]) -> Vec<Detection> {
         let at = micros(current.detected_at);
-        let mut ids: Vec<&String> = keys
+        let mut revised: Vec<String> = Vec::new();
+        for (indicator, keys) in bursts {
+            // A weak hint cannot make an earlier verdict: only strong bursts revise.
+            if crate::rules::WEAK_HINTS.contains(&indicator.name.as_str()) {
+                continue;
+            }
+            let span = micros_of(match indicator.name.as_str() {
+                evidence::DECLINES => self.rules.declines.window,
+                evidence::IP_VELOCITY => self.rules.ip_velocity.window,
+                _ => self.rules.velocity.window,
+            });
+            let mut ids: Vec<String> = keys
+                .iter()
+                .filter_map(|k| self.state.payments.get(k))
+                .flatten()
+                .filter(|(t, _)| (t - at).abs() < span)
+                .map(|(_, id)| id.clone())
+                .collect();
+            // A run of declines implicates the declined attempts before it, not a
+            // payment the holder made on the same card before the run began.
+            if indicator.name == evidence::DECLINES {
+                let recent = &self.state.recent;
+                ids.retain(|id| recent.get(id).is_some_and(|d| d.status == TxStatus::Failed));
+            }
+            ids.sort();
+            ids.dedup();
+            for id in ids {
+                let Some(earlier) = self.state.recent.get_mut(id.as_str()) else {
+                    continue;
+                };
+                if earlier.has(&indicator.name) || earlier.transaction_id == current.transaction_id
+                {
+                    continue;
+                }
+                earlier.indicators.push(indicator.clone());
+                judge(&self.rules, earlier);
+                earlier.revision += 1;
+                earlier.detected_at = current.detected_at;
+                if !revised.contains(&id) {
+                    revised.push(id);
+                }
+            }
+        }
+        revised
             .iter()
-            .filter_map(|k| self.state.payments.get(k))
-            .flatten()
-            .filter(|(t, _)| (t - at).abs() < span)
-            .map(|(_, id)| id)
-            .collect();
-        ids.sort();
-        ids.dedup();
-        let mut out = Vec::new();
-        for id in ids {
-            let Some(earlier) = self.state.recent.get_mut(id.as_str()) else {
-                continue;
-            };
-            if earlier.has(checks::VELOCITY) || earlier.transaction_id == current.transaction_id {
-                continue;
-            }
-            earlier.indicators.push(velocity.clone());
-            earlier
-                .indicators
-                .sort_by(|a, b| b.weight.cmp(&a.weight).then(a.name.cmp(&b.name)));
-            earlier.score = checks::combine(&earlier.indicators);
-            earlier.revision += 1;
-            earlier.detected_at = current.detected_at;
-            if earlier.score >= self.rules.report_score {
-                out.push(earlier.clone());
-            }
-        }
-        out
-    }
-
-    fn learn_payment(&mut self, tx: &Transaction, at: Micros, trusted: bool) {
-        let r = &self.rules;
-        let now = self.state.now;
-        let (pay_span, fail_span) = (
-            micros_of(r.velocity.window),
-            micros_of(r.repeated_failures.window),
-        );
-        for key in checks::payment_keys(tx) {
-            let w = self.state.payments.entry(key).or_default();
-            push_window(
-                w,
-                (at, tx.transaction_id.clone()),
-                now,
-                pay_span,
-                |(t, _)| *t,
-            );
-        }
-        if tx.status == TxStatus::Failed {
-            for key in checks::failure_keys(tx) {
-                let w = self.state.failures.entry(key).or_default();
-                push_window(w, at, now, fail_span, |t| *t);
-            }
-        }
-        let user = user_entry(&mut self.state, &tx.user_id);
-        user.last_seen = user.last_seen.max(at);
-        // A suspicious payment teaches nothing about the holder's habits or
-        // whereabouts: the next genuine payment is judged against the genuine past.
-        if !trusted {
-            return;
-        }
-        if let (Some(lat), Some(lon)) = (tx.lat, tx.lon) {
-            user.place = Some(Place { lat, lon, at });
-        }
-        if matches!(tx.status, TxStatus::Completed | TxStatus::Pending) {
-            let amount: f64 = tx.amount.try_into().unwrap_or(0.0);
-            user.amounts
-                .get_or_insert_with(|| crate::state::AmountHistory {
-                    currency: tx.currency.clone(),
-                    count: 0,
-                    mean: 0.0,
-                })
-                .add(&tx.currency, amount);
-        }
-    }
-
-    fn on_security(&mut self, s: &Security, at: Micros) {
-        let Some(user) = &s.user_id else {
-            return;
-        };
-        let failed = s.action.contains("fail");
-        let now = self.state.now;
-        if failed {
-            let span = micros_of(self.rules.repeated_failures.window);
-            let w = self
-                .state
-                .failures
-                .entry(Key::User(user.clone()))
-                .or_default();
-            push_window(w, at, now, span, |t| *t);
-        }
-        let u = user_entry(&mut self.state, user);
-        u.last_seen = u.last_seen.max(at);
-    }
-
-    fn on_behavior(&mut self, b: &UserBehavior, at: Micros) {
-        let r = &self.rules.bot;
-        let now = self.state.now;
-        // Look up before inserting: most actions belong to a known session, and an
-        // entry() call would allocate its key every time.
-        if !self.state.sessions.contains_key(&b.session_id) {
-            let session = Session {
-                user: b.user_id.clone(),
-                ip: b.ip,
-                actions: Default::default(),
-                last_seen: at,
-            };
-            self.state.sessions.insert(b.session_id.clone(), session);
-        }
-        let Some(session) = self.state.sessions.get_mut(&b.session_id) else {
-            return;
-        };
-        session.last_seen = session.last_seen.max(at);
-        let switched = matches!((session.ip, b.ip), (Some(old), Some(new)) if old != new);
-        if b.ip.is_some() {
-            session.ip = b.ip;
-        }
-        push_window(&mut session.actions, at, now, micros_of(r.window), |t| *t);
-        while session.actions.len() > r.max_actions + 1 {
-            session.actions.pop_front();
-        }
-        let bot = session.actions.len() > r.max_actions;
-        let mark = session
-            .ip
-            .map_or_else(|| Key::User(session.user.clone()), Key::Ip);
-        if bot {
-            let until = at + micros_of(r.remember);
-            let entry = self.state.bot_marks.entry(mark).or_insert(until);
-            *entry = (*entry).max(until);
-        }
-        let user = user_entry(&mut self.state, &b.user_id);
-        user.last_seen = user.last_seen.max(at);
-        if switched {
-            user.ip_changed_at = Some(at);
-        }
+            .filter_map(|id| self.state.recent.get(id))
+            .filter(|d| d.score >= self.rules.report_score)
+            .cloned()
+            .collect()
     }
 
     fn horizons(&self) -> Horizons {
         let r = &self.rules;
         Horizons {
-            payments: micros_of(r.velocity.window),
-            failures: micros_of(r.repeated_failures.window),
-            sessions: micros_of(r.bot.window.max(r.ip_change.window)),
+            payments: burst_span(r),
+            declines: micros_of(r.declines.window),
+            logins: micros_of(r.login_failures.window),
+            actions: micros_of(r.bot.window),
+            presence: micros_of(r.presence_window),
+            sessions: micros_of(r.ip_change.window),
             users: micros_of(r.forget_after),
         }
     }
 }
 
-/// The user's state, created on first sight without allocating a key for known users.
-fn user_entry<'a>(state: &'a mut State, user: &str) -> &'a mut crate::state::UserState {
-    if !state.users.contains_key(user) {
-        state.users.insert(user.to_owned(), Default::default());
-    }
-    state
-        .users
-        .get_mut(user)
-        .expect("the user was just inserted")
+/// How long payments stay where a burst found later can revise them.
+fn burst_span(rules: &Rules) -> Micros {
+    let r = rules;
+    micros_of(
+        r.velocity
+            .window
+            .max(r.ip_velocity.window)
+            .max(r.declines.window),
+    )
+}
+
+/// Orders the evidence, matches the typologies and scores the detection by the
+/// strongest: evidence outside every typology adds nothing.
+pub fn judge(rules: &Rules, detection: &mut Detection) {
+    let indicators = &mut detection.indicators;
+    indicators.sort_by(|a, b| b.weight.cmp(&a.weight).then(a.name.cmp(&b.name)));
+    let mut typologies: Vec<Typology> = rules
+        .typologies
+        .iter()
+        .filter_map(|t| t.matched(indicators))
+        .collect();
+    typologies.sort_by(|a, b| b.score.cmp(&a.score).then(a.name.cmp(&b.name)));
+    detection.score = typologies.first().map_or(0, |t| t.score);
+    detection.typologies = typologies;
 }

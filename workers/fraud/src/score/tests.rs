@@ -1,10 +1,12 @@
 // Amounts are written in cents with the cents apart (`3_500_00` is 3,500.00).
 #![allow(clippy::inconsistent_digit_grouping)]
 
+mod typologies;
+
 use std::net::IpAddr;
 
 use sightline_generator::{label, Generator, Pattern, DEFAULT_POPULATION};
-use sightline_schemas::{Decimal, Kind, OffsetDateTime};
+use sightline_schemas::{Decimal, Kind, OffsetDateTime, Security, TxStatus, UserBehavior};
 use time::macros::datetime;
 use time::Duration;
 
@@ -12,6 +14,7 @@ use super::*;
 use crate::state::State;
 
 const T0: OffsetDateTime = datetime!(2026-03-01 12:00 UTC);
+const PHONE: &str = "Mozilla/5.0 (iPhone) Mobile/15E148";
 
 fn home_ip() -> IpAddr {
     "85.214.1.2".parse().unwrap()
@@ -48,61 +51,60 @@ fn edit(mut event: Event, f: impl FnOnce(&mut Transaction)) -> Event {
     event
 }
 
-fn action(user: &str, session: &str, ip: IpAddr, millis: i64) -> Event {
+/// Paying from Lagos, billed to Germany.
+fn from_lagos(tx: &mut Transaction) {
+    (tx.lat, tx.lon, tx.country) = (Some(6.52), Some(3.38), Some("NG".into()));
+    tx.ip = Some(lagos_ip());
+}
+
+fn lagos_ip() -> IpAddr {
+    "197.210.4.4".parse().unwrap()
+}
+
+fn view(user: &str, session: &str, ip: IpAddr, agent: &str, millis: i64) -> Event {
     let body = Body::UserBehavior(UserBehavior {
         user_id: user.into(),
         session_id: session.into(),
         action: "view".into(),
         page: "/products/1".into(),
         ip: Some(ip),
-        user_agent: None,
+        user_agent: Some(agent.into()),
         product_id: None,
     });
     Event::at(T0 + Duration::milliseconds(millis), "catalog", body)
 }
 
-fn login_failure(user: &str, secs: i64) -> Event {
+fn login(user: &str, ok: bool, ip: IpAddr, agent: &str, secs: i64) -> Event {
+    let action = if ok { "login_success" } else { "login_failure" };
     at(
         secs,
         Body::Security(Security {
-            action: "login_failure".into(),
+            action: action.into(),
             user_id: Some(user.into()),
-            ip: Some(home_ip()),
-            country: Some("DE".into()),
-            reason: Some("wrong_password".into()),
+            ip: Some(ip),
+            country: Some(if ip == home_ip() { "DE" } else { "NG" }.into()),
+            reason: None,
             session_id: None,
-            user_agent: None,
+            user_agent: Some(agent.into()),
         }),
     )
 }
 
-/// A user with a few ordinary payments a day apart behind them.
+/// A customer with a few ordinary payments a day apart, each after a page view
+/// on their phone at home.
 fn with_history(scorer: &mut Scorer, user: &str) {
     for i in 0..4 {
-        let out = scorer.observe(&payment(
-            900 + i,
+        let secs = -86_400 * (5 - i64::from(i));
+        scorer.observe(&view(
             user,
-            5_000 + i64::from(i) * 100,
-            -86_400 * (5 - i64::from(i)),
+            &format!("s{i}"),
+            home_ip(),
+            PHONE,
+            secs * 1000 - 60_000,
         ));
+        let out = scorer.observe(&payment(900 + i, user, 50_00 + i64::from(i) * 100, secs));
         assert!(out.is_empty(), "ordinary history scored: {out:?}");
     }
-}
-
-fn fired(detections: &[Detection], indicator: &str) -> bool {
-    detections.iter().any(|d| d.has(indicator))
-}
-
-#[test]
-fn ordinary_payments_score_zero() {
-    let mut s = Scorer::new(Rules::default());
-    with_history(&mut s, "u1");
-    let d = s.assess(
-        &payment(1, "u1", 4_990, 0),
-        &tx_of(&payment(1, "u1", 4_990, 0)),
-    );
-    assert_eq!(d.score, 0, "{d:?}");
-    assert!(s.observe(&payment(1, "u1", 4_990, 0)).is_empty());
 }
 
 fn tx_of(event: &Event) -> Transaction {
@@ -112,37 +114,55 @@ fn tx_of(event: &Event) -> Transaction {
     }
 }
 
-#[test]
-fn high_amount_fires_on_the_currency_ceiling_and_on_the_users_own_history() {
-    let mut s = Scorer::new(Rules::default());
-    let out = s.observe(&payment(1, "new", 3_500_00, 0));
-    assert!(fired(&out, checks::HIGH_AMOUNT), "{out:?}");
-    assert!(out[0].score >= 50);
+fn suspicious(s: &Scorer, out: &[Detection]) -> bool {
+    out.iter().any(|d| d.score >= s.rules().suspicious_score)
+}
 
+fn typology(out: &[Detection]) -> Option<&str> {
+    out.first()?.typologies.first().map(|t| t.name.as_str())
+}
+
+#[test]
+fn ordinary_payments_score_zero() {
+    let mut s = Scorer::new(Rules::default());
     with_history(&mut s, "u1");
-    let out = s.observe(&payment(2, "u1", 900_00, 10));
-    assert!(
-        fired(&out, checks::HIGH_AMOUNT),
-        "18x the user's average: {out:?}"
-    );
+    let probe = payment(1, "u1", 49_90, 0);
+    let d = s.assess(&probe, &tx_of(&probe));
+    assert_eq!((d.score, d.indicators.len()), (0, 0), "{d:?}");
+    assert!(s.observe(&probe).is_empty());
+}
+
+#[test]
+fn amounts_are_judged_on_one_scale_against_the_customers_own_spending() {
+    let mut s = Scorer::new(Rules::default());
+    // 3,000 INR is a few tens of euros: nothing, where a fixed ceiling of 3,000 flagged it.
+    let inr = edit(payment(1, "in", 3_000_00, 0), |tx| {
+        tx.currency = "INR".into()
+    });
+    assert!(s.observe(&inr).is_empty());
+    // A new customer's 3,500 EUR is reported for a look, and is not called suspicious.
+    let out = s.observe(&payment(1, "new", 3_500_00, 0));
+    assert!(out[0].has(evidence::HIGH_AMOUNT), "{out:?}");
+    assert!(!suspicious(&s, &out), "one large first payment: {out:?}");
+    // Twenty times a customer's usual spending is.
+    with_history(&mut s, "u1");
+    let out = s.observe(&payment(2, "u1", 1_100_00, 10));
+    assert!(suspicious(&s, &out), "{out:?}");
+    assert_eq!(typology(&out), Some("unusual_amount"));
     assert!(out[0].indicators[0]
         .reason
-        .contains("times this user's average"));
-
-    // The same amount is ordinary for someone who always spends that much.
+        .contains("times this customer's usual"));
+    // The same amount from someone who always spends that much is ordinary.
     let mut s = Scorer::new(Rules::default());
     for i in 0..4 {
-        s.observe(&payment(i, "rich", 850_00, -86_400 * (5 - i64::from(i))));
+        s.observe(&payment(i, "rich", 4_850_00, -86_400 * (5 - i64::from(i))));
     }
-    assert!(s.observe(&payment(9, "rich", 900_00, 0)).is_empty());
-
-    let jpy = edit(payment(3, "jp", 60_000_00, 0), |tx| {
+    assert!(s.observe(&payment(9, "rich", 5_200_00, 0)).is_empty());
+    // Their usual amount paid in yen (5,000 EUR at about 170 JPY) is ordinary too.
+    let yen = edit(payment(10, "rich", 850_000_00, 60), |tx| {
         tx.currency = "JPY".into()
     });
-    assert!(
-        s.observe(&jpy).is_empty(),
-        "60,000 JPY is under the JPY ceiling"
-    );
+    assert!(s.observe(&yen).is_empty());
 }
 
 #[test]
@@ -159,17 +179,15 @@ fn velocity_flags_the_whole_burst_once_it_overflows() {
     assert_eq!(flagged.len(), 6, "{published:#?}");
     assert!(published
         .iter()
-        .all(|d| d.has(checks::VELOCITY) && d.score >= 50));
+        .all(|d| d.has(evidence::VELOCITY) && d.score >= 50));
+    assert!(published
+        .iter()
+        .all(|d| d.typologies[0].name == "payment_burst"));
     let revised: Vec<_> = published.iter().filter(|d| d.revision == 1).collect();
     assert_eq!(revised.len(), 3);
     assert!(revised
         .iter()
         .all(|d| d.detected_at == T0 + Duration::seconds(30)));
-    assert!(
-        !published[0].indicators[0].reason.contains("fp_"),
-        "no fingerprint in reasons"
-    );
-
     // Spread over an hour the same six payments are ordinary.
     let mut s = Scorer::new(Rules::default());
     for i in 0..6 {
@@ -180,101 +198,60 @@ fn velocity_flags_the_whole_burst_once_it_overflows() {
 }
 
 #[test]
-fn impossible_travel_compares_with_the_last_trusted_place() {
+fn one_address_shared_by_many_customers_is_a_hint_not_a_burst() {
     let mut s = Scorer::new(Rules::default());
-    with_history(&mut s, "u1");
-    s.observe(&payment(1, "u1", 50_00, 0));
-    // Lagos twenty minutes after Berlin, billed to Germany.
-    let far = edit(payment(2, "u1", 50_00, 1_200), |tx| {
-        (tx.lat, tx.lon, tx.country) = (Some(6.52), Some(3.38), Some("NG".into()));
-    });
-    let out = s.observe(&far);
-    assert!(fired(&out, checks::IMPOSSIBLE_TRAVEL), "{out:?}");
-    assert!(fired(&out, checks::COUNTRY_MISMATCH));
-    assert!(
-        out[0].score >= 70,
-        "two indicators together: {}",
-        out[0].score
-    );
-    // The holder pays at home an hour later: Lagos was never trusted, so Berlin is
-    // still where they were, and nothing fires.
-    assert!(s.observe(&payment(3, "u1", 50_00, 4_800)).is_empty());
-    // Berlin to Munich by train is fine.
-    let munich = edit(payment(4, "u1", 50_00, 20_000), |tx| {
-        (tx.lat, tx.lon) = (Some(48.14), Some(11.58))
-    });
-    assert!(s.observe(&munich).is_empty());
+    let mut out = Vec::new();
+    for i in 0..8 {
+        out.extend(s.observe(&payment(
+            i,
+            &format!("colleague-{i}"),
+            12_00,
+            i64::from(i) * 10,
+        )));
+    }
+    assert!(out.is_empty(), "an office at lunch: {out:?}");
+    let ninth = payment(9, "colleague-9", 12_00, 90);
+    let d = s.assess(&ninth, &tx_of(&ninth));
+    assert!(d.has(evidence::IP_VELOCITY) && d.score == 0, "{d:?}");
 }
 
 #[test]
-fn repeated_failures_count_logins_and_payments() {
+fn a_run_of_declines_is_card_testing_and_takes_the_declined_attempts_before_it() {
     let mut s = Scorer::new(Rules::default());
-    for i in 0..3 {
-        assert!(s.observe(&login_failure("u1", i * 5)).is_empty());
+    let declined = |n: u32, secs: i64| {
+        edit(payment(n, &format!("tester-{n}"), 1_00, secs), |tx| {
+            tx.status = TxStatus::Failed;
+            tx.card_fingerprint = Some("fp_stolen".into());
+        })
+    };
+    let mut out = Vec::new();
+    for n in 0..4 {
+        out.extend(s.observe(&declined(n, i64::from(n) * 30)));
     }
-    let failed = edit(payment(1, "u1", 40_00, 30), |tx| {
+    let flagged: std::collections::BTreeSet<_> = out
+        .iter()
+        .filter(|d| d.score >= 50)
+        .map(|d| d.transaction_id.clone())
+        .collect();
+    assert_eq!(flagged.len(), 4, "{out:#?}");
+    assert!(out.iter().all(|d| d.typologies[0].name == "card_testing"));
+    // A payment that passes on the tested card is flagged too.
+    let passed = edit(payment(9, "tester-9", 1_00, 150), |tx| {
+        tx.card_fingerprint = Some("fp_stolen".into())
+    });
+    let out = s.observe(&passed);
+    assert!(suspicious(&s, &out), "{out:?}");
+    // One decline then a success with another card is a customer, not a test.
+    let mut s = Scorer::new(Rules::default());
+    let first = edit(payment(1, "u3", 80_00, 0), |tx| {
         tx.status = TxStatus::Failed
     });
-    let out = s.observe(&failed);
-    assert!(fired(&out, checks::REPEATED_FAILURES), "{out:?}");
-    assert!(out[0].indicators[0].reason.starts_with("4 failed"));
-    // Two failures an hour apart are bad luck, not an attack.
-    let mut s = Scorer::new(Rules::default());
-    s.observe(&login_failure("u2", 0));
-    let failed = edit(payment(1, "u2", 40_00, 3_600), |tx| {
-        tx.status = TxStatus::Failed
+    assert!(s.observe(&first).is_empty());
+    let second = edit(payment(2, "u3", 80_00, 90), |tx| {
+        tx.card_fingerprint = Some("fp_u3_other".into())
     });
-    assert!(s.observe(&failed).is_empty());
-}
-
-#[test]
-fn country_mismatch_fires_alone_strongly_enough() {
-    let mut s = Scorer::new(Rules::default());
-    let abroad = edit(payment(1, "u1", 40_00, 0), |tx| {
-        tx.country = Some("RU".into())
-    });
-    let out = s.observe(&abroad);
-    assert!(fired(&out, checks::COUNTRY_MISMATCH), "{out:?}");
-    assert!(out[0].score >= s.rules().suspicious_score);
-}
-
-#[test]
-fn a_session_that_switches_ip_marks_its_user() {
-    let mut s = Scorer::new(Rules::default());
-    s.observe(&action("u1", "s1", home_ip(), 0));
-    s.observe(&action("u1", "s1", "197.210.4.4".parse().unwrap(), 60_000));
-    let out = s.observe(&payment(1, "u1", 40_00, 120));
-    assert!(fired(&out, checks::IP_CHANGE), "{out:?}");
-    assert!(
-        out[0].score < s.rules().suspicious_score,
-        "a hint, not a verdict"
-    );
-    // Forty minutes later the mark has lapsed.
-    assert!(s.observe(&payment(2, "u1", 40_00, 2_400)).is_empty());
-}
-
-#[test]
-fn bot_sessions_flag_payments_from_their_ip_only() {
-    let mut s = Scorer::new(Rules::default());
-    let bot_ip: IpAddr = "95.165.7.7".parse().unwrap();
-    for i in 0..20 {
-        s.observe(&action("u1", "s-bot", bot_ip, i * 150));
-    }
-    let from_bot = edit(payment(1, "u1", 40_00, 10), |tx| tx.ip = Some(bot_ip));
-    let out = s.observe(&from_bot);
-    assert!(fired(&out, checks::BOT), "{out:?}");
-    assert!(out[0].score >= s.rules().suspicious_score);
-    // The holder's own payment from home is not the bot's.
-    assert!(s.observe(&payment(2, "u1", 40_00, 20)).is_empty());
-    // A human browsing one page every few seconds is not a bot.
-    let mut s = Scorer::new(Rules::default());
-    for i in 0..40 {
-        s.observe(&action("u2", "s2", bot_ip, i * 4_000));
-    }
-    let out = s.observe(&edit(payment(1, "u2", 40_00, 200), |tx| {
-        tx.ip = Some(bot_ip)
-    }));
-    assert!(out.is_empty(), "{out:?}");
+    let out = s.observe(&second);
+    assert!(!suspicious(&s, &out), "{out:?}");
 }
 
 #[test]
@@ -286,7 +263,7 @@ fn assess_changes_nothing() {
     let probe = payment(7, "u1", 40_00, 5);
     let before = s.state().snapshot().unwrap();
     let verdict = s.assess(&probe, &tx_of(&probe));
-    assert!(verdict.has(checks::VELOCITY));
+    assert!(verdict.has(evidence::VELOCITY));
     assert_eq!(s.state().snapshot().unwrap(), before);
 }
 
@@ -320,10 +297,11 @@ fn a_restored_snapshot_scores_exactly_like_the_original() {
     assert_eq!(got, expected);
 }
 
-/// Labeled generator traffic: each rule catches its pattern and honest payments
-/// are left alone. The benchmark measures the same thing at scale.
+/// Labeled generator traffic: the patterns the issue does not rule out as weak
+/// hints alone are caught, honest payments are left alone, and no reason repeats
+/// a card fingerprint. The benchmark measures the same at scale.
 #[test]
-fn on_generated_traffic_each_pattern_is_caught_and_honest_payments_pass() {
+fn on_generated_traffic_the_patterns_are_caught_and_honest_payments_pass() {
     let rules = Rules::default();
     let suspicious = rules.suspicious_score;
     let mut s = Scorer::new(rules);
@@ -337,12 +315,11 @@ fn on_generated_traffic_each_pattern_is_caught_and_honest_payments_pass() {
             verdicts.insert(d.transaction_id.clone(), d);
         }
     }
-    let mut honest = (0usize, 0usize);
-    for pattern in Pattern::ALL {
-        let (mut caught, mut total) = (0, 0);
+    let caught = |want: Option<Pattern>| {
+        let (mut caught, mut total) = (0usize, 0usize);
         for e in events
             .iter()
-            .filter(|e| e.kind() == Kind::Transaction && label(e) == Some(pattern))
+            .filter(|e| e.kind() == Kind::Transaction && label(e) == want)
         {
             total += 1;
             let tx = tx_of(e);
@@ -350,26 +327,32 @@ fn on_generated_traffic_each_pattern_is_caught_and_honest_payments_pass() {
                 .get(&tx.transaction_id)
                 .is_some_and(|d| d.score >= suspicious) as usize;
         }
+        (caught, total)
+    };
+    for pattern in [
+        Pattern::Velocity,
+        Pattern::ImpossibleTravel,
+        Pattern::RepeatedFailures,
+        Pattern::Bot,
+    ] {
+        let (caught, total) = caught(Some(pattern));
         assert!(total > 0, "{pattern:?} occurred");
         assert!(
-            caught as f64 >= 0.8 * total as f64,
+            caught as f64 >= 0.9 * total as f64,
             "{pattern:?}: {caught} of {total}"
         );
     }
-    for e in events
-        .iter()
-        .filter(|e| e.kind() == Kind::Transaction && label(e).is_none())
-    {
-        honest.0 += 1;
-        let tx = tx_of(e);
-        honest.1 += verdicts
-            .get(&tx.transaction_id)
-            .is_some_and(|d| d.score >= suspicious) as usize;
-    }
+    let (flagged, honest) = caught(None);
     assert!(
-        (honest.1 as f64) < 0.01 * honest.0 as f64,
-        "{} of {} honest payments flagged",
-        honest.1,
-        honest.0
+        (flagged as f64) < 0.005 * honest as f64,
+        "{flagged} of {honest} honest payments flagged"
     );
+    for d in verdicts.values() {
+        let reasons = d
+            .indicators
+            .iter()
+            .map(|i| &i.reason)
+            .chain(d.typologies.iter().map(|t| &t.reason));
+        assert!(reasons.into_iter().all(|r| !r.contains("fp_")), "{d:?}");
+    }
 }

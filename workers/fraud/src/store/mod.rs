@@ -44,10 +44,10 @@ impl DetectionQuery {
             return Err(FraudError::Invalid("min_score must be 0-100".into()));
         }
         if let Some(name) = &self.indicator {
-            if !crate::score::checks::ALL.contains(&name.as_str()) {
+            if !crate::score::evidence::ALL.contains(&name.as_str()) {
                 return Err(FraudError::Invalid(format!(
                     "indicator must be one of {}",
-                    crate::score::checks::ALL.join(", ")
+                    crate::score::evidence::ALL.join(", ")
                 )));
             }
         }

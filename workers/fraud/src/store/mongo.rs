@@ -15,7 +15,7 @@ use super::{
     StatsQuery, Written,
 };
 use crate::error::FraudError;
-use crate::score::checks;
+use crate::score::evidence;
 
 const DUPLICATE_KEY: i32 = 11000;
 
@@ -200,7 +200,7 @@ impl DetectionStore for MongoStore {
                 stats.suspicious += n;
             }
         }
-        for name in checks::ALL {
+        for name in evidence::ALL {
             let mut filter = range.clone();
             filter.insert("indicator_names", name);
             let n = self

@@ -20,6 +20,9 @@ pub enum FraudBackend {
 pub struct FraudSettings {
     /// The rules file; unset means the built-in `config/fraud-rules.toml`.
     pub rules_file: Option<PathBuf>,
+    /// The currency table amounts are weighed with; unset means the built-in
+    /// `config/currency-rates.toml`.
+    pub rates_file: Option<PathBuf>,
     pub backend: FraudBackend,
     /// How often the scorer saves its windows (a restart replays LOGS from the
     /// last save, so a burst that spans the restart is still seen whole).
@@ -49,6 +52,7 @@ impl Default for FraudSettings {
     fn default() -> Self {
         Self {
             rules_file: None,
+            rates_file: None,
             backend: FraudBackend::Sqlite,
             snapshot_every: Duration::from_secs(5),
             batch_size: 5000,
