@@ -79,6 +79,10 @@ pub struct Detection {
     /// before typologies existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub typologies: Vec<Typology>,
+    /// An analyst's verdict on the transaction, attached by the detections store
+    /// when it answers (the scorer never sets it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<crate::Verdict>,
     /// When the transaction happened.
     #[serde(with = "time::serde::rfc3339")]
     #[schemars(with = "String")]
@@ -158,6 +162,7 @@ mod tests {
                 score: 70,
                 reason: "many payments at once (velocity)".into(),
             }],
+            verdict: None,
             occurred_at: at,
             detected_at: at,
         }

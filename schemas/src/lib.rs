@@ -13,6 +13,7 @@ pub mod mask;
 mod payload;
 pub mod subject;
 mod validate;
+mod verdict;
 
 pub use codec::{decode, encode, Encoding};
 pub use currency::iso4217_codes;
@@ -21,6 +22,7 @@ pub use envelope::{Body, Event, Kind, Tags, SCHEMA_VERSION};
 pub use error::{EventError, EventErrorKind, FieldError};
 pub use payload::{ErrorEvent, Performance, Security, Transaction, TxStatus, UserBehavior};
 pub use validate::{looks_like_card_number, Validate};
+pub use verdict::{Verdict, VerdictKind, MAX_NOTE};
 
 /// Re-exported so producers need not depend on these crates directly.
 pub use rust_decimal::Decimal;

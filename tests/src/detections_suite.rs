@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use sightline_fraud::store::{DetectionQuery, DetectionStore, StatsQuery, Written};
-use sightline_schemas::{Decimal, Detection, Indicator, OffsetDateTime, TxStatus, Uuid};
+use sightline_schemas::{
+    Decimal, Detection, Indicator, OffsetDateTime, TxStatus, Typology, Uuid, Verdict, VerdictKind,
+};
 use time::macros::datetime;
 use time::Duration;
 
@@ -52,6 +54,7 @@ pub fn detection(i: u32) -> Detection {
         score: ((i * 7) % 101) as u8,
         indicators,
         typologies: Vec::new(),
+        verdict: None,
         occurred_at: at,
         detected_at: at,
     }
@@ -96,7 +99,7 @@ pub async fn prepare<S: DetectionStore>(store: &S) {
 macro_rules! detections_suite {
     ($open:path $(, $skip:ident)?) => {
         $crate::suite_cases!(detections_suite, $open, [$($skip)?],
-            idempotent_and_revision_guarded, listing, stats, bad_queries);
+            idempotent_and_revision_guarded, listing, stats, bad_queries, analyst_verdicts);
     };
 }
 
@@ -283,6 +286,100 @@ pub async fn bad_queries<S: DetectionStore>(store: &S) {
         ..Default::default()
     };
     assert!(store.list(&inverted).await.unwrap().is_empty());
+}
+
+fn verdict_on(i: u32, verdict: VerdictKind, minutes: i64) -> Verdict {
+    let d = detection(i);
+    Verdict {
+        transaction_id: d.transaction_id,
+        detection_id: d.id,
+        service: d.service,
+        verdict,
+        analyst: Some("ana".into()),
+        note: None,
+        decided_at: T0 + Duration::hours(2) + Duration::minutes(minutes),
+    }
+}
+
+/// Verdicts belong to the transaction: read back with its detection, the latest
+/// decision kept whatever the order they arrive in, kept across a new revision,
+/// and counted into the precision of the detection's typologies and indicators.
+pub async fn analyst_verdicts<S: DetectionStore>(store: &S) {
+    use VerdictKind::{Confirmed, FalsePositive};
+    let first = verdict_on(4, FalsePositive, 0);
+    let later = verdict_on(4, Confirmed, 5);
+    assert_eq!(
+        store
+            .record_verdicts(std::slice::from_ref(&first))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .record_verdicts(std::slice::from_ref(&later))
+            .await
+            .unwrap(),
+        1
+    );
+    // Redelivered, or the older one arriving late: nothing changes.
+    assert_eq!(
+        store
+            .record_verdicts(&[later.clone(), first])
+            .await
+            .unwrap(),
+        0
+    );
+    let got = store.get(&detection(4).id).await.unwrap().expect("stored");
+    assert_eq!(got.verdict.as_ref(), Some(&later));
+    assert_eq!(
+        store.get(&detection(5).id).await.unwrap().unwrap().verdict,
+        None
+    );
+    // A new revision of the detection keeps its transaction's verdict.
+    let mut revised = detection(4);
+    revised.revision = 1;
+    revised.typologies = vec![Typology {
+        name: "payment_burst".into(),
+        score: 70,
+        reason: "a burst".into(),
+    }];
+    store.upsert(&[revised]).await.unwrap();
+    let query = DetectionQuery {
+        user: Some("u0".into()),
+        limit: 50,
+        ..Default::default()
+    };
+    let listed = store.list(&query).await.unwrap();
+    let four = listed
+        .iter()
+        .find(|d| d.transaction_id == "tx-004")
+        .expect("listed");
+    assert_eq!((four.revision, four.verdict.as_ref()), (1, Some(&later)));
+    assert!(listed
+        .iter()
+        .filter(|d| d.transaction_id != "tx-004")
+        .all(|d| d.verdict.is_none()));
+    // Two more: tx-006 (velocity, bot) confirmed, tx-010 (velocity, high_amount) not.
+    let more = [
+        verdict_on(6, Confirmed, 0),
+        verdict_on(10, FalsePositive, 0),
+    ];
+    store.record_verdicts(&more).await.unwrap();
+    let stats = store.stats(&StatsQuery::default()).await.unwrap().verdicts;
+    assert_eq!((stats.all.confirmed, stats.all.false_positive), (2, 1));
+    let velocity = &stats.by_indicator["velocity"];
+    assert_eq!((velocity.confirmed, velocity.false_positive), (2, 1));
+    assert_eq!(stats.by_indicator["bot"].precision, Some(1.0));
+    assert_eq!(stats.by_indicator["high_amount"].precision, Some(0.0));
+    assert_eq!(stats.by_typology["payment_burst"].precision, Some(1.0));
+    // The period is the detections': verdicts on detections outside it are not counted.
+    let before = StatsQuery {
+        until: Some(T0 + Duration::minutes(5)),
+        ..Default::default()
+    };
+    let early = store.stats(&before).await.unwrap().verdicts;
+    assert_eq!((early.all.confirmed, early.all.false_positive), (1, 0));
 }
 
 /// Overwrites one stored detection with a wrong score under a higher revision, as a

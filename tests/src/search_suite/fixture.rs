@@ -213,6 +213,7 @@ pub fn detections() -> Vec<Sequenced> {
                 reason: format!("{indicator} seen"),
             }],
             typologies: Vec::new(),
+            verdict: None,
             occurred_at: T0 + Duration::seconds(100 + i64::from(n)),
             detected_at: T0 + Duration::seconds(100 + i64::from(n)),
         };

@@ -359,6 +359,7 @@ fn detection(user: &str, score: u8, at: OffsetDateTime) -> sightline_schemas::De
         score,
         indicators: Vec::new(),
         typologies: Vec::new(),
+        verdict: None,
         occurred_at: at,
         detected_at: at,
     }

@@ -222,6 +222,7 @@ fn detection(tx: &str, revision: u32, indicators: &[&str]) -> Detection {
             })
             .collect(),
         typologies: Vec::new(),
+        verdict: None,
         occurred_at: at,
         detected_at: at,
     }

@@ -28,5 +28,6 @@ mod search_tantivy;
 mod shared_worker;
 mod up;
 mod up_crash;
+mod verdicts;
 mod versions;
 mod worker;

@@ -11,7 +11,7 @@ use sightline_fraud::store::configured::{self as detections, ConfiguredDetection
 use sightline_fraud::store::{DetectionQuery, DetectionStats, DetectionStore, StatsQuery};
 use sightline_runtime::config::{FraudSettings, SearchSettings};
 use sightline_runtime::consumer::Source;
-use sightline_schemas::Detection;
+use sightline_schemas::{Detection, Uuid};
 use sightline_search::query::{AggRequest, AggResult, SearchRequest, SearchResponse};
 use sightline_search::store::configured::{self as index, ConfiguredIndex};
 use sightline_search::store::SearchStore;
@@ -97,6 +97,10 @@ impl Detections {
                     .map_err(|e| ApiError::unavailable(format!("detections store: {e}")))
             })
         })
+    }
+
+    pub async fn detection(&self, id: &Uuid) -> Result<Option<Detection>, ApiError> {
+        Ok(self.get().await?.get(id).await?)
     }
 
     pub async fn list(&self, query: &DetectionQuery) -> Result<Vec<Detection>, ApiError> {

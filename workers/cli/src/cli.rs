@@ -343,13 +343,27 @@ pub enum FraudAction {
         #[arg(long)]
         json: bool,
     },
-    /// Counts by indicator, the score histogram and the amount at risk.
+    /// Counts by indicator, the score histogram, the amount at risk, and the
+    /// precision analysts' verdicts give each typology and indicator.
     Stats {
         /// RFC 3339, inclusive.
         #[arg(long)]
         since: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Records an analyst's verdict on a detection: published to FRAUD, kept with
+    /// the transaction across revisions, rules versions and rebuilds.
+    Verdict {
+        /// The detection's id (as `fraud list` shows it).
+        id: sightline_schemas::Uuid,
+        /// `confirmed` (it was fraud) or `false-positive` (it was the customer).
+        verdict: String,
+        /// Who decides.
+        #[arg(long)]
+        analyst: String,
+        #[arg(long)]
+        note: Option<String>,
     },
 }
 

@@ -288,6 +288,7 @@ fn detection(tx: &str, revision: u32, indicators: &[&str]) -> Detection {
             })
             .collect(),
         typologies: Vec::new(),
+        verdict: None,
         occurred_at: T0,
         detected_at: T0,
     }

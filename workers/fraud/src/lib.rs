@@ -9,6 +9,7 @@ pub mod score;
 pub mod settings;
 pub mod state;
 pub mod store;
+pub mod verdict;
 
 pub use error::FraudError;
 pub use rates::Rates;

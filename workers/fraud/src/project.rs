@@ -7,13 +7,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use sightline_runtime::consumer::{Outcome, Position, Projection, Record, Source, WorkerSpec};
+use sightline_runtime::consumer::{
+    Decode, Outcome, Position, Projection, Record, Source, WorkerSpec,
+};
 use sightline_runtime::pii::PiiHasher;
 use sightline_runtime::publisher::{Prepared, Publisher};
 use sightline_runtime::topology::LOGS;
 use sightline_runtime::versions::Versioned;
 use sightline_runtime::Error;
-use sightline_schemas::{subject, Detection, Encoding, Event};
+use sightline_schemas::{subject, Detection, Encoding, Event, Verdict};
 
 use crate::error::FraudError;
 use crate::rules::Rules;
@@ -36,9 +38,43 @@ pub fn scorer_spec(consumer: &str) -> WorkerSpec {
     }
 }
 
-/// The detections store's consumer.
+/// The detections store's consumer: detections, and analysts' verdicts on them.
 pub fn store_spec(consumer: &str) -> WorkerSpec {
-    Source::Fraud.spec(consumer)
+    let mut spec = Source::Fraud.spec(consumer);
+    spec.filter_subjects
+        .push(format!("{}.verdict.>", subject::FRAUD_PREFIX));
+    spec
+}
+
+/// What the detections store reads from FRAUD. Nearly every record is a
+/// detection: boxing it would cost an allocation per message for nothing.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum FraudRecord {
+    Detection(Detection),
+    Verdict(Verdict),
+}
+
+impl Decode for FraudRecord {
+    fn decode(
+        subject: &str,
+        headers: Option<&async_nats::HeaderMap>,
+        payload: &[u8],
+    ) -> Result<Self, sightline_schemas::EventError> {
+        let encoding = sightline_runtime::consumer::encoding(headers)?;
+        let verdicts = format!("{}.verdict.", subject::FRAUD_PREFIX);
+        Ok(match subject.starts_with(&verdicts) {
+            true => FraudRecord::Verdict(Verdict::decode(payload, encoding)?),
+            false => FraudRecord::Detection(Detection::decode(payload, encoding)?),
+        })
+    }
+
+    fn occurred_at(&self) -> Option<sightline_schemas::OffsetDateTime> {
+        Some(match self {
+            FraudRecord::Detection(d) => d.detected_at,
+            FraudRecord::Verdict(v) => v.decided_at,
+        })
+    }
 }
 
 /// What the scorer saves: its state and the last LOGS sequence folded into it.
@@ -328,15 +364,28 @@ impl<S: DetectionStore + Clone> DetectionProjection<S> {
 }
 
 impl<S: DetectionStore + Clone> Projection for DetectionProjection<S> {
-    type Item = Detection;
+    type Item = FraudRecord;
 
     async fn position(&mut self) -> Result<Position, Error> {
         Ok(Position::Untracked)
     }
 
-    async fn apply(&mut self, batch: &[Record<Detection>]) -> Result<Outcome, Error> {
-        let detections: Vec<Detection> = batch.iter().map(|r| r.item.clone()).collect();
-        self.store.upsert(&detections).await?;
+    /// Upserts detections by id and revision and keeps each transaction's latest
+    /// verdict: both idempotent, so redelivery and replay change nothing.
+    async fn apply(&mut self, batch: &[Record<FraudRecord>]) -> Result<Outcome, Error> {
+        let (mut detections, mut verdicts) = (Vec::new(), Vec::new());
+        for r in batch {
+            match &r.item {
+                FraudRecord::Detection(d) => detections.push(d.clone()),
+                FraudRecord::Verdict(v) => verdicts.push(v.clone()),
+            }
+        }
+        if !detections.is_empty() {
+            self.store.upsert(&detections).await?;
+        }
+        if !verdicts.is_empty() {
+            self.store.record_verdicts(&verdicts).await?;
+        }
         Ok(Outcome::default())
     }
 

@@ -15,7 +15,8 @@ use crate::http::{MAX_HEADERS, MAX_HEADER_BYTES, MAX_URI_BYTES};
 const PUBLIC: [&str; 2] = ["/healthz", "/readyz"];
 
 /// Routes that need the operator role when keys are configured.
-const OPERATOR: [(&str, &str); 4] = [
+const OPERATOR: [(&str, &str); 5] = [
+    ("post", "/api/fraud/detections/{id}/verdict"),
     ("post", "/api/logs/ingest"),
     ("post", "/api/logs/upload"),
     ("post", "/api/alerts/silences"),

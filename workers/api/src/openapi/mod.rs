@@ -29,7 +29,7 @@ use crate::state::AppState;
         analytics::transactions, analytics::errors, analytics::user_behavior, analytics::trends,
         performance::metrics, performance::api_response_times, performance::database_latency,
         performance::slow_requests,
-        fraud::detect, fraud::suspicious, fraud::stats,
+        fraud::detect, fraud::suspicious, fraud::stats, fraud::verdict,
         dashboard::overview, dashboard::metrics, dashboard::charts, dashboard::stream,
         alerts::active, alerts::history, alerts::silences, alerts::create_silence,
         alerts::expire_silence,

@@ -1,14 +1,15 @@
 //! /api/fraud: score a payment without persisting it, list suspicious activity,
-//! and detection statistics, from the detections store.
+//! detection statistics from the detections store, and analysts' verdicts.
 
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use sightline_fraud::store::{DetectionQuery, StatsQuery};
-use sightline_schemas::Event;
-use utoipa::IntoParams;
+use sightline_fraud::verdict::decide;
+use sightline_schemas::{Event, OffsetDateTime, Uuid};
+use utoipa::{IntoParams, ToSchema};
 
 use super::params::instant;
 use crate::error::ApiError;
@@ -115,4 +116,48 @@ pub async fn stats(
     };
     let stats = state.detections().stats(&query).await?;
     Ok(stamped(mark, stats))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewVerdict {
+    /// `confirmed` (it was fraud) or `false_positive` (it was the customer).
+    #[schema(pattern = r"^(confirmed|false_positive)$")]
+    pub verdict: String,
+    /// Who decides (not blank).
+    #[schema(pattern = r"\S", max_length = 200)]
+    pub analyst: String,
+    /// Why, for the next analyst (card numbers in it are masked).
+    #[schema(max_length = 2000)]
+    pub note: Option<String>,
+}
+
+/// Records an analyst's verdict on a detection (operator role).
+///
+/// The verdict goes to FRAUD as an event of its own, so a rebuild of the store
+/// keeps it; it belongs to the transaction, and carries over to later revisions
+/// and to the transaction's detection under new rules. The store shows it once
+/// the fraud-store worker has read it (`Sightline-Wait-For` with the returned
+/// `seq` waits for that).
+#[utoipa::path(post, path = "/api/fraud/detections/{id}/verdict", tag = "fraud",
+    params(("id" = Uuid, Path, description = "the detection")),
+    request_body = NewVerdict,
+    responses((status = 202, description = "the verdict, published (`verdict`) at FRAUD sequence `seq`", body = Object),
+        (status = 404, description = "no such detection")))]
+pub async fn verdict(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Json(new): Json<NewVerdict>,
+) -> Result<Response, ApiError> {
+    let kind = sightline_fraud::verdict::kind(&new.verdict)?;
+    let detection = state
+        .detections()
+        .detection(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no detection {id}")))?;
+    let now = OffsetDateTime::now_utc();
+    let verdict = decide(&detection, kind, &new.analyst, new.note.as_deref(), now)?;
+    let seq = sightline_fraud::verdict::publish(&state.publisher, &verdict).await?;
+    let body = serde_json::json!({ "verdict": verdict, "seq": seq });
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }

@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
     let operations = Router::new()
         .route("/api/alerts/silences", post(alerts::create_silence))
         .route("/api/alerts/silences/{id}", delete(alerts::expire_silence))
+        .route("/api/fraud/detections/{id}/verdict", post(fraud::verdict))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .merge(ingest)
         .route_layer(middleware::from_fn_with_state(

@@ -119,6 +119,7 @@ impl Scorer {
             score: 0,
             indicators,
             typologies: Vec::new(),
+            verdict: None,
             occurred_at: event.occurred_at,
             detected_at: event.occurred_at,
         };

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sightline_runtime::config::{FraudBackend, FraudSettings, MongoSettings};
 use sightline_runtime::versions::versioned_name;
-use sightline_schemas::{Detection, Uuid};
+use sightline_schemas::{Detection, Uuid, Verdict};
 
 use super::mongo::MongoStore;
 use super::sqlite::SqliteStore;
@@ -132,6 +132,33 @@ impl DetectionStore for ConfiguredDetections {
         match self {
             Self::Sqlite(s) => s.count().await,
             Self::Mongo(s) => s.count().await,
+        }
+    }
+
+    async fn record_verdicts(&self, batch: &[Verdict]) -> Result<usize, FraudError> {
+        match self {
+            Self::Sqlite(s) => s.record_verdicts(batch).await,
+            Self::Mongo(s) => s.record_verdicts(batch).await,
+        }
+    }
+
+    async fn verdicts(
+        &self,
+        transactions: Option<Vec<String>>,
+    ) -> Result<Vec<Verdict>, FraudError> {
+        match self {
+            Self::Sqlite(s) => s.verdicts(transactions).await,
+            Self::Mongo(s) => s.verdicts(transactions).await,
+        }
+    }
+
+    async fn of_transactions(
+        &self,
+        transactions: Vec<String>,
+    ) -> Result<Vec<Detection>, FraudError> {
+        match self {
+            Self::Sqlite(s) => s.of_transactions(transactions).await,
+            Self::Mongo(s) => s.of_transactions(transactions).await,
         }
     }
 }

@@ -6,12 +6,13 @@
 pub mod configured;
 pub mod mongo;
 pub mod sqlite;
+pub mod verdicts;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
-use sightline_schemas::{Decimal, Detection, OffsetDateTime};
+use sightline_schemas::{Decimal, Detection, OffsetDateTime, Verdict};
 
 use crate::error::FraudError;
 
@@ -73,6 +74,10 @@ pub struct DetectionStats {
     pub score_histogram: [u64; 10],
     /// The sum of suspicious payments, per currency.
     pub amount_at_risk: BTreeMap<String, Decimal>,
+    /// Analysts' verdicts on the detections of the period, and the precision they
+    /// give each typology and each evidence.
+    #[serde(default)]
+    pub verdicts: verdicts::VerdictStats,
 }
 
 /// What a write did: rows written, and detections skipped because the store
@@ -106,6 +111,25 @@ pub trait DetectionStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<DetectionStats, FraudError>> + Send;
 
     fn count(&self) -> impl Future<Output = Result<u64, FraudError>> + Send;
+
+    /// Keeps each transaction's latest verdict (see [`Verdict::supersedes`]);
+    /// returns how many changed what is stored.
+    fn record_verdicts(
+        &self,
+        batch: &[Verdict],
+    ) -> impl Future<Output = Result<usize, FraudError>> + Send;
+
+    /// The verdicts on these transactions, or every verdict for `None`.
+    fn verdicts(
+        &self,
+        transactions: Option<Vec<String>>,
+    ) -> impl Future<Output = Result<Vec<Verdict>, FraudError>> + Send;
+
+    /// Every stored detection of these transactions (one per rules version).
+    fn of_transactions(
+        &self,
+        transactions: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<Detection>, FraudError>> + Send;
 }
 
 /// The histogram bucket of a score.

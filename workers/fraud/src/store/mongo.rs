@@ -1,5 +1,6 @@
 //! The scale-out detections store: one MongoDB collection, upserted by detection id,
-//! indexed on user, score and detection time.
+//! indexed on user, score and detection time, and beside it `<collection>_verdicts`,
+//! one analyst's verdict per transaction.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +9,7 @@ use mongodb::bson::{self, doc, DateTime as BsonDateTime, Document};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::{Client, Collection, IndexModel};
 use sightline_runtime::config::MongoSettings;
-use sightline_schemas::{Detection, OffsetDateTime, Uuid};
+use sightline_schemas::{Detection, OffsetDateTime, Uuid, Verdict};
 
 use super::{
     add_amount, latest_revisions, score_bucket, DetectionQuery, DetectionStats, DetectionStore,
@@ -22,6 +23,7 @@ const DUPLICATE_KEY: i32 = 11000;
 #[derive(Clone)]
 pub struct MongoStore {
     detections: Collection<Document>,
+    verdicts: Collection<Document>,
     in_flight: usize,
 }
 
@@ -48,26 +50,64 @@ impl MongoStore {
         let client = Client::with_uri_str(&settings.uri.0)
             .await
             .map_err(|e| FraudError::Config(format!("fraud.mongodb.uri: {}", e.kind)))?;
-        let detections = client
-            .database(&settings.database)
-            .collection::<Document>(&settings.collection);
+        let database = client.database(&settings.database);
+        let detections = database.collection::<Document>(&settings.collection);
+        let verdicts =
+            database.collection::<Document>(&format!("{}_verdicts", settings.collection));
         let indexes = [
             doc! { "user_id": 1, "detected_at": -1 },
             doc! { "score": 1, "detected_at": -1 },
             doc! { "detected_at": -1 },
             doc! { "indicator_names": 1, "detected_at": -1 },
+            doc! { "body.transaction_id": 1 },
         ]
         .map(|keys| IndexModel::builder().keys(keys).build());
         detections.create_indexes(indexes).await.map_err(failed)?;
         Ok(Self {
             detections,
+            verdicts,
             in_flight: settings.in_flight.max(1),
         })
     }
 
-    /// Drops the collection: a replaced or failed version of the store.
+    /// Drops the collections: a replaced or failed version of the store.
     pub async fn drop_collection(&self) -> Result<(), FraudError> {
+        self.verdicts.drop().await.map_err(failed)?;
         self.detections.drop().await.map_err(failed)
+    }
+
+    /// Keeps `v` unless the stored verdict on its transaction supersedes it.
+    async fn record_one(&self, v: &Verdict) -> Result<bool, FraudError> {
+        let body = bson::to_document(v).map_err(|e| FraudError::Backend(e.to_string()))?;
+        let (at, kind) = (
+            v.decided_at.unix_timestamp_nanos() as i64,
+            v.verdict.as_str(),
+        );
+        let row = doc! { "_id": &v.transaction_id, "decided_at": at, "kind": kind, "body": body };
+        // The same order as `Verdict::supersedes`; a stored verdict that is not
+        // older collides on _id, which means "keep it".
+        let filter = doc! {
+            "_id": &v.transaction_id,
+            "$or": [ { "decided_at": { "$lt": at } }, { "decided_at": at, "kind": { "$lt": kind } } ],
+        };
+        match self.verdicts.replace_one(filter, row).upsert(true).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_duplicate_key(&e) => Ok(false),
+            Err(e) => Err(failed(e)),
+        }
+    }
+
+    async fn rows(
+        collection: &Collection<Document>,
+        filter: Document,
+    ) -> Result<Vec<Document>, FraudError> {
+        collection
+            .find(filter)
+            .await
+            .map_err(failed)?
+            .try_collect()
+            .await
+            .map_err(failed)
     }
 
     async fn upsert_one(&self, d: &Detection) -> Result<bool, FraudError> {
@@ -144,7 +184,9 @@ impl DetectionStore for MongoStore {
             .find_one(doc! { "_id": id.to_string() })
             .await
             .map_err(failed)?;
-        row.map(parse).transpose()
+        let found = row.map(parse).transpose()?;
+        let attached = super::verdicts::attach(self, found.into_iter().collect()).await?;
+        Ok(attached.into_iter().next())
     }
 
     async fn list(&self, query: &DetectionQuery) -> Result<Vec<Detection>, FraudError> {
@@ -169,7 +211,8 @@ impl DetectionStore for MongoStore {
             .try_collect()
             .await
             .map_err(failed)?;
-        rows.into_iter().map(parse).collect()
+        let found = rows.into_iter().map(parse).collect::<Result<_, _>>()?;
+        super::verdicts::attach(self, found).await
     }
 
     async fn stats(&self, query: &StatsQuery) -> Result<DetectionStats, FraudError> {
@@ -226,6 +269,7 @@ impl DetectionStore for MongoStore {
             add_amount(&mut sums, currency, row.get_str("amount").unwrap_or(""))?;
         }
         stats.amount_at_risk = sums;
+        stats.verdicts = super::verdicts::stats(self, query.since, query.until).await?;
         Ok(stats)
     }
 
@@ -234,5 +278,45 @@ impl DetectionStore for MongoStore {
             .count_documents(doc! {})
             .await
             .map_err(failed)
+    }
+
+    async fn record_verdicts(&self, batch: &[Verdict]) -> Result<usize, FraudError> {
+        let mut changed = 0;
+        for v in batch {
+            changed += usize::from(self.record_one(v).await?);
+        }
+        Ok(changed)
+    }
+
+    async fn verdicts(
+        &self,
+        transactions: Option<Vec<String>>,
+    ) -> Result<Vec<Verdict>, FraudError> {
+        let filter = match transactions {
+            None => doc! {},
+            Some(ids) => doc! { "_id": { "$in": ids } },
+        };
+        let rows = Self::rows(&self.verdicts, filter).await?;
+        rows.into_iter()
+            .map(|row| {
+                let body = row
+                    .get_document("body")
+                    .map_err(|e| FraudError::Backend(e.to_string()))?;
+                bson::from_document(body.clone())
+                    .map_err(|e| FraudError::Backend(format!("unreadable stored verdict: {e}")))
+            })
+            .collect()
+    }
+
+    async fn of_transactions(
+        &self,
+        transactions: Vec<String>,
+    ) -> Result<Vec<Detection>, FraudError> {
+        let filter = doc! { "body.transaction_id": { "$in": transactions } };
+        Self::rows(&self.detections, filter)
+            .await?
+            .into_iter()
+            .map(parse)
+            .collect()
     }
 }

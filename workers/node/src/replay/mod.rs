@@ -285,7 +285,7 @@ impl Replay<'_> {
     }
 
     /// Rebuilds each source of `target` at once, drawing their progress together.
-    async fn sources<L: Projection<Item = Event>, F: Projection<Item = Detection>>(
+    async fn sources<L: Projection<Item = Event>, F: Projection>(
         &self,
         target: Target,
         logs: Option<L>,

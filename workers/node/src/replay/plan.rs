@@ -76,7 +76,12 @@ impl Range {
             .sources()
             .iter()
             .map(|&source| {
-                let mut spec = source.spec(names::live(target, source));
+                let name = names::live(target, source);
+                // The detections store also keeps analysts' verdicts from FRAUD.
+                let mut spec = match (target, source) {
+                    (Target::Fraud, Source::Fraud) => sightline_fraud::project::store_spec(name),
+                    _ => source.spec(name),
+                };
                 let chosen: Vec<String> = self
                     .subjects
                     .iter()

@@ -30,7 +30,7 @@ pub use dlq::{
     ORIGINAL_STREAM, ORIGINAL_SUBJECT, REPLAY_FOR,
 };
 pub use progress::{applied_through, caught_up, Progress};
-pub use projection::{Decode, Outcome, Position, Projection, Record};
+pub use projection::{encoding, Decode, Outcome, Position, Projection, Record};
 use pull::Puller;
 pub use shared::Fanout;
 

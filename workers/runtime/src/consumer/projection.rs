@@ -50,7 +50,8 @@ impl Decode for Event {
     }
 }
 
-fn encoding(headers: Option<&HeaderMap>) -> Result<Encoding, EventError> {
+/// The encoding a message declares in its headers (MessagePack when it declares none).
+pub fn encoding(headers: Option<&HeaderMap>) -> Result<Encoding, EventError> {
     let content_type = headers
         .and_then(|h| h.get("Content-Type"))
         .map(|v| v.as_str());

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, ToSql};
-use sightline_schemas::{Detection, Uuid};
+use sightline_schemas::{Detection, Uuid, Verdict};
 
 use super::{
     add_amount, latest_revisions, score_bucket, DetectionQuery, DetectionStats, DetectionStore,
@@ -35,6 +35,14 @@ CREATE TABLE IF NOT EXISTS detection_indicators (
     PRIMARY KEY (name, detection_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS indicators_by_detection ON detection_indicators (detection_id);
+CREATE INDEX IF NOT EXISTS detections_by_transaction
+    ON detections (json_extract(body, '$.transaction_id'));
+CREATE TABLE IF NOT EXISTS verdicts (
+    transaction_id TEXT PRIMARY KEY,
+    decided_at     INTEGER NOT NULL,
+    kind           TEXT NOT NULL,
+    body           TEXT NOT NULL
+) WITHOUT ROWID;
 ";
 
 #[derive(Clone)]
@@ -168,6 +176,8 @@ fn where_sql(clauses: &[String]) -> String {
     }
 }
 
+mod verdicts;
+
 impl DetectionStore for SqliteStore {
     async fn upsert(&self, batch: &[Detection]) -> Result<Written, FraudError> {
         let rows: Vec<(Detection, String)> = latest_revisions(batch)
@@ -234,22 +244,25 @@ impl DetectionStore for SqliteStore {
 
     async fn get(&self, id: &Uuid) -> Result<Option<Detection>, FraudError> {
         let id = id.to_string();
-        self.blocking(move |conn| {
-            conn.query_row("SELECT body FROM detections WHERE id = ?1", [id], |r| {
-                r.get::<_, String>(0)
+        let found = self
+            .blocking(move |conn| {
+                conn.query_row("SELECT body FROM detections WHERE id = ?1", [id], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()
+                .map_err(backend)?
+                .map(parse)
+                .transpose()
             })
-            .optional()
-            .map_err(backend)?
-            .map(parse)
-            .transpose()
-        })
-        .await
+            .await?;
+        let attached = super::verdicts::attach(self, found.into_iter().collect()).await?;
+        Ok(attached.into_iter().next())
     }
 
     async fn list(&self, query: &DetectionQuery) -> Result<Vec<Detection>, FraudError> {
         query.check()?;
         let query = query.clone();
-        self.blocking(move |conn| {
+        let found = self.blocking(move |conn| {
             let mut clauses = Vec::new();
             let mut args: Vec<Box<dyn ToSql + Send>> = Vec::new();
             if let Some(min) = query.min_score {
@@ -281,12 +294,14 @@ impl DetectionStore for SqliteStore {
                 .map_err(backend)?;
             rows.map(|r| r.map_err(backend).and_then(parse)).collect()
         })
-        .await
+        .await?;
+        super::verdicts::attach(self, found).await
     }
 
     async fn stats(&self, query: &StatsQuery) -> Result<DetectionStats, FraudError> {
+        let (since, until) = (query.since, query.until);
         let query = query.clone();
-        self.blocking(move |conn| {
+        let mut stats = self.blocking(move |conn| {
             let mut clauses = Vec::new();
             let mut args: Vec<Box<dyn ToSql + Send>> = Vec::new();
             time_range(query.since, query.until, &mut clauses, &mut args);
@@ -335,7 +350,31 @@ impl DetectionStore for SqliteStore {
             stats.amount_at_risk = sums;
             Ok(stats)
         })
-        .await
+        .await?;
+        stats.verdicts = super::verdicts::stats(self, since, until).await?;
+        Ok(stats)
+    }
+
+    async fn record_verdicts(&self, batch: &[Verdict]) -> Result<usize, FraudError> {
+        let batch = batch.to_vec();
+        self.blocking(move |conn| verdicts::record(conn, &batch))
+            .await
+    }
+
+    async fn verdicts(
+        &self,
+        transactions: Option<Vec<String>>,
+    ) -> Result<Vec<Verdict>, FraudError> {
+        self.blocking(move |conn| verdicts::read(conn, transactions))
+            .await
+    }
+
+    async fn of_transactions(
+        &self,
+        transactions: Vec<String>,
+    ) -> Result<Vec<Detection>, FraudError> {
+        self.blocking(move |conn| verdicts::detections_of(conn, &transactions))
+            .await
     }
 
     async fn count(&self) -> Result<u64, FraudError> {
