@@ -152,6 +152,27 @@ async fn the_page_shows_live_figures_charts_and_highlighted_search_hits() {
         "3,000 events in the last minute or so: {rate}/s now, {window_rate}/s over the hour"
     );
 
+    // A detection with its typology and an analyst's verdict, and the precision
+    // verdicts give each typology.
+    let shown = js(
+        c,
+        "const detections = [{detected_at: '2026-03-01T12:00:00Z', user_id: 'u7', amount: '400.00', currency: 'EUR', score: 74,
+           indicators: [{name: 'login_failures'}], typologies: [{name: 'account_takeover', score: 74}],
+           verdict: {verdict: 'false_positive'}}];
+         const fraud_precision = {by_typology: {account_takeover: {confirmed: 3, false_positive: 1, precision: 0.75}}};
+         render({...lastUpdate, detections, fraud_precision});
+         const cells = (id) => [...document.querySelectorAll(id + ' tr')].map(tr => [...tr.children].map(td => td.textContent));
+         return [cells('#detections'), cells('#precision')];",
+    )
+    .await;
+    assert_eq!(shown[0][0][4], "account_takeover", "{shown}");
+    assert_eq!(shown[0][0][5], "false positive", "{shown}");
+    assert_eq!(
+        shown[1][0],
+        serde_json::json!(["account_takeover", "75 %", "3", "1"]),
+        "{shown}"
+    );
+
     // 150 alerts of one rule (one per user) and nine other rules: one row per
     // rule, at most eight, and a row counting the rest.
     let rows = js(

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use sightline_fraud::store::configured::{self as detections, ConfiguredDetections};
+use sightline_fraud::store::verdicts::VerdictStats;
 use sightline_fraud::store::{DetectionQuery, DetectionStats, DetectionStore, StatsQuery};
 use sightline_runtime::config::{FraudSettings, SearchSettings};
 use sightline_runtime::consumer::Source;
@@ -101,6 +102,12 @@ impl Detections {
 
     pub async fn detection(&self, id: &Uuid) -> Result<Option<Detection>, ApiError> {
         Ok(self.get().await?.get(id).await?)
+    }
+
+    /// What analysts' verdicts say of every typology and evidence, all time.
+    pub async fn verdicts(&self) -> Result<VerdictStats, ApiError> {
+        let store = self.get().await?;
+        Ok(sightline_fraud::store::verdicts::stats(store, None, None).await?)
     }
 
     pub async fn list(&self, query: &DetectionQuery) -> Result<Vec<Detection>, ApiError> {

@@ -257,6 +257,7 @@ async fn update(state: &AppState, p: &WindowParams) -> Result<String, ApiError> 
         })
         .await
         .unwrap_or_default();
+    let precision = state.detections().verdicts().await.unwrap_or_default();
     let alerts: Vec<sightline_alerts::Alert> = state
         .alerts
         .load()
@@ -268,6 +269,7 @@ async fn update(state: &AppState, p: &WindowParams) -> Result<String, ApiError> 
         "overview": raw(&overview),
         "charts": raw(&charts),
         "detections": detections,
+        "fraud_precision": precision,
         "alerts": alerts,
         "watermarks": state.marks.current(),
     })
@@ -275,7 +277,8 @@ async fn update(state: &AppState, p: &WindowParams) -> Result<String, ApiError> 
 }
 
 /// Server-sent events: an `update` with the overview, charts, latest suspicious
-/// detections and active alerts, now and then every couple of seconds.
+/// detections, the precision analysts' verdicts give each typology, and active
+/// alerts, now and then every couple of seconds.
 #[utoipa::path(get, path = "/api/dashboard/stream", tag = "dashboard", params(WindowParams),
     responses((status = 200, description = "text/event-stream of `update` events", content_type = "text/event-stream")))]
 pub async fn stream(
