@@ -69,6 +69,7 @@ pub struct Place {
 /// table's base currency: enough for a median and a spread that one odd payment
 /// does not move.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Spending {
     pub recent: VecDeque<f32>,
     pub count: u32,
@@ -125,7 +126,10 @@ pub fn remember<T: PartialEq>(set: &mut Vec<T>, item: T, keep: usize) {
 /// How many places, devices and cards a customer is known by.
 pub const KNOWN_KEPT: usize = 6;
 
+// `serde(default)` on what is saved: a state written by an earlier version (with
+// other fields) still loads, what it lacks starting empty.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct UserState {
     pub last_seen: Micros,
     /// Where the customer last paid from, learned only from payments not found suspicious.
@@ -143,6 +147,7 @@ pub struct UserState {
 
 /// Where a card was last used without suspicion, and by whom.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CardState {
     pub last_seen: Micros,
     pub place: Option<Place>,
@@ -160,11 +165,13 @@ pub struct Presence {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     pub user: String,
+    #[serde(default)]
     pub ip: Option<IpAddr>,
     pub last_seen: Micros,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct State {
     /// The latest event time seen: the clock windows and forgetting run on.
     pub now: Micros,
@@ -267,5 +274,85 @@ pub fn push_window<T>(
     window.push_back(entry);
     while window.front().is_some_and(|e| time(e) <= now - span) {
         window.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The state as the scorer saved it before typologies (rules 2026-11-21.1).
+    #[derive(Serialize)]
+    struct Earlier {
+        now: Micros,
+        users: HashMap<String, EarlierUser>,
+        payments: HashMap<Key, VecDeque<(Micros, String)>>,
+        failures: HashMap<Key, VecDeque<Micros>>,
+        sessions: HashMap<String, EarlierSession>,
+        bot_marks: HashMap<Key, Micros>,
+        recent: HashMap<String, Detection>,
+        recent_order: VecDeque<(Micros, String)>,
+        forgot_at: Micros,
+    }
+
+    #[derive(Serialize)]
+    struct EarlierUser {
+        last_seen: Micros,
+        place: Option<Place>,
+        amounts: Option<(String, u32, f64)>,
+        ip_changed_at: Option<Micros>,
+    }
+
+    #[derive(Serialize)]
+    struct EarlierSession {
+        user: String,
+        ip: Option<IpAddr>,
+        actions: VecDeque<Micros>,
+        last_seen: Micros,
+    }
+
+    #[test]
+    fn a_state_saved_by_the_earlier_scorer_still_loads() {
+        let place = Place {
+            lat: 52.5,
+            lon: 13.4,
+            at: 7,
+        };
+        let user = EarlierUser {
+            last_seen: 9,
+            place: Some(place),
+            amounts: Some(("EUR".into(), 3, 40.0)),
+            ip_changed_at: None,
+        };
+        let session = EarlierSession {
+            user: "u1".into(),
+            ip: None,
+            actions: VecDeque::from([1, 2]),
+            last_seen: 2,
+        };
+        let earlier = Earlier {
+            now: 10,
+            users: HashMap::from([("u1".to_owned(), user)]),
+            payments: HashMap::from([(
+                Key::User("u1".into()),
+                VecDeque::from([(5, "tx".to_owned())]),
+            )]),
+            failures: HashMap::new(),
+            sessions: HashMap::from([("s1".to_owned(), session)]),
+            bot_marks: HashMap::new(),
+            recent: HashMap::new(),
+            recent_order: VecDeque::new(),
+            forgot_at: 0,
+        };
+        let bytes = rmp_serde::to_vec_named(&earlier).unwrap();
+        let state = State::restore(&bytes).expect("an earlier state loads");
+        assert_eq!(state.now, 10);
+        assert_eq!(state.users["u1"].place, Some(place), "what it knew is kept");
+        assert_eq!(
+            state.users["u1"].spending.count, 0,
+            "what it lacked starts empty"
+        );
+        assert_eq!(state.payments.len(), 1);
+        assert_eq!(state.sessions["s1"].user, "u1");
     }
 }
