@@ -20,6 +20,7 @@ mod node;
 mod publish;
 mod replay;
 mod replay_scale_out;
+mod rescore;
 mod routes;
 mod runtime;
 mod scorer_crash;

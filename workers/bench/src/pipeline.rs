@@ -116,6 +116,7 @@ pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> Report
         until: Until::Head,
         subjects: Vec::new(),
         rate: None,
+        rescore: false,
     };
     let replay = Replay {
         bus,

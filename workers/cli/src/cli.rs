@@ -114,6 +114,11 @@ pub struct ReplayArgs {
     /// Keep the replaced version's data (default: deleted once readers moved).
     #[arg(long)]
     pub keep_old: bool,
+    /// With `--projection fraud`: score the whole of LOGS again under the rules now
+    /// configured, into the new version (verdicts carried over), instead of copying
+    /// FRAUD's detections. Restart the scorer on the new rules first.
+    #[arg(long)]
+    pub rescore: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

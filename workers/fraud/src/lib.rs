@@ -4,6 +4,7 @@
 pub mod error;
 pub mod project;
 pub mod rates;
+pub mod rescore;
 pub mod rules;
 pub mod score;
 pub mod settings;

@@ -38,11 +38,15 @@ pub fn scorer_spec(consumer: &str) -> WorkerSpec {
     }
 }
 
+/// The subjects analysts' verdicts travel on.
+pub fn verdict_subjects() -> String {
+    format!("{}.verdict.>", subject::FRAUD_PREFIX)
+}
+
 /// The detections store's consumer: detections, and analysts' verdicts on them.
 pub fn store_spec(consumer: &str) -> WorkerSpec {
     let mut spec = Source::Fraud.spec(consumer);
-    spec.filter_subjects
-        .push(format!("{}.verdict.>", subject::FRAUD_PREFIX));
+    spec.filter_subjects.push(verdict_subjects());
     spec
 }
 

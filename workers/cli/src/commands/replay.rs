@@ -15,6 +15,7 @@ pub async fn run(args: ReplayArgs, settings: &Settings) -> anyhow::Result<ExitCo
         to: args.to,
         subjects: args.subjects,
         rate: args.rate,
+        rescore: args.rescore,
     })?;
     let targets = match args.projection {
         ReplayTarget::Search => vec![Target::Search],

@@ -19,6 +19,7 @@ use serde::Serialize;
 use sightline_alerts::store::AlertStore;
 use sightline_counters::project::CounterProjection;
 use sightline_fraud::project::DetectionProjection;
+use sightline_fraud::rescore::Rescore;
 use sightline_fraud::store::configured::{Access::Write, ConfiguredDetections};
 use sightline_runtime::consumer::rebuild::{self, Plan, Progress, Rebuilt};
 use sightline_runtime::consumer::{Projection, Source};
@@ -262,8 +263,16 @@ impl Replay<'_> {
             }
             Target::Fraud => {
                 let store = ConfiguredDetections::open(&s.fraud, &s.data_dir, next, Write).await?;
-                self.sources(target, None::<NoLogs>, DetectionProjection::new(store))
-                    .await
+                let keep = DetectionProjection::new(store.clone());
+                if !self.range.rescore {
+                    return self.sources(target, None::<NoLogs>, keep).await;
+                }
+                let rules = sightline_fraud::settings::rules(&s.fraud)?;
+                let pii_key = s.search.pii_key.as_ref();
+                let payer_ip = sightline_fraud::settings::payer_ip(&s.fraud, pii_key, &s.data_dir)?;
+                tracing::info!(rules = %rules.version, "re-scoring LOGS");
+                let scoring = Rescore::new(rules, payer_ip, store);
+                self.sources(target, Some(scoring), keep).await
             }
             Target::Counters => {
                 let store = stores::counters(s, next).await?;

@@ -19,6 +19,9 @@ pub struct RangeArgs {
     pub to: Option<String>,
     pub subjects: Vec<String>,
     pub rate: Option<u32>,
+    /// Score LOGS again under the configured rules instead of copying FRAUD's
+    /// detections (the fraud projection only, the whole of LOGS).
+    pub rescore: bool,
 }
 
 /// A bad `flag`, saying why.
@@ -33,6 +36,7 @@ pub struct Range {
     pub until: Until,
     pub subjects: Vec<String>,
     pub rate: Option<u32>,
+    pub rescore: bool,
 }
 
 impl Range {
@@ -61,17 +65,55 @@ impl Range {
                 return Err(bad("--to", "it is before --from"));
             }
         }
+        if args.rescore && (from != From::All || until != Until::Head || !args.subjects.is_empty())
+        {
+            return Err(bad(
+                "--rescore",
+                "it scores the whole of LOGS (a customer's history is part of every verdict): drop --from, --to and --subjects",
+            ));
+        }
         Ok(Self {
             from,
             until,
             subjects: args.subjects.clone(),
             rate: args.rate,
+            rescore: args.rescore,
         })
+    }
+
+    /// What a re-scoring reads: LOGS as the scorer does, and the verdicts on FRAUD.
+    fn rescore_plans(&self, settings: &Settings) -> Vec<(Source, Plan)> {
+        let plan = |spec: WorkerSpec| Plan {
+            spec,
+            from: self.from,
+            until: self.until,
+            batch_size: settings.fraud.batch_size,
+            rate: self.rate,
+        };
+        let mut verdicts = Source::Fraud.spec(names::live(Target::Fraud, Source::Fraud));
+        verdicts.filter_subjects = vec![sightline_fraud::project::verdict_subjects()];
+        vec![
+            (
+                Source::Logs,
+                plan(sightline_fraud::project::scorer_spec(names::SCORER)),
+            ),
+            (Source::Fraud, plan(verdicts)),
+        ]
     }
 
     /// The plan of each source `target` is built from, under the live consumer's
     /// name and batch size.
     pub fn plans(&self, target: Target, settings: &Settings) -> Result<Vec<(Source, Plan)>, Error> {
+        match (self.rescore, target) {
+            (true, Target::Fraud) => return Ok(self.rescore_plans(settings)),
+            (true, other) => {
+                return Err(bad(
+                    "--rescore",
+                    format!("only the fraud projection is scored, not {}", other.name()),
+                ))
+            }
+            (false, _) => {}
+        }
         let plans: Vec<(Source, Plan)> = target
             .sources()
             .iter()
@@ -172,7 +214,37 @@ mod tests {
             to: to.map(Into::into),
             subjects: subjects.iter().map(|s| s.to_string()).collect(),
             rate: None,
+            rescore: false,
         }
+    }
+
+    #[test]
+    fn a_rescore_reads_logs_as_the_scorer_and_only_verdicts_from_fraud() {
+        let settings = Settings::default();
+        let rescore = RangeArgs {
+            rescore: true,
+            ..args("all", None, &[])
+        };
+        let range = Range::parse(&rescore).unwrap();
+        let plans = range.plans(Target::Fraud, &settings).unwrap();
+        assert_eq!(plans[0].0, Source::Logs);
+        assert_eq!(
+            plans[0].1.spec.filter_subjects.len(),
+            3,
+            "payments, logins, page views"
+        );
+        assert_eq!(plans[1].1.spec.filter_subjects, ["fraud.verdict.>"]);
+        let err = range
+            .plans(Target::Search, &settings)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--rescore"), "{err}");
+        let partial = RangeArgs {
+            rescore: true,
+            ..args("seq:5", None, &[])
+        };
+        let err = Range::parse(&partial).unwrap_err().to_string();
+        assert!(err.contains("whole of LOGS"), "{err}");
     }
 
     #[test]
