@@ -12,7 +12,7 @@ use sightline_fraud::{Rates, Rules, Scorer};
 use sightline_node::stores::live_version;
 use sightline_runtime::versions::Target;
 use sightline_schemas::{Event, Uuid, VerdictKind};
-use sightline_tests::{eventually, fraud_traffic, straight_scoring, Stack};
+use sightline_tests::{eventually, fraud_traffic, straight_scoring, Redis, Stack};
 
 /// The built-in rules under another version, reporting only from `report_score`.
 fn changed_rules(dir: &std::path::Path, report_score: u8) -> (std::path::PathBuf, Rules) {
@@ -102,11 +102,47 @@ async fn a_rescore_rebuilds_detections_under_new_rules_and_keeps_verdicts() {
     let (path, rules) = changed_rules(&stack.path(""), 45);
     let expected = scored_under(&rules, &scored);
     assert!(expected.len() < before.len(), "the new rules report fewer");
+    // Slowed down, so `status` can be seen saying the next version is being built.
     let replay = stack
-        .command(&["replay", "--projection", "fraud", "--rescore"])
+        .command(&[
+            "replay",
+            "--projection",
+            "fraud",
+            "--rescore",
+            "--rate",
+            "1500",
+        ])
         .env("SIGHTLINE_FRAUD__RULES_FILE", &path)
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let redis = Redis::start(false);
+    let last = std::sync::Mutex::new(String::new());
+    let seen = eventually(Duration::from_secs(30), || async {
+        let mut status = stack.command(&["status", "--json"]);
+        let out = status
+            .env("SIGHTLINE_REDIS__URL", redis.url())
+            .output()
+            .unwrap();
+        *last.lock().unwrap() = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        status["rebuilding"]["fraud"]
+            .as_str()
+            .is_some_and(|by| by.contains("--rescore"))
+            && status["versions"]["fraud"]["version"] == 0
+    })
+    .await;
+    assert!(
+        seen,
+        "status shows the live version and the rescore building the next: {}",
+        last.lock().unwrap()
+    );
+    let replay = replay.wait_with_output().unwrap();
     assert!(
         replay.status.success(),
         "{}",

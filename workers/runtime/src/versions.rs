@@ -284,6 +284,18 @@ impl Versions {
             ))),
         }
     }
+
+    /// Who is rebuilding `target` now, if anyone: the holder of its rebuild lock.
+    pub async fn rebuilding(&self, target: Target) -> Result<Option<String>, Error> {
+        let held = self
+            .locks
+            .get(target.name())
+            .await
+            .map_err(|e| Error::nats("read a rebuild lock", e))?;
+        Ok(held
+            .filter(|h| !h.is_empty())
+            .map(|h| String::from_utf8_lossy(&h).into_owned()))
+    }
 }
 
 /// A held rebuild lock.

@@ -1,5 +1,5 @@
-//! `sightline status`: each projection's live version, its watermark and how far
-//! behind its stream it is, every consumer's backlog, read the way the API reads
+//! `sightline status`: each projection's live version (and the rebuild of its next
+//! one, while a replay runs), its watermark and how far behind its stream it is, every consumer's backlog, read the way the API reads
 //! them, and which instance consumes each cursor consumer (its lease holder).
 
 use std::collections::BTreeMap;
@@ -21,9 +21,12 @@ pub async fn run(json: bool, settings: Settings) -> anyhow::Result<ExitCode> {
     let consumers = topology::status(&state.bus, &streams).await?;
     let leases = consumer::holders(&state.bus).await?;
     let store = Versions::open(&state.bus).await?;
-    let mut versions = BTreeMap::new();
+    let (mut versions, mut rebuilding) = (BTreeMap::new(), BTreeMap::new());
     for target in Target::ALL {
         versions.insert(target.name(), store.current(target).await?.0);
+        if let Some(by) = store.rebuilding(target).await? {
+            rebuilding.insert(target.name(), by);
+        }
     }
     let version_of = |projection: &str| {
         let target = match projection {
@@ -36,6 +39,7 @@ pub async fn run(json: bool, settings: Settings) -> anyhow::Result<ExitCode> {
     if json {
         let report = serde_json::json!({
             "versions": versions,
+            "rebuilding": rebuilding,
             "watermarks": marks,
             "lag": lag(&marks),
             "streams": consumers,
@@ -56,6 +60,10 @@ pub async fn run(json: bool, settings: Settings) -> anyhow::Result<ExitCode> {
             show(watermark),
             show(behind(p))
         );
+    }
+    for (target, by) in &rebuilding {
+        let live = versions.get(target).map_or(0, |c| c.version);
+        println!("{target}: version {live} serving, the next being rebuilt by {by}");
     }
     println!();
     for s in consumers {

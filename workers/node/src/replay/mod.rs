@@ -145,7 +145,11 @@ impl Replay<'_> {
     /// Locks `target`, builds its next version, switches to it and deletes the
     /// replaced one (unless `keep_old`).
     pub async fn run(&self, target: Target, keep_old: bool) -> Result<Report, Error> {
-        let holder = format!("sightline replay, pid {}", std::process::id());
+        let how = match (target, self.range.rescore) {
+            (Target::Fraud, true) => " --rescore",
+            _ => "",
+        };
+        let holder = format!("sightline replay{how}, pid {}", std::process::id());
         let lock = self.versions.lock(target, &holder).await?;
         let result = self.locked(target, keep_old).await;
         lock.release().await;
