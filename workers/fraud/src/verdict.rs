@@ -77,30 +77,10 @@ mod tests {
 
     #[test]
     fn a_verdict_names_its_analyst_and_never_holds_a_card_number() {
-        let rules = crate::Rules::default();
-        let scorer = crate::Scorer::new(rules);
-        let tx = sightline_schemas::Transaction {
-            transaction_id: "tx-9".into(),
-            user_id: "u9".into(),
-            amount: sightline_schemas::Decimal::new(1000, 2),
-            currency: "EUR".into(),
-            payment_method: "card".into(),
-            status: sightline_schemas::TxStatus::Completed,
-            order_id: None,
-            ip: None,
-            country: None,
-            billing_country: None,
-            lat: None,
-            lon: None,
-            card_fingerprint: None,
-            failure_reason: None,
-        };
-        let at = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
-        let event = sightline_schemas::Event::at(
-            at,
-            "payments",
-            sightline_schemas::Body::Transaction(tx.clone()),
-        );
+        use crate::score::tests::{payment, tx_of};
+        let scorer = crate::Scorer::new(crate::Rules::default());
+        let (event, at) = (payment(9, "u9", 10_00, 0), OffsetDateTime::now_utc());
+        let tx = tx_of(&event);
         let d = scorer.assess(&event, &tx);
         let v = decide(
             &d,
@@ -115,7 +95,7 @@ mod tests {
             (VerdictKind::FalsePositive, Some("ana"))
         );
         assert!(!v.note.as_deref().unwrap().contains("4111 1111"), "{v:?}");
-        assert_eq!(v.transaction_id, "tx-9");
+        assert_eq!(v.transaction_id, "tx-u9-9");
         assert!(decide(&d, VerdictKind::Confirmed, "  ", None, at).is_err());
         assert!(kind("maybe")
             .unwrap_err()

@@ -5,7 +5,7 @@
 pub mod evidence;
 mod learn;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use sightline_schemas::{Body, Detection, Event, Indicator, Transaction, TxStatus, Typology};
 

@@ -20,7 +20,7 @@ fn home_ip() -> IpAddr {
     "85.214.1.2".parse().unwrap()
 }
 
-fn payment(n: u32, user: &str, cents: i64, secs: i64) -> Event {
+pub(crate) fn payment(n: u32, user: &str, cents: i64, secs: i64) -> Event {
     let tx = Transaction {
         transaction_id: format!("tx-{user}-{n}"),
         user_id: user.into(),
@@ -107,7 +107,7 @@ fn with_history(scorer: &mut Scorer, user: &str) {
     }
 }
 
-fn tx_of(event: &Event) -> Transaction {
+pub(crate) fn tx_of(event: &Event) -> Transaction {
     match &event.payload {
         Body::Transaction(tx) => tx.clone(),
         _ => unreachable!("a payment"),

@@ -47,10 +47,6 @@ pub(super) fn read(
     conn: &mut Connection,
     transactions: Option<Vec<String>>,
 ) -> Result<Vec<Verdict>, FraudError> {
-    let parse_verdict = |text: String| {
-        serde_json::from_str::<Verdict>(&text)
-            .map_err(|e| FraudError::Backend(format!("unreadable stored verdict: {e}")))
-    };
     // A store written by a version without verdicts, opened read-only, has no
     // table for them (the writer adds it when it next opens the store).
     let exists = conn
@@ -60,58 +56,60 @@ pub(super) fn read(
             |r| r.get::<_, i64>(0),
         )
         .map_err(backend)?;
-    let mut bodies = Vec::new();
     if exists == 0 {
         return Ok(Vec::new());
     }
-    match transactions {
-        None => {
-            let mut stmt = conn.prepare("SELECT body FROM verdicts").map_err(backend)?;
-            let rows = stmt
-                .query_map([], |r| r.get::<_, String>(0))
-                .map_err(backend)?;
-            for row in rows {
-                bodies.push(row.map_err(backend)?);
-            }
-        }
+    let bodies = match transactions {
+        None => bodies_where(conn, "SELECT body FROM verdicts", None)?,
         Some(ids) => {
-            for chunk in ids.chunks(CHUNK) {
-                let sql = format!(
-                    "SELECT body FROM verdicts WHERE transaction_id IN ({})",
-                    placeholders(chunk.len())
-                );
-                let mut stmt = conn.prepare(&sql).map_err(backend)?;
-                let rows = stmt
-                    .query_map(params_from_iter(chunk), |r| r.get::<_, String>(0))
-                    .map_err(backend)?;
-                for row in rows {
-                    bodies.push(row.map_err(backend)?);
-                }
-            }
+            let sql = "SELECT body FROM verdicts WHERE transaction_id";
+            bodies_where(conn, sql, Some(&ids))?
         }
-    }
-    bodies.into_iter().map(parse_verdict).collect()
+    };
+    bodies
+        .into_iter()
+        .map(|text| {
+            serde_json::from_str::<Verdict>(&text)
+                .map_err(|e| FraudError::Backend(format!("unreadable stored verdict: {e}")))
+        })
+        .collect()
 }
 
 pub(super) fn detections_of(
     conn: &mut Connection,
     transactions: &[String],
 ) -> Result<Vec<Detection>, FraudError> {
-    let mut out = Vec::new();
-    for chunk in transactions.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT body FROM detections WHERE json_extract(body, '$.transaction_id') IN ({})",
-            placeholders(chunk.len())
-        );
+    let sql = "SELECT body FROM detections WHERE json_extract(body, '$.transaction_id')";
+    let bodies = bodies_where(conn, sql, Some(transactions))?;
+    bodies.into_iter().map(parse).collect()
+}
+
+/// The first column of `select`, for every row or (`ids`) for the rows whose
+/// expression at the end of `select` is one of `ids`, asked in chunks.
+fn bodies_where(
+    conn: &mut Connection,
+    select: &str,
+    ids: Option<&[String]>,
+) -> Result<Vec<String>, FraudError> {
+    let mut bodies = Vec::new();
+    let chunks: Vec<&[String]> = match ids {
+        None => vec![&[]],
+        Some(ids) => ids.chunks(CHUNK).collect(),
+    };
+    for chunk in chunks {
+        let sql = match ids {
+            None => select.to_owned(),
+            Some(_) => format!("{select} IN ({})", placeholders(chunk.len())),
+        };
         let mut stmt = conn.prepare(&sql).map_err(backend)?;
         let rows = stmt
             .query_map(params_from_iter(chunk), |r| r.get::<_, String>(0))
             .map_err(backend)?;
         for row in rows {
-            out.push(parse(row.map_err(backend)?)?);
+            bodies.push(row.map_err(backend)?);
         }
     }
-    Ok(out)
+    Ok(bodies)
 }
 
 fn placeholders(n: usize) -> String {
