@@ -39,7 +39,7 @@ pub struct Rules {
     pub bot: Bot,
     pub card_travel: Weight,
     pub user_travel: Weight,
-    pub new_place: Weight,
+    pub new_place: NewPlace,
     pub new_device: Weight,
     pub new_card: Weight,
     pub shared_card: Weight,
@@ -56,6 +56,14 @@ pub struct Rules {
 #[serde(deny_unknown_fields)]
 pub struct Weight {
     pub weight: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPlace {
+    pub weight: u8,
+    /// When the customer could have travelled there since their last payment.
+    pub reachable_weight: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

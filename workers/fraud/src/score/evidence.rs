@@ -303,18 +303,32 @@ pub fn user_travel(
     Some(indicator(USER_TRAVEL, rules.user_travel.weight, reason))
 }
 
-pub fn new_place(rules: &Rules, payer: &Payer, tx: &Transaction) -> Option<Indicator> {
+/// A country the customer was never seen in. Weaker when they could have flown
+/// there since their last payment: travel, most likely.
+pub fn new_place(rules: &Rules, payer: &Payer, tx: &Transaction, at: Micros) -> Option<Indicator> {
     let user = payer.user?;
     let country = tx.country.as_deref()?;
     let code = country_code(country)?;
     let new = !user.countries.is_empty() && !user.countries.contains(&code);
-    (new && !payer.at_home_here).then(|| {
-        let reason = format!(
-            "this customer never paid or logged in from {country}, and was not seen here on \
-             a device of theirs"
-        );
-        indicator(NEW_PLACE, rules.new_place.weight, reason)
-    })
+    if !new || payer.at_home_here {
+        return None;
+    }
+    let reachable = match (user.place.as_ref(), tx.lat, tx.lon) {
+        (Some(last), Some(_), Some(_)) => too_fast(rules, last, tx, at).is_none(),
+        _ => false,
+    };
+    let (weight, since) = match reachable {
+        true => (
+            rules.new_place.reachable_weight,
+            ", though reachable since their last payment",
+        ),
+        false => (rules.new_place.weight, ""),
+    };
+    let reason = format!(
+        "this customer never paid or logged in from {country}, and was not seen here on a \
+         device of theirs{since}"
+    );
+    Some(indicator(NEW_PLACE, weight, reason))
 }
 
 pub fn new_device(rules: &Rules, payer: &Payer) -> Option<Indicator> {

@@ -92,7 +92,7 @@ impl Scorer {
                 evidence::high_amount(rules, &payer, tx),
                 evidence::card_travel(rules, &payer, tx, at),
                 evidence::user_travel(rules, &payer, tx, at),
-                evidence::new_place(rules, &payer, tx),
+                evidence::new_place(rules, &payer, tx, at),
                 evidence::new_device(rules, &payer),
                 evidence::new_card(rules, &payer, tx),
                 evidence::shared_card(rules, &payer),

@@ -49,6 +49,23 @@ fn a_traveller_seen_abroad_on_their_own_device_is_not_suspicious_and_a_stranger_
 }
 
 #[test]
+fn a_plausible_flight_lowers_suspicion_even_with_nothing_seen_abroad() {
+    let mut s = Scorer::new(Rules::default());
+    with_history(&mut s, "u1");
+    s.observe(&payment(1, "u1", 50_00, 0));
+    // Lagos, 4,900 km away, twelve hours later: no login, no page view, billed at home.
+    let out = s.observe(&edit(payment(2, "u1", 60_00, 12 * 3600), from_lagos));
+    assert!(out.iter().all(|d| d.score < 50), "a trip: {out:?}");
+    let probe = edit(payment(3, "u1", 60_00, 12 * 3600 + 60), from_lagos);
+    let d = s.assess(&probe, &tx_of(&probe));
+    let place = d.indicators.iter().find(|i| i.name == evidence::NEW_PLACE);
+    assert!(
+        place.is_some_and(|i| i.reason.contains("reachable")),
+        "{d:?}"
+    );
+}
+
+#[test]
 fn a_vpn_user_on_their_own_device_is_explained_even_right_after_paying_at_home() {
     let mut s = Scorer::new(Rules::default());
     with_history(&mut s, "u1");
