@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::log::LogRecord;
 use crate::payload::{ErrorEvent, Performance, Security, Transaction, UserBehavior};
 
 /// The envelope version this build writes. Readers accept any version and ignore
@@ -20,7 +21,7 @@ pub const SCHEMA_VERSION: u16 = 1;
 /// Free-form labels (`region=eu`, `synthetic_fraud=velocity`): small and bounded.
 pub type Tags = BTreeMap<String, String>;
 
-/// The five kinds of log event. Each is also the second token of its subject.
+/// The kinds of event: five typed commerce kinds and `log`, any log record. Each is also the second token of its subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -29,15 +30,17 @@ pub enum Kind {
     UserBehavior,
     Performance,
     Security,
+    Log,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Transaction,
         Kind::Error,
         Kind::UserBehavior,
         Kind::Performance,
         Kind::Security,
+        Kind::Log,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +50,7 @@ impl Kind {
             Kind::UserBehavior => "user_behavior",
             Kind::Performance => "performance",
             Kind::Security => "security",
+            Kind::Log => "log",
         }
     }
 }
@@ -63,7 +67,7 @@ impl std::str::FromStr for Kind {
         Kind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown kind `{s}` (expected one of transaction, error, user_behavior, performance, security)"))
+            .ok_or_else(|| format!("unknown kind `{s}` (expected one of transaction, error, user_behavior, performance, security, log)"))
     }
 }
 
@@ -76,6 +80,7 @@ pub enum Body {
     UserBehavior(UserBehavior),
     Performance(Performance),
     Security(Security),
+    Log(LogRecord),
 }
 
 impl Body {
@@ -86,6 +91,7 @@ impl Body {
             Body::UserBehavior(_) => Kind::UserBehavior,
             Body::Performance(_) => Kind::Performance,
             Body::Security(_) => Kind::Security,
+            Body::Log(_) => Kind::Log,
         }
     }
 }
@@ -179,6 +185,7 @@ impl<'de> DeserializeSeed<'de> for PayloadSeed {
             Kind::UserBehavior => Body::UserBehavior(UserBehavior::deserialize(d)?),
             Kind::Performance => Body::Performance(Performance::deserialize(d)?),
             Kind::Security => Body::Security(Security::deserialize(d)?),
+            Kind::Log => Body::Log(LogRecord::deserialize(d)?),
         })
     }
 }

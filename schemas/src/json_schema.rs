@@ -5,6 +5,7 @@ use schemars::{JsonSchema, Schema};
 use serde_json::Value;
 
 use crate::envelope::{Kind, Tags};
+use crate::log::LogRecord;
 use crate::payload::{ErrorEvent, Performance, Security, Transaction, UserBehavior};
 
 /// A Sightline log event: the envelope and its typed payload.
@@ -38,6 +39,7 @@ pub fn for_kind(kind: Kind) -> Schema {
         Kind::UserBehavior => schemars::schema_for!(Envelope<UserBehavior>),
         Kind::Performance => schemars::schema_for!(Envelope<Performance>),
         Kind::Security => schemars::schema_for!(Envelope<Security>),
+        Kind::Log => schemars::schema_for!(Envelope<LogRecord>),
     };
     schema.insert(
         "title".into(),

@@ -1,5 +1,5 @@
-//! Sightline's event model: the envelope every log event travels in, the five typed
-//! payloads, their validation rules, the wire codecs and the NATS subject layout.
+//! Sightline's event model: the envelope every log event travels in, the typed
+//! payloads (five commerce kinds and `log`), their validation rules, the wire codecs and the NATS subject layout.
 //!
 //! This crate sits at the bottom of the workspace and does no I/O.
 
@@ -9,6 +9,7 @@ mod detection;
 mod envelope;
 mod error;
 pub mod json_schema;
+pub mod log;
 pub mod mask;
 mod payload;
 pub mod subject;
@@ -20,6 +21,7 @@ pub use currency::iso4217_codes;
 pub use detection::{Detection, Indicator, Typology};
 pub use envelope::{Body, Event, Kind, Tags, SCHEMA_VERSION};
 pub use error::{EventError, EventErrorKind, FieldError};
+pub use log::{AttrValue, Attributes, LogRecord, Severity};
 pub use payload::{ErrorEvent, Performance, Security, Transaction, TxStatus, UserBehavior};
 pub use validate::{looks_like_card_number, Validate};
 pub use verdict::{Verdict, VerdictKind, MAX_NOTE};

@@ -73,8 +73,8 @@ pub fn mask_in_string(text: &mut String) -> usize {
 
 impl Event {
     /// Masks card numbers in the free text of a validated event (an error's
-    /// message and stack, a page, a user agent, a security reason); returns how
-    /// many. Identifiers are never touched: ids legitimately hold long digit runs
+    /// message and stack, a page, a user agent, a security reason, a log record's
+    /// message and text attributes); returns how many. Identifiers are never touched: ids legitimately hold long digit runs
     /// (a session `s-u042617-981792`), and masking one would break every join on
     /// it. `card_fingerprint` is not masked but refused by validation, so the
     /// producer learns of it.
@@ -87,6 +87,13 @@ impl Event {
                 .chain(u.user_agent.as_mut())
                 .collect(),
             Body::Security(s) => s.reason.iter_mut().chain(s.user_agent.as_mut()).collect(),
+            Body::Log(l) => std::iter::once(&mut l.message)
+                .chain(l.severity_text.as_mut())
+                .chain(l.attributes.values_mut().filter_map(|v| match v {
+                    crate::log::AttrValue::Text(s) => Some(s),
+                    _ => None,
+                }))
+                .collect(),
             Body::Transaction(_) | Body::Performance(_) => Vec::new(),
         };
         texts.into_iter().map(mask_in_string).sum()

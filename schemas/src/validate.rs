@@ -7,6 +7,10 @@ use time::{Duration, OffsetDateTime};
 use crate::currency::is_iso4217;
 use crate::envelope::{Body, Event};
 use crate::error::{EventError, EventErrorKind, FieldError};
+use crate::log::{
+    is_normalized_attribute_name, AttrValue, LogRecord, MAX_ATTRIBUTES, MAX_ATTRIBUTE_VALUE,
+    MAX_LOG_MESSAGE,
+};
 use crate::payload::{ErrorEvent, Performance, Security, Transaction, UserBehavior};
 
 /// Identifiers: user, session, transaction, order ids and similar.
@@ -191,6 +195,7 @@ impl Validate for Event {
             Body::UserBehavior(p) => p.check(c),
             Body::Performance(p) => p.check(c),
             Body::Security(p) => p.check(c),
+            Body::Log(p) => p.check(c),
         }
         c.prefix = "";
     }
@@ -290,6 +295,63 @@ impl Validate for Security {
         c.opt_text("reason", &self.reason, MAX_LABEL);
         c.opt_text("session_id", &self.session_id, MAX_ID);
         c.opt_text("user_agent", &self.user_agent, MAX_LABEL);
+    }
+}
+
+impl Validate for LogRecord {
+    fn check(&self, c: &mut Checker) {
+        if let Some(n) = self.severity_number {
+            if crate::log::Severity::from_otel(n.into()) != Some(self.severity) {
+                c.fail(
+                    "severity_number",
+                    "must be an OpenTelemetry SeverityNumber (1-24) within the severity's range",
+                );
+            }
+        }
+        c.opt_text("severity_text", &self.severity_text, MAX_TOKEN);
+        if self.message.len() > MAX_LOG_MESSAGE {
+            c.fail(
+                "message",
+                format!("must be at most {MAX_LOG_MESSAGE} bytes"),
+            );
+        } else if has_control(&self.message) {
+            c.fail("message", "must not contain control characters");
+        }
+        c.opt_text("logger", &self.logger, MAX_LABEL);
+        if let Some(span) = &self.span_id {
+            if span.len() != 16 || !span.bytes().all(|b| b.is_ascii_hexdigit()) {
+                c.fail("span_id", "must be 16 hex digits");
+            }
+        }
+        if self.attributes.len() > MAX_ATTRIBUTES {
+            c.fail(
+                "attributes",
+                format!("must have at most {MAX_ATTRIBUTES} entries"),
+            );
+        }
+        if !self
+            .attributes
+            .keys()
+            .all(|name| is_normalized_attribute_name(name))
+        {
+            c.fail(
+                "attributes",
+                "names must be lower case a-z, 0-9, _, - and . between non-empty parts, at most 128 bytes",
+            );
+        }
+        for (name, value) in &self.attributes {
+            let bad_value = match value {
+                AttrValue::Text(s) => s.len() > MAX_ATTRIBUTE_VALUE || has_control(s),
+                AttrValue::Float(x) => !x.is_finite(),
+                AttrValue::Bool(_) | AttrValue::Int(_) => false,
+            };
+            if bad_value {
+                c.fail(
+                    &format!("attributes.{name}"),
+                    format!("must be a finite number, a flag or text of at most {MAX_ATTRIBUTE_VALUE} bytes without control characters"),
+                );
+            }
+        }
     }
 }
 

@@ -82,6 +82,7 @@ macro_rules! search_suite {
             retention_deletes_old_documents,
             fraud_detections_are_searchable_and_revised,
             advancing_over_dead_letters_indexes_nothing,
+            log_records_by_kind_severity_and_text,
         );
     };
 }
@@ -392,4 +393,108 @@ pub async fn fraud_detections_are_searchable_and_revised<S: SearchStore>(s: &S) 
     let mut events = request(Some("travel"), Filters::default());
     events.filters.kinds = vec![sightline_search::query::DocKind::Transaction];
     assert_eq!(s.search(&events).await.unwrap().total, 0);
+}
+
+/// Log records beside the commerce events: found by kind, severity and the words
+/// of their message, and aggregated by severity and logger.
+pub async fn log_records_by_kind_severity_and_text<S: SearchStore>(s: &S) {
+    use sightline_schemas::{Body, Event, LogRecord, Severity, Uuid};
+    use sightline_search::query::DocKind;
+    let later = T0 + Duration::hours(2);
+    let record = |n: u32, severity: Severity, message: &str, logger: &str| {
+        let mut r = LogRecord::new(severity, message);
+        r.logger = Some(logger.into());
+        let mut e = Event::at(later + Duration::seconds(n.into()), "billing", Body::Log(r));
+        e.id = Uuid::parse_str(&format!("01900000-0000-7000-8000-{:012}", 5000 + n)).unwrap();
+        e
+    };
+    let events = [
+        record(
+            1,
+            Severity::Info,
+            "invoice 17 sent to customer",
+            "app.invoices",
+        ),
+        record(
+            2,
+            Severity::Error,
+            "ledger write failed: deadlock detected",
+            "app.ledger",
+        ),
+        record(
+            3,
+            Severity::Error,
+            "invoice 18 render failed",
+            "app.invoices",
+        ),
+    ];
+    let top = sequenced().iter().map(|d| d.seq).max().unwrap();
+    let docs = events
+        .iter()
+        .zip(top + 1..)
+        .map(|(e, seq)| sightline_search::store::Sequenced {
+            seq,
+            doc: sightline_search::document::SearchDoc::from_event(e, &pii()),
+        })
+        .collect();
+    s.index(Source::Logs, docs).await.unwrap();
+    let logs = |severity: Option<&str>| Filters {
+        kinds: vec![DocKind::Log],
+        severity: severity.map(Into::into),
+        ..Filters::default()
+    };
+    assert_eq!(
+        ids(&s.search(&request(None, logs(None))).await.unwrap()),
+        [5003, 5002, 5001]
+    );
+    assert_eq!(
+        ids(&s.search(&request(None, logs(Some("error")))).await.unwrap()),
+        [5003, 5002]
+    );
+    assert_eq!(
+        ids(&s
+            .search(&request(Some("invoice failed"), logs(None)))
+            .await
+            .unwrap()),
+        [5003]
+    );
+    let in_window = Filters {
+        since: Some(later),
+        ..Filters::default()
+    };
+    let aggs = AggRequest {
+        query: request(None, in_window),
+        aggs: BTreeMap::from([
+            (
+                "by_severity".into(),
+                Agg::Terms {
+                    field: Field::Severity,
+                    size: 10,
+                },
+            ),
+            (
+                "by_logger".into(),
+                Agg::Terms {
+                    field: Field::Logger,
+                    size: 10,
+                },
+            ),
+        ]),
+    };
+    let out = s.aggregate(&aggs).await.unwrap();
+    let buckets = |name: &str| match &out[name] {
+        sightline_search::query::AggResult::Buckets(b) => b
+            .iter()
+            .map(|b| (b.key.clone(), b.count))
+            .collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        buckets("by_severity"),
+        [("error".into(), 2), ("info".into(), 1)]
+    );
+    assert_eq!(
+        buckets("by_logger"),
+        [("app.invoices".into(), 2), ("app.ledger".into(), 1)]
+    );
 }

@@ -154,7 +154,7 @@ async fn the_reader_answers_counts_revenue_users_and_percentiles() {
             }
             Body::Security(s) => users.extend(s.user_id.clone()),
             Body::Error(e) => users.extend(e.user_id.clone()),
-            Body::Performance(_) => {}
+            Body::Performance(_) | Body::Log(_) => {}
         }
     }
     let read = reader.revenue(window).await.unwrap();

@@ -132,7 +132,7 @@ fn user_of(event: &Event) -> Option<&str> {
         Body::Security(s) => s.user_id.as_deref(),
         Body::UserBehavior(b) => Some(&b.user_id),
         Body::Error(e) => e.user_id.as_deref(),
-        Body::Performance(_) => None,
+        Body::Performance(_) | Body::Log(_) => None,
     }
 }
 

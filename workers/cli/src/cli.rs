@@ -393,6 +393,9 @@ pub struct SearchArgs {
     pub session: Option<String>,
     #[arg(long)]
     pub host: Option<String>,
+    /// Log records of this severity.
+    #[arg(long)]
+    pub severity: Option<sightline_schemas::Severity>,
     /// A card fingerprint: every event of that card (matched through its keyed hash).
     #[arg(long)]
     pub card: Option<String>,

@@ -167,6 +167,15 @@ impl<'l> Planner<'l> {
                 count(b, f, &[("security", Some(&s.action))]);
                 user = s.user_id.as_deref();
             }
+            Body::Log(l) => {
+                let severity = l.severity.as_str();
+                count(b, f, &[("severity", Some(severity))]);
+                count(
+                    b,
+                    f,
+                    &[("service", Some(service)), ("severity", Some(severity))],
+                );
+            }
         }
         if let Some(user) = user {
             let hour = self.layout.users_step().bucket(at);

@@ -65,6 +65,12 @@ pub struct Keywords {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logger: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub card_ref: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_ref: Option<String>,
@@ -106,6 +112,9 @@ pub const KEYWORD_FIELDS: &[&str] = &[
     "country",
     "action",
     "method",
+    "severity",
+    "logger",
+    "span_id",
     "card_ref",
     "ip_ref",
 ];
@@ -115,7 +124,7 @@ pub const INTEGER_FIELDS: &[&str] = &["error_code", "status_code", "score"];
 pub const DECIMAL_FIELDS: &[&str] = &["amount", "response_time_ms", "db_query_time_ms"];
 
 impl SearchDoc {
-    pub fn keyword_values(&self) -> [Option<&String>; 18] {
+    pub fn keyword_values(&self) -> [Option<&String>; 21] {
         let k = &self.keywords;
         [
             Some(&self.kind),
@@ -134,6 +143,9 @@ impl SearchDoc {
             k.country.as_ref(),
             k.action.as_ref(),
             k.method.as_ref(),
+            k.severity.as_ref(),
+            k.logger.as_ref(),
+            k.span_id.as_ref(),
             k.card_ref.as_ref(),
             k.ip_ref.as_ref(),
         ]
@@ -239,6 +251,12 @@ impl SearchDoc {
                     format!("{} for {who}{reason}", s.action.replace('_', " ")),
                     None,
                 )
+            }
+            Body::Log(l) => {
+                k.severity = Some(l.severity.as_str().into());
+                k.logger = l.logger.clone();
+                k.span_id = l.span_id.clone();
+                (l.message.clone(), None)
             }
         };
         Self {

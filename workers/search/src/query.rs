@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sightline_schemas::{Kind, OffsetDateTime};
 
-/// What a search document is: a log event of one of the five kinds, or a fraud
+/// What a search document is: an event of one of the six kinds, or a fraud
 /// detection from FRAUD.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -17,16 +17,18 @@ pub enum DocKind {
     UserBehavior,
     Performance,
     Security,
+    Log,
     FraudDetection,
 }
 
 impl DocKind {
-    pub const ALL: [DocKind; 6] = [
+    pub const ALL: [DocKind; 7] = [
         DocKind::Transaction,
         DocKind::Error,
         DocKind::UserBehavior,
         DocKind::Performance,
         DocKind::Security,
+        DocKind::Log,
         DocKind::FraudDetection,
     ];
 
@@ -37,6 +39,7 @@ impl DocKind {
             DocKind::UserBehavior => Kind::UserBehavior.as_str(),
             DocKind::Performance => Kind::Performance.as_str(),
             DocKind::Security => Kind::Security.as_str(),
+            DocKind::Log => Kind::Log.as_str(),
             DocKind::FraudDetection => "fraud_detection",
         }
     }
@@ -50,6 +53,7 @@ impl From<Kind> for DocKind {
             Kind::UserBehavior => DocKind::UserBehavior,
             Kind::Performance => DocKind::Performance,
             Kind::Security => DocKind::Security,
+            Kind::Log => DocKind::Log,
         }
     }
 }
@@ -61,7 +65,7 @@ impl std::str::FromStr for DocKind {
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown kind `{s}` (expected one of transaction, error, user_behavior, performance, security, fraud_detection)")
+                format!("unknown kind `{s}` (expected one of transaction, error, user_behavior, performance, security, log, fraud_detection)")
             })
     }
 }
@@ -99,6 +103,8 @@ pub struct Filters {
     pub endpoint: Option<String>,
     pub session_id: Option<String>,
     pub host: Option<String>,
+    /// Log records of this severity (`error`...).
+    pub severity: Option<String>,
     /// The keyed hash that stands for a card fingerprint in the index (see
     /// [`crate::document::PiiHasher`]): every event of one card.
     pub card_ref: Option<String>,
@@ -116,13 +122,14 @@ pub struct Filters {
 
 impl Filters {
     /// The keyword fields matched exactly, with the value asked for, if any.
-    pub fn keyword_terms(&self) -> [(&'static str, Option<&str>); 7] {
+    pub fn keyword_terms(&self) -> [(&'static str, Option<&str>); 8] {
         [
             ("status", self.status.as_deref()),
             ("user_id", self.user_id.as_deref()),
             ("endpoint", self.endpoint.as_deref()),
             ("session_id", self.session_id.as_deref()),
             ("host", self.host.as_deref()),
+            ("severity", self.severity.as_deref()),
             ("card_ref", self.card_ref.as_deref()),
             ("ip_ref", self.ip_ref.as_deref()),
         ]
@@ -211,6 +218,8 @@ pub enum Field {
     PaymentMethod,
     Country,
     Action,
+    Severity,
+    Logger,
     StatusCode,
     Amount,
     ResponseTimeMs,
@@ -231,6 +240,8 @@ impl Field {
             Field::PaymentMethod => "payment_method",
             Field::Country => "country",
             Field::Action => "action",
+            Field::Severity => "severity",
+            Field::Logger => "logger",
             Field::StatusCode => "status_code",
             Field::Amount => "amount",
             Field::ResponseTimeMs => "response_time_ms",

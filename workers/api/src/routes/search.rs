@@ -28,9 +28,9 @@ pub struct SearchParams {
     /// Wrap matches in `<em>` in `highlights` (default true).
     pub highlight: Option<bool>,
     /// Comma-separated kinds: transaction, error, user_behavior, performance,
-    /// security, fraud_detection.
+    /// security, log, fraud_detection.
     #[param(
-        pattern = r"^((transaction|error|user_behavior|performance|security|fraud_detection)(,(transaction|error|user_behavior|performance|security|fraud_detection))*)?$"
+        pattern = r"^((transaction|error|user_behavior|performance|security|log|fraud_detection)(,(transaction|error|user_behavior|performance|security|log|fraud_detection))*)?$"
     )]
     pub kind: Option<String>,
     /// Comma-separated services.
@@ -41,6 +41,9 @@ pub struct SearchParams {
     pub endpoint: Option<String>,
     pub session: Option<String>,
     pub host: Option<String>,
+    /// Log records of this severity: trace, debug, info, warn, error or fatal.
+    #[param(pattern = r"^(trace|debug|info|warn|error|fatal)$")]
+    pub severity: Option<String>,
     /// A card fingerprint: every event of that card. The index holds only a keyed
     /// hash of it, which the API computes with the indexer's key.
     pub card: Option<String>,
@@ -124,6 +127,7 @@ impl SearchParams {
                 endpoint: self.endpoint.clone(),
                 session_id: self.session.clone(),
                 host: self.host.clone(),
+                severity: self.severity.clone(),
                 card_ref: self.card.as_deref().map(|c| reference("card", c.trim())),
                 ip_ref: ip.map(|ip| reference("ip", &ip.to_string())),
                 error_code: self.error_code,

@@ -60,6 +60,7 @@ async fn search(
             endpoint: args.endpoint,
             session_id: args.session,
             host: args.host,
+            severity: args.severity.map(|s| s.as_str().to_owned()),
             card_ref: args.card.map(|c| reference("card", c.trim())),
             ip_ref: args.ip.map(|ip| reference("ip", &ip.to_string())),
             error_code: args.error_code,

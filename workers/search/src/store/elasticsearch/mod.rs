@@ -106,6 +106,24 @@ impl ElasticsearchStore {
                 false,
             )
             .await?;
+        // The template shapes only indices made from now on: the fields a newer
+        // Sightline indexes are added to the existing ones too (adding a field is
+        // the one mapping change an index accepts).
+        let mapping = Bytes::from(
+            json!({ "properties": template["template"]["mappings"]["properties"] }).to_string(),
+        );
+        for index in store.indices().await? {
+            store
+                .inner
+                .request(
+                    Method::Put,
+                    &format!("/{index}/_mapping"),
+                    &[],
+                    Some(mapping.clone()),
+                    false,
+                )
+                .await?;
+        }
         Ok(store)
     }
 

@@ -13,9 +13,9 @@ use crate::document::{SearchDoc, DECIMAL_FIELDS, INTEGER_FIELDS, KEYWORD_FIELDS}
 /// column (its dictionary would cost more to build than the posting list).
 const LOOKUP_ONLY: &[&str] = &["host", "session_id", "card_ref", "ip_ref"];
 /// Keywords the query model filters on (besides kind and service): indexed.
-const FILTERED: &[&str] = &["status", "user_id", "endpoint"];
+const FILTERED: &[&str] = &["status", "user_id", "endpoint", "severity"];
 /// Kept for display, never searched.
-const STORED_ONLY: &[&str] = &["trace_id"];
+const STORED_ONLY: &[&str] = &["trace_id", "span_id"];
 
 #[derive(Clone)]
 pub struct Fields {
