@@ -5,6 +5,7 @@
 #   redis-server, chromium, chromedriver, docker-compose  (Debian packages; need root or sudo)
 #   test peers: osmem-server, noida-db (Elasticsearch API), secantusdb (MongoDB wire protocol)
 #   schemathesis (the API contract test)
+#   log shippers' own clients for the ingest tests: the OpenTelemetry Python SDK
 # Safe to run again: anything already present is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,8 @@ NOIDA_VERSION=0.2.3
 SECANTUS_VERSION=0.7.0b3
 # Property-based API testing against /api/openapi.json.
 SCHEMATHESIS_VERSION=4.32.5
+# The OpenTelemetry SDK and its OTLP/HTTP exporter drive /v1/logs in the tests.
+OTEL_PYTHON_VERSION=1.45.2
 VENV=.tools/venv
 
 if [ ! -x "$VENV/bin/pip" ]; then
@@ -38,6 +41,10 @@ if ! "$VENV/bin/pip" show secantusdb 2>/dev/null | grep -q "^Version: $SECANTUS_
 fi
 if ! "$VENV/bin/pip" show schemathesis 2>/dev/null | grep -q "^Version: $SCHEMATHESIS_VERSION"; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+if ! "$VENV/bin/pip" show opentelemetry-exporter-otlp-proto-http 2>/dev/null | grep -q "^Version: $OTEL_PYTHON_VERSION"; then
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    "opentelemetry-sdk==$OTEL_PYTHON_VERSION" "opentelemetry-exporter-otlp-proto-http==$OTEL_PYTHON_VERSION"
 fi
 
 # Debian packages: Redis, and headless Chromium with its WebDriver for the page's tests.
@@ -66,4 +73,5 @@ echo "just:        $("$VENV/bin/just" --version)"
 echo "redis:       $(redis-server --version | cut -d' ' -f3)"
 echo "chromium:    $(chromium --version 2>/dev/null | cut -d' ' -f2)"
 echo "compose:     $(docker-compose version --short 2>/dev/null)"
+echo "otel sdk:    $OTEL_PYTHON_VERSION"
 echo "emulators:   osmem-server $OSMEM_VERSION, noida-db $NOIDA_VERSION, secantusdb $SECANTUS_VERSION"

@@ -4,6 +4,7 @@
 //! This crate sits at the bottom of the workspace and does no I/O.
 
 mod codec;
+mod content_id;
 mod currency;
 mod detection;
 mod envelope;

@@ -17,6 +17,7 @@ mod indexer;
 mod indexer_fraud;
 mod no_card_numbers;
 mod node;
+mod otlp;
 mod publish;
 mod replay;
 mod replay_scale_out;

@@ -25,6 +25,11 @@ impl ApiError {
         }
     }
 
+    /// An error of any status, for routes whose protocol fixes the status (OTLP).
+    pub fn with_code(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(status, code, message)
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
@@ -145,10 +150,15 @@ fn code_of(status: StatusCode) -> &'static str {
 /// a client sees has one form.
 pub async fn json_errors(response: Response) -> Response {
     let status = response.status();
+    // JSON is already in shape; protobuf is OTLP's google.rpc.Status, which its
+    // clients read.
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/json")
+                || v.as_bytes().starts_with(b"application/x-protobuf")
+        });
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }

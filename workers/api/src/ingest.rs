@@ -5,7 +5,7 @@
 use serde::Serialize;
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::ErrorKind;
-use sightline_schemas::{decode, Encoding};
+use sightline_schemas::{decode, Encoding, Event, EventError};
 
 use crate::error::ApiError;
 
@@ -101,10 +101,28 @@ pub struct RecordError {
 
 /// Validates and publishes every record, waiting for LOGS to store them.
 pub async fn publish(publisher: &Publisher, records: &[Record]) -> Result<IngestReport, ApiError> {
+    publish_events(
+        publisher,
+        records
+            .iter()
+            .map(|r| (r.place.clone(), decode(&r.bytes, Encoding::Json)))
+            .collect(),
+    )
+    .await
+}
+
+/// Validates and publishes events built elsewhere (an OTLP request, a bulk body),
+/// each with its place, waiting for LOGS to store them. A bad event is counted and
+/// named; a bus that fails stops the request (what was stored stays stored, and
+/// the same request sent again is stored once: see `Event::set_content_id`).
+pub async fn publish_events(
+    publisher: &Publisher,
+    events: Vec<(String, Result<Event, EventError>)>,
+) -> Result<IngestReport, ApiError> {
     let mut report = IngestReport::default();
     let mut pipeline = publisher.pipeline();
-    for r in records {
-        let sent = match decode(&r.bytes, Encoding::Json) {
+    for (place, event) in events {
+        let sent = match event {
             Ok(event) => pipeline.send(&event).await,
             Err(e) => Err(e.into()),
         };
@@ -114,7 +132,7 @@ pub async fn publish(publisher: &Publisher, records: &[Record]) -> Result<Ingest
                 report.rejected += 1;
                 if report.errors.len() < MAX_LISTED_ERRORS {
                     report.errors.push(RecordError {
-                        place: r.place.clone(),
+                        place,
                         error: e.to_string(),
                     });
                 }

@@ -15,7 +15,8 @@ use crate::http::{MAX_HEADERS, MAX_HEADER_BYTES, MAX_URI_BYTES};
 const PUBLIC: [&str; 2] = ["/healthz", "/readyz"];
 
 /// Routes that need the operator role when keys are configured.
-const OPERATOR: [(&str, &str); 5] = [
+const OPERATOR: [(&str, &str); 6] = [
+    ("post", "/v1/logs"),
     ("post", "/api/fraud/detections/{id}/verdict"),
     ("post", "/api/logs/ingest"),
     ("post", "/api/logs/upload"),
@@ -108,10 +109,12 @@ fn add_errors(op: &mut Operation, keyed: bool, operator: bool) {
     );
     add("500", "the deployment is misconfigured");
     add("503", "a projection or server is not reachable, or not caught up with `Sightline-Wait-For`; try again");
-    // Errors a handler declares in its own words have the same body.
+    // Errors a handler declares in its own words have the same body (and OTLP's
+    // protobuf requests get theirs in protobuf besides).
     for (status, response) in op.responses.responses.iter_mut() {
         if let RefOr::T(response) = response {
-            if status.starts_with(['4', '5']) && response.content.is_empty() {
+            if status.starts_with(['4', '5']) && !response.content.contains_key("application/json")
+            {
                 response.content.insert(
                     "application/json".into(),
                     Content::new(Some(Ref::from_schema_name(ERROR_SCHEMA))),

@@ -11,7 +11,7 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{alerts, analytics, dashboard, fraud, logs, ops, performance, search};
+use crate::routes::{alerts, analytics, dashboard, fraud, logs, ops, otlp, performance, search};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -24,7 +24,7 @@ use crate::state::AppState;
             (e.g. the `last_sequence` of an ingest) to read your own writes."
     ),
     paths(
-        logs::ingest, logs::upload, logs::recent, logs::stats,
+        logs::ingest, logs::upload, logs::recent, logs::stats, otlp::export,
         search::search, search::autocomplete,
         analytics::transactions, analytics::errors, analytics::user_behavior, analytics::trends,
         performance::metrics, performance::api_response_times, performance::database_latency,

@@ -87,7 +87,7 @@ pub async fn upload(
 pub struct RecentParams {
     /// Comma-separated kinds (`transaction,error`...).
     #[param(
-        pattern = r"^((transaction|error|user_behavior|performance|security|fraud_detection)(,(transaction|error|user_behavior|performance|security|fraud_detection))*)?$"
+        pattern = r"^((transaction|error|user_behavior|performance|security|log|fraud_detection)(,(transaction|error|user_behavior|performance|security|log|fraud_detection))*)?$"
     )]
     pub kind: Option<String>,
     /// Comma-separated services.

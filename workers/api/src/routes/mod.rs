@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod fraud;
 pub mod logs;
 pub mod ops;
+pub mod otlp;
 pub mod params;
 pub mod performance;
 pub mod search;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
     let ingest = Router::new()
         .route("/api/logs/ingest", post(logs::ingest))
         .route("/api/logs/upload", post(logs::upload))
+        .route("/v1/logs", post(otlp::export))
         .layer(DefaultBodyLimit::max(limits.max_ingest_bytes));
     let operations = Router::new()
         .route("/api/alerts/silences", post(alerts::create_silence))

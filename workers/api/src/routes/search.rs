@@ -98,6 +98,20 @@ impl SearchParams {
                     .map_err(|e| ApiError::bad_request(format!("kind: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let severity = self
+            .severity
+            .as_deref()
+            .map(|s| {
+                sightline_schemas::Severity::ALL
+                    .into_iter()
+                    .find(|level| level.as_str() == s)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "severity `{s}`: expected trace, debug, info, warn, error or fatal"
+                        ))
+                    })
+            })
+            .transpose()?;
         let sort = match self.sort.as_deref() {
             None | Some("newest") => Sort::Newest,
             Some("oldest") => Sort::Oldest,
@@ -127,7 +141,7 @@ impl SearchParams {
                 endpoint: self.endpoint.clone(),
                 session_id: self.session.clone(),
                 host: self.host.clone(),
-                severity: self.severity.clone(),
+                severity: severity.map(|s| s.as_str().to_owned()),
                 card_ref: self.card.as_deref().map(|c| reference("card", c.trim())),
                 ip_ref: ip.map(|ip| reference("ip", &ip.to_string())),
                 error_code: self.error_code,

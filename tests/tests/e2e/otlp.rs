@@ -1,0 +1,202 @@
+//! OTLP/HTTP logs, driven by the OpenTelemetry Python SDK (pinned by
+//! ops/install.sh) as an application sends them, then by hand in OTLP/JSON, and
+//! with the bad bodies a receiver meets: each answered as the specification says.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use prost::Message;
+use sightline_ingest::otlp::Status;
+use sightline_tests::api::{ApiStack, OPERATOR_KEY, READER_KEY};
+
+/// Runs the SDK client; returns its `export ...` lines.
+fn sdk_sends(api: &ApiStack, service: &str, gzip: bool) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join("../.tools/venv/bin/python");
+    let mut cmd = Command::new(&python);
+    cmd.arg(root.join("clients/otel_logs.py"))
+        .args([&api.url("/v1/logs"), OPERATOR_KEY, service]);
+    if gzip {
+        cmd.arg("gzip");
+    }
+    let out = cmd
+        .output()
+        .expect("the OpenTelemetry client runs (ops/install.sh)");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.lines().map(str::to_owned).collect()
+}
+
+async fn logs_of(api: &ApiStack, service: &str, extra: &str, expect: u64) -> serde_json::Value {
+    let path = format!("/api/search?kind=log&service={service}&size=50{extra}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = api.get(&path).await.json;
+        if found["total"].as_u64() == Some(expect) {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "{path}: {found}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn logs_stored(api: &ApiStack) -> u64 {
+    let mut logs = api.stack.bus.js.get_stream("LOGS").await.unwrap();
+    logs.info().await.unwrap().state.messages
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_opentelemetry_sdk_ships_logs_that_become_searchable_events() {
+    let api = ApiStack::start("").await;
+
+    // --- the SDK, protobuf, then protobuf with gzip -------------------------
+    let exports = sdk_sends(&api, "Checkout Py", false);
+    assert_eq!(exports, ["export SUCCESS"; 3], "one export per record");
+    let all = logs_of(&api, "checkout-py", "", 3).await;
+    let messages: Vec<&str> = all["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["message"].as_str().unwrap())
+        .collect();
+    assert!(messages.contains(&"order ord-1 placed"), "{messages:?}");
+    let errors = logs_of(&api, "checkout-py", "&severity=error", 1).await;
+    let failed = errors["hits"][0]["message"].as_str().unwrap();
+    assert!(
+        failed.starts_with("payment capture failed for ord-1 with card **** **** **** ****"),
+        "{failed}"
+    );
+    assert!(
+        failed.contains("Traceback") && failed.contains("KeyError"),
+        "the stack is kept: {failed}"
+    );
+    assert!(
+        !all.to_string().contains("4111"),
+        "no card number is stored"
+    );
+    logs_of(&api, "checkout-py", "&severity=warn&q=inventory", 1).await;
+
+    let zipped = sdk_sends(&api, "checkout-gz", true);
+    assert_eq!(zipped, ["export SUCCESS"; 3]);
+    logs_of(&api, "checkout-gz", "", 3).await;
+
+    // --- OTLP/JSON by hand: a partial success, and a retry stored once ------
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let record = |nanos: i128, body: &str| {
+        serde_json::json!({"timeUnixNano": nanos.to_string(), "severityNumber": 17,
+            "body": {"stringValue": body},
+            "attributes": [{"key": "http.response.status_code", "value": {"intValue": "502"}}]})
+    };
+    let request = serde_json::json!({"resourceLogs": [{
+    "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "edge"}}]},
+    "scopeLogs": [{"scope": {"name": "nginx"}, "logRecords": [
+        record(now, "upstream reset"),
+        record(now, "upstream reset"),
+        record(631_152_000_000_000_000, "from 1990"),
+    ]}]}]});
+    let before = logs_stored(&api).await;
+    let partial = api
+        .post_json("/v1/logs", &request, Some(OPERATOR_KEY))
+        .await;
+    assert_eq!(partial.status, 200, "{}", partial.text);
+    assert_eq!(
+        partial.json["partialSuccess"]["rejectedLogRecords"], 1,
+        "{}",
+        partial.text
+    );
+    let why = partial.json["partialSuccess"]["errorMessage"]
+        .as_str()
+        .unwrap();
+    assert!(
+        why.contains("resourceLogs[0].scopeLogs[0].logRecords[2]") && why.contains("occurred_at"),
+        "{why}"
+    );
+    assert_eq!(
+        logs_stored(&api).await,
+        before + 2,
+        "twin lines are two events"
+    );
+    let retry = api
+        .post_json("/v1/logs", &request, Some(OPERATOR_KEY))
+        .await;
+    assert_eq!(retry.status, 200, "{}", retry.text);
+    assert_eq!(
+        logs_stored(&api).await,
+        before + 2,
+        "a retried request is stored once"
+    );
+    logs_of(&api, "edge", "", 2).await;
+
+    // --- bad requests -------------------------------------------------------
+    let raw = |content_type: &'static str, body: Vec<u8>, gzip: bool| {
+        let mut request = api
+            .http
+            .post(api.url("/v1/logs"))
+            .bearer_auth(OPERATOR_KEY)
+            .header("Content-Type", content_type)
+            .body(body);
+        if gzip {
+            request = request.header("Content-Encoding", "gzip");
+        }
+        request.send()
+    };
+    let broken = raw(
+        "application/x-protobuf",
+        vec![0x0a, 0xff, 0xff, 0xff],
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(broken.status(), 400);
+    assert_eq!(broken.headers()["content-type"], "application/x-protobuf");
+    let status = Status::decode(broken.bytes().await.unwrap()).unwrap();
+    assert_eq!(status.code, 3, "invalid argument: not retryable");
+    assert!(status.message.contains("protobuf"), "{}", status.message);
+
+    let bad_json = api
+        .post(
+            "/v1/logs",
+            "application/json",
+            b"{\"resourceLogs\": 7}".to_vec(),
+            Some(OPERATOR_KEY),
+        )
+        .await;
+    assert_eq!(bad_json.status, 400);
+    assert_eq!(bad_json.error_code(), "bad_request", "{}", bad_json.text);
+
+    let text = api
+        .post(
+            "/v1/logs",
+            "text/plain",
+            b"hello".to_vec(),
+            Some(OPERATOR_KEY),
+        )
+        .await;
+    assert_eq!(text.status, 415);
+    assert_eq!(text.error_code(), "unsupported_media_type");
+
+    let mut zip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    zip.write_all(&vec![b' '; 17 * 1024 * 1024]).unwrap();
+    let bomb = raw("application/json", zip.finish().unwrap(), true)
+        .await
+        .unwrap();
+    assert_eq!(
+        bomb.status(),
+        413,
+        "over the ingest limit once decompressed"
+    );
+
+    let reader = api.post_json("/v1/logs", &request, Some(READER_KEY)).await;
+    assert_eq!(reader.status, 403, "shipping logs is an operator's right");
+    assert_eq!(
+        logs_stored(&api).await,
+        before + 2,
+        "nothing bad was stored"
+    );
+}
