@@ -111,7 +111,11 @@ async fn the_page_shows_live_figures_charts_and_highlighted_search_hits() {
     )
     .await;
     let lines = charted.as_array().unwrap();
-    assert_eq!(lines.len(), 5, "one line per kind: {charted}");
+    assert_eq!(
+        lines.len(),
+        sightline_schemas::Kind::ALL.len(),
+        "one line per kind: {charted}"
+    );
     let total: f64 = lines.iter().map(|l| l[1].as_f64().unwrap()).sum();
     assert_eq!(total as u64, EVENTS);
     assert!(
