@@ -5,7 +5,8 @@
 #   redis-server, chromium, chromedriver, docker-compose  (Debian packages; need root or sudo)
 #   test peers: osmem-server, noida-db (Elasticsearch API), secantusdb (MongoDB wire protocol)
 #   schemathesis (the API contract test)
-#   log shippers' own clients for the ingest tests: the OpenTelemetry Python SDK
+#   log shippers' own clients for the ingest tests: the OpenTelemetry Python SDK and
+#   the Elasticsearch Python client
 # Safe to run again: anything already present is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,8 @@ SECANTUS_VERSION=0.7.0b3
 SCHEMATHESIS_VERSION=4.32.5
 # The OpenTelemetry SDK and its OTLP/HTTP exporter drive /v1/logs in the tests.
 OTEL_PYTHON_VERSION=1.45.2
+# The official Elasticsearch client drives /_bulk in the tests (what Logstash and Beats speak).
+ELASTICSEARCH_PY_VERSION=9.2.0
 VENV=.tools/venv
 
 if [ ! -x "$VENV/bin/pip" ]; then
@@ -45,6 +48,9 @@ fi
 if ! "$VENV/bin/pip" show opentelemetry-exporter-otlp-proto-http 2>/dev/null | grep -q "^Version: $OTEL_PYTHON_VERSION"; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
     "opentelemetry-sdk==$OTEL_PYTHON_VERSION" "opentelemetry-exporter-otlp-proto-http==$OTEL_PYTHON_VERSION"
+fi
+if ! "$VENV/bin/pip" show elasticsearch 2>/dev/null | grep -q "^Version: $ELASTICSEARCH_PY_VERSION"; then
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "elasticsearch==$ELASTICSEARCH_PY_VERSION"
 fi
 
 # Debian packages: Redis, and headless Chromium with its WebDriver for the page's tests.
@@ -73,5 +79,5 @@ echo "just:        $("$VENV/bin/just" --version)"
 echo "redis:       $(redis-server --version | cut -d' ' -f3)"
 echo "chromium:    $(chromium --version 2>/dev/null | cut -d' ' -f2)"
 echo "compose:     $(docker-compose version --short 2>/dev/null)"
-echo "otel sdk:    $OTEL_PYTHON_VERSION"
+echo "otel sdk:    $OTEL_PYTHON_VERSION, elasticsearch-py $ELASTICSEARCH_PY_VERSION"
 echo "emulators:   osmem-server $OSMEM_VERSION, noida-db $NOIDA_VERSION, secantusdb $SECANTUS_VERSION"

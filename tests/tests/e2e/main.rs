@@ -5,6 +5,7 @@
 mod alerts;
 mod api;
 mod api_contract;
+mod bulk;
 mod compose;
 mod counters;
 mod counters_store;

@@ -91,6 +91,10 @@ pub struct IngestReport {
     /// The LOGS sequence of the last event: pass it as `Sightline-Wait-For` to
     /// read these events back.
     pub last_sequence: u64,
+    /// Every rejected record's place and reason (`errors` lists the first only),
+    /// for doors that answer per record (`_bulk`).
+    #[serde(skip)]
+    pub refused: std::collections::HashMap<String, String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -132,10 +136,11 @@ pub async fn publish_events(
                 report.rejected += 1;
                 if report.errors.len() < MAX_LISTED_ERRORS {
                     report.errors.push(RecordError {
-                        place,
+                        place: place.clone(),
                         error: e.to_string(),
                     });
                 }
+                report.refused.insert(place, e.to_string());
             }
             Err(e) => return Err(e.into()),
         }

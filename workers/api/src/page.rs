@@ -6,7 +6,12 @@ use axum::response::{IntoResponse, Response};
 
 const PAGE: &str = include_str!("page/index.html");
 
-pub async fn index() -> Response {
+/// The page, or for an Elasticsearch client (a log shipper's handshake) who
+/// answers and as which version: both come to `GET /`.
+pub async fn index(headers: axum::http::HeaderMap) -> Response {
+    if crate::routes::bulk::is_elasticsearch_client(&headers) {
+        return crate::routes::bulk::info();
+    }
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),

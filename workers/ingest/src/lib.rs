@@ -5,6 +5,7 @@
 //! and the Publisher does the rest.
 
 mod body;
+pub mod bulk;
 mod error;
 pub mod otlp;
 

@@ -11,12 +11,24 @@ use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
 
 use crate::http::{MAX_HEADERS, MAX_HEADER_BYTES, MAX_URI_BYTES};
 
-/// Routes anyone may call, keys or not.
-const PUBLIC: [&str; 2] = ["/healthz", "/readyz"];
+/// Routes anyone may call, keys or not: health, and the constant answers of the
+/// Elasticsearch handshake (docs/ingest.md).
+const PUBLIC: [&str; 6] = [
+    "/healthz",
+    "/readyz",
+    "/_license",
+    "/_xpack",
+    "/_index_template/{name}",
+    "/_ilm/policy/{name}",
+];
 
 /// Routes that need the operator role when keys are configured.
-const OPERATOR: [(&str, &str); 6] = [
+const OPERATOR: [(&str, &str); 10] = [
     ("post", "/v1/logs"),
+    ("post", "/_bulk"),
+    ("put", "/_bulk"),
+    ("post", "/{index}/_bulk"),
+    ("put", "/{index}/_bulk"),
     ("post", "/api/fraud/detections/{id}/verdict"),
     ("post", "/api/logs/ingest"),
     ("post", "/api/logs/upload"),

@@ -11,7 +11,9 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{alerts, analytics, dashboard, fraud, logs, ops, otlp, performance, search};
+use crate::routes::{
+    alerts, analytics, bulk, dashboard, fraud, logs, ops, otlp, performance, search,
+};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -25,6 +27,8 @@ use crate::state::AppState;
     ),
     paths(
         logs::ingest, logs::upload, logs::recent, logs::stats, otlp::export,
+        bulk::bulk, bulk::bulk_into, bulk::license, bulk::xpack, bulk::index_template,
+        bulk::ilm_policy,
         search::search, search::autocomplete,
         analytics::transactions, analytics::errors, analytics::user_behavior, analytics::trends,
         performance::metrics, performance::api_response_times, performance::database_latency,

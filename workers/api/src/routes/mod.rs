@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod analytics;
+pub mod bulk;
 pub mod dashboard;
 pub mod fraud;
 pub mod logs;
@@ -76,6 +77,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/logs/ingest", post(logs::ingest))
         .route("/api/logs/upload", post(logs::upload))
         .route("/v1/logs", post(otlp::export))
+        .route("/_bulk", post(bulk::bulk).put(bulk::bulk))
+        .route("/{index}/_bulk", post(bulk::bulk_into).put(bulk::bulk_into))
         .layer(DefaultBodyLimit::max(limits.max_ingest_bytes));
     let operations = Router::new()
         .route("/api/alerts/silences", post(alerts::create_silence))
@@ -89,6 +92,17 @@ pub fn router(state: AppState) -> Router {
         ));
     let open = Router::new()
         .route("/", get(crate::page::index))
+        // The handshake of Elasticsearch shippers (docs/ingest.md): constant answers.
+        .route("/_license", get(bulk::license))
+        .route("/_xpack", get(bulk::xpack))
+        .route(
+            "/_index_template/{name}",
+            get(bulk::index_template).put(bulk::index_template),
+        )
+        .route(
+            "/_ilm/policy/{name}",
+            get(bulk::ilm_policy).put(bulk::ilm_policy),
+        )
         .route("/api/openapi.json", get(crate::openapi::document))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
