@@ -13,7 +13,8 @@ from elasticsearch import Elasticsearch, helpers
 
 def main():
     url, key, index = sys.argv[1:4]
-    client = Elasticsearch(url, bearer_auth=key, request_timeout=30)
+    # As Beats and Logstash sign in: a user and a password, the key being the password.
+    client = Elasticsearch(url, basic_auth=("logstash", key), request_timeout=30)
     version = client.info()["version"]["number"]
     docs = [
         {

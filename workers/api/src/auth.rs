@@ -1,11 +1,13 @@
-//! API keys with roles. A key comes as `Authorization: Bearer <key>` or
-//! `X-Api-Key: <key>`; readers read every projection, operators also ingest and
+//! API keys with roles. A key comes as `Authorization: Bearer <key>`,
+//! `X-Api-Key: <key>`, or as the password of `Authorization: Basic` (what log
+//! shippers' Elasticsearch outputs send); readers read every projection, operators also ingest and
 //! manage silences. With no keys configured the API is open.
 
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
+use base64::prelude::{Engine, BASE64_STANDARD};
 use sightline_runtime::config::{ApiKey, Role};
 use std::sync::Arc;
 
@@ -76,15 +78,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn presented_key(request: &Request) -> Option<&str> {
-    let headers = request.headers();
+fn presented_key(headers: &axum::http::HeaderMap) -> Option<String> {
     if let Some(v) = headers.get("x-api-key") {
-        return v.to_str().ok();
+        return v.to_str().ok().map(str::to_owned);
     }
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    if let Some(bearer) = auth.strip_prefix("Bearer ") {
+        return Some(bearer.to_owned());
+    }
+    // Shippers that speak Elasticsearch (Beats, Logstash, Fluent Bit, Vector) sign
+    // in with a user and a password: the password is the key, the user a label.
+    let basic = auth.strip_prefix("Basic ")?;
+    let decoded = BASE64_STANDARD.decode(basic.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.split_once(':').map(|(_, key)| key.to_owned())
 }
 
 /// Middleware: the request's key must be one of `keys` with `role`.
@@ -93,7 +100,7 @@ pub async fn require(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    keys.authorize(presented_key(&request), role)?;
+    keys.authorize(presented_key(request.headers()).as_deref(), role)?;
     Ok(next.run(request).await)
 }
 
@@ -144,6 +151,24 @@ mod tests {
             401,
             "a prefix of a key is not the key"
         );
+    }
+
+    #[test]
+    fn a_key_comes_as_bearer_api_key_header_or_basic_password() {
+        let with = |name: &'static str, value: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(name, value.parse().unwrap());
+            presented_key(&h)
+        };
+        assert_eq!(with("authorization", "Bearer k-1").as_deref(), Some("k-1"));
+        assert_eq!(with("x-api-key", "k-2").as_deref(), Some("k-2"));
+        let basic = BASE64_STANDARD.encode("filebeat:k-3:with-colon");
+        assert_eq!(
+            with("authorization", &format!("Basic {basic}")).as_deref(),
+            Some("k-3:with-colon")
+        );
+        assert_eq!(with("authorization", "Basic !!!"), None);
+        assert_eq!(with("authorization", "Digest x"), None);
     }
 
     #[test]
