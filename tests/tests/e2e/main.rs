@@ -29,6 +29,7 @@ mod scorer_crash;
 mod search_elasticsearch;
 mod search_tantivy;
 mod shared_worker;
+mod syslog;
 mod up;
 mod up_crash;
 mod verdicts;

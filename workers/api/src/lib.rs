@@ -13,6 +13,7 @@ pub mod openapi;
 mod page;
 pub mod routes;
 pub mod state;
+pub mod syslog;
 pub mod watermark;
 
 use std::future::Future;
@@ -31,11 +32,21 @@ pub async fn serve(
     if state.keys.is_open() {
         tracing::warn!("api.keys is empty: every route is open to whoever reaches the API");
     }
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    // Bound before serving, so a port in use stops the API with a clear error.
+    let syslog = syslog::start(&state.settings.syslog, state.publisher.clone(), stopping)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("the syslog listener: {e}")))?;
     state.refresh_marks().await;
     let refresh = state.spawn_refresh();
     let app = routes::router(state);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
     let served = http::serve(listener, app, shutdown).await;
     refresh.abort();
+    syslog.finish(std::time::Duration::from_secs(5)).await;
     served
 }
 

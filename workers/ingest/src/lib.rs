@@ -8,6 +8,7 @@ mod body;
 pub mod bulk;
 mod error;
 pub mod otlp;
+pub mod syslog;
 
 use std::collections::HashMap;
 

@@ -17,10 +17,12 @@ mod alerts;
 mod api;
 mod counters;
 mod fraud;
+mod syslog;
 pub use alerts::{AlertsSettings, ReceiverFormat, ReceiverSettings};
 pub use api::{ApiKey, ApiSettings, Role};
 pub use counters::{CountersSettings, RedisSettings, Resolution};
 pub use fraud::{FraudBackend, FraudSettings, MongoSettings};
+pub use syslog::SyslogSettings;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -39,6 +41,7 @@ pub struct Settings {
     pub counters: CountersSettings,
     pub alerts: AlertsSettings,
     pub api: ApiSettings,
+    pub syslog: SyslogSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -486,6 +489,8 @@ mod tests {
             assert_eq!(s.counters.resolutions.len(), 3);
             assert_eq!(s.counters.resolutions[1].step, Duration::from_secs(60));
             assert_eq!(s.search.batch_size, SearchSettings::default().batch_size);
+            assert_eq!(s.syslog.tcp, None, "the listener is off unless asked for");
+            assert_eq!(s.syslog.rfc3164_offset, "+00:00");
             Ok(())
         });
     }
