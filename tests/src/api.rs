@@ -151,6 +151,26 @@ impl ApiStack {
         self.send(request, Some(READER_KEY)).await
     }
 
+    /// The answer to `path` (a search, with the reader key) once its `total` is
+    /// `expect`; panics with the last answer after 30 s.
+    pub async fn search_until(&self, path: &str, expect: u64) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let found = self.get(path).await.json;
+            if found["total"].as_u64() == Some(expect) {
+                return found;
+            }
+            assert!(std::time::Instant::now() < deadline, "{path}: {found}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// How many messages LOGS holds now.
+    pub async fn logs_stored(&self) -> u64 {
+        let mut logs = self.stack.bus.js.get_stream("LOGS").await.expect("LOGS");
+        logs.info().await.expect("LOGS info").state.messages
+    }
+
     pub async fn post(
         &self,
         path: &str,

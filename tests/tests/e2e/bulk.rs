@@ -5,7 +5,6 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use sightline_tests::api::{ApiStack, OPERATOR_KEY, READER_KEY};
 
@@ -25,22 +24,9 @@ fn client_sends(api: &ApiStack, index: &str) -> serde_json::Value {
     serde_json::from_str(stdout.trim()).expect("one JSON line")
 }
 
-async fn logs_of(api: &ApiStack, query: &str, expect: u64) -> serde_json::Value {
-    let path = format!("/api/search?kind=log&size=50&{query}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let found = api.get(&path).await.json;
-        if found["total"].as_u64() == Some(expect) {
-            return found;
-        }
-        assert!(std::time::Instant::now() < deadline, "{path}: {found}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn logs_stored(api: &ApiStack) -> u64 {
-    let mut logs = api.stack.bus.js.get_stream("LOGS").await.unwrap();
-    logs.info().await.unwrap().state.messages
+/// A search for log events (`query` as in `/api/search`).
+fn logs(query: &str) -> String {
+    format!("/api/search?kind=log&size=50&{query}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,8 +42,10 @@ async fn elasticsearch_shippers_bulk_logs_in_item_by_item() {
     assert_eq!(errors[0][0], 400);
     let reason = errors[0][1].as_str().unwrap();
     assert!(reason.contains("occurred_at"), "{reason}");
-    let all = logs_of(&api, "service=storefront", 2).await;
-    let failed = logs_of(&api, "service=storefront&severity=error", 1).await;
+    let all = api.search_until(&logs("service=storefront"), 2).await;
+    let failed = api
+        .search_until(&logs("service=storefront&severity=error"), 1)
+        .await;
     let message = failed["hits"][0]["message"].as_str().unwrap();
     assert_eq!(
         message,
@@ -66,11 +54,11 @@ async fn elasticsearch_shippers_bulk_logs_in_item_by_item() {
     assert!(all.to_string().contains("GET /cart 200 12ms"), "{all}");
 
     // --- the same bulk again (a shipper that did not hear back): stored once --
-    let before = logs_stored(&api).await;
+    let before = api.logs_stored().await;
     let again = client_sends(&api, "storefront-logs");
     assert_eq!(again["ok"], 2);
     assert_eq!(
-        logs_stored(&api).await,
+        api.logs_stored().await,
         before,
         "a retried bulk is stored once"
     );
@@ -110,7 +98,7 @@ async fn elasticsearch_shippers_bulk_logs_in_item_by_item() {
     ];
     let expected: Vec<(String, u64)> = expected.iter().map(|(a, s)| (a.to_string(), *s)).collect();
     assert_eq!(statuses, expected, "{answer}");
-    let billing = logs_of(&api, "service=billing", 2).await;
+    let billing = api.search_until(&logs("service=billing"), 2).await;
     assert!(
         billing
             .to_string()
@@ -123,7 +111,7 @@ async fn elasticsearch_shippers_bulk_logs_in_item_by_item() {
     );
 
     // A line that is not an action refuses the whole body, as Elasticsearch does.
-    let stored = logs_stored(&api).await;
+    let stored = api.logs_stored().await;
     let mut broken = body.to_vec();
     broken.extend_from_slice(b"not json\n");
     let refused = api
@@ -136,7 +124,7 @@ async fn elasticsearch_shippers_bulk_logs_in_item_by_item() {
         refused.text
     );
     assert_eq!(
-        logs_stored(&api).await,
+        api.logs_stored().await,
         stored,
         "nothing of a refused body is stored"
     );

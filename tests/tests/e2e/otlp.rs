@@ -5,7 +5,6 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use prost::Message;
 use sightline_ingest::otlp::Status;
@@ -33,22 +32,9 @@ fn sdk_sends(api: &ApiStack, service: &str, gzip: bool) -> Vec<String> {
     stdout.lines().map(str::to_owned).collect()
 }
 
-async fn logs_of(api: &ApiStack, service: &str, extra: &str, expect: u64) -> serde_json::Value {
-    let path = format!("/api/search?kind=log&service={service}&size=50{extra}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let found = api.get(&path).await.json;
-        if found["total"].as_u64() == Some(expect) {
-            return found;
-        }
-        assert!(std::time::Instant::now() < deadline, "{path}: {found}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn logs_stored(api: &ApiStack) -> u64 {
-    let mut logs = api.stack.bus.js.get_stream("LOGS").await.unwrap();
-    logs.info().await.unwrap().state.messages
+/// A search for log events (`query` as in `/api/search`).
+fn logs(query: &str) -> String {
+    format!("/api/search?kind=log&size=50&{query}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,7 +44,7 @@ async fn the_opentelemetry_sdk_ships_logs_that_become_searchable_events() {
     // --- the SDK, protobuf, then protobuf with gzip -------------------------
     let exports = sdk_sends(&api, "Checkout Py", false);
     assert_eq!(exports, ["export SUCCESS"; 3], "one export per record");
-    let all = logs_of(&api, "checkout-py", "", 3).await;
+    let all = api.search_until(&logs("service=checkout-py"), 3).await;
     let messages: Vec<&str> = all["hits"]
         .as_array()
         .unwrap()
@@ -66,7 +52,9 @@ async fn the_opentelemetry_sdk_ships_logs_that_become_searchable_events() {
         .map(|h| h["message"].as_str().unwrap())
         .collect();
     assert!(messages.contains(&"order ord-1 placed"), "{messages:?}");
-    let errors = logs_of(&api, "checkout-py", "&severity=error", 1).await;
+    let errors = api
+        .search_until(&logs("service=checkout-py&severity=error"), 1)
+        .await;
     let failed = errors["hits"][0]["message"].as_str().unwrap();
     assert!(
         failed.starts_with("payment capture failed for ord-1 with card **** **** **** ****"),
@@ -80,11 +68,12 @@ async fn the_opentelemetry_sdk_ships_logs_that_become_searchable_events() {
         !all.to_string().contains("4111"),
         "no card number is stored"
     );
-    logs_of(&api, "checkout-py", "&severity=warn&q=inventory", 1).await;
+    api.search_until(&logs("service=checkout-py&severity=warn&q=inventory"), 1)
+        .await;
 
     let zipped = sdk_sends(&api, "checkout-gz", true);
     assert_eq!(zipped, ["export SUCCESS"; 3]);
-    logs_of(&api, "checkout-gz", "", 3).await;
+    api.search_until(&logs("service=checkout-gz"), 3).await;
 
     // --- OTLP/JSON by hand: a partial success, and a retry stored once ------
     let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
@@ -100,7 +89,7 @@ async fn the_opentelemetry_sdk_ships_logs_that_become_searchable_events() {
         record(now, "upstream reset"),
         record(631_152_000_000_000_000, "from 1990"),
     ]}]}]});
-    let before = logs_stored(&api).await;
+    let before = api.logs_stored().await;
     let partial = api
         .post_json("/v1/logs", &request, Some(OPERATOR_KEY))
         .await;
@@ -118,7 +107,7 @@ async fn the_opentelemetry_sdk_ships_logs_that_become_searchable_events() {
         "{why}"
     );
     assert_eq!(
-        logs_stored(&api).await,
+        api.logs_stored().await,
         before + 2,
         "twin lines are two events"
     );
@@ -127,11 +116,11 @@ async fn the_opentelemetry_sdk_ships_logs_that_become_searchable_events() {
         .await;
     assert_eq!(retry.status, 200, "{}", retry.text);
     assert_eq!(
-        logs_stored(&api).await,
+        api.logs_stored().await,
         before + 2,
         "a retried request is stored once"
     );
-    logs_of(&api, "edge", "", 2).await;
+    api.search_until(&logs("service=edge"), 2).await;
 
     // --- bad requests -------------------------------------------------------
     let raw = |content_type: &'static str, body: Vec<u8>, gzip: bool| {
@@ -195,7 +184,7 @@ async fn the_opentelemetry_sdk_ships_logs_that_become_searchable_events() {
     let reader = api.post_json("/v1/logs", &request, Some(READER_KEY)).await;
     assert_eq!(reader.status, 403, "shipping logs is an operator's right");
     assert_eq!(
-        logs_stored(&api).await,
+        api.logs_stored().await,
         before + 2,
         "nothing bad was stored"
     );

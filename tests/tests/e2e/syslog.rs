@@ -38,17 +38,9 @@ fn logger(args: &[&str]) {
     );
 }
 
-async fn logs_of(api: &ApiStack, query: &str, expect: u64) -> serde_json::Value {
-    let path = format!("/api/search?kind=log&size=50&{query}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let found = api.get(&path).await.json;
-        if found["total"].as_u64() == Some(expect) {
-            return found;
-        }
-        assert!(std::time::Instant::now() < deadline, "{path}: {found}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// A search for log events (`query` as in `/api/search`).
+fn logs(query: &str) -> String {
+    format!("/api/search?kind=log&size=50&{query}")
 }
 
 /// rsyslog in the foreground, following `file` and forwarding it over TCP in
@@ -151,13 +143,17 @@ async fn logger_and_rsyslog_send_syslog_that_becomes_log_events() {
         "user.warning",
         "queue depth 9000",
     ]);
-    let shop = logs_of(&api, "service=shop-api", 2).await;
-    let errors = logs_of(&api, "service=shop-api&severity=error", 1).await;
+    let shop = api.search_until(&logs("service=shop-api"), 2).await;
+    let errors = api
+        .search_until(&logs("service=shop-api&severity=error"), 1)
+        .await;
     assert_eq!(
         errors["hits"][0]["message"], "payment provider timed out",
         "{shop}"
     );
-    let udp_hit = logs_of(&api, "service=shop-udp&severity=warn", 1).await;
+    let udp_hit = api
+        .search_until(&logs("service=shop-udp&severity=warn"), 1)
+        .await;
     assert_eq!(udp_hit["hits"][0]["message"], "queue depth 9000");
 
     // --- rsyslog following a file, a stack trace kept with its line ----------
@@ -175,7 +171,9 @@ async fn logger_and_rsyslog_send_syslog_that_becomes_log_events() {
     writeln!(f, "  at ledger.write(ledger.py:88)").unwrap();
     writeln!(f, "2026-12-07 10:00:09 invoice run done").unwrap();
     drop(f);
-    let billing = logs_of(&api, "service=billing-batch&severity=warn&q=ledger", 1).await;
+    let billing = api
+        .search_until(&logs("service=billing-batch&severity=warn&q=ledger"), 1)
+        .await;
     let message = billing["hits"][0]["message"].as_str().unwrap();
     assert!(message.contains("invoice 42 failed"), "{message}");
     assert!(
@@ -188,7 +186,7 @@ async fn logger_and_rsyslog_send_syslog_that_becomes_log_events() {
     raw.write_all(b"\x00\xff not syslog at all\nsecond line\n")
         .unwrap();
     drop(raw);
-    logs_of(&api, "service=syslog&q=syslog", 1).await;
+    api.search_until(&logs("service=syslog&q=syslog"), 1).await;
     logger(&[
         "--rfc5424",
         "-T",
@@ -200,5 +198,5 @@ async fn logger_and_rsyslog_send_syslog_that_becomes_log_events() {
         "shop-api",
         "still listening",
     ]);
-    logs_of(&api, "service=shop-api", 3).await;
+    api.search_until(&logs("service=shop-api"), 3).await;
 }

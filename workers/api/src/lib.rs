@@ -22,21 +22,52 @@ use std::net::SocketAddr;
 pub use error::ApiError;
 pub use state::AppState;
 
-/// Serves the API on `listener` until `shutdown` completes; in-flight requests
-/// finish first.
+/// What the API listens on: its HTTP listener and the syslog listeners the
+/// settings ask for, all bound before anything is announced.
+pub struct Bound {
+    listener: tokio::net::TcpListener,
+    syslog: syslog::Listeners,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Bound {
+    /// Where the API listens (the port chosen when 0 was asked for).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+/// Binds `addr` for the API (port 0 picks one) and the syslog listeners of the
+/// state's settings, and says where they listen.
+pub async fn bind(state: &AppState, addr: SocketAddr) -> std::io::Result<Bound> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "API listening");
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let syslog = syslog::start(&state.settings.syslog, state.publisher.clone(), stopping)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("the syslog listener: {e}")))?;
+    Ok(Bound {
+        listener,
+        syslog,
+        stop,
+    })
+}
+
+/// Serves the API (and syslog) on what [`bind`] bound until `shutdown`
+/// completes; in-flight requests finish, and received syslog is published, first.
 pub async fn serve(
     state: AppState,
-    listener: tokio::net::TcpListener,
+    bound: Bound,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     if state.keys.is_open() {
         tracing::warn!("api.keys is empty: every route is open to whoever reaches the API");
     }
-    let (stop, stopping) = tokio::sync::watch::channel(false);
-    // Bound before serving, so a port in use stops the API with a clear error.
-    let syslog = syslog::start(&state.settings.syslog, state.publisher.clone(), stopping)
-        .await
-        .map_err(|e| std::io::Error::new(e.kind(), format!("the syslog listener: {e}")))?;
+    let Bound {
+        listener,
+        syslog,
+        stop,
+    } = bound;
     state.refresh_marks().await;
     let refresh = state.spawn_refresh();
     let app = routes::router(state);
@@ -48,11 +79,4 @@ pub async fn serve(
     refresh.abort();
     syslog.finish(std::time::Duration::from_secs(5)).await;
     served
-}
-
-/// Binds the configured address (port 0 picks one) and says where it listens.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, "API listening");
-    Ok(listener)
 }

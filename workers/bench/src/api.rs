@@ -52,11 +52,11 @@ pub async fn run(mut settings: Settings, events: usize, ingest: usize, seconds: 
     let state = AppState::connect(settings.clone())
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let listener = sightline_api::bind("127.0.0.1:0".parse()?).await?;
-    let base = format!("http://{}", listener.local_addr()?);
+    let bound = sightline_api::bind(&state, "127.0.0.1:0".parse()?).await?;
+    let base = format!("http://{}", bound.local_addr()?);
     let server = tokio::spawn(sightline_api::serve(
         state.clone(),
-        listener,
+        bound,
         std::future::pending(),
     ));
     let http = reqwest::Client::new();

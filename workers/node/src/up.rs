@@ -92,15 +92,15 @@ impl Up {
         let state = AppState::connect(settings.clone())
             .await
             .map_err(|e| Error::Api(e.message))?;
-        let listener = sightline_api::bind(settings.api.listen)
+        let bound = sightline_api::bind(&state, settings.api.listen)
             .await
             .map_err(|e| Error::io(format!("listening on {}", settings.api.listen), e))?;
-        let local = listener
+        let local = bound
             .local_addr()
             .map_err(|e| Error::io("the API's address", e))?;
         let mut api_shutdown = shutdown.clone();
         tasks.spawn(async move {
-            sightline_api::serve(state, listener, async move { api_shutdown.tripped().await })
+            sightline_api::serve(state, bound, async move { api_shutdown.tripped().await })
                 .await
                 .map_err(|e| Error::io("the API", e))?;
             Ok("api")

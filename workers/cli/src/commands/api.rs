@@ -17,12 +17,13 @@ pub async fn run(listen: Option<SocketAddr>, mut settings: Settings) -> anyhow::
     let state = AppState::connect(settings)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let listener = sightline_api::bind(addr)
+    let bound = sightline_api::bind(&state, addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
-    // The address on stdout, so scripts and tests that asked for port 0 find it.
-    println!("listening on http://{}", listener.local_addr()?);
+    // The address on stdout, so scripts and tests that asked for port 0 find it
+    // (every listener, syslog's too, is bound by then).
+    println!("listening on http://{}", bound.local_addr()?);
     let mut shutdown = Shutdown::on_signals();
-    sightline_api::serve(state, listener, async move { shutdown.tripped().await }).await?;
+    sightline_api::serve(state, bound, async move { shutdown.tripped().await }).await?;
     Ok(ExitCode::SUCCESS)
 }
