@@ -16,6 +16,7 @@ mod fraud_store;
 mod harness;
 mod indexer;
 mod indexer_fraud;
+mod log_files;
 mod no_card_numbers;
 mod node;
 mod otlp;

@@ -152,6 +152,45 @@ pub async fn publish_events(
     Ok(report)
 }
 
+/// Publishes a log file's records as `log` events (see
+/// `sightline_ingest::file`); a record that cannot be read, or that is refused,
+/// is named by its first line.
+pub async fn publish_log_file(
+    publisher: &Publisher,
+    bytes: &[u8],
+    format: sightline_ingest::file::Format,
+    service: String,
+    zone: time::UtcOffset,
+) -> Result<IngestReport, ApiError> {
+    use sightline_ingest::file::{numbered_event, Grouper, Options};
+    let options = Options {
+        format,
+        service,
+        zone,
+        received: sightline_schemas::OffsetDateTime::now_utc(),
+    };
+    let text = String::from_utf8_lossy(bytes);
+    let mut grouper = Grouper::new();
+    let mut records: Vec<(usize, String)> = text.lines().filter_map(|l| grouper.push(l)).collect();
+    records.extend(grouper.finish());
+    let mut events = Vec::with_capacity(records.len());
+    let mut unreadable = Vec::new();
+    for (line, record) in records {
+        match numbered_event(line, &record, &options) {
+            Ok(event) => events.push((format!("line {line}"), Ok(event))),
+            Err(reason) => unreadable.push(RecordError {
+                place: format!("line {line}"),
+                error: reason,
+            }),
+        }
+    }
+    let mut report = publish_events(publisher, events).await?;
+    report.rejected += unreadable.len() as u64;
+    let room = MAX_LISTED_ERRORS.saturating_sub(report.errors.len());
+    report.errors.extend(unreadable.into_iter().take(room));
+    Ok(report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

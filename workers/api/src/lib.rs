@@ -35,6 +35,11 @@ impl Bound {
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
+
+    /// Where syslog is taken over TCP, if it is.
+    pub fn syslog_tcp(&self) -> Option<SocketAddr> {
+        self.syslog.tcp
+    }
 }
 
 /// Binds `addr` for the API (port 0 picks one) and the syslog listeners of the

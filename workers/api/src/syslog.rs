@@ -77,7 +77,7 @@ pub async fn start(
     publisher: Publisher,
     stop: watch::Receiver<bool>,
 ) -> std::io::Result<Listeners> {
-    let zone = parse_offset(&settings.rfc3164_offset).ok_or_else(|| {
+    let zone = sightline_ingest::parse_utc_offset(&settings.rfc3164_offset).ok_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!(
@@ -116,11 +116,6 @@ pub async fn start(
     let (size, linger) = (settings.batch_size.max(1), settings.batch_linger);
     listeners.tasks.spawn(batches(rx, publisher, size, linger));
     Ok(listeners)
-}
-
-fn parse_offset(text: &str) -> Option<UtcOffset> {
-    let format = time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]");
-    UtcOffset::parse(text.trim(), &format).ok()
 }
 
 async fn accept(

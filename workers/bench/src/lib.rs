@@ -13,6 +13,7 @@ mod cpu;
 pub mod fraud;
 pub mod fraud_suite;
 pub mod indexer;
+pub mod ingest;
 pub mod pipeline;
 pub mod publish;
 

@@ -25,6 +25,17 @@ pub enum Command {
     Publish {
         #[arg(default_value = "-")]
         file: String,
+        /// Read a log file rather than events: each record (a JSON or logfmt
+        /// line, or text with a timestamp and a level; stack traces kept with
+        /// their line) becomes a `log` event.
+        #[arg(long)]
+        format: Option<sightline_ingest::file::Format>,
+        /// The service of log records that name none (default: the file's name).
+        #[arg(long, requires = "format")]
+        service: Option<String>,
+        /// The zone of timestamps written without one.
+        #[arg(long, default_value = "+00:00", requires = "format")]
+        tz: String,
     },
     /// Generate realistic e-commerce traffic as NDJSON, or publish it.
     Generate(GenerateArgs),
@@ -252,6 +263,14 @@ pub enum BenchTarget {
         incident_every: u64,
         #[arg(long, default_value_t = 21)]
         seed: u64,
+    },
+    /// Log records per second through each shipper's door (OTLP protobuf and
+    /// JSON, `_bulk`, syslog over TCP) in 1,000-record requests, beside the
+    /// Publisher's rate in the same run.
+    Ingest {
+        /// Records through the Publisher, then as many through each door.
+        #[arg(long, default_value_t = 200_000)]
+        records: usize,
     },
     /// The API on a loaded stack: cached overview rate, search latency over HTTP,
     /// and HTTP ingest against the Publisher.

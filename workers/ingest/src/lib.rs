@@ -7,6 +7,7 @@
 mod body;
 pub mod bulk;
 mod error;
+pub mod file;
 pub mod otlp;
 pub mod syslog;
 
@@ -22,6 +23,16 @@ use sightline_schemas::{Event, Uuid};
 pub struct Placed {
     pub place: String,
     pub event: Event,
+}
+
+/// A UTC offset as written in settings and flags: `+01:00`, `-05:30`, `Z`.
+pub fn parse_utc_offset(text: &str) -> Option<time::UtcOffset> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("z") || text.eq_ignore_ascii_case("utc") {
+        return Some(time::UtcOffset::UTC);
+    }
+    let format = time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]");
+    time::UtcOffset::parse(text, &format).ok()
 }
 
 /// Gives every event its content id (see [`Event::set_content_id`]), numbering

@@ -50,16 +50,36 @@ pub async fn ingest(
     Ok(report_response(report))
 }
 
+/// What an uploaded file holds: events (the default), or log records.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UploadParams {
+    /// Read a log file rather than events: auto, json, logfmt or text. Each record
+    /// (stack traces kept with their line) becomes a `log` event.
+    #[param(pattern = r"^(auto|json|logfmt|text)$")]
+    pub format: Option<String>,
+    /// The service of log records that name none (with `format`; default: the
+    /// uploaded file's name).
+    pub service: Option<String>,
+    /// The zone of timestamps written without one (`+01:00`; with `format`).
+    #[param(pattern = r"^([+-][0-9]{2}:[0-9]{2}|Z)$")]
+    pub tz: Option<String>,
+}
+
 /// Publishes the events of an uploaded file (multipart field `file`): NDJSON or a
-/// JSON array, with the same per-record errors as ingest.
-#[utoipa::path(post, path = "/api/logs/upload", tag = "logs",
+/// JSON array, with the same per-record errors as ingest; or, with `format`, a
+/// log file whose records become `log` events, each bad one named by its line.
+#[utoipa::path(post, path = "/api/logs/upload", tag = "logs", params(UploadParams),
     request_body(content = String, description = "multipart/form-data with a `file` part",
         content_type = "multipart/form-data"),
     responses((status = 200, body = IngestReport), (status = 422, body = IngestReport)))]
 pub async fn upload(
     State(state): State<AppState>,
+    Query(params): Query<UploadParams>,
     mut multipart: Multipart,
 ) -> Result<Response, ApiError> {
+    let log_file = params.log_options()?;
     while let Some(field) = multipart
         .next_field()
         .await
@@ -68,17 +88,60 @@ pub async fn upload(
         if field.name() != Some("file") {
             continue;
         }
+        let name = field.file_name().map(str::to_owned);
         let bytes = field
             .bytes()
             .await
             .map_err(|e| ApiError::bad_request(format!("the `file` part: {e}")))?;
-        let records = ingest::split(&bytes, Shape::Lines)?;
-        let report = ingest::publish(&state.publisher, &records).await?;
+        let report = match log_file {
+            Some((format, zone)) => {
+                let service = params.service_or(name.as_deref());
+                ingest::publish_log_file(&state.publisher, &bytes, format, service, zone).await?
+            }
+            None => {
+                let records = ingest::split(&bytes, Shape::Lines)?;
+                ingest::publish(&state.publisher, &records).await?
+            }
+        };
         return Ok(report_response(report));
     }
     Err(ApiError::bad_request(
         "the multipart body has no `file` part",
     ))
+}
+
+impl UploadParams {
+    /// The log file's format and zone, when `format` asks for one.
+    fn log_options(
+        &self,
+    ) -> Result<Option<(sightline_ingest::file::Format, time::UtcOffset)>, ApiError> {
+        let Some(format) = &self.format else {
+            if self.service.is_some() || self.tz.is_some() {
+                return Err(ApiError::bad_request("service and tz go with format"));
+            }
+            return Ok(None);
+        };
+        let format = format
+            .parse()
+            .map_err(|e| ApiError::bad_request(format!("format: {e}")))?;
+        let tz = self.tz.as_deref().unwrap_or("+00:00");
+        let zone = sightline_ingest::parse_utc_offset(tz).ok_or_else(|| {
+            ApiError::bad_request(format!("tz `{tz}`: expected an offset such as +01:00"))
+        })?;
+        Ok(Some((format, zone)))
+    }
+
+    fn service_or(&self, file_name: Option<&str>) -> String {
+        let normalize = sightline_schemas::log::normalize_service;
+        self.service
+            .as_deref()
+            .and_then(normalize)
+            .or_else(|| {
+                let stem = std::path::Path::new(file_name?).file_stem()?;
+                normalize(&stem.to_string_lossy())
+            })
+            .unwrap_or_else(|| "unknown_service".into())
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

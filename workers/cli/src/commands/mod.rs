@@ -21,7 +21,15 @@ use crate::cli::{BenchTarget, Command};
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
     match command {
         Command::Streams { action } => streams::run(action, &settings).await,
-        Command::Publish { file } => publish::run(&file, &settings).await,
+        Command::Publish {
+            file, format: None, ..
+        } => publish::run(&file, &settings).await,
+        Command::Publish {
+            file,
+            format: Some(format),
+            service,
+            tz,
+        } => publish::run_log_file(&file, format, service, &tz, &settings).await,
         Command::Generate(args) => generate::run(args, &settings).await,
         Command::Worker { kinds } => worker::run(&kinds, settings).await,
         Command::Search(args) => search::run(*args, &settings).await,
@@ -61,6 +69,7 @@ async fn bench(target: BenchTarget, settings: &Settings) -> anyhow::Result<ExitC
                 b::fraud_suite::run(s, &seeds, customers).await
             }
             BenchTarget::Counters { events } => b::counters::run(s, events).await,
+            BenchTarget::Ingest { records } => b::ingest::run(s, records).await,
             BenchTarget::Api {
                 events,
                 ingest,

@@ -1,14 +1,16 @@
 //! `sightline publish`: NDJSON (one event per line) or one JSON array, from a file
-//! or stdin. Valid records are published; each invalid one is reported with its
+//! or stdin; with `--format`, a log file whose records become `log` events. Valid records are published; each invalid one is reported with its
 //! line (or array item) number, and the exit code says whether any was refused.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use serde::Serialize;
+use sightline_ingest::file::{self, Format, Grouper, Options};
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::{ErrorKind, Settings};
-use sightline_schemas::{decode, Encoding};
+use sightline_schemas::log::normalize_service;
+use sightline_schemas::{decode, Encoding, OffsetDateTime};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
 #[derive(Serialize)]
@@ -64,6 +66,93 @@ pub async fn run(file: &str, settings: &Settings) -> anyhow::Result<ExitCode> {
             if !line.trim().is_empty() {
                 publish_one(format!("line {number}"), line.as_bytes()).await?;
             }
+        }
+    }
+    let summary = pipeline.finish().await?;
+    let out = Summary {
+        published: summary.published,
+        duplicates: summary.duplicates,
+        rejected,
+    };
+    println!("{}", serde_json::to_string(&out)?);
+    Ok(if rejected > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `sightline publish --format`: a log file, grouped into records (stack traces
+/// with their line), each published as a `log` event; a record that cannot be
+/// read is reported with its first line's number.
+pub async fn run_log_file(
+    file: &str,
+    format: Format,
+    service: Option<String>,
+    tz: &str,
+    settings: &Settings,
+) -> anyhow::Result<ExitCode> {
+    let zone = sightline_ingest::parse_utc_offset(tz)
+        .with_context(|| format!("--tz {tz} is not an offset such as +01:00"))?;
+    let service = match service {
+        Some(s) => {
+            normalize_service(&s).with_context(|| format!("--service {s} holds no a-z or 0-9"))?
+        }
+        None => std::path::Path::new(file)
+            .file_stem()
+            .and_then(|stem| normalize_service(&stem.to_string_lossy()))
+            .filter(|_| file != "-")
+            .unwrap_or_else(|| "unknown_service".into()),
+    };
+    let options = Options {
+        format,
+        service,
+        zone,
+        received: OffsetDateTime::now_utc(),
+    };
+    let input: Box<dyn AsyncRead + Unpin + Send> = if file == "-" {
+        Box::new(tokio::io::stdin())
+    } else {
+        Box::new(
+            tokio::fs::File::open(file)
+                .await
+                .with_context(|| format!("opening {file}"))?,
+        )
+    };
+    let bus = super::connect(settings).await?;
+    let publisher = Publisher::new(&bus, &settings.publisher);
+    let mut pipeline = publisher.pipeline();
+    let mut rejected = 0u64;
+    let mut grouper = Grouper::new();
+    let mut lines = BufReader::with_capacity(1 << 20, input).lines();
+    let mut records = Vec::new();
+    loop {
+        let line = lines.next_line().await.context("reading input")?;
+        let done = line.is_none();
+        match line {
+            Some(line) => records.extend(grouper.push(&line)),
+            None => records.extend(std::mem::take(&mut grouper).finish()),
+        }
+        for (number, record) in records.drain(..) {
+            let sent = match file::numbered_event(number, &record, &options) {
+                Ok(event) => pipeline.send(&event).await,
+                Err(reason) => {
+                    rejected += 1;
+                    eprintln!("line {number}: {reason}");
+                    continue;
+                }
+            };
+            match sent {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::Poison => {
+                    rejected += 1;
+                    eprintln!("line {number}: {e}");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if done {
+            break;
         }
     }
     let summary = pipeline.finish().await?;

@@ -86,7 +86,7 @@ pub fn parse(
                 let (m, doc) = lines.next().ok_or_else(|| {
                     format!("{place}: the {action} action has no document after it")
                 })?;
-                document(doc, &index, now).map_err(|reason| {
+                document(doc, service_of_index(&index), now).map_err(|reason| {
                     ItemError::new(
                         "document_parsing_exception",
                         400,
@@ -140,8 +140,14 @@ fn action_of(line: &[u8]) -> Result<(String, Map<String, Value>), String> {
     }
 }
 
-/// The event of one document line.
-fn document(line: &[u8], index: &str, now: OffsetDateTime) -> Result<Event, String> {
+/// The event of one JSON document (a bulk document, a line of a JSON log file):
+/// Sightline's envelope, or ECS. `fallback_service` names the service of an ECS
+/// document that names none.
+pub(crate) fn document(
+    line: &[u8],
+    fallback_service: Option<String>,
+    now: OffsetDateTime,
+) -> Result<Event, String> {
     let value: Value = serde_json::from_slice(line)
         .map_err(|e| format!("the document is not JSON (column {})", e.column()))?;
     let Value::Object(doc) = value else {
@@ -152,7 +158,7 @@ fn document(line: &[u8], index: &str, now: OffsetDateTime) -> Result<Event, Stri
         let bytes = serde_json::to_vec(&doc).map_err(|e| e.to_string())?;
         return decode(&bytes, Encoding::Json).map_err(|e| e.to_string());
     }
-    Ok(ecs_event(doc, index, now))
+    Ok(ecs_event(doc, fallback_service, now))
 }
 
 /// Whether a document is one of Sightline's own events (as `sightline publish`
@@ -165,8 +171,12 @@ fn carries_envelope(doc: &Map<String, Value>) -> bool {
         && doc.contains_key("occurred_at")
 }
 
-/// An ECS document as a `log` record.
-fn ecs_event(doc: Map<String, Value>, index: &str, now: OffsetDateTime) -> Event {
+/// An ECS document (or any flat JSON log line) as a `log` record.
+pub(crate) fn ecs_event(
+    doc: Map<String, Value>,
+    fallback_service: Option<String>,
+    now: OffsetDateTime,
+) -> Event {
     let mut fields = Map::new();
     flatten("", Value::Object(doc), &mut fields, 0);
     let mut take_text = |keys: &[&str]| {
@@ -176,7 +186,7 @@ fn ecs_event(doc: Map<String, Value>, index: &str, now: OffsetDateTime) -> Event
             _ => None,
         })
     };
-    let at = take_text(&["@timestamp", "timestamp", "time"]).and_then(|t| timestamp(&t));
+    let at = take_text(&["@timestamp", "timestamp", "time", "ts"]).and_then(|t| timestamp(&t));
     let level_text = take_text(&["log.level", "level", "severity", "loglevel"]);
     let mut message = take_text(&["message", "msg", "log", "event.original"]).unwrap_or_default();
     if let Some(stack) = take_text(&["error.stack_trace"]) {
@@ -193,7 +203,7 @@ fn ecs_event(doc: Map<String, Value>, index: &str, now: OffsetDateTime) -> Event
         "app",
     ])
     .and_then(|s| normalize_service(&s))
-    .or_else(|| service_of_index(index))
+    .or(fallback_service)
     .unwrap_or_else(|| UNKNOWN_SERVICE.into());
     let host = take_text(&["host.name", "host.hostname", "hostname", "host"]);
     let env = take_text(&[

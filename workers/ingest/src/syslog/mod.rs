@@ -232,7 +232,11 @@ fn tag(body: &str) -> Option<(&str, Option<&str>, &str)> {
 
 /// `Dec  7 11:00:00` in `zone`, in the year that puts it closest before
 /// `received` (a December message read on 1 January is last year's).
-fn bsd_timestamp(text: &str, received: OffsetDateTime, zone: UtcOffset) -> Option<OffsetDateTime> {
+pub(crate) fn bsd_timestamp(
+    text: &str,
+    received: OffsetDateTime,
+    zone: UtcOffset,
+) -> Option<OffsetDateTime> {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
