@@ -122,6 +122,18 @@ async fn the_opentelemetry_sdk_ships_logs_that_become_searchable_events() {
     );
     api.search_until(&logs("service=edge"), 2).await;
 
+    // The overview counts the records by severity.
+    let want = serde_json::json!({"error": 4, "info": 2, "warn": 2});
+    let counted = sightline_tests::eventually(std::time::Duration::from_secs(30), || async {
+        api.get("/api/dashboard/overview?window=1h").await.json["logs_by_severity"] == want
+    })
+    .await;
+    assert!(
+        counted,
+        "{}",
+        api.get("/api/dashboard/overview?window=1h").await.text
+    );
+
     // --- bad requests -------------------------------------------------------
     let raw = |content_type: &'static str, body: Vec<u8>, gzip: bool| {
         let mut request = api

@@ -35,7 +35,11 @@ pub struct Overview {
     pub events_per_second: f64,
     /// Over the last minute: the current rate, whatever the window.
     pub events_per_second_1m: f64,
+    /// Error events among the commerce events (`log` records aside: they have
+    /// their own severities, below).
     pub error_rate: f64,
+    /// `log` records by severity (`error`, `warn`, ...).
+    pub logs_by_severity: BTreeMap<String, u64>,
     pub transactions: u64,
     pub failed_payments: u64,
     pub payment_failure_rate: f64,
@@ -59,6 +63,8 @@ async fn compute_overview(
     let c = state.counters();
     let kinds = c.breakdown("kind", window).await?;
     let events: u64 = kinds.values().sum();
+    let commerce = events - kinds.get("log").copied().unwrap_or(0);
+    let logs_by_severity = c.breakdown("severity", window).await?;
     let status = c.breakdown("status", window).await?;
     let transactions: u64 = status.values().sum();
     let failed = status.get("failed").copied().unwrap_or(0);
@@ -80,7 +86,8 @@ async fn compute_overview(
         events,
         events_per_second: events as f64 / window.secs as f64,
         events_per_second_1m,
-        error_rate: ratio(kinds.get("error").copied().unwrap_or(0), events),
+        error_rate: ratio(kinds.get("error").copied().unwrap_or(0), commerce),
+        logs_by_severity,
         transactions,
         failed_payments: failed,
         payment_failure_rate: ratio(failed, transactions),
@@ -170,11 +177,12 @@ async fn compute_charts(state: &AppState, window: Window) -> Result<Charts, ApiE
                 .or_default()
                 .push(Point { t: *t, v: n as f64 });
         }
-        let total = hash.get("total").copied().unwrap_or(0).max(0) as u64;
-        let errors = hash.get("kind=error").copied().unwrap_or(0).max(0) as u64;
+        // Over the commerce events, as the overview's error rate.
+        let count = |field: &str| hash.get(field).copied().unwrap_or(0).max(0) as u64;
+        let commerce = count("total").saturating_sub(count("kind=log"));
         error_rate.push(Point {
             t: *t,
-            v: ratio(errors, total),
+            v: ratio(count("kind=error"), commerce),
         });
     }
     let revenue_hashes = state
