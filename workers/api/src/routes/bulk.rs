@@ -115,19 +115,15 @@ async fn run(state: &AppState, index: Option<&str>, headers: &HeaderMap, body: &
                 .into_response(),
         );
     }
-    let items = match bulk::parse(&body, index, OffsetDateTime::now_utc()) {
+    let mut items = match bulk::parse(&body, index, OffsetDateTime::now_utc()) {
         Ok(items) => items,
         // As Elasticsearch: a body whose actions cannot be read is refused whole.
         Err(reason) => return product(ApiError::bad_request(reason).into_response()),
     };
+    // Moved out, not copied: the answer needs only each item's id.
     let events = items
-        .iter()
-        .filter_map(|item| {
-            item.event
-                .as_ref()
-                .ok()
-                .map(|e| (item.place.clone(), Ok(e.clone())))
-        })
+        .iter_mut()
+        .filter_map(|item| item.event.take().map(|e| (item.place.clone(), Ok(e))))
         .collect();
     let report = match publish_events(&state.publisher, events).await {
         Ok(report) => report,

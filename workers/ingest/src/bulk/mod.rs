@@ -9,7 +9,8 @@
 use serde_json::{Map, Value};
 use sightline_schemas::log::{clean_text, normalize_service, MAX_LOG_MESSAGE};
 use sightline_schemas::{
-    decode, AttrValue, Body, Encoding, Event, EventError, Kind, LogRecord, OffsetDateTime, Severity,
+    decode, AttrValue, Body, Encoding, Event, EventError, Kind, LogRecord, OffsetDateTime,
+    Severity, Uuid,
 };
 
 use crate::assign_content_ids;
@@ -28,8 +29,10 @@ pub struct Item {
     pub index: String,
     /// `line N` of the action, for errors.
     pub place: String,
-    /// The event, or why there is none.
-    pub event: Result<Event, ItemError>,
+    /// The event's id, or why there is no event.
+    pub outcome: Result<Uuid, ItemError>,
+    /// The event, until the caller takes it to publish.
+    pub event: Option<Event>,
 }
 
 /// Why an item holds no event, as Elasticsearch would type it.
@@ -76,11 +79,8 @@ pub fn parse(
         let place = format!("line {n}");
         let (action, meta) = action_of(line).map_err(|reason| format!("{place}: {reason}"))?;
         let index = meta
-            .get("_index")
-            .and_then(Value::as_str)
-            .or(default_index)
-            .unwrap_or_default()
-            .to_owned();
+            .or_else(|| default_index.map(str::to_owned))
+            .unwrap_or_default();
         let event = match action.as_str() {
             "index" | "create" => {
                 let (m, doc) = lines.next().ok_or_else(|| {
@@ -105,14 +105,24 @@ pub fn parse(
                 ))
             }
         };
+        let (outcome, event) = match event {
+            Ok(event) => (Ok(Uuid::nil()), Some(event)),
+            Err(e) => (Err(e), None),
+        };
         items.push(Item {
             action,
             index,
             place,
+            outcome,
             event,
         });
     }
-    assign_content_ids(items.iter_mut().filter_map(|i| i.event.as_mut().ok()));
+    assign_content_ids(items.iter_mut().filter_map(|i| i.event.as_mut()));
+    for item in &mut items {
+        if let (Ok(id), Some(event)) = (&mut item.outcome, &item.event) {
+            *id = event.id;
+        }
+    }
     Ok(items)
 }
 
@@ -126,16 +136,24 @@ fn unsupported(action: &str) -> ItemError {
     )
 }
 
-/// The action of an action line and its metadata (`{"index": {"_index": ...}}`).
-fn action_of(line: &[u8]) -> Result<(String, Map<String, Value>), String> {
-    let value: Value = serde_json::from_slice(line)
-        .map_err(|e| format!("the action line is not JSON (column {})", e.column()))?;
-    let Value::Object(map) = value else {
-        return Err("the action line must be an object such as {\"index\": {}}".into());
-    };
+/// The action of an action line and the index it names (`{"index": {"_index": ...}}`).
+fn action_of(line: &[u8]) -> Result<(String, Option<String>), String> {
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        #[serde(rename = "_index")]
+        index: Option<String>,
+    }
+    let map: std::collections::HashMap<String, Meta> =
+        serde_json::from_slice(line).map_err(|e| {
+            if e.is_data() {
+                "the action line must be an object such as {\"index\": {}}".to_owned()
+            } else {
+                format!("the action line is not JSON (column {})", e.column())
+            }
+        })?;
     let mut entries = map.into_iter();
     match (entries.next(), entries.next()) {
-        (Some((action, Value::Object(meta))), None) => Ok((action, meta)),
+        (Some((action, meta)), None) => Ok((action, meta.index)),
         _ => Err("the action line must hold exactly one action, such as {\"index\": {}}".into()),
     }
 }
@@ -305,7 +323,7 @@ pub fn response(
     let answers: Vec<Value> = items
         .iter()
         .map(|item| {
-            let failure = match &item.event {
+            let failure = match &item.outcome {
                 Err(e) => Some(e.clone()),
                 Ok(_) => refused
                     .get(&item.place)
@@ -313,8 +331,8 @@ pub fn response(
             };
             let mut entry = Map::new();
             entry.insert("_index".into(), Value::String(item.index.clone()));
-            if let Ok(event) = &item.event {
-                entry.insert("_id".into(), Value::String(event.id.to_string()));
+            if let Ok(id) = &item.outcome {
+                entry.insert("_id".into(), Value::String(id.to_string()));
             }
             match failure {
                 Some(e) => {

@@ -10,6 +10,7 @@ fn now() -> OffsetDateTime {
 
 fn log_of(item: &Item) -> (&Event, &LogRecord) {
     let event = item.event.as_ref().unwrap();
+    assert_eq!(item.outcome.as_ref().ok(), Some(&event.id));
     match &event.payload {
         Body::Log(l) => (event, l),
         other => panic!("{other:?}"),
@@ -80,7 +81,7 @@ fn bad_documents_are_named_and_the_rest_taken() {
             (
                 i.place.as_str(),
                 i.action.as_str(),
-                i.event.as_ref().map(|_| "ok").map_err(|e| e.kind),
+                i.outcome.as_ref().map(|_| "ok").map_err(|e| e.kind),
             )
         })
         .collect();
