@@ -40,13 +40,7 @@ pub async fn run(mut settings: Settings, events: usize, ingest: usize, seconds: 
     // The Publisher's rate: the ceiling HTTP ingest is compared with.
     let direct: Vec<Event> = traffic.by_ref().take(ingest).collect();
     let publisher = Publisher::new(bus, &settings.publisher);
-    let started = Instant::now();
-    let mut pipeline = publisher.pipeline();
-    for e in &direct {
-        pipeline.send(e).await?;
-    }
-    pipeline.finish().await?;
-    let publisher_per_s = ingest as f64 / started.elapsed().as_secs_f64();
+    let publisher_per_s = super::publisher_rate(&publisher, &direct).await?;
     drop(direct);
 
     let state = AppState::connect(settings.clone())

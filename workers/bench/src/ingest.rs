@@ -70,13 +70,7 @@ pub async fn run(mut settings: Settings, records: usize) -> Report {
     // The Publisher's rate: the ceiling every door is compared with.
     let direct: Vec<Event> = lines(0, records, start).iter().map(event).collect();
     let publisher = Publisher::new(bus, &settings.publisher);
-    let started = Instant::now();
-    let mut pipeline = publisher.pipeline();
-    for e in &direct {
-        pipeline.send(e).await?;
-    }
-    pipeline.finish().await?;
-    let publisher_per_s = records as f64 / started.elapsed().as_secs_f64();
+    let publisher_per_s = super::publisher_rate(&publisher, &direct).await?;
     drop(direct);
 
     let state = AppState::connect(settings.clone())

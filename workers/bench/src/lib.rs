@@ -68,6 +68,20 @@ pub async fn bench_bus(settings: &mut Settings) -> anyhow::Result<BenchBus> {
     })
 }
 
+/// The Publisher's rate over `events`: the ceiling the HTTP doors are compared with.
+pub async fn publisher_rate(
+    publisher: &Publisher,
+    events: &[sightline_schemas::Event],
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let mut pipeline = publisher.pipeline();
+    for e in events {
+        pipeline.send(e).await?;
+    }
+    pipeline.finish().await?;
+    Ok(events.len() as f64 / started.elapsed().as_secs_f64())
+}
+
 /// A redis-server for the benchmark when none is configured (appendonly, fsync
 /// every second), with its files in `dir`.
 pub fn bench_redis(settings: &mut Settings, dir: &Path) -> anyhow::Result<Option<ChildServer>> {

@@ -68,18 +68,7 @@ pub async fn run(file: &str, settings: &Settings) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let summary = pipeline.finish().await?;
-    let out = Summary {
-        published: summary.published,
-        duplicates: summary.duplicates,
-        rejected,
-    };
-    println!("{}", serde_json::to_string(&out)?);
-    Ok(if rejected > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    report(pipeline.finish().await?, rejected)
 }
 
 /// `sightline publish --format`: a log file, grouped into records (stack traces
@@ -155,7 +144,14 @@ pub async fn run_log_file(
             break;
         }
     }
-    let summary = pipeline.finish().await?;
+    report(pipeline.finish().await?, rejected)
+}
+
+/// Prints what was published, duplicated and refused; fails when any was refused.
+fn report(
+    summary: sightline_runtime::publisher::PublishSummary,
+    rejected: u64,
+) -> anyhow::Result<ExitCode> {
     let out = Summary {
         published: summary.published,
         duplicates: summary.duplicates,
