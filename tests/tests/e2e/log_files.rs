@@ -117,4 +117,27 @@ async fn log_files_become_log_events_once() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+
+    // A part besides `file` is refused, not ignored.
+    let extra = api
+        .http
+        .post(api.url("/api/logs/upload?format=auto"))
+        .bearer_auth(OPERATOR_KEY)
+        .multipart(
+            reqwest::multipart::Form::new()
+                .part("file", reqwest::multipart::Part::bytes(b"x".to_vec()))
+                .text("colour", "red"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(extra.status(), 400);
+    let why: serde_json::Value = extra.json().await.unwrap();
+    assert!(
+        why["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`colour`"),
+        "{why}"
+    );
 }

@@ -59,11 +59,11 @@ pub struct UploadParams {
     /// (stack traces kept with their line) becomes a `log` event.
     #[param(pattern = r"^(auto|json|logfmt|text)$")]
     pub format: Option<String>,
-    /// The service of log records that name none (with `format`; default: the
-    /// uploaded file's name).
+    /// The service of log records that name none (read with `format` only;
+    /// default: the uploaded file's name).
     pub service: Option<String>,
-    /// The zone of timestamps written without one (`+01:00`; with `format`).
-    #[param(pattern = r"^([+-][0-9]{2}:[0-9]{2}|Z)$")]
+    /// The zone of timestamps written without one (`+01:00`; read with `format` only).
+    #[param(pattern = r"^([+-](0[0-9]|1[0-4]):[0-5][0-9]|Z)$")]
     pub tz: Option<String>,
 }
 
@@ -80,34 +80,46 @@ pub async fn upload(
     mut multipart: Multipart,
 ) -> Result<Response, ApiError> {
     let log_file = params.log_options()?;
+    let mut file = None;
     while let Some(field) = multipart
         .next_field()
         .await
         .map_err(|e| ApiError::bad_request(format!("multipart body: {e}")))?
     {
-        if field.name() != Some("file") {
-            continue;
+        match field.name() {
+            Some("file") if file.is_none() => {
+                let name = field.file_name().map(str::to_owned);
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| ApiError::bad_request(format!("the `file` part: {e}")))?;
+                file = Some((name, bytes));
+            }
+            Some("file") => return Err(ApiError::bad_request("send one `file` part, not several")),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "the multipart body has a part `{}`; send only `file`",
+                    other.unwrap_or_default()
+                )))
+            }
         }
-        let name = field.file_name().map(str::to_owned);
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| ApiError::bad_request(format!("the `file` part: {e}")))?;
-        let report = match log_file {
-            Some((format, zone)) => {
-                let service = params.service_or(name.as_deref());
-                ingest::publish_log_file(&state.publisher, &bytes, format, service, zone).await?
-            }
-            None => {
-                let records = ingest::split(&bytes, Shape::Lines)?;
-                ingest::publish(&state.publisher, &records).await?
-            }
-        };
-        return Ok(report_response(report));
     }
-    Err(ApiError::bad_request(
-        "the multipart body has no `file` part",
-    ))
+    let Some((name, bytes)) = file else {
+        return Err(ApiError::bad_request(
+            "the multipart body has no `file` part",
+        ));
+    };
+    let report = match log_file {
+        Some((format, zone)) => {
+            let service = params.service_or(name.as_deref());
+            ingest::publish_log_file(&state.publisher, &bytes, format, service, zone).await?
+        }
+        None => {
+            let records = ingest::split(&bytes, Shape::Lines)?;
+            ingest::publish(&state.publisher, &records).await?
+        }
+    };
+    Ok(report_response(report))
 }
 
 impl UploadParams {
@@ -115,10 +127,9 @@ impl UploadParams {
     fn log_options(
         &self,
     ) -> Result<Option<(sightline_ingest::file::Format, time::UtcOffset)>, ApiError> {
+        // `service` and `tz` mean nothing to events, which carry their own; they
+        // are read only with `format` (no schema can tie one parameter to another).
         let Some(format) = &self.format else {
-            if self.service.is_some() || self.tz.is_some() {
-                return Err(ApiError::bad_request("service and tz go with format"));
-            }
             return Ok(None);
         };
         let format = format
