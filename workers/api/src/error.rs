@@ -25,11 +25,6 @@ impl ApiError {
         }
     }
 
-    /// An error of any status, for routes whose protocol fixes the status (OTLP).
-    pub fn with_code(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(status, code, message)
-    }
-
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
@@ -104,6 +99,22 @@ from_library_error!(
     sightline_alerts::AlertError,
     sightline_runtime::Error
 );
+
+/// A request a log shipper's door refused whole: a body it cannot read (400),
+/// one over the limit (413), or a content type or encoding it does not take (415).
+impl From<&sightline_ingest::IngestError> for ApiError {
+    fn from(e: &sightline_ingest::IngestError) -> Self {
+        use sightline_ingest::IngestErrorKind;
+        let (status, code) = match e.kind() {
+            IngestErrorKind::Malformed => (StatusCode::BAD_REQUEST, "bad_request"),
+            IngestErrorKind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            IngestErrorKind::Unsupported => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+        };
+        Self::new(status, code, e.to_string())
+    }
+}
 
 #[derive(Serialize)]
 struct Envelope<'a> {

@@ -11,6 +11,23 @@ use crate::error::ApiError;
 
 /// Errors listed in one answer; the count of rejected records is always whole.
 pub const MAX_LISTED_ERRORS: usize = 100;
+/// Seconds a shipper is told to wait before retrying when the bus is down or slow.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// `response` to a publish that failed with `status`: a 503 (the bus cannot
+/// take the records now) tells the shipper when to retry.
+pub fn retry_later(
+    status: axum::http::StatusCode,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    if status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+        );
+    }
+    response
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
@@ -162,17 +179,14 @@ pub async fn publish_log_file(
     service: String,
     zone: time::UtcOffset,
 ) -> Result<IngestReport, ApiError> {
-    use sightline_ingest::file::{numbered_event, Grouper, Options};
+    use sightline_ingest::file::{numbered_event, records, Options};
     let options = Options {
         format,
         service,
         zone,
         received: sightline_schemas::OffsetDateTime::now_utc(),
     };
-    let text = String::from_utf8_lossy(bytes);
-    let mut grouper = Grouper::new();
-    let mut records: Vec<(usize, String)> = text.lines().filter_map(|l| grouper.push(l)).collect();
-    records.extend(grouper.finish());
+    let records = records(&String::from_utf8_lossy(bytes));
     let mut events = Vec::with_capacity(records.len());
     let mut unreadable = Vec::new();
     for (line, record) in records {

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::StreamExt;
 use sightline_api::AppState;
 use sightline_generator::Generator;
 use sightline_runtime::publisher::Publisher;
@@ -18,9 +17,8 @@ use sightline_schemas::Event;
 use super::indexer::{latencies, WORDS};
 use super::{bench_bus, bench_redis, spawn_workers, Report};
 
-/// Events per ingest request, and requests in flight.
+/// Events per ingest request (posted as `bench ingest` posts its doors').
 const INGEST_BATCH: usize = 1000;
-const INGEST_IN_FLIGHT: usize = 4;
 /// Concurrent clients of the overview.
 const OVERVIEW_CLIENTS: usize = 32;
 
@@ -71,24 +69,8 @@ pub async fn run(mut settings: Settings, events: usize, ingest: usize, seconds: 
         })
         .collect();
     let url = format!("{base}/api/logs/ingest");
-    let started = Instant::now();
-    let mut answers = futures::stream::iter(bodies)
-        .map(|body| {
-            http.post(&url)
-                .header("Content-Type", "application/x-ndjson")
-                .body(body)
-                .send()
-        })
-        .buffer_unordered(INGEST_IN_FLIGHT);
-    while let Some(answer) = answers.next().await {
-        let answer = answer?;
-        anyhow::ensure!(
-            answer.status().is_success(),
-            "ingest answered {}",
-            answer.status()
-        );
-    }
-    let ingest_events_per_s = ingest as f64 / started.elapsed().as_secs_f64();
+    let took = super::ingest::post_all(&http, &url, "application/x-ndjson", bodies).await?;
+    let ingest_events_per_s = ingest as f64 / took.as_secs_f64();
 
     // The rest of the stream, then the projections the API reads.
     let mut pipeline = publisher.pipeline();

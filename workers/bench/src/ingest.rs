@@ -243,7 +243,7 @@ fn syslog_frames(lines: &[Line]) -> Vec<u8> {
 }
 
 /// Posts every body (`IN_FLIGHT` at a time); how long until every answer came.
-async fn post_all(
+pub(super) async fn post_all(
     http: &reqwest::Client,
     url: &str,
     content_type: &'static str,

@@ -25,6 +25,9 @@ pub struct Placed {
     pub event: Event,
 }
 
+/// The service of records that name none, as OpenTelemetry SDKs call it.
+pub const UNKNOWN_SERVICE: &str = "unknown_service";
+
 /// A UTC offset as written in settings and flags: `+01:00`, `-05:30`, `Z`.
 pub fn parse_utc_offset(text: &str) -> Option<time::UtcOffset> {
     let text = text.trim();

@@ -8,16 +8,15 @@
 use std::time::Instant;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use sightline_ingest::{bulk, decompress, ContentEncoding};
 use sightline_schemas::OffsetDateTime;
 
-use super::otlp::RETRY_AFTER_SECS;
 use crate::error::ApiError;
-use crate::ingest::publish_events;
+use crate::ingest::{publish_events, retry_later};
 use crate::state::AppState;
 
 /// The Elasticsearch version Sightline answers as: shippers pick their wire
@@ -92,21 +91,7 @@ async fn run(state: &AppState, index: Option<&str>, headers: &HeaderMap, body: &
     let body = match ContentEncoding::from_header(encoding).and_then(|e| decompress(body, e, limit))
     {
         Ok(body) => body,
-        Err(e) => {
-            let status = match e.kind() {
-                sightline_ingest::IngestErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-                sightline_ingest::IngestErrorKind::Unsupported => {
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE
-                }
-                sightline_ingest::IngestErrorKind::Malformed => StatusCode::BAD_REQUEST,
-            };
-            let code = match status {
-                StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-                _ => "bad_request",
-            };
-            return product(ApiError::with_code(status, code, e.to_string()).into_response());
-        }
+        Err(e) => return product(ApiError::from(&e).into_response()),
     };
     if body.trim_ascii().is_empty() {
         // As Elasticsearch answers: a bulk needs at least one action.
@@ -127,16 +112,7 @@ async fn run(state: &AppState, index: Option<&str>, headers: &HeaderMap, body: &
         .collect();
     let report = match publish_events(&state.publisher, events).await {
         Ok(report) => report,
-        Err(e) => {
-            let retryable = e.status == StatusCode::SERVICE_UNAVAILABLE;
-            let mut response = e.into_response();
-            if retryable {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-            }
-            return product(response);
-        }
+        Err(e) => return product(retry_later(e.status, e.into_response())),
     };
     let took = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     product(Json(bulk::response(&items, &report.refused, took)).into_response())

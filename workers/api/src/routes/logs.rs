@@ -143,15 +143,10 @@ impl UploadParams {
     }
 
     fn service_or(&self, file_name: Option<&str>) -> String {
-        let normalize = sightline_schemas::log::normalize_service;
         self.service
             .as_deref()
-            .and_then(normalize)
-            .or_else(|| {
-                let stem = std::path::Path::new(file_name?).file_stem()?;
-                normalize(&stem.to_string_lossy())
-            })
-            .unwrap_or_else(|| "unknown_service".into())
+            .and_then(sightline_schemas::log::normalize_service)
+            .unwrap_or_else(|| sightline_ingest::file::service_of_file(file_name))
     }
 }
 

@@ -9,15 +9,13 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sightline_ingest::otlp::{self, Format};
-use sightline_ingest::{decompress, ContentEncoding, IngestError, IngestErrorKind};
+use sightline_ingest::{decompress, ContentEncoding, IngestError};
 use sightline_schemas::OffsetDateTime;
 
 use crate::error::ApiError;
-use crate::ingest::{publish_events, IngestReport, MAX_LISTED_ERRORS};
+use crate::ingest::{publish_events, retry_later, IngestReport, MAX_LISTED_ERRORS};
 use crate::state::AppState;
 
-/// Seconds a client is told to wait before retrying when the bus is down or slow.
-pub const RETRY_AFTER_SECS: u64 = 5;
 /// Refused records named in a partial success's message (the report keeps more).
 const NAMED_IN_MESSAGE: usize = 5;
 const _: () = assert!(NAMED_IN_MESSAGE <= MAX_LISTED_ERRORS);
@@ -98,36 +96,29 @@ fn answer(format: Format, report: &IngestReport) -> Response {
 
 /// A request refused as a whole.
 fn refused(format: Option<Format>, e: &IngestError) -> Response {
-    let (status, code) = match e.kind() {
-        IngestErrorKind::Malformed => (StatusCode::BAD_REQUEST, "bad_request"),
-        IngestErrorKind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-        IngestErrorKind::Unsupported => {
-            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-        }
-    };
+    let error = ApiError::from(e);
     match format {
         Some(Format::Protobuf) => with_type(
-            status,
+            error.status,
             Format::Protobuf,
-            otlp::status(false, &e.to_string()),
+            otlp::status(false, &error.message),
         ),
-        _ => ApiError::with_code(status, code, e.to_string()).into_response(),
+        _ => error.into_response(),
     }
 }
 
 /// The bus (or something past it) failed: retryable unless it was our own fault.
 fn failed(format: Format, e: ApiError) -> Response {
-    let retryable = e.status == StatusCode::SERVICE_UNAVAILABLE;
-    let mut response = match format {
-        Format::Protobuf => with_type(e.status, format, otlp::status(retryable, &e.message)),
+    let status = e.status;
+    let response = match format {
+        Format::Protobuf => with_type(
+            status,
+            format,
+            otlp::status(status == StatusCode::SERVICE_UNAVAILABLE, &e.message),
+        ),
         Format::Json => e.into_response(),
     };
-    if retryable {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-    }
-    response
+    retry_later(status, response)
 }
 
 fn with_type(status: StatusCode, format: Format, body: Vec<u8>) -> Response {

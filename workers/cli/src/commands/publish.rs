@@ -87,11 +87,7 @@ pub async fn run_log_file(
         Some(s) => {
             normalize_service(&s).with_context(|| format!("--service {s} holds no a-z or 0-9"))?
         }
-        None => std::path::Path::new(file)
-            .file_stem()
-            .and_then(|stem| normalize_service(&stem.to_string_lossy()))
-            .filter(|_| file != "-")
-            .unwrap_or_else(|| "unknown_service".into()),
+        None => file::service_of_file((file != "-").then_some(file)),
     };
     let options = Options {
         format,

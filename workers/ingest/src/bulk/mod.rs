@@ -13,10 +13,8 @@ use sightline_schemas::{
     Severity, Uuid,
 };
 
-use crate::assign_content_ids;
+use crate::{assign_content_ids, UNKNOWN_SERVICE};
 
-/// The service of documents that name none.
-pub const UNKNOWN_SERVICE: &str = "unknown_service";
 /// Nested objects deeper than this are kept as JSON text.
 const MAX_DEPTH: usize = 6;
 

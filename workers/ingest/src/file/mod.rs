@@ -13,7 +13,10 @@ use serde_json::{Map, Value};
 use sightline_schemas::{Event, OffsetDateTime};
 use time::UtcOffset;
 
+use sightline_schemas::log::normalize_service;
+
 use crate::bulk::{document, ecs_event};
+use crate::UNKNOWN_SERVICE;
 
 /// How the lines of a file are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +53,25 @@ pub struct Options {
     pub zone: UtcOffset,
     /// Stamps records without a time, and gives syslog timestamps their year.
     pub received: OffsetDateTime,
+}
+
+/// Every record of a whole text, each with the number of its first line (a
+/// stream is read with a [`Grouper`] instead).
+pub fn records(text: &str) -> Vec<(usize, String)> {
+    let mut grouper = Grouper::new();
+    let mut out: Vec<_> = text.lines().filter_map(|l| grouper.push(l)).collect();
+    out.extend(grouper.finish());
+    out
+}
+
+/// The service of a file's records that name none and were given none: the
+/// file's name without its extension (`billing.log` is `billing`), else
+/// [`UNKNOWN_SERVICE`].
+pub fn service_of_file(file_name: Option<&str>) -> String {
+    file_name
+        .and_then(|name| std::path::Path::new(name).file_stem())
+        .and_then(|stem| normalize_service(&stem.to_string_lossy()))
+        .unwrap_or_else(|| UNKNOWN_SERVICE.into())
 }
 
 /// Groups lines into records: push each line, take the records it completes.

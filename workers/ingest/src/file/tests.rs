@@ -12,13 +12,6 @@ fn options(format: Format) -> Options {
     }
 }
 
-fn records(text: &str) -> Vec<(usize, String)> {
-    let mut g = Grouper::new();
-    let mut out: Vec<_> = text.lines().filter_map(|l| g.push(l)).collect();
-    out.extend(g.finish());
-    out
-}
-
 fn log(e: &Event) -> &LogRecord {
     match &e.payload {
         Body::Log(l) => l,

@@ -14,10 +14,8 @@ use sightline_schemas::log::{clean_text, normalize_service};
 use sightline_schemas::{AttrValue, Body, Event, LogRecord, OffsetDateTime, Severity};
 
 use crate::error::{IngestError, IngestErrorKind};
-use crate::{assign_content_ids, Placed};
+use crate::{assign_content_ids, Placed, UNKNOWN_SERVICE};
 
-/// The service of records whose resource names none, as OpenTelemetry SDKs do.
-pub const UNKNOWN_SERVICE: &str = "unknown_service";
 /// Nested attribute values deeper than this are kept as JSON text.
 const MAX_DEPTH: usize = 4;
 

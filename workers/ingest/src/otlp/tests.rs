@@ -202,7 +202,7 @@ fn a_resource_without_a_service_name_is_the_unknown_service() {
     req.resource_logs[0].resource = None;
     req.resource_logs[0].scope_logs[0].scope = None;
     let placed = events(&req, now());
-    assert_eq!(placed[0].event.service, UNKNOWN_SERVICE);
+    assert_eq!(placed[0].event.service, crate::UNKNOWN_SERVICE);
     let Body::Log(log) = &placed[0].event.payload else {
         unreachable!()
     };
