@@ -5,6 +5,7 @@
 mod aggs;
 pub mod document;
 mod error;
+pub mod lang;
 pub mod project;
 pub mod query;
 pub mod settings;
