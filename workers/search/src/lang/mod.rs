@@ -5,6 +5,8 @@
 //! side by side must all match. Parsing is pure and backend-blind: backends
 //! translate the tree, and a name they do not know is refused there.
 
+pub mod fields;
+
 use std::ops::Bound;
 
 /// A parsed query.

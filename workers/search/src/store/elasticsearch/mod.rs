@@ -3,6 +3,7 @@
 //! are idempotent upserts and no watermark is needed.
 
 mod bulk;
+pub mod lang;
 mod query;
 
 use std::collections::BTreeMap;
