@@ -7,9 +7,14 @@ use std::collections::BTreeMap;
 
 mod aggregations;
 mod fixture;
+mod language;
 
 pub use aggregations::{avg_sum_min_max, cardinality, date_histogram, percentiles, terms};
 pub use fixture::{detections, documents, fixture, pii, sequenced, CARD, T0};
+pub use language::{
+    attributes_are_fields_and_hits_carry_the_whole_event,
+    query_language_fields_booleans_and_ranges, query_syntax_and_field_errors_are_invalid,
+};
 use sightline_search::query::{Agg, AggRequest, Field, Filters, SearchRequest, Sort};
 use sightline_search::store::{SearchStore, Source};
 use time::Duration;
@@ -83,6 +88,9 @@ macro_rules! search_suite {
             fraud_detections_are_searchable_and_revised,
             advancing_over_dead_letters_indexes_nothing,
             log_records_by_kind_severity_and_text,
+            query_language_fields_booleans_and_ranges,
+            query_syntax_and_field_errors_are_invalid,
+            attributes_are_fields_and_hits_carry_the_whole_event,
         );
     };
 }

@@ -32,6 +32,16 @@ fn sdk_sends(api: &ApiStack, service: &str, gzip: bool) -> Vec<String> {
     stdout.lines().map(str::to_owned).collect()
 }
 
+/// `text` as a query string value.
+fn urlencoding(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A search for log events (`query` as in `/api/search`).
 fn logs(query: &str) -> String {
     format!("/api/search?kind=log&size=50&{query}")
@@ -70,6 +80,55 @@ async fn the_opentelemetry_sdk_ships_logs_that_become_searchable_events() {
     );
     api.search_until(&logs("service=checkout-py&severity=warn&q=inventory"), 1)
         .await;
+
+    // --- the query language over what the SDK sent, and the whole event ---
+    let q = |q: &str| logs(&format!("q={}", urlencoding(q)));
+    let gold = api
+        .search_until(
+            &q("service:checkout-py AND attributes.customer.tier:gold"),
+            1,
+        )
+        .await;
+    assert_eq!(gold["hits"][0]["message"], "order ord-1 placed");
+    let event = &gold["hits"][0]["event"];
+    assert_eq!(event["payload"]["attributes"]["order.items"], 3, "{event}");
+    assert_eq!(event["payload"]["logger"], "shop.checkout", "{event}");
+    api.search_until(&q("attributes.stock:<5 AND severity:warn"), 1)
+        .await;
+    api.search_until(&q("\"capture failed\" AND NOT severity:info"), 1)
+        .await;
+    let bad = api.get(&q("service:(checkout")).await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert!(bad.error_message().contains("at 8"), "{}", bad.text);
+
+    let id = gold["hits"][0]["id"].as_str().unwrap().to_owned();
+    let one = api.get(&format!("/api/logs/{id}")).await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    assert_eq!(
+        one.json["event"]["payload"]["attributes"]["customer.tier"],
+        "gold"
+    );
+    let around = api.get(&format!("/api/logs/{id}/context?size=5")).await;
+    assert_eq!(around.status, 200, "{}", around.text);
+    assert_eq!(
+        around.json["by"], "service",
+        "no trace: the service's events"
+    );
+    assert_eq!(around.json["event"]["id"], id.as_str());
+    let after: Vec<&str> = around.json["after"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(after.len(), 2, "the two records logged after it: {after:?}");
+    assert_eq!(after[0], "inventory low for sku-42");
+    assert!(around.json["before"].as_array().unwrap().is_empty());
+    let missing = api
+        .get("/api/logs/01900000-0000-7000-8000-000000000000")
+        .await;
+    assert_eq!(missing.status, 404, "{}", missing.text);
+    assert_eq!(api.get("/api/logs/not-an-id").await.status, 400);
 
     let zipped = sdk_sends(&api, "checkout-gz", true);
     assert_eq!(zipped, ["export SUCCESS"; 3]);

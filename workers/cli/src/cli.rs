@@ -393,7 +393,10 @@ pub enum FraudAction {
 
 #[derive(Args)]
 pub struct SearchArgs {
-    /// Words to find; all must match. Empty lists everything.
+    /// The query (docs/search.md): words to find, all of them, or the query
+    /// language (`kind:error AND service:checkout`, `"timed out"`,
+    /// `response_time_ms:>500`, `attributes.http.status:500`). Empty lists
+    /// everything.
     pub words: Vec<String>,
     /// Only these kinds (repeatable).
     #[arg(long = "kind")]

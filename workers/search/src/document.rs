@@ -4,7 +4,7 @@
 //! can answer "everything from this card" without holding the card's token.
 
 use serde::{Deserialize, Serialize};
-use sightline_schemas::{Body, Detection, Event};
+use sightline_schemas::{AttrValue, Body, Detection, Event};
 
 use crate::query::DocKind;
 
@@ -35,6 +35,14 @@ pub struct SearchDoc {
     pub keywords: Keywords,
     #[serde(flatten)]
     pub numbers: Numbers,
+    /// A log record's attributes, typed (IP addresses as references): each
+    /// backend indexes them as fields of their own (`attributes.<name>`).
+    #[serde(skip)]
+    pub attributes: Vec<(String, AttrValue)>,
+    /// The whole event (or detection) a hit shows, with cards and IPs only as
+    /// references ([`crate::redact`]). Stored, never searched.
+    #[serde(default)]
+    pub event: serde_json::Value,
     /// Set on fraud detections: a higher revision of the same id replaces the
     /// document (an event's document never changes).
     #[serde(skip)]
@@ -256,8 +264,17 @@ impl SearchDoc {
                 k.severity = Some(l.severity.as_str().into());
                 k.logger = l.logger.clone();
                 k.span_id = l.span_id.clone();
+                // An address in an attribute is still the address `ip=` looks up.
+                k.ip_ref = l.attributes.values().find_map(|v| match v {
+                    AttrValue::Text(t) => crate::redact::ip_reference(t, pii),
+                    _ => None,
+                });
                 (l.message.clone(), None)
             }
+        };
+        let attributes = match &event.payload {
+            Body::Log(l) => crate::redact::attributes(&l.attributes, pii),
+            _ => Vec::new(),
         };
         Self {
             stack,
@@ -267,6 +284,8 @@ impl SearchDoc {
             trace_id: event.trace_id.clone(),
             keywords: k,
             numbers: n,
+            attributes,
+            event: crate::redact::redact(serde_json::to_value(event).unwrap_or_default(), pii),
             ..Self::bare(
                 &event.id,
                 event.kind().into(),
@@ -302,6 +321,8 @@ impl SearchDoc {
             trace_id: None,
             keywords: Keywords::default(),
             numbers: Numbers::default(),
+            attributes: Vec::new(),
+            event: serde_json::Value::Null,
             revision: None,
         }
     }
@@ -348,6 +369,7 @@ impl SearchDoc {
         Self {
             keywords,
             numbers,
+            event: crate::redact::redact(serde_json::to_value(d).unwrap_or_default(), pii),
             revision: Some(d.revision),
             ..Self::bare(
                 &d.id,

@@ -8,6 +8,7 @@ mod error;
 pub mod lang;
 pub mod project;
 pub mod query;
+pub mod redact;
 pub mod settings;
 pub mod store;
 

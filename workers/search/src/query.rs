@@ -105,6 +105,10 @@ pub struct Filters {
     pub host: Option<String>,
     /// Log records of this severity (`error`...).
     pub severity: Option<String>,
+    /// Events of one trace.
+    pub trace_id: Option<String>,
+    /// The one document with this id.
+    pub id: Option<uuid::Uuid>,
     /// The keyed hash that stands for a card fingerprint in the index (see
     /// [`crate::document::PiiHasher`]): every event of one card.
     pub card_ref: Option<String>,
@@ -122,8 +126,9 @@ pub struct Filters {
 
 impl Filters {
     /// The keyword fields matched exactly, with the value asked for, if any.
-    pub fn keyword_terms(&self) -> [(&'static str, Option<&str>); 8] {
+    pub fn keyword_terms(&self) -> [(&'static str, Option<&str>); 9] {
         [
+            ("trace_id", self.trace_id.as_deref()),
             ("status", self.status.as_deref()),
             ("user_id", self.user_id.as_deref()),
             ("endpoint", self.endpoint.as_deref()),
@@ -173,6 +178,11 @@ pub struct Hit {
     pub message: String,
     /// Message fragments with matches wrapped in `<em>...</em>` (HTML-escaped otherwise).
     pub highlights: Vec<String>,
+    /// The whole event (or fraud detection), every field and attribute, with
+    /// cards and IP addresses only as their keyed references; `null` for a
+    /// document indexed before events were kept whole.
+    #[serde(default)]
+    pub event: serde_json::Value,
 }
 
 impl SearchRequest {

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod analytics;
 pub mod bulk;
 pub mod dashboard;
+pub mod event;
 pub mod fraud;
 pub mod logs;
 pub mod ops;
@@ -33,6 +34,8 @@ pub fn router(state: AppState) -> Router {
     let reads = Router::new()
         .route("/api/logs/recent", get(logs::recent))
         .route("/api/logs/stats", get(logs::stats))
+        .route("/api/logs/{id}", get(event::one))
+        .route("/api/logs/{id}/context", get(event::context))
         .route("/api/search", get(search::search))
         .route("/api/search/autocomplete", get(search::autocomplete))
         .route("/api/analytics/transactions", get(analytics::transactions))

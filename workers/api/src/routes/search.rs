@@ -21,7 +21,12 @@ use crate::watermark::{stamped, Projection};
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// Words to find in the message; all must match.
+    /// The query: words of the message (all must match), `"phrases"`,
+    /// `field:value`, `field:pre*`, `field:>500`, `field:[a TO b]`,
+    /// `_exists_:field`, `attributes.<name>:value`, with `AND`, `OR`, `NOT` (or
+    /// `-`) and parentheses (docs/search.md). A syntax error is a 400 naming its
+    /// position.
+    #[param(max_length = 4096)]
     pub q: Option<String>,
     /// Tolerate typos.
     pub fuzzy: Option<bool>,
@@ -148,6 +153,8 @@ impl SearchParams {
                 min_response_time_ms: self.min_response_time_ms,
                 since: instant("since", self.since.as_deref())?,
                 until: instant("until", self.until.as_deref())?,
+                trace_id: None,
+                id: None,
             },
             sort,
             from: self.from.unwrap_or(0),

@@ -67,6 +67,7 @@ async fn search(
             min_response_time_ms: args.slower_than,
             since: instant("--since", &args.since)?,
             until: instant("--until", &args.until)?,
+            ..Filters::default()
         },
         sort: match args.sort {
             SortArg::Newest => Sort::Newest,

@@ -15,6 +15,13 @@ pub enum FieldType {
     Decimal,
     /// `occurred_at`: a time, in RFC 3339.
     Time,
+    /// `attributes.<name>`: a log record's attribute, text, number or flag.
+    Attribute,
+}
+
+/// The attribute a field names (`attributes.http.status` is `http.status`).
+pub fn attribute_name(field: &str) -> Option<&str> {
+    field.strip_prefix("attributes.")
 }
 
 /// The type of `name`, or why no query can name it.
@@ -26,7 +33,14 @@ pub fn field_type(name: &str) -> Result<FieldType, String> {
         n if INTEGER_FIELDS.contains(&n) => FieldType::Integer,
         n if DECIMAL_FIELDS.contains(&n) => FieldType::Decimal,
         n if n.starts_with("attributes.") => {
-            return Err(format!("`{n}`: attributes are not searchable yet"));
+            let name = &n["attributes.".len()..];
+            if !sightline_schemas::log::is_normalized_attribute_name(name) {
+                return Err(format!(
+                    "`{n}`: attribute names are lower case a-z, 0-9, `_`, `-` and `.` (did you mean `attributes.{}`?)",
+                    sightline_schemas::log::normalize_attribute_name(name).unwrap_or_default()
+                ));
+            }
+            FieldType::Attribute
         }
         other => {
             return Err(format!(
@@ -51,6 +65,12 @@ mod tests {
         assert_eq!(field_type("amount"), Ok(FieldType::Decimal));
         assert_eq!(field_type("occurred_at"), Ok(FieldType::Time));
         assert_eq!(field_type("message"), Ok(FieldType::Text));
+        assert_eq!(
+            field_type("attributes.http.status"),
+            Ok(FieldType::Attribute)
+        );
+        let err = field_type("attributes.HTTP Status").unwrap_err();
+        assert!(err.contains("attributes.http_status"), "{err}");
         let err = field_type("colour").unwrap_err();
         assert!(
             err.contains("unknown field `colour`") && err.contains("endpoint"),

@@ -57,6 +57,19 @@ pub struct ParseError {
 pub const MAX_QUERY: usize = 4096;
 const MAX_DEPTH: usize = 32;
 
+/// The query of a search request's text, `None` when it has none; a syntax
+/// error is an invalid search naming the position.
+pub fn of_request(
+    request: &crate::query::SearchRequest,
+) -> Result<Option<Query>, crate::SearchError> {
+    match request.text.as_deref().filter(|t| !t.trim().is_empty()) {
+        None => Ok(None),
+        Some(text) => parse(text)
+            .map(Some)
+            .map_err(|e| crate::SearchError::invalid(format!("q: {e}"))),
+    }
+}
+
 /// Parses `q`.
 pub fn parse(q: &str) -> Result<Query, ParseError> {
     if q.len() > MAX_QUERY {
@@ -436,6 +449,39 @@ impl Parser {
             _ => Err(self.error_at(start, "a range or comparison needs a value")),
         }
     }
+}
+
+/// What kind of match `m` is, for errors.
+pub fn describe(m: &Match) -> &'static str {
+    match m {
+        Match::Term(_) => "a value",
+        Match::Phrase(_) => "a phrase",
+        Match::Prefix(_) => "a prefix",
+        Match::Wildcard(_) => "a wildcard",
+        Match::Range { .. } => "a range",
+    }
+}
+
+/// A whole-number value of `field`.
+pub fn integer(field: &str, text: &str) -> Result<i64, String> {
+    text.parse()
+        .map_err(|_| format!("`{field}` holds whole numbers; `{text}` is not one"))
+}
+
+/// A number value of `field`.
+pub fn decimal(field: &str, text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| format!("`{field}` holds numbers; `{text}` is not one"))
+}
+
+/// A time value of `field`, in RFC 3339.
+pub fn parse_time(field: &str, text: &str) -> Result<time::OffsetDateTime, String> {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
+        format!("`{field}` is a time; `{text}` is not RFC 3339 (2026-12-07T10:00:00Z)")
+    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures::{stream, StreamExt};
 use serde_json::Value;
 
+use sightline_schemas::AttrValue;
+
 use crate::document::SearchDoc;
 use crate::error::SearchError;
 use crate::store::suggestion_words;
@@ -42,7 +44,32 @@ pub fn source(doc: &SearchDoc) -> Result<Value, SearchError> {
     v["words"] = serde_json::json!(suggestion_words(&doc.message));
     v["tiebreak"] = serde_json::json!(doc.tiebreak as i64);
     v["occurred_at_us"] = serde_json::json!(super::query::micros(doc.occurred_at_ns));
+    if !doc.event.is_null() {
+        v["event"] = Value::String(doc.event.to_string());
+    }
+    if !doc.attributes.is_empty() {
+        let (text, number) = attribute_objects(&doc.attributes);
+        v[super::lang::ATTRIBUTES_TEXT] = text;
+        v[super::lang::ATTRIBUTES_NUMBER] = number;
+    }
     Ok(v)
+}
+
+/// Attributes split by the type of their values (flags as `true`/`false` text),
+/// named as [`super::lang::attribute_key`] spells them.
+fn attribute_objects(attrs: &[(String, AttrValue)]) -> (Value, Value) {
+    let mut text = serde_json::Map::new();
+    let mut number = serde_json::Map::new();
+    for (name, value) in attrs {
+        let key = super::lang::attribute_key(name);
+        match value {
+            AttrValue::Int(i) => drop(number.insert(key, serde_json::json!(*i as f64))),
+            AttrValue::Float(x) => drop(number.insert(key, serde_json::json!(x))),
+            AttrValue::Bool(b) => drop(text.insert(key, serde_json::json!(b.to_string()))),
+            AttrValue::Text(t) => drop(text.insert(key, serde_json::json!(t))),
+        }
+    }
+    (Value::Object(text), Value::Object(number))
 }
 
 pub fn item(index: usize, prefix: &str, doc: &SearchDoc) -> Result<Item, SearchError> {
@@ -118,6 +145,14 @@ pub fn classify(response: &Value, expected: usize) -> Vec<ItemResult> {
             }
         })
         .collect()
+}
+
+/// Whether an item was refused for its attributes: the index's field limit, or
+/// a value its mapping cannot take.
+pub fn refused_for_attributes(reason: &str) -> bool {
+    reason.contains("Limit of total fields")
+        || reason.contains(super::lang::ATTRIBUTES_TEXT)
+        || reason.contains(super::lang::ATTRIBUTES_NUMBER)
 }
 
 /// Sends one `_bulk` body; a failed or throttled request marks every item for retry.
@@ -248,6 +283,17 @@ mod tests {
         );
         assert!(matches!(&r[3], ItemResult::Retry(_)));
         assert!(matches!(&r[4], ItemResult::Retry(m) if m.contains("missing")));
+    }
+
+    #[test]
+    fn refusals_for_attributes_are_told_apart() {
+        assert!(refused_for_attributes("400 illegal_argument_exception: Limit of total fields [2000] has been exceeded while adding new fields [1]"));
+        assert!(refused_for_attributes(
+            "400 mapper_parsing_exception: failed to parse field [attributes_number.n]"
+        ));
+        assert!(!refused_for_attributes(
+            "400 mapper_parsing_exception: failed to parse field [error_code]"
+        ));
     }
 
     #[test]

@@ -1,34 +1,65 @@
 //! The query language's tree as Elasticsearch query DSL. Pure: tested without a
 //! server. Free words and phrases match `message`; a field's clause takes the
 //! field's type (a number where a number is stored, a time as the stored
-//! microseconds).
+//! microseconds). Attributes live in two dynamic objects, text and numbers
+//! apart, so no value can ever clash with the type another record gave the same
+//! name; their names spell `.` as `:` so that `http` and `http.status` are two
+//! fields rather than a value and an object.
 
 use std::ops::Bound;
 
 use serde_json::{json, Value};
 
-use crate::lang::fields::{field_type, FieldType};
-use crate::lang::{Match, Query};
+use crate::lang::fields::{attribute_name, field_type, FieldType};
+use crate::lang::{decimal, describe, integer, parse_time, Match, Query};
+
+/// The objects attributes are indexed under, by the type of their values.
+pub const ATTRIBUTES_TEXT: &str = "attributes_text";
+pub const ATTRIBUTES_NUMBER: &str = "attributes_number";
+
+/// An attribute's name as a field of those objects.
+pub fn attribute_key(name: &str) -> String {
+    name.replace('.', ":")
+}
 
 /// `q` as a query, or why a clause cannot be one (naming the field or value).
-pub fn to_query(q: &Query) -> Result<Value, String> {
+/// `fuzzy` lets free words match with typos.
+pub fn to_query(q: &Query, fuzzy: bool) -> Result<Value, String> {
+    let all = |parts: &[Query]| -> Result<Vec<Value>, String> {
+        parts.iter().map(|p| to_query(p, fuzzy)).collect()
+    };
     Ok(match q {
         Query::All => json!({ "match_all": {} }),
         Query::And(parts) => json!({ "bool": { "must": all(parts)? } }),
         Query::Or(parts) => json!({ "bool": { "should": all(parts)?, "minimum_should_match": 1 } }),
-        Query::Not(inner) => json!({ "bool": { "must_not": [to_query(inner)?] } }),
-        Query::Word(w) => json!({ "match": { "message": { "query": w, "operator": "and" } } }),
-        Query::Phrase(p) => json!({ "match_phrase": { "message": p } }),
-        Query::Exists(f) => {
-            field_type(f)?;
-            json!({ "exists": { "field": stored_name(f) } })
+        Query::Not(inner) => json!({ "bool": { "must_not": [to_query(inner, fuzzy)?] } }),
+        Query::Word(w) => {
+            let mut m = json!({ "query": w, "operator": "and" });
+            if fuzzy {
+                m["fuzziness"] = json!("AUTO");
+            }
+            json!({ "match": { "message": m } })
         }
+        Query::Phrase(p) => json!({ "match_phrase": { "message": p } }),
+        Query::Exists(f) => match (field_type(f)?, attribute_name(f)) {
+            (FieldType::Attribute, Some(name)) => either(
+                json!({ "exists": { "field": format!("{ATTRIBUTES_TEXT}.{}", attribute_key(name)) } }),
+                Some(
+                    json!({ "exists": { "field": format!("{ATTRIBUTES_NUMBER}.{}", attribute_key(name)) } }),
+                ),
+            ),
+            _ => json!({ "exists": { "field": stored_name(f) } }),
+        },
         Query::Field { field, value } => clause(field, value)?,
     })
 }
 
-fn all(parts: &[Query]) -> Result<Vec<Value>, String> {
-    parts.iter().map(to_query).collect()
+/// One clause, or either of two.
+fn either(a: Value, b: Option<Value>) -> Value {
+    match b {
+        Some(b) => json!({ "bool": { "should": [a, b], "minimum_should_match": 1 } }),
+        None => a,
+    }
 }
 
 /// The stored field a query field reads: times are compared as microseconds.
@@ -42,18 +73,22 @@ fn stored_name(field: &str) -> &str {
 
 fn clause(field: &str, value: &Match) -> Result<Value, String> {
     let kind = field_type(field)?;
+    if let (FieldType::Attribute, Some(attribute)) = (kind, attribute_name(field)) {
+        return attribute_clause(attribute, value);
+    }
     let name = stored_name(field);
     Ok(match (kind, value) {
         (FieldType::Text, Match::Term(t)) => {
             json!({ "match": { name: { "query": t, "operator": "and" } } })
         }
         (FieldType::Text, Match::Phrase(p)) => json!({ "match_phrase": { name: p } }),
-        (_, Match::Prefix(p)) if kind == FieldType::Keyword || kind == FieldType::Text => {
-            json!({ "prefix": { name: p } })
+        // Text is matched on its words, which the analyser lower-cased.
+        (FieldType::Text, Match::Prefix(p)) => json!({ "prefix": { name: p.to_lowercase() } }),
+        (FieldType::Text, Match::Wildcard(w)) => {
+            json!({ "wildcard": { name: w.to_lowercase() } })
         }
-        (_, Match::Wildcard(w)) if kind == FieldType::Keyword || kind == FieldType::Text => {
-            json!({ "wildcard": { name: w } })
-        }
+        (FieldType::Keyword, Match::Prefix(p)) => json!({ "prefix": { name: p } }),
+        (FieldType::Keyword, Match::Wildcard(w)) => json!({ "wildcard": { name: w } }),
         (FieldType::Keyword, Match::Term(t) | Match::Phrase(t)) => json!({ "term": { name: t } }),
         (FieldType::Keyword, Match::Range { lower, upper }) => {
             range(name, lower, upper, |v| Ok(json!(v)))?
@@ -79,14 +114,30 @@ fn clause(field: &str, value: &Match) -> Result<Value, String> {
     })
 }
 
-fn describe(m: &Match) -> &'static str {
-    match m {
-        Match::Term(_) => "a value",
-        Match::Phrase(_) => "a phrase",
-        Match::Prefix(_) => "a prefix",
-        Match::Wildcard(_) => "a wildcard",
-        Match::Range { .. } => "a range",
-    }
+/// An attribute: its text, or its number when the value is one.
+fn attribute_clause(attribute: &str, value: &Match) -> Result<Value, String> {
+    let text = format!("{ATTRIBUTES_TEXT}.{}", attribute_key(attribute));
+    let number = format!("{ATTRIBUTES_NUMBER}.{}", attribute_key(attribute));
+    let as_number = |v: &str| v.parse::<f64>().ok().filter(|x| x.is_finite());
+    Ok(match value {
+        Match::Term(t) | Match::Phrase(t) => either(
+            json!({ "term": { text: t } }),
+            as_number(t).map(|n| json!({ "term": { number: n } })),
+        ),
+        Match::Prefix(p) => json!({ "prefix": { text: p } }),
+        Match::Wildcard(w) => json!({ "wildcard": { text: w } }),
+        Match::Range { lower, upper } => {
+            let numeric = [lower, upper].into_iter().all(|b| match b {
+                Bound::Included(v) | Bound::Excluded(v) => as_number(v).is_some(),
+                Bound::Unbounded => true,
+            });
+            if numeric {
+                range(&number, lower, upper, |v| Ok(json!(as_number(v))))?
+            } else {
+                range(&text, lower, upper, |v| Ok(json!(v)))?
+            }
+        }
+    })
 }
 
 fn range(
@@ -109,23 +160,8 @@ fn range(
     Ok(json!({ "range": { name: r } }))
 }
 
-fn integer(field: &str, text: &str) -> Result<i64, String> {
-    text.parse()
-        .map_err(|_| format!("`{field}` holds whole numbers; `{text}` is not one"))
-}
-
-fn decimal(field: &str, text: &str) -> Result<f64, String> {
-    text.parse::<f64>()
-        .ok()
-        .filter(|x| x.is_finite())
-        .ok_or_else(|| format!("`{field}` holds numbers; `{text}` is not one"))
-}
-
 fn micros(field: &str, text: &str) -> Result<i64, String> {
-    use time::format_description::well_known::Rfc3339;
-    let at = time::OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
-        format!("`{field}` is a time; `{text}` is not RFC 3339 (2026-12-07T10:00:00Z)")
-    })?;
+    let at = parse_time(field, text)?;
     i64::try_from(at.unix_timestamp_nanos() / 1000).map_err(|e| e.to_string())
 }
 
@@ -135,7 +171,7 @@ mod tests {
     use crate::lang::parse;
 
     fn es(q: &str) -> Value {
-        to_query(&parse(q).unwrap()).unwrap()
+        to_query(&parse(q).unwrap(), false).unwrap()
     }
 
     #[test]
@@ -171,6 +207,40 @@ mod tests {
             es("_exists_:trace_id"),
             json!({ "exists": { "field": "trace_id" } })
         );
+        assert_eq!(
+            es("message:Time*"),
+            json!({ "prefix": { "message": "time" } })
+        );
+    }
+
+    #[test]
+    fn attributes_match_as_text_or_as_numbers() {
+        assert_eq!(
+            es("attributes.http.status:500"),
+            json!({ "bool": { "should": [
+                { "term": { "attributes_text.http:status": "500" } },
+                { "term": { "attributes_number.http:status": 500.0 } }
+            ], "minimum_should_match": 1 } })
+        );
+        assert_eq!(
+            es("attributes.user:alice"),
+            json!({ "term": { "attributes_text.user": "alice" } })
+        );
+        assert_eq!(
+            es("attributes.http.status:>=500"),
+            json!({ "range": { "attributes_number.http:status": { "gte": 500.0 } } })
+        );
+        assert_eq!(
+            es("attributes.version:[a TO c]"),
+            json!({ "range": { "attributes_text.version": { "gte": "a", "lte": "c" } } })
+        );
+        assert_eq!(
+            es("_exists_:attributes.user"),
+            json!({ "bool": { "should": [
+                { "exists": { "field": "attributes_text.user" } },
+                { "exists": { "field": "attributes_number.user" } }
+            ], "minimum_should_match": 1 } })
+        );
     }
 
     #[test]
@@ -181,7 +251,7 @@ mod tests {
             ("colour:red", "unknown field `colour`"),
             ("amount:12*", "cannot be matched by a prefix"),
         ] {
-            let err = to_query(&parse(q).unwrap()).unwrap_err();
+            let err = to_query(&parse(q).unwrap(), false).unwrap_err();
             assert!(err.contains(says), "{q}: {err}");
         }
     }

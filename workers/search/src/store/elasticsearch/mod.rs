@@ -22,6 +22,7 @@ use sightline_runtime::config::ElasticsearchSettings;
 use sightline_schemas::OffsetDateTime;
 
 use super::{prefix_pattern, Indexed, SearchStore, Sequenced, Source};
+use crate::document::SearchDoc;
 use crate::error::SearchError;
 use crate::query::{AggRequest, AggResult, SearchRequest, SearchResponse};
 
@@ -110,8 +111,13 @@ impl ElasticsearchStore {
         // The template shapes only indices made from now on: the fields a newer
         // Sightline indexes are added to the existing ones too (adding a field is
         // the one mapping change an index accepts).
+        let mappings = &template["template"]["mappings"];
         let mapping = Bytes::from(
-            json!({ "properties": template["template"]["mappings"]["properties"] }).to_string(),
+            json!({
+                "properties": mappings["properties"],
+                "dynamic_templates": mappings["dynamic_templates"],
+            })
+            .to_string(),
         );
         for index in store.indices().await? {
             store
@@ -290,15 +296,36 @@ impl SearchStore for ElasticsearchStore {
             }
             .boxed()
         };
-        let rejected = bulk::run(
-            items,
-            s.bulk_max_bytes,
-            s.bulk_in_flight,
-            s.retries,
-            s.retry_backoff,
-            &send,
-        )
-        .await?;
+        let run = |items| {
+            bulk::run(
+                items,
+                s.bulk_max_bytes,
+                s.bulk_in_flight,
+                s.retries,
+                s.retry_backoff,
+                &send,
+            )
+        };
+        // A record whose attributes the index cannot take (past its field limit)
+        // is indexed without them: found by everything else, still shown whole.
+        let (bare, mut rejected): (Vec<_>, Vec<_>) =
+            run(items).await?.into_iter().partition(|(i, reason)| {
+                !batch[*i].doc.attributes.is_empty() && bulk::refused_for_attributes(reason)
+            });
+        if let Some((_, reason)) = bare.first() {
+            tracing::warn!(documents = bare.len(), %reason, "indexing documents without their attributes");
+            let items = bare
+                .iter()
+                .map(|(i, _)| {
+                    let doc = SearchDoc {
+                        attributes: Vec::new(),
+                        ..batch[*i].doc.clone()
+                    };
+                    bulk::item(*i, &s.index_prefix, &doc)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            rejected.extend(run(items).await?);
+        }
         if s.refresh_on_write {
             self.inner
                 .request(
@@ -328,7 +355,7 @@ impl SearchStore for ElasticsearchStore {
     async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
         let size = request.checked_size().map_err(SearchError::Invalid)?;
         let Some(response) = self
-            .read("_search", query::search_body(request, size))
+            .read("_search", query::search_body(request, size)?)
             .await?
         else {
             return Ok(SearchResponse {
@@ -345,7 +372,7 @@ impl SearchStore for ElasticsearchStore {
         &self,
         request: &AggRequest,
     ) -> Result<BTreeMap<String, AggResult>, SearchError> {
-        let body = json!({ "size": 0, "query": query::query(&request.query), "aggs": crate::aggs::request(&request.aggs)? });
+        let body = json!({ "size": 0, "query": query::query(&request.query)?, "aggs": crate::aggs::request(&request.aggs)? });
         let response = self
             .read("_search", body)
             .await?

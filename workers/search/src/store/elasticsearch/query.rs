@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use super::lang::{ATTRIBUTES_NUMBER, ATTRIBUTES_TEXT};
 use crate::document::{DECIMAL_FIELDS, INTEGER_FIELDS, KEYWORD_FIELDS};
 use crate::error::SearchError;
 use crate::query::{Cursor, Hit, SearchRequest, Sort};
@@ -27,15 +28,12 @@ fn micros_ceil(ns: i64) -> i64 {
     -(-ns).div_euclid(1000)
 }
 
-/// The `query` part: full text (all words, AUTO fuzziness on request) and filters.
-pub fn query(request: &SearchRequest) -> Value {
+/// The `query` part: the query language's `q` (free words with AUTO fuzziness
+/// on request) and the filters.
+pub fn query(request: &SearchRequest) -> Result<Value, SearchError> {
     let mut must = Vec::new();
-    if let Some(text) = request.text.as_deref().filter(|t| !t.trim().is_empty()) {
-        let mut m = json!({ "query": text, "operator": "and" });
-        if request.fuzzy {
-            m["fuzziness"] = json!("AUTO");
-        }
-        must.push(json!({ "match": { "message": m } }));
+    if let Some(q) = crate::lang::of_request(request)? {
+        must.push(super::lang::to_query(&q, request.fuzzy).map_err(SearchError::Invalid)?);
     }
     let f = &request.filters;
     let mut filter = Vec::new();
@@ -50,6 +48,9 @@ pub fn query(request: &SearchRequest) -> Value {
         if let Some(v) = value {
             filter.push(json!({ "term": { field: v } }));
         }
+    }
+    if let Some(id) = f.id {
+        filter.push(json!({ "term": { "id": id.to_string() } }));
     }
     if let Some(code) = f.error_code {
         filter.push(json!({ "term": { "error_code": code } }));
@@ -67,11 +68,11 @@ pub fn query(request: &SearchRequest) -> Value {
         }
         filter.push(json!({ "range": { "occurred_at_us": range } }));
     }
-    json!({ "bool": { "must": must, "filter": filter } })
+    Ok(json!({ "bool": { "must": must, "filter": filter } }))
 }
 
 /// The whole `_search` body for a page of hits.
-pub fn search_body(request: &SearchRequest, size: usize) -> Value {
+pub fn search_body(request: &SearchRequest, size: usize) -> Result<Value, SearchError> {
     let order = if request.sort == Sort::Oldest {
         "asc"
     } else {
@@ -82,11 +83,11 @@ pub fn search_body(request: &SearchRequest, size: usize) -> Value {
         _ => json!([{ "occurred_at_us": order }, { "tiebreak": order }]),
     };
     let mut body = json!({
-        "query": query(request),
+        "query": query(request)?,
         "sort": sort,
         "size": size,
         "track_total_hits": true,
-        "_source": ["id", "kind", "service", "occurred_at", "occurred_at_ns", "message"],
+        "_source": ["id", "kind", "service", "occurred_at", "occurred_at_ns", "message", "event"],
     });
     match request.search_after {
         Some(c) => body["search_after"] = json!([micros(c.occurred_at_ns), tiebreak_long(&c.id)]),
@@ -100,7 +101,7 @@ pub fn search_body(request: &SearchRequest, size: usize) -> Value {
             "encoder": "html",
         });
     }
-    body
+    Ok(body)
 }
 
 /// Reads hits and the total; `next` when the page was full and time-sorted.
@@ -136,6 +137,11 @@ pub fn parse_hits(
             occurred_at,
             message: field("message"),
             highlights,
+            event: match &src["event"] {
+                Value::String(text) => serde_json::from_str(text)
+                    .map_err(|e| SearchError::backend(format!("stored event: {e}")))?,
+                other => other.clone(),
+            },
         });
     }
     let next = match (request.sort, hits.last()) {
@@ -146,6 +152,26 @@ pub fn parse_hits(
         _ => None,
     };
     Ok((total, hits, next))
+}
+
+/// Fields a daily index may have: the fixed ones and attributes' names up to
+/// this. A record that would add past it is indexed without its attributes
+/// (still shown whole); see `bulk`.
+pub const TOTAL_FIELDS: u32 = 2000;
+
+/// How attribute values are mapped: text as keywords (long values kept in the
+/// event, not indexed), numbers as doubles.
+pub fn attribute_templates() -> Value {
+    json!([
+        { "attribute_text": {
+            "path_match": format!("{ATTRIBUTES_TEXT}.*"),
+            "mapping": { "type": "keyword", "ignore_above": 1024 },
+        } },
+        { "attribute_number": {
+            "path_match": format!("{ATTRIBUTES_NUMBER}.*"),
+            "mapping": { "type": "double" },
+        } },
+    ])
 }
 
 /// The index template: daily indices join the read alias `prefix` and `also` (the
@@ -169,6 +195,16 @@ pub fn template(prefix: &str, also: Option<&str>, shards: u32, replicas: u32) ->
     for name in DECIMAL_FIELDS {
         properties.insert((*name).into(), json!({ "type": "double" }));
     }
+    // Attributes are the one dynamic part: their names come from the sources.
+    for object in [ATTRIBUTES_TEXT, ATTRIBUTES_NUMBER] {
+        properties.insert(object.into(), json!({ "type": "object", "dynamic": true }));
+    }
+    // Kept for hits to show, never indexed: as JSON text, so that the event
+    // comes back exactly as written (engines rewrite dotted names in objects).
+    properties.insert(
+        "event".into(),
+        json!({ "type": "keyword", "index": false, "doc_values": false }),
+    );
     let mut aliases = serde_json::Map::new();
     for alias in std::iter::once(prefix).chain(also) {
         aliases.insert(alias.into(), json!({}));
@@ -177,8 +213,16 @@ pub fn template(prefix: &str, also: Option<&str>, shards: u32, replicas: u32) ->
         "index_patterns": [format!("{prefix}-*")],
         "priority": 100,
         "template": {
-            "settings": { "number_of_shards": shards, "number_of_replicas": replicas },
-            "mappings": { "dynamic": "strict", "properties": properties },
+            "settings": {
+                "number_of_shards": shards,
+                "number_of_replicas": replicas,
+                "index.mapping.total_fields.limit": TOTAL_FIELDS,
+            },
+            "mappings": {
+                "dynamic": "strict",
+                "dynamic_templates": attribute_templates(),
+                "properties": properties,
+            },
             "aliases": aliases,
         },
     })
@@ -198,10 +242,11 @@ mod tests {
             error_code: Some(503),
             ..Filters::default()
         };
-        let q = query(&r);
+        let q = query(&r).unwrap();
+        let word = |w: &str| json!({ "match": { "message": { "query": w, "operator": "and", "fuzziness": "AUTO" } } });
         assert_eq!(
-            q["bool"]["must"][0]["match"]["message"],
-            json!({ "query": "database pool", "operator": "and", "fuzziness": "AUTO" })
+            q["bool"]["must"][0],
+            json!({ "bool": { "must": [word("database"), word("pool")] } })
         );
         assert_eq!(
             q["bool"]["filter"][0],
@@ -221,12 +266,12 @@ mod tests {
             from: 30,
             ..SearchRequest::default()
         };
-        assert_eq!(search_body(&r, 5)["from"], 30);
+        assert_eq!(search_body(&r, 5).unwrap()["from"], 30);
         r.search_after = Some(Cursor {
             occurred_at_ns: 420,
             id,
         });
-        let body = search_body(&r, 5);
+        let body = search_body(&r, 5).unwrap();
         assert!(body.get("from").is_none());
         assert_eq!(body["search_after"], json!([0, -1]));
         assert_eq!(

@@ -2,6 +2,7 @@
 //! payload carries the last applied stream sequence, so the index and its watermark
 //! move together; readers reload after every commit.
 
+mod lang;
 mod read;
 mod schema;
 

@@ -8,9 +8,7 @@ use tantivy::aggregation::agg_result::AggregationResults;
 use tantivy::aggregation::{AggContextParams, AggregationCollector};
 use tantivy::collector::sort_key::SortByStaticFastValue;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
-};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DateTime, DocAddress, Order, Searcher, TantivyDocument, Term};
@@ -19,15 +17,6 @@ use super::Inner;
 use crate::error::SearchError;
 use crate::query::{AggRequest, AggResult, Cursor, Hit, SearchRequest, SearchResponse, Sort};
 use crate::store::prefix_pattern;
-
-/// Fuzziness as Elasticsearch's AUTO: exact below 3 characters, 1 edit below 6, else 2.
-fn edit_distance(term: &str) -> u8 {
-    match term.chars().count() {
-        0..=2 => 0,
-        3..=5 => 1,
-        _ => 2,
-    }
-}
 
 fn keyword(inner: &Inner, field: &str, value: &str) -> Box<dyn Query> {
     Box::new(TermQuery::new(
@@ -53,34 +42,14 @@ fn nanos(at: time::OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX)
 }
 
-/// The full-text part alone (also used to highlight), if the request has text.
+/// The query language's part alone (also used to highlight), if the request has `q`.
 fn text_query(
     inner: &Inner,
     request: &SearchRequest,
 ) -> Result<Option<Box<dyn Query>>, SearchError> {
-    let Some(text) = request.text.as_deref().filter(|t| !t.trim().is_empty()) else {
-        return Ok(None);
-    };
-    let mut tokenizer = inner.index.tokenizer_for_field(inner.fields.message)?;
-    let mut stream = tokenizer.token_stream(text);
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    while stream.advance() {
-        let word = stream.token().text.clone();
-        let term = Term::from_field_text(inner.fields.message, &word);
-        let query: Box<dyn Query> = match edit_distance(&word) {
-            d if request.fuzzy && d > 0 => Box::new(FuzzyTermQuery::new(term, d, true)),
-            _ => Box::new(TermQuery::new(
-                term,
-                IndexRecordOption::WithFreqsAndPositions,
-            )),
-        };
-        clauses.push((Occur::Must, query));
-    }
-    Ok(Some(if clauses.is_empty() {
-        Box::new(EmptyQuery)
-    } else {
-        Box::new(BooleanQuery::new(clauses))
-    }))
+    crate::lang::of_request(request)?
+        .map(|q| super::lang::to_query(inner, &q, request.fuzzy).map_err(SearchError::Invalid))
+        .transpose()
 }
 
 fn full_query(
@@ -110,6 +79,16 @@ fn full_query(
         if let Some(v) = value {
             must.push(keyword(inner, field, v));
         }
+    }
+    if let Some(id) = f.id {
+        // The id is stored, not indexed; its low 64 bits (62 of them random in
+        // a UUIDv7) are the tie-break column, which finds it without a term
+        // per document.
+        let bits = Term::from_field_u64(inner.fields.tiebreak, crate::document::tiebreak(&id));
+        must.push(Box::new(RangeQuery::new(
+            Bound::Included(bits.clone()),
+            Bound::Included(bits),
+        )));
     }
     if let Some(code) = f.error_code {
         let term = Term::from_field_u64(inner.fields.field("error_code"), code.into());
@@ -264,6 +243,11 @@ fn hit(
     let occurred_at =
         time::OffsetDateTime::from_unix_timestamp_nanos(at.into_timestamp_nanos().into())
             .map_err(|e| SearchError::backend(e.to_string()))?;
+    let event = doc
+        .get_first(inner.fields.event)
+        .and_then(|v| v.as_str())
+        .map_or(Ok(serde_json::Value::Null), serde_json::from_str)
+        .map_err(|e| SearchError::backend(format!("stored event: {e}")))?;
     let highlights = match snippets {
         Some(g) => {
             let snippet = with_em(g.snippet_from_doc(doc));
@@ -282,6 +266,7 @@ fn hit(
         occurred_at,
         message: text("message"),
         highlights,
+        event,
     })
 }
 

@@ -1,9 +1,17 @@
 //! The Tantivy schema, mirroring the Elasticsearch mapping: `message` and `stack`
-//! are analysed text, everything else exact keywords or numbers, all fast fields.
+//! are analysed text (the message with positions, for phrases), every keyword is
+//! indexed (the query language may name any field), attributes are one JSON
+//! field, and the whole event is stored for hits to show.
+//!
+//! Tantivy refuses to open an index written with another schema; changing this
+//! one means a replay rebuilds the index (docs/operations.md says how).
 
+use std::collections::BTreeMap;
+
+use sightline_schemas::AttrValue;
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, NumericOptions, Schema, TextFieldIndexing, TextOptions,
-    FAST, STORED, STRING,
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, NumericOptions,
+    OwnedValue, Schema, TextFieldIndexing, TextOptions, FAST, STORED, STRING,
 };
 use tantivy::{DateTime, TantivyDocument};
 
@@ -11,11 +19,14 @@ use crate::document::{SearchDoc, DECIMAL_FIELDS, INTEGER_FIELDS, KEYWORD_FIELDS}
 
 /// Keywords looked up exactly but never grouped: high cardinality, so no fast
 /// column (its dictionary would cost more to build than the posting list).
-const LOOKUP_ONLY: &[&str] = &["host", "session_id", "card_ref", "ip_ref"];
-/// Keywords the query model filters on (besides kind and service): indexed.
-const FILTERED: &[&str] = &["status", "user_id", "endpoint", "severity"];
-/// Kept for display, never searched.
-const STORED_ONLY: &[&str] = &["trace_id", "span_id"];
+const LOOKUP_ONLY: &[&str] = &[
+    "host",
+    "session_id",
+    "card_ref",
+    "ip_ref",
+    "trace_id",
+    "span_id",
+];
 
 #[derive(Clone)]
 pub struct Fields {
@@ -25,6 +36,10 @@ pub struct Fields {
     pub occurred_at: Field,
     pub message: Field,
     pub stack: Field,
+    /// A log record's attributes, by name (dots make paths: `http.status`).
+    pub attributes: Field,
+    /// The whole event as JSON text, stored only.
+    pub event: Field,
     /// The id again, indexed, on revisable documents only (fraud detections), so a
     /// new revision can delete the old; events skip it (a term per event would
     /// cost more than it serves).
@@ -51,32 +66,45 @@ impl Fields {
                 .set_stored()
                 .set_precision(DateTimePrecision::Nanoseconds),
         );
-        let text = TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer("default")
-                .set_index_option(tantivy::schema::IndexRecordOption::WithFreqs),
-        );
-        let message = b.add_text_field("message", text.clone() | STORED);
-        let stack = b.add_text_field("stack", text);
+        let text = |record| {
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("default")
+                    .set_index_option(record),
+            )
+        };
+        // Positions make `"timed out"` a phrase rather than two words.
+        let positions = IndexRecordOption::WithFreqsAndPositions;
+        let message = b.add_text_field("message", text(positions) | STORED);
+        let stack = b.add_text_field("stack", text(positions));
         // No longer written (autocomplete reads the message terms); kept in the
         // schema so indexes built with it still open.
         b.add_text_field("words", FAST);
         let revised_id = b.add_text_field("revised_id", STRING);
         for name in KEYWORD_FIELDS {
-            let options = if STORED_ONLY.contains(name) {
-                STORED.into()
-            } else if LOOKUP_ONLY.contains(name) {
+            let options = if LOOKUP_ONLY.contains(name) {
                 STRING
             } else if *name == "kind" || *name == "service" {
                 STRING | FAST | STORED
-            } else if FILTERED.contains(name) {
-                STRING | FAST
             } else {
-                // Grouped by aggregations only: the fast column is all they need.
-                FAST.into()
+                STRING | FAST
             };
             b.add_text_field(name, options);
         }
+        // Values exact as keywords (the raw tokenizer), numbers typed; fast, so
+        // `_exists_`, ranges and facets read columns.
+        let attributes = b.add_json_field(
+            "attributes",
+            JsonObjectOptions::default()
+                .set_indexing_options(
+                    TextFieldIndexing::default()
+                        .set_tokenizer("raw")
+                        .set_index_option(IndexRecordOption::Basic),
+                )
+                .set_fast("raw")
+                .set_expand_dots_enabled(),
+        );
+        let event = b.add_text_field("event", STORED);
         for name in INTEGER_FIELDS {
             b.add_u64_field(name, NumericOptions::default().set_indexed().set_fast());
         }
@@ -101,6 +129,8 @@ impl Fields {
             occurred_at,
             message,
             stack,
+            attributes,
+            event,
             revised_id,
         }
     }
@@ -141,6 +171,30 @@ impl Fields {
                 d.add_f64(field, v);
             }
         }
+        if !doc.attributes.is_empty() {
+            d.add_object(self.attributes, attribute_object(&doc.attributes));
+        }
+        if !doc.event.is_null() {
+            d.add_text(self.event, doc.event.to_string());
+        }
         d
     }
+}
+
+/// Attributes as a JSON object. Every number is a float, so one attribute is one
+/// numeric column whatever its records sent (`3` and `2.5`) and a query compares
+/// numbers one way.
+fn attribute_object(attrs: &[(String, AttrValue)]) -> BTreeMap<String, OwnedValue> {
+    attrs
+        .iter()
+        .map(|(name, value)| {
+            let v = match value {
+                AttrValue::Bool(b) => OwnedValue::Bool(*b),
+                AttrValue::Int(i) => OwnedValue::F64(*i as f64),
+                AttrValue::Float(x) => OwnedValue::F64(*x),
+                AttrValue::Text(t) => OwnedValue::Str(t.clone()),
+            };
+            (name.clone(), v)
+        })
+        .collect()
 }
