@@ -229,3 +229,8 @@ pub fn detections() -> Vec<Sequenced> {
     .map(|(doc, seq)| Sequenced { seq, doc })
     .collect()
 }
+
+/// An instant as the documents' nanoseconds.
+pub fn nanos(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos()).expect("in range")
+}

@@ -2,6 +2,7 @@
 //! backend, attributes are fields, and hits carry the whole event.
 
 use sightline_schemas::{AttrValue, Body, Event, LogRecord, Severity, Uuid};
+use sightline_search::lang::matcher::Matcher;
 use sightline_search::query::{DocKind, Filters, SearchRequest};
 use sightline_search::store::{SearchStore, Sequenced, Source};
 use sightline_search::SearchError;
@@ -49,7 +50,27 @@ pub async fn query_language_fields_booleans_and_ranges<S: SearchStore>(s: &S) {
         ("database inventory", &[6]),
     ] {
         assert_eq!(hits(s, q).await, expected, "{q}");
+        assert_eq!(in_memory(q), expected, "{q}: live tail's matcher");
     }
+}
+
+/// What live tail's in-memory matcher finds among the fixture's first twelve
+/// events, newest first: it must agree with the backends.
+fn in_memory(q: &str) -> Vec<u32> {
+    let matcher = Matcher::new(&sightline_search::lang::parse(q).unwrap()).unwrap();
+    let mut found: Vec<_> = super::documents()
+        .into_iter()
+        .filter(|d| d.occurred_at_ns < super::fixture::nanos(T0 + Duration::seconds(3600)))
+        .filter(|d| matcher.matches(d))
+        .collect();
+    found.sort_by_key(|d| std::cmp::Reverse((d.occurred_at_ns, d.tiebreak)));
+    found
+        .iter()
+        .map(|d| {
+            let n = Uuid::parse_str(&d.id).unwrap().as_u128() & 0xffff_ffff_ffff;
+            format!("{n:x}").parse().unwrap()
+        })
+        .collect()
 }
 
 pub async fn query_syntax_and_field_errors_are_invalid<S: SearchStore>(s: &S) {

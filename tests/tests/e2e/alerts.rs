@@ -142,6 +142,7 @@ async fn evaluator(
     let sources = Sources {
         counters: Reader::new(counters),
         detections: None,
+        search: None,
     };
     Evaluator::new(
         Rules::default(),
@@ -414,6 +415,7 @@ async fn every_built_in_rule_fires_on_its_pattern() {
     let sources = Sources {
         counters: Reader::new(&counters),
         detections: Some(detections),
+        search: None,
     };
     let mut eval = Evaluator::new(
         Rules::default(),

@@ -3,6 +3,7 @@
 //! below is a module named for what it tests (`cargo test --test e2e replay::`).
 
 mod alerts;
+mod alerts_logs;
 mod api;
 mod api_contract;
 mod bulk;
@@ -31,6 +32,7 @@ mod search_elasticsearch;
 mod search_tantivy;
 mod shared_worker;
 mod syslog;
+mod tail;
 mod up;
 mod up_crash;
 mod verdicts;

@@ -4,10 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
 
 use sightline_counters::latency::quantile;
 use sightline_counters::{Reader, Window};
 use sightline_fraud::store::{DetectionQuery, DetectionStore};
+use sightline_search::query::{Filters, SearchRequest};
+use sightline_search::store::SearchStore;
 use time::OffsetDateTime;
 
 use crate::error::AlertError;
@@ -27,6 +32,45 @@ pub struct Sources<D> {
     pub counters: Reader,
     /// Needed by `fraud_score` rules only.
     pub detections: Option<D>,
+    /// Needed by `query` rules only.
+    pub search: Option<Arc<dyn HitCount>>,
+}
+
+/// How many documents of the search index match a query in a time range.
+pub trait HitCount: Send + Sync {
+    fn hits<'a>(
+        &'a self,
+        query: &'a str,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<u64, AlertError>>;
+}
+
+impl<S: SearchStore> HitCount for S {
+    fn hits<'a>(
+        &'a self,
+        query: &'a str,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<u64, AlertError>> {
+        Box::pin(async move {
+            let request = SearchRequest {
+                text: Some(query.to_owned()),
+                filters: Filters {
+                    since: Some(since),
+                    until: Some(until),
+                    ..Filters::default()
+                },
+                size: 1,
+                highlight: false,
+                ..SearchRequest::default()
+            };
+            self.search(&request)
+                .await
+                .map(|r| r.total)
+                .map_err(|e| AlertError::Unavailable(format!("search index: {e}")))
+        })
+    }
 }
 
 /// The window of `length` (at least a second) ending at `now`.
@@ -167,6 +211,39 @@ impl<D: DetectionStore> Measure for Sources<D> {
                         value: recent.get(value).copied().unwrap_or(0) as f64,
                     });
                 }
+            }
+            Condition::SeverityRate { severity, .. } => {
+                let worse: Vec<&str> = sightline_schemas::Severity::ALL
+                    .iter()
+                    .filter(|level| *level >= severity)
+                    .map(|level| level.as_str())
+                    .collect();
+                let minutes = rule.window.as_secs_f64().max(1.0) / 60.0;
+                for service in self.series(Some("service"), w).await?.into_iter().flatten() {
+                    let mut n = 0;
+                    for level in &worse {
+                        n += self
+                            .count(&format!("service={service},severity={level}"), w)
+                            .await?;
+                    }
+                    out.push(Sample {
+                        labels: labels(Some("service"), Some(&service)),
+                        value: n as f64 / minutes,
+                    });
+                }
+            }
+            Condition::Query { query, .. } => {
+                let Some(search) = &self.search else {
+                    return Err(AlertError::Rules(format!(
+                        "rule {:?} needs the search index",
+                        rule.name
+                    )));
+                };
+                let n = search.hits(query, now - rule.window, now).await?;
+                out.push(Sample {
+                    labels: Labels::from([("query".to_owned(), query.clone())]),
+                    value: n as f64,
+                });
             }
             Condition::FraudScore { min_score } => {
                 let Some(store) = &self.detections else {

@@ -111,6 +111,19 @@ pub enum Condition {
     },
     /// A fraud detection at or above `min_score` in the window, per user.
     FraudScore { min_score: u8 },
+    /// Log records at `severity` or worse per minute, per service, above a rate
+    /// (the value is the rate per minute over the window).
+    SeverityRate {
+        severity: sightline_schemas::Severity,
+        above_per_minute: f64,
+    },
+    /// A saved search: the hits of `query` (docs/search.md) in the window, above
+    /// or below a count.
+    Query {
+        query: String,
+        above: Option<u64>,
+        below: Option<u64>,
+    },
 }
 
 fn one() -> u64 {
@@ -129,6 +142,12 @@ impl Condition {
             Condition::Latency { above_ms, .. } => value > *above_ms,
             Condition::Silent { .. } => value == 0.0,
             Condition::FraudScore { min_score } => value >= f64::from(*min_score),
+            Condition::SeverityRate {
+                above_per_minute, ..
+            } => value > *above_per_minute,
+            Condition::Query { above, below, .. } => {
+                above.is_some_and(|a| value > a as f64) || below.is_some_and(|b| value < b as f64)
+            }
         }
     }
 }
@@ -180,7 +199,23 @@ impl Rules {
                     above: None,
                     below: None,
                     ..
+                }
+                | Condition::Query {
+                    above: None,
+                    below: None,
+                    ..
                 } => return Err(at("a count needs `above` or `below`")),
+                Condition::Query { query, .. } => {
+                    let parsed = sightline_search::lang::parse(query)
+                        .map_err(|e| at(&format!("query: {e}")))?;
+                    sightline_search::lang::matcher::Matcher::new(&parsed)
+                        .map_err(|e| at(&format!("query: {e}")))?;
+                }
+                Condition::SeverityRate {
+                    above_per_minute, ..
+                } if !above_per_minute.is_finite() || *above_per_minute < 0.0 => {
+                    return Err(at("above_per_minute must be a rate of 0 or more"));
+                }
                 Condition::RatioSpike {
                     factor, min_ratio, ..
                 } if *factor <= 1.0 || *min_ratio <= 0.0 => {
@@ -213,7 +248,7 @@ mod tests {
     #[test]
     fn the_built_in_rules_load() {
         let rules = Rules::default();
-        assert_eq!(rules.rules.len(), 5);
+        assert_eq!(rules.rules.len(), 6);
         let errors = &rules.rules[0];
         assert_eq!(errors.name, "HighErrorRate");
         assert_eq!(errors.for_, Duration::from_secs(120));
@@ -254,6 +289,18 @@ mod tests {
             min_denominator: 1
         }))
         .contains("factor > 1"));
+        assert!(err(text(&|r| r.rules[0].when = Condition::Query {
+            query: "service:(checkout".into(),
+            above: Some(1),
+            below: None
+        }))
+        .contains("query: at 8"));
+        assert!(err(text(&|r| r.rules[0].when = Condition::Query {
+            query: "colour:red".into(),
+            above: Some(1),
+            below: None
+        }))
+        .contains("unknown field `colour`"));
         let unknown = Rules::parse(
             &DEFAULT_RULES.replace("min_score = 80", "min_scor = 80"),
             "x.toml",

@@ -165,6 +165,7 @@ async fn evaluate<D: DetectionStore>(
     let sources = Sources {
         counters: Reader::new(counters),
         detections: Some(detections),
+        search: None,
     };
     let mut book = AlertBook::default();
     let mut fired = Vec::new();
@@ -203,7 +204,9 @@ fn catches(rule: &Rule) -> Catches {
         Condition::Latency { .. } => Catches::Incident(IncidentKind::LatencySpike),
         Condition::Silent { .. } => Catches::Incident(IncidentKind::Silent),
         Condition::FraudScore { .. } => Catches::Fraud,
-        Condition::Count { .. } => Catches::Anything,
+        Condition::Count { .. } | Condition::SeverityRate { .. } | Condition::Query { .. } => {
+            Catches::Anything
+        }
     }
 }
 

@@ -48,6 +48,8 @@ pub enum Command {
     },
     /// Search the event index: hits with highlights, newest first.
     Search(Box<SearchArgs>),
+    /// Follow matching events as they are published, until Ctrl-C.
+    Tail(TailArgs),
     /// Read the fraud detections store.
     Fraud {
         #[command(subcommand)]
@@ -450,6 +452,28 @@ pub struct SearchArgs {
     /// Print only the number of matching documents.
     #[arg(long)]
     pub count: bool,
+}
+
+#[derive(Args)]
+pub struct TailArgs {
+    /// The query, as `sightline search` takes it (docs/search.md); none shows
+    /// everything.
+    pub words: Vec<String>,
+    /// Only these kinds (repeatable).
+    #[arg(long = "kind")]
+    pub kinds: Vec<sightline_search::query::DocKind>,
+    /// Only these services (repeatable).
+    #[arg(long = "service")]
+    pub services: Vec<String>,
+    /// Log records of this severity.
+    #[arg(long)]
+    pub severity: Option<sightline_schemas::Severity>,
+    /// Events shown per second at most (1-1000); the rest are counted.
+    #[arg(long, default_value_t = 100)]
+    pub rate: u32,
+    /// One JSON hit per line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

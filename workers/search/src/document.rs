@@ -296,6 +296,22 @@ impl SearchDoc {
         }
     }
 
+    /// The hit a search would answer for this document (no highlights).
+    pub fn to_hit(&self) -> Option<crate::query::Hit> {
+        Some(crate::query::Hit {
+            id: self.id.parse().ok()?,
+            kind: self.kind.parse().ok()?,
+            service: self.service.clone(),
+            occurred_at: time::OffsetDateTime::from_unix_timestamp_nanos(
+                self.occurred_at_ns.into(),
+            )
+            .ok()?,
+            message: self.message.clone(),
+            highlights: Vec::new(),
+            event: self.event.clone(),
+        })
+    }
+
     /// A document with its identity, time and message, and nothing else.
     fn bare(
         id: &uuid::Uuid,

@@ -11,5 +11,6 @@ pub mod query;
 pub mod redact;
 pub mod settings;
 pub mod store;
+pub mod tail;
 
 pub use error::SearchError;

@@ -12,7 +12,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    alerts, analytics, bulk, dashboard, event, fraud, logs, ops, otlp, performance, search,
+    alerts, analytics, bulk, dashboard, event, fraud, logs, ops, otlp, performance, search, tail,
 };
 use crate::state::AppState;
 
@@ -26,7 +26,7 @@ use crate::state::AppState;
             (e.g. the `last_sequence` of an ingest) to read your own writes."
     ),
     paths(
-        logs::ingest, logs::upload, logs::recent, logs::stats, event::one, event::context, otlp::export,
+        logs::ingest, logs::upload, logs::recent, logs::stats, event::one, event::context, tail::tail, otlp::export,
         bulk::bulk, bulk::bulk_into, bulk::license, bulk::xpack, bulk::index_template,
         bulk::ilm_policy,
         search::search, search::autocomplete,

@@ -44,7 +44,7 @@ async fn find(state: &AppState, id: uuid::Uuid) -> Result<Hit, ApiError> {
 /// Every field and attribute the event holds, with card fingerprints and IP
 /// addresses only as their keyed references.
 #[utoipa::path(get, path = "/api/logs/{id}", tag = "logs",
-    params(("id" = String, Path, description = "The event's id")),
+    params(("id" = Uuid, Path, description = "The event's id")),
     responses((status = 200, description = "the hit, with `event` whole", body = Object),
         (status = 400, description = "the id is not a UUID"),
         (status = 404, description = "no such event in the index")))]
@@ -73,7 +73,7 @@ pub struct ContextParams {
 /// the same service. `before` ends just before the event and `after` starts
 /// just after it, both oldest first; `by` says which.
 #[utoipa::path(get, path = "/api/logs/{id}/context", tag = "logs",
-    params(("id" = String, Path, description = "The event's id"), ContextParams),
+    params(("id" = Uuid, Path, description = "The event's id"), ContextParams),
     responses((status = 200, description = "`by`, `event`, `before` and `after`", body = Object),
         (status = 400, description = "a bad id or size"),
         (status = 404, description = "no such event in the index")))]

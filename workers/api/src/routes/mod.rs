@@ -13,6 +13,7 @@ pub mod otlp;
 pub mod params;
 pub mod performance;
 pub mod search;
+pub mod tail;
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
     let reads = Router::new()
         .route("/api/logs/recent", get(logs::recent))
         .route("/api/logs/stats", get(logs::stats))
+        .route("/api/logs/tail", get(tail::tail))
         .route("/api/logs/{id}", get(event::one))
         .route("/api/logs/{id}/context", get(event::context))
         .route("/api/search", get(search::search))

@@ -25,8 +25,7 @@ pub struct SearchParams {
     /// `field:value`, `field:pre*`, `field:>500`, `field:[a TO b]`,
     /// `_exists_:field`, `attributes.<name>:value`, with `AND`, `OR`, `NOT` (or
     /// `-`) and parentheses (docs/search.md). A syntax error is a 400 naming its
-    /// position.
-    #[param(max_length = 4096)]
+    /// position; at most 4,096 bytes.
     pub q: Option<String>,
     /// Tolerate typos.
     pub fuzzy: Option<bool>,

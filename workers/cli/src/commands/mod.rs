@@ -9,6 +9,7 @@ mod replay;
 mod search;
 mod status;
 mod streams;
+mod tail;
 mod up;
 mod worker;
 
@@ -33,6 +34,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Generate(args) => generate::run(args, &settings).await,
         Command::Worker { kinds } => worker::run(&kinds, settings).await,
         Command::Search(args) => search::run(*args, &settings).await,
+        Command::Tail(args) => tail::run(args, &settings).await,
         Command::Fraud { action } => fraud::run(action, &settings).await,
         Command::Counters(args) => counters::run(args, &settings).await,
         Command::Alerts { action } => alerts::run(action, &settings).await,

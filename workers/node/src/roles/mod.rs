@@ -2,6 +2,7 @@
 //! `sightline worker <role>...` runs in its own process and `sightline up` beside
 //! the API. Each stops gracefully (finishing its batch) on the shutdown it is given.
 
+mod search_hits;
 mod shared;
 
 use std::future::Future;
@@ -331,9 +332,17 @@ async fn run_alerts(
     let rules = Rules::load_or_default(settings.alerts.rules_file.as_deref())?;
     let store = AlertStore::connect(url, &settings.counters.prefix).await?;
     let notifier = Notifier::new(&settings.alerts)?;
+    let wants_search = rules
+        .rules
+        .iter()
+        .any(|r| matches!(r.when, sightline_alerts::Condition::Query { .. }));
     let sources = Sources {
         counters: Reader::new(&counters),
         detections: Some(detections),
+        search: wants_search.then(|| {
+            std::sync::Arc::new(search_hits::LazyIndex::new(settings.clone()))
+                as std::sync::Arc<dyn sightline_alerts::measure::HitCount>
+        }),
     };
     Evaluator::new(rules, sources, store, bus.clone(), notifier)
         .await?

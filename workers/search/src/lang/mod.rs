@@ -6,6 +6,7 @@
 //! translate the tree, and a name they do not know is refused there.
 
 pub mod fields;
+pub mod matcher;
 
 use std::ops::Bound;
 
