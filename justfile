@@ -47,11 +47,14 @@ demo rate="200" events="20000" api="8080" nats="4222" redis="6379": setup
     curl -sf "$api/readyz" > /dev/null || { cat data/up.log; exit 1; }
     export SIGHTLINE_NATS__URL=nats://127.0.0.1:{{nats}}
     # The last couple of minutes of a shop's traffic, ending now (the counters and alerts look at now).
-    $sl generate --count {{events}} --publish
-    $sl generate --rate {{rate}} --count 1000000000 --seed 43 --publish > data/generate.log 2>&1 &
+    # A third of it the services' own log records (request lines, errors, housekeeping).
+    $sl generate --count {{events}} --log-share 0.3 --publish
+    $sl generate --rate {{rate}} --count 1000000000 --seed 43 --log-share 0.3 --publish > data/generate.log 2>&1 &
     last=$(curl -sf "$api/api/ops/watermarks" | python3 -c 'import json,sys; print(json.load(sys.stdin)["logs"])')
     curl -sf -H "Sightline-Wait-For: $last" "$api/api/search?q=payment+failed&size=3&highlight=false" \
         | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["total"], "events match \"payment failed\", e.g.:"); [print("  ", h["message"]) for h in r["hits"]]'
+    curl -sf -H "Sightline-Wait-For: $last" "$api/api/search?q=kind:log+AND+severity:error+AND+timed+out&size=2&highlight=false" \
+        | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["total"], "error logs match kind:log AND severity:error AND timed out, e.g.:"); [print("  ", h["message"]) for h in r["hits"]]'
     echo "overview of the last 10 minutes, from the API:"
     curl -sf -H "Sightline-Wait-For: $last" "$api/api/dashboard/overview?window=10m" | python3 -m json.tool
     sleep 3

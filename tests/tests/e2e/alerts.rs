@@ -114,7 +114,8 @@ fn traffic(service: &str, requests: usize, errors: usize, now: OffsetDateTime) -
     events
 }
 
-async fn count(store: &RedisStore, events: Vec<Event>, first_seq: u64) {
+/// Applies `events` to the counters as the projection would, from `first_seq`.
+pub(crate) async fn count(store: &RedisStore, events: Vec<Event>, first_seq: u64) {
     let records: Vec<Record<Event>> = events
         .into_iter()
         .zip(first_seq..)

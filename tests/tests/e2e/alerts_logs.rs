@@ -9,11 +9,9 @@ use sightline_alerts::measure::{HitCount, Measure, Sources};
 use sightline_alerts::notify::Notifier;
 use sightline_alerts::store::AlertStore;
 use sightline_alerts::{Rules, Status};
-use sightline_counters::project::CounterProjection;
 use sightline_counters::{Layout, Reader, RedisStore};
 use sightline_fraud::store::sqlite::SqliteStore;
 use sightline_runtime::config::{AlertsSettings, CountersSettings};
-use sightline_runtime::consumer::{Projection, Record};
 use sightline_schemas::{Body, Event, LogRecord, OffsetDateTime, Severity};
 use sightline_search::document::{PiiHasher, SearchDoc};
 use sightline_search::store::tantivy::TantivyStore;
@@ -87,20 +85,7 @@ async fn severity_rates_and_saved_queries_alert_from_the_projections() {
 
     let layout = Layout::new(&CountersSettings::default()).unwrap();
     let counters = RedisStore::connect(&redis.url(), layout).await.unwrap();
-    let records: Vec<Record<Event>> = events
-        .iter()
-        .cloned()
-        .zip(1..)
-        .map(|(item, stream_seq)| Record {
-            stream_seq,
-            delivered: 1,
-            item,
-            replay_for: None,
-        })
-        .collect();
-    let mut projection = CounterProjection::<Event>::new(counters.clone());
-    projection.position().await.unwrap();
-    projection.apply(&records).await.unwrap();
+    crate::alerts::count(&counters, events.clone(), 1).await;
 
     let dir = tempfile::tempdir().unwrap();
     let index = TantivyStore::open(dir.path()).unwrap();

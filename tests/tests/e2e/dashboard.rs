@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
-use sightline_tests::api::{ApiStack, READER_KEY};
+use sightline_tests::api::{ApiStack, OPERATOR_KEY, READER_KEY};
 use sightline_tests::browser::Browser;
 use sightline_tests::eventually;
 
@@ -244,8 +244,184 @@ async fn the_page_shows_live_figures_charts_and_highlighted_search_hits() {
         "{said}"
     );
 
+    explorer(&api, c).await;
+
     let shot = c.screenshot().await.expect("a screenshot");
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
     std::fs::write(&path, shot).expect("screenshot saved");
     browser.close().await;
+}
+
+/// Clicks the element `css` matches.
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The explorer, after a search for `payment`: the histogram holds every hit, a
+/// facet narrows the query, a hit opens to its event and what is around it, a
+/// figure explores its events, and the live tail shows a record as it arrives.
+async fn explorer(api: &ApiStack, c: &Client) {
+    let total = || async {
+        let said = js(
+            c,
+            "return document.getElementById('search-total').textContent",
+        )
+        .await;
+        said.as_str()
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .replace(',', "")
+            .parse::<u64>()
+            .unwrap()
+    };
+    let bars = page_shows(
+        c,
+        "return [...document.querySelectorAll('#histogram rect')].reduce((n, r) => n + Number(r.dataset.count), 0) > 0",
+        &json!(true),
+    )
+    .await;
+    assert_eq!(bars, json!(true), "histogram bars");
+    let in_bars = js(
+        c,
+        "return [...document.querySelectorAll('#histogram rect')].reduce((n, r) => n + Number(r.dataset.count), 0)",
+    )
+    .await;
+    assert_eq!(
+        in_bars.as_u64().unwrap(),
+        total().await,
+        "every hit is in a bar"
+    );
+
+    // A facet value narrows the query to it.
+    let service = js(
+        c,
+        "return document.querySelector('#facets .facet[data-field=service] a').dataset.value",
+    )
+    .await;
+    let service = service.as_str().unwrap().to_owned();
+    click(c, "#facets .facet[data-field=service] a").await;
+    let want = json!(format!("(payment) AND service:{service}"));
+    let query = page_shows(
+        c,
+        "return document.getElementById('search-input').value",
+        &want,
+    )
+    .await;
+    assert_eq!(query, want);
+    let services = page_shows(
+        c,
+        &format!(
+            "return [...document.querySelectorAll('#search-results > .hit > .meta')].every(m => m.textContent.endsWith(' · {service}'))"
+        ),
+        &json!(true),
+    )
+    .await;
+    assert_eq!(services, json!(true), "every hit is of {service}");
+
+    // A hit opens to its whole event, then to what happened around it.
+    click(c, "#search-results > .hit").await;
+    let shown = page_shows(
+        c,
+        "const pre = document.querySelector('#search-results .details pre.event');
+         return pre ? JSON.parse(pre.textContent).id === document.querySelector('#search-results > .hit').dataset.id : null",
+        &json!(true),
+    )
+    .await;
+    assert_eq!(shown, json!(true), "the hit's own event");
+    click(c, "#search-results .details button.context").await;
+    let around = page_shows(
+        c,
+        "return document.querySelectorAll('#search-results .around .hit.self').length",
+        &json!(1),
+    )
+    .await;
+    assert_eq!(around, json!(1), "the event itself among its context");
+    let neighbours = js(
+        c,
+        "return document.querySelectorAll('#search-results .around .hit').length",
+    )
+    .await;
+    assert!(neighbours.as_u64().unwrap() >= 2, "{neighbours}");
+
+    // A figure explores the events behind it.
+    click(c, "#figures .figure.link[data-query='kind:error']").await;
+    let errors = page_shows(
+        c,
+        "return document.getElementById('search-input').value === 'kind:error'
+            && document.querySelectorAll('#search-results > .hit').length > 0
+            && [...document.querySelectorAll('#search-results > .hit > .meta')].every(m => m.textContent.includes(' · error · '))",
+        &json!(true),
+    )
+    .await;
+    assert_eq!(errors, json!(true), "the error figure shows errors");
+
+    // The live tail shows a matching record as it arrives.
+    c.find(Locator::Css("#search-input"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    c.find(Locator::Css("#search-input"))
+        .await
+        .unwrap()
+        .send_keys("service:tail-demo AND severity:error")
+        .await
+        .unwrap();
+    click(c, "#tail-toggle").await;
+    let following = page_shows(
+        c,
+        "return document.getElementById('tail-status').textContent",
+        &json!("following…"),
+    )
+    .await;
+    assert_eq!(following, json!("following…"));
+    let record = |severity, message: &str| {
+        let event = sightline_schemas::Event::new(
+            "tail-demo",
+            sightline_schemas::Body::Log(sightline_schemas::LogRecord::new(severity, message)),
+        );
+        serde_json::to_vec(&event).unwrap()
+    };
+    let mut seen = json!(null);
+    for _ in 0..20 {
+        for (severity, message) in [
+            (sightline_schemas::Severity::Info, "tail: all good"),
+            (sightline_schemas::Severity::Error, "tail: disk full"),
+        ] {
+            let reply = api
+                .post(
+                    "/api/logs/ingest",
+                    "application/json",
+                    record(severity, message),
+                    Some(OPERATOR_KEY),
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{}", reply.text);
+        }
+        seen = js(
+            c,
+            "return [...document.querySelectorAll('#tail-results .hit')].map(h => h.textContent)",
+        )
+        .await;
+        if !seen.as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let seen = seen.as_array().unwrap();
+    assert!(!seen.is_empty(), "the tail showed nothing");
+    assert!(
+        seen.iter()
+            .all(|t| t.as_str().unwrap().contains("tail: disk full")),
+        "{seen:?}"
+    );
+    click(c, "#tail-toggle").await;
 }

@@ -1,10 +1,12 @@
-//! The dashboard page: one self-contained HTML file (styles, script and charts
-//! inline), compiled into the binary so no build server or CDN is needed.
+//! The dashboard page: an HTML file (styles, script and charts inline) and the
+//! explorer's script, compiled into the binary so no build server or CDN is
+//! needed.
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 const PAGE: &str = include_str!("page/index.html");
+const EXPLORER: &str = include_str!("page/explorer.js");
 
 /// The page, or for an Elasticsearch client (a log shipper's handshake) who
 /// answers and as which version: both come to `GET /`.
@@ -18,11 +20,25 @@ pub async fn index(headers: axum::http::HeaderMap) -> Response {
             // Everything the page loads is its own; inline code is the page itself.
             (
                 header::CONTENT_SECURITY_POLICY,
-                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:",
+                "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:",
             ),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         PAGE,
+    )
+        .into_response()
+}
+
+/// The page's log explorer (its query bar, histogram, facets, hits and live tail).
+#[utoipa::path(get, path = "/explorer.js", tag = "page",
+    responses((status = 200, description = "the explorer's script", content_type = "text/javascript")))]
+pub async fn explorer() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        EXPLORER,
     )
         .into_response()
 }

@@ -6,6 +6,9 @@
 //!   projection (and the fraud scorer, and what it detected) has applied the last;
 //! - freshness: publish to queryable (searchable and counted) at a steady rate;
 //! - replay: each projection rebuilt from its streams, against its live rate.
+//!
+//! Half the events are log records unless `--log-share` says otherwise: logs are
+//! most of what a log monitoring system takes.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,7 +54,7 @@ const CONSUMERS: [(Target, &str, &str, Applied); 5] = [
 /// The steady rate freshness is measured at.
 const STEADY_PER_S: u64 = 5_000;
 
-pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> Report {
+pub async fn run(mut settings: Settings, events: usize, steady_s: u64, log_share: f64) -> Report {
     let bench = bench_bus(&mut settings).await?;
     let bus = &bench.bus;
     let data = tempfile::tempdir()?;
@@ -67,7 +70,7 @@ pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> Report
         }
     }
     let start = super::traffic_start(events);
-    let mut traffic = Generator::new(29, start, 20_000);
+    let mut traffic = Generator::new(29, start, 20_000).with_log_share(log_share);
     let batch: Vec<Event> = traffic.by_ref().take(events).collect();
 
     // The ceiling: bare async-nats into a stream like LOGS, with message ids.
@@ -144,6 +147,7 @@ pub async fn run(mut settings: Settings, events: usize, steady_s: u64) -> Report
     let report = serde_json::json!({
         "bench": "pipeline",
         "events": events,
+        "log_share": log_share,
         "nats": if bench.embedded { "embedded" } else { "external" },
         "raw_publish_per_s": raw_publish_per_s.round(),
         "publisher_per_s": (events as f64 / published_s).round(),

@@ -249,6 +249,9 @@ pub enum BenchTarget {
         /// Seconds of steady traffic for the freshness figure.
         #[arg(long, default_value_t = 10)]
         steady_seconds: u64,
+        /// Share of the events that are log records.
+        #[arg(long, default_value_t = 0.5)]
+        log_share: f64,
     },
     /// Hours of generated traffic with labeled incidents and fraud episodes
     /// through the real workers, the alert rules evaluated over it: per rule,
@@ -305,6 +308,10 @@ pub struct GenerateArgs {
     /// Share of events that start a labeled fraud episode.
     #[arg(long, default_value_t = 0.004)]
     pub fraud_rate: f64,
+    /// Share of events that are application log records (0-0.95): the services'
+    /// request lines, errors and housekeeping, between the same commerce events.
+    #[arg(long, default_value_t = 0.0)]
+    pub log_share: f64,
     /// Publish to LOGS instead of printing.
     #[arg(long)]
     pub publish: bool,
@@ -393,11 +400,12 @@ pub enum FraudAction {
     },
 }
 
+/// What to look for, the same in `search` and `tail`.
 #[derive(Args)]
-pub struct SearchArgs {
+pub struct QueryArgs {
     /// The query (docs/search.md): words to find, all of them, or the query
     /// language (`kind:error AND service:checkout`, `"timed out"`,
-    /// `response_time_ms:>500`, `attributes.http.status:500`). Empty lists
+    /// `response_time_ms:>500`, `attributes.http.status:500`). Empty matches
     /// everything.
     pub words: Vec<String>,
     /// Only these kinds (repeatable).
@@ -406,6 +414,23 @@ pub struct SearchArgs {
     /// Only these services (repeatable).
     #[arg(long = "service")]
     pub services: Vec<String>,
+    /// Log records of this severity.
+    #[arg(long)]
+    pub severity: Option<sightline_schemas::Severity>,
+}
+
+impl QueryArgs {
+    /// The query text, `None` when empty.
+    pub fn text(&self) -> Option<String> {
+        let text = self.words.join(" ");
+        (!text.trim().is_empty()).then_some(text)
+    }
+}
+
+#[derive(Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub query: QueryArgs,
     /// Transaction status.
     #[arg(long)]
     pub status: Option<String>,
@@ -417,9 +442,6 @@ pub struct SearchArgs {
     pub session: Option<String>,
     #[arg(long)]
     pub host: Option<String>,
-    /// Log records of this severity.
-    #[arg(long)]
-    pub severity: Option<sightline_schemas::Severity>,
     /// A card fingerprint: every event of that card (matched through its keyed hash).
     #[arg(long)]
     pub card: Option<String>,
@@ -456,18 +478,8 @@ pub struct SearchArgs {
 
 #[derive(Args)]
 pub struct TailArgs {
-    /// The query, as `sightline search` takes it (docs/search.md); none shows
-    /// everything.
-    pub words: Vec<String>,
-    /// Only these kinds (repeatable).
-    #[arg(long = "kind")]
-    pub kinds: Vec<sightline_search::query::DocKind>,
-    /// Only these services (repeatable).
-    #[arg(long = "service")]
-    pub services: Vec<String>,
-    /// Log records of this severity.
-    #[arg(long)]
-    pub severity: Option<sightline_schemas::Severity>,
+    #[command(flatten)]
+    pub query: QueryArgs,
     /// Events shown per second at most (1-1000); the rest are counted.
     #[arg(long, default_value_t = 100)]
     pub rate: u32,

@@ -5,6 +5,7 @@
 
 mod fraud;
 mod incident;
+mod logs;
 mod population;
 
 use std::cmp::Reverse;
@@ -70,6 +71,11 @@ pub struct Generator {
     incidents: Schedule,
     /// Chance that an event starts a fraud episode.
     fraud_rate: f64,
+    /// Share of events that are log records, drawn from `log_rng`.
+    log_share: f64,
+    log_rng: ChaCha8Rng,
+    /// The last commerce event given out, which log records describe.
+    last: Option<Event>,
 }
 
 impl Generator {
@@ -89,7 +95,18 @@ impl Generator {
                 Duration::try_from(DEFAULT_INCIDENT_EVERY).expect("fits"),
             )),
             fraud_rate: 0.004,
+            log_share: 0.0,
+            log_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6c6f_6773),
+            last: None,
         }
+    }
+
+    /// Sets the share of events that are application log records (0 unless
+    /// set): the request lines, errors and housekeeping of the services. The
+    /// commerce events stay the same ones, with the records between them.
+    pub fn with_log_share(mut self, share: f64) -> Self {
+        self.log_share = share.clamp(0.0, 0.95);
+        self
     }
 
     /// Sets the chance that any one event starts a fraud episode (0 disables fraud).
@@ -122,10 +139,19 @@ impl Generator {
 
     /// The next event in time order.
     pub fn next_event(&mut self) -> Event {
+        if self.log_share > 0.0 && self.log_rng.random_bool(self.log_share) {
+            if let Some(last) = &self.last {
+                // At the instant of the event it describes: time order holds.
+                return logs::record(&mut self.log_rng, last);
+            }
+        }
         loop {
             let event = self.draw();
             // A fraud episode scheduled earlier keeps quiet while its service does.
             if !self.silenced(&event.service, event.occurred_at) {
+                if self.log_share > 0.0 {
+                    self.last = Some(event.clone());
+                }
                 return event;
             }
         }

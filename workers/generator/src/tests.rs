@@ -1,5 +1,5 @@
 use super::*;
-use sightline_schemas::Validate;
+use sightline_schemas::{Severity, Validate};
 use std::collections::HashMap;
 
 fn start() -> OffsetDateTime {
@@ -197,4 +197,52 @@ fn incidents_are_labeled_apart_and_show_in_the_traffic() {
         incidents,
         "the same seed gives the same incidents"
     );
+}
+
+#[test]
+fn log_records_come_between_the_same_commerce_events() {
+    let plain: Vec<_> = Generator::new(5, start(), 500).take(4000).collect();
+    let mixed: Vec<_> = Generator::new(5, start(), 500)
+        .with_log_share(0.5)
+        .take(8000)
+        .collect();
+    let (logs, commerce): (Vec<_>, Vec<_>) = mixed
+        .iter()
+        .partition(|e| matches!(e.payload, Body::Log(_)));
+    let share = logs.len() as f64 / mixed.len() as f64;
+    assert!((0.45..0.55).contains(&share), "{share}");
+    let n = commerce.len().min(plain.len());
+    assert!(n > 3000);
+    assert!(
+        commerce[..n].iter().copied().eq(plain[..n].iter()),
+        "the commerce events are the ones without logs"
+    );
+    let mut ids = std::collections::HashSet::new();
+    for pair in mixed.windows(2) {
+        assert!(pair[0].occurred_at <= pair[1].occurred_at);
+    }
+    let traces: std::collections::HashSet<_> =
+        commerce.iter().filter_map(|e| e.trace_id.clone()).collect();
+    let mut severities = HashMap::new();
+    for e in &mixed {
+        e.validate().unwrap_or_else(|err| panic!("{err}"));
+        assert!(ids.insert(e.id));
+        if let Body::Log(l) = &e.payload {
+            *severities.entry(l.severity).or_insert(0) += 1;
+            if let Some(trace) = &e.trace_id {
+                assert!(traces.contains(trace), "a request's line");
+            }
+        }
+    }
+    for level in [
+        Severity::Debug,
+        Severity::Info,
+        Severity::Warn,
+        Severity::Error,
+    ] {
+        assert!(
+            severities.get(&level).copied().unwrap_or(0) > 0,
+            "{level:?}: {severities:?}"
+        );
+    }
 }

@@ -11,10 +11,11 @@ use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
 
 use crate::http::{MAX_HEADERS, MAX_HEADER_BYTES, MAX_URI_BYTES};
 
-/// Routes anyone may call, keys or not: health, and the constant answers of the
-/// Elasticsearch handshake (docs/ingest.md).
-const PUBLIC: [&str; 6] = [
+/// Routes anyone may call, keys or not: health, the page's script, and the
+/// constant answers of the Elasticsearch handshake (docs/ingest.md).
+const PUBLIC: [&str; 7] = [
     "/healthz",
+    "/explorer.js",
     "/readyz",
     "/_license",
     "/_xpack",

@@ -12,7 +12,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    alerts, analytics, bulk, dashboard, event, fraud, logs, ops, otlp, performance, search, tail,
+    alerts, analytics, bulk, dashboard, event, facets, fraud, logs, ops, otlp, performance, search,
+    tail,
 };
 use crate::state::AppState;
 
@@ -29,7 +30,7 @@ use crate::state::AppState;
         logs::ingest, logs::upload, logs::recent, logs::stats, event::one, event::context, tail::tail, otlp::export,
         bulk::bulk, bulk::bulk_into, bulk::license, bulk::xpack, bulk::index_template,
         bulk::ilm_policy,
-        search::search, search::autocomplete,
+        search::search, search::autocomplete, facets::facets,
         analytics::transactions, analytics::errors, analytics::user_behavior, analytics::trends,
         performance::metrics, performance::api_response_times, performance::database_latency,
         performance::slow_requests,
@@ -38,6 +39,7 @@ use crate::state::AppState;
         alerts::active, alerts::history, alerts::silences, alerts::create_silence,
         alerts::expire_silence,
         ops::consumers, ops::watermarks, ops::dlq, ops::healthz, ops::readyz,
+        crate::page::explorer,
     ),
     modifiers(&ApiKeys),
     security(("api_key" = [])),
@@ -48,6 +50,7 @@ use crate::state::AppState;
         (name = "performance", description = "Latency and slow requests"),
         (name = "fraud", description = "Fraud detections"),
         (name = "dashboard", description = "What the built-in page shows"),
+        (name = "page", description = "The built-in page's own files"),
         (name = "alerts", description = "Alerts and silences"),
         (name = "ops", description = "Consumers, watermarks, dead letters, health"),
     )

@@ -69,8 +69,8 @@ pub struct ContextParams {
 
 /// What happened around an event.
 ///
-/// With a `trace_id`, the other events of that trace; otherwise the events of
-/// the same service. `before` ends just before the event and `after` starts
+/// With a `trace_id` that other events share, the other events of that trace;
+/// otherwise the events of the same service. `before` ends just before the event and `after` starts
 /// just after it, both oldest first; `by` says which.
 #[utoipa::path(get, path = "/api/logs/{id}/context", tag = "logs",
     params(("id" = Uuid, Path, description = "The event's id"), ContextParams),
@@ -92,42 +92,57 @@ pub async fn context(
     }
     let mark = state.watermark_for(Projection::Search, &headers).await?;
     let anchor = find(&state, id).await?;
-    let trace = anchor.event["trace_id"].as_str().map(str::to_owned);
-    let (by, filters) = match trace {
-        Some(trace_id) => (
-            "trace",
-            Filters {
-                trace_id: Some(trace_id),
-                ..Filters::default()
-            },
-        ),
-        None => (
-            "service",
-            Filters {
-                services: vec![anchor.service.clone()],
-                ..Filters::default()
-            },
-        ),
-    };
     let cursor = Cursor {
         occurred_at_ns: nanos(anchor.occurred_at),
         id,
     };
-    let side = |sort: Sort| SearchRequest {
-        filters: filters.clone(),
-        sort,
-        size,
-        search_after: Some(cursor),
-        highlight: false,
-        ..SearchRequest::default()
+    let around = |filters: Filters| {
+        let state = state.clone();
+        async move {
+            let side = |sort: Sort| SearchRequest {
+                filters: filters.clone(),
+                sort,
+                size,
+                search_after: Some(cursor),
+                highlight: false,
+                ..SearchRequest::default()
+            };
+            let mut before = state.search().search(&side(Sort::Newest)).await?.hits;
+            before.reverse();
+            let after = state.search().search(&side(Sort::Oldest)).await?.hits;
+            Ok::<_, ApiError>((before, after))
+        }
     };
-    let mut before = state.search().search(&side(Sort::Newest)).await?.hits;
-    before.reverse();
-    let after = state.search().search(&side(Sort::Oldest)).await?.hits;
-    Ok(stamped(
+    // A trace of one event says nothing: then the service's neighbours do.
+    if let Some(trace_id) = anchor.event["trace_id"].as_str() {
+        let (before, after) = around(Filters {
+            trace_id: Some(trace_id.to_owned()),
+            ..Filters::default()
+        })
+        .await?;
+        if !before.is_empty() || !after.is_empty() {
+            return Ok(context_answer(mark, "trace", anchor, before, after));
+        }
+    }
+    let (before, after) = around(Filters {
+        services: vec![anchor.service.clone()],
+        ..Filters::default()
+    })
+    .await?;
+    Ok(context_answer(mark, "service", anchor, before, after))
+}
+
+fn context_answer(
+    mark: Option<u64>,
+    by: &str,
+    event: Hit,
+    before: Vec<Hit>,
+    after: Vec<Hit>,
+) -> Response {
+    stamped(
         mark,
-        serde_json::json!({ "by": by, "event": anchor, "before": before, "after": after }),
-    ))
+        serde_json::json!({ "by": by, "event": event, "before": before, "after": after }),
+    )
 }
 
 fn nanos(at: OffsetDateTime) -> i64 {

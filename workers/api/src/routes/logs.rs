@@ -122,23 +122,41 @@ pub async fn upload(
     Ok(report_response(report))
 }
 
+/// A zone written as the document's pattern allows: `Z`, or `+hh:mm` / `-hh:mm`
+/// up to 14 hours (the CLI's `--tz` is more forgiving).
+fn offset(tz: &str) -> Option<time::UtcOffset> {
+    let b = tz.as_bytes();
+    let strict = tz == "Z"
+        || (b.len() == 6
+            && (b[0] == b'+' || b[0] == b'-')
+            && b[1..3].iter().all(u8::is_ascii_digit)
+            && b[3] == b':'
+            && b[4..6].iter().all(u8::is_ascii_digit)
+            && &tz[1..3] <= "14"
+            && b[4] <= b'5');
+    strict.then(|| sightline_ingest::parse_utc_offset(tz))?
+}
+
 impl UploadParams {
     /// The log file's format and zone, when `format` asks for one.
     fn log_options(
         &self,
     ) -> Result<Option<(sightline_ingest::file::Format, time::UtcOffset)>, ApiError> {
         // `service` and `tz` mean nothing to events, which carry their own; they
-        // are read only with `format` (no schema can tie one parameter to another).
+        // are used only with `format` (no schema can tie one parameter to
+        // another), but a malformed `tz` is refused either way.
+        let tz = self.tz.as_deref().unwrap_or("+00:00");
+        let zone = offset(tz).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "tz `{tz}`: expected an offset such as +01:00 (-14:00 to +14:00) or Z"
+            ))
+        })?;
         let Some(format) = &self.format else {
             return Ok(None);
         };
         let format = format
             .parse()
             .map_err(|e| ApiError::bad_request(format!("format: {e}")))?;
-        let tz = self.tz.as_deref().unwrap_or("+00:00");
-        let zone = sightline_ingest::parse_utc_offset(tz).ok_or_else(|| {
-            ApiError::bad_request(format!("tz `{tz}`: expected an offset such as +01:00"))
-        })?;
         Ok(Some((format, zone)))
     }
 
@@ -232,4 +250,27 @@ pub async fn stats(
         stream_last_sequence: info.last_sequence,
     };
     Ok(stamped(mark, stats))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::offset;
+
+    #[test]
+    fn zones_are_read_exactly_as_documented() {
+        assert_eq!(offset("Z"), Some(time::UtcOffset::UTC));
+        assert_eq!(offset("-05:30"), time::UtcOffset::from_hms(-5, -30, 0).ok());
+        assert!(offset("+14:00").is_some());
+        for bad in [
+            "utc",
+            "z",
+            "+15:00",
+            "+01:60",
+            " +01:00",
+            "+1:00",
+            "+01:00:00",
+        ] {
+            assert!(offset(bad).is_none(), "{bad}");
+        }
+    }
 }

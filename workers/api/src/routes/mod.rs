@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod bulk;
 pub mod dashboard;
 pub mod event;
+pub mod facets;
 pub mod fraud;
 pub mod logs;
 pub mod ops;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/logs/{id}/context", get(event::context))
         .route("/api/search", get(search::search))
         .route("/api/search/autocomplete", get(search::autocomplete))
+        .route("/api/search/facets", get(facets::facets))
         .route("/api/analytics/transactions", get(analytics::transactions))
         .route("/api/analytics/errors", get(analytics::errors))
         .route(
@@ -97,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         ));
     let open = Router::new()
         .route("/", get(crate::page::index))
+        .route("/explorer.js", get(crate::page::explorer))
         // The handshake of Elasticsearch shippers (docs/ingest.md): constant answers.
         .route("/_license", get(bulk::license))
         .route("/_xpack", get(bulk::xpack))

@@ -22,12 +22,15 @@ pub async fn run(opts: GenerateArgs, settings: &Settings) -> anyhow::Result<Exit
             .with_context(|| format!("--start {start} is not RFC 3339"))?,
         // The simulated clock runs at SIMULATED_RATE events/s: end about now, so
         // the events fall inside the dashboards' windows and search retention.
+        // Log records share the instants of the commerce events.
         None => {
-            OffsetDateTime::now_utc() - Duration::from_secs_f64(opts.count as f64 / SIMULATED_RATE)
+            let commerce = opts.count as f64 * (1.0 - opts.log_share.clamp(0.0, 0.95));
+            OffsetDateTime::now_utc() - Duration::from_secs_f64(commerce / SIMULATED_RATE)
         }
     };
-    let mut generator =
-        Generator::new(opts.seed, start, DEFAULT_POPULATION).with_fraud_rate(opts.fraud_rate);
+    let mut generator = Generator::new(opts.seed, start, DEFAULT_POPULATION)
+        .with_fraud_rate(opts.fraud_rate)
+        .with_log_share(opts.log_share);
     let pacer = opts
         .rate
         .filter(|r| *r > 0.0)

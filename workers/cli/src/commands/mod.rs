@@ -94,7 +94,8 @@ async fn bench(target: BenchTarget, settings: &Settings) -> anyhow::Result<ExitC
             BenchTarget::Pipeline {
                 events,
                 steady_seconds,
-            } => b::pipeline::run(s, events, steady_seconds).await,
+                log_share,
+            } => b::pipeline::run(s, events, steady_seconds, log_share).await,
         }
     };
     let report = tokio::select! {

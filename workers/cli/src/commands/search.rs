@@ -48,19 +48,18 @@ async fn search(
     pii: Option<PiiHasher>,
 ) -> anyhow::Result<ExitCode> {
     let reference = |kind: &str, value: &str| lookup_reference(pii.as_ref(), kind, value);
-    let text = args.words.join(" ");
     let request = SearchRequest {
-        text: (!text.trim().is_empty()).then_some(text),
+        text: args.query.text(),
         fuzzy: args.fuzzy,
         filters: Filters {
-            kinds: args.kinds,
-            services: args.services,
+            kinds: args.query.kinds,
+            services: args.query.services,
             status: args.status,
             user_id: args.user,
             endpoint: args.endpoint,
             session_id: args.session,
             host: args.host,
-            severity: args.severity.map(|s| s.as_str().to_owned()),
+            severity: args.query.severity.map(|s| s.as_str().to_owned()),
             card_ref: args.card.map(|c| reference("card", c.trim())),
             ip_ref: args.ip.map(|ip| reference("ip", &ip.to_string())),
             error_code: args.error_code,

@@ -14,13 +14,12 @@ pub async fn run(args: TailArgs, settings: &Settings) -> anyhow::Result<ExitCode
     if args.rate == 0 || args.rate > MAX_RATE {
         anyhow::bail!("--rate must be 1-{MAX_RATE}");
     }
-    let text = args.words.join(" ");
     let request = SearchRequest {
-        text: (!text.trim().is_empty()).then_some(text),
+        text: args.query.text(),
         filters: Filters {
-            kinds: args.kinds,
-            services: args.services,
-            severity: args.severity.map(|s| s.as_str().to_owned()),
+            kinds: args.query.kinds,
+            services: args.query.services,
+            severity: args.query.severity.map(|s| s.as_str().to_owned()),
             ..Filters::default()
         },
         ..SearchRequest::default()

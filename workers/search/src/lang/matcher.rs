@@ -138,45 +138,36 @@ fn clause(field: &str, value: &Match) -> Result<Node, String> {
             };
             Node::Keyword(position(KEYWORD_FIELDS, field), test)
         }
-        FieldType::Integer => {
-            let parse = |v: &str| integer(field, v);
-            let bounds = match value {
-                Match::Term(t) => {
-                    let n = parse(t)?;
-                    (Bound::Included(n), Bound::Included(n))
-                }
-                Match::Range { lower, upper } => (map(lower, parse)?, map(upper, parse)?),
-                _ => return Err(refuse()),
-            };
-            Node::Integer(position(INTEGER_FIELDS, field), bounds)
-        }
-        FieldType::Decimal => {
-            let parse = |v: &str| decimal(field, v);
-            let bounds = match value {
-                Match::Term(t) => {
-                    let x = parse(t)?;
-                    (Bound::Included(x), Bound::Included(x))
-                }
-                Match::Range { lower, upper } => (map(lower, parse)?, map(upper, parse)?),
-                _ => return Err(refuse()),
-            };
-            Node::Decimal(position(DECIMAL_FIELDS, field), bounds)
-        }
-        FieldType::Time => {
-            let parse = |v: &str| {
+        FieldType::Integer => Node::Integer(
+            position(INTEGER_FIELDS, field),
+            bounds(value, |v| integer(field, v)).ok_or_else(refuse)??,
+        ),
+        FieldType::Decimal => Node::Decimal(
+            position(DECIMAL_FIELDS, field),
+            bounds(value, |v| decimal(field, v)).ok_or_else(refuse)??,
+        ),
+        FieldType::Time => Node::Time(
+            bounds(value, |v| {
                 parse_time(field, v)
                     .map(|t| i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX))
-            };
-            let bounds = match value {
-                Match::Term(t) => {
-                    let at = parse(t)?;
-                    (Bound::Included(at), Bound::Included(at))
-                }
-                Match::Range { lower, upper } => (map(lower, parse)?, map(upper, parse)?),
-                _ => return Err(refuse()),
-            };
-            Node::Time(bounds)
+            })
+            .ok_or_else(refuse)??,
+        ),
+    })
+}
+
+/// A value or a range as bounds, each parsed; `None` for a match that is
+/// neither (a prefix, a wildcard, a phrase).
+fn bounds<T: Clone>(
+    value: &Match,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Option<Result<Bounds<T>, String>> {
+    Some(match value {
+        Match::Term(t) => parse(t).map(|x| (Bound::Included(x.clone()), Bound::Included(x))),
+        Match::Range { lower, upper } => {
+            map(lower, &parse).and_then(|l| Ok((l, map(upper, &parse)?)))
         }
+        _ => return None,
     })
 }
 
