@@ -80,6 +80,7 @@ pub async fn query_syntax_and_field_errors_are_invalid<S: SearchStore>(s: &S) {
         ("colour:red", "unknown field `colour`"),
         ("status_code:abc", "whole numbers"),
         ("\"never closed", "at 0"),
+        ("trace_id:4bf9*", "`trace_id` cannot be matched by a prefix"),
     ] {
         match s.search(&request(Some(q), Filters::default())).await {
             Err(SearchError::Invalid(m)) => assert!(m.contains(says), "{q}: {m}"),
@@ -124,6 +125,8 @@ pub async fn attributes_are_fields_and_hits_carry_the_whole_event<S: SearchStore
         // A fraction among whole numbers.
         log_event(4, &[("http.status", AttrValue::Float(199.5))]),
     ];
+    let mut events = events;
+    events[0].trace_id = Some("4bf92f3577b34da6a3ce929d0e0e4736".into());
     let top = sequenced().iter().map(|d| d.seq).max().unwrap();
     let docs = events
         .iter()
@@ -153,6 +156,36 @@ pub async fn attributes_are_fields_and_hits_carry_the_whole_event<S: SearchStore
     assert_eq!(find("attributes.retry:true").await, [6001]);
     assert_eq!(find("attributes.http:1.1").await, [6002]);
     assert_eq!(find("NOT attributes.user:alice").await, [6004, 6003, 6002]);
+    assert_eq!(
+        find("trace_id:4bf92f3577b34da6a3ce929d0e0e4736").await,
+        [6001]
+    );
+    assert_eq!(find("_exists_:trace_id").await, [6001]);
+    assert!(find("trace_id:4bf92f3577b34da6a3ce929d0e0e4737")
+        .await
+        .is_empty());
+
+    // Attributes' text values are aggregatable.
+    let aggs = sightline_search::query::AggRequest {
+        query: SearchRequest {
+            filters: logs(),
+            ..SearchRequest::default()
+        },
+        aggs: std::collections::BTreeMap::from([(
+            "users".to_owned(),
+            sightline_search::query::Agg::AttributeTerms {
+                attribute: "user".into(),
+                size: 10,
+            },
+        )]),
+    };
+    match &s.aggregate(&aggs).await.unwrap()["users"] {
+        sightline_search::query::AggResult::Buckets(b) => {
+            let got: Vec<(&str, u64)> = b.iter().map(|b| (b.key.as_str(), b.count)).collect();
+            assert_eq!(got, [("alice", 1), ("bob", 1)]);
+        }
+        other => panic!("{other:?}"),
+    }
 
     // An address in an attribute is kept as the reference `ip=` looks up.
     let by_ip = SearchRequest {

@@ -9,8 +9,12 @@ use time::OffsetDateTime;
 use crate::error::SearchError;
 use crate::query::{percent_key, Agg, AggResult, Bucket};
 
-/// The `aggs` object of a search request.
-pub fn request(aggs: &BTreeMap<String, Agg>) -> Result<Value, SearchError> {
+/// The `aggs` object of a search request; `attribute` names the field a
+/// backend keeps an attribute's text values in.
+pub fn request(
+    aggs: &BTreeMap<String, Agg>,
+    attribute: impl Fn(&str) -> String,
+) -> Result<Value, SearchError> {
     let mut out = Map::new();
     for (name, agg) in aggs {
         let numeric = |field: crate::query::Field| {
@@ -48,6 +52,14 @@ pub fn request(aggs: &BTreeMap<String, Agg>) -> Result<Value, SearchError> {
                 json!({ "percentiles": { "field": numeric(*field)?, "percents": percents, "keyed": true } })
             }
             Agg::Cardinality { field } => json!({ "cardinality": { "field": field.name() } }),
+            Agg::AttributeTerms { attribute: a, size } => {
+                if !sightline_schemas::log::is_normalized_attribute_name(a) {
+                    return Err(SearchError::invalid(format!(
+                        "aggregation {name}: `{a}` is not an attribute name"
+                    )));
+                }
+                json!({ "terms": { "field": attribute(a), "size": (*size).clamp(1, 1000) } })
+            }
         };
         out.insert(name.clone(), body);
     }
@@ -65,7 +77,7 @@ pub fn parse(
             SearchError::backend(format!("aggregation {name} missing from the response"))
         })?;
         let result = match agg {
-            Agg::Terms { .. } => AggResult::Buckets(terms(v)),
+            Agg::Terms { .. } | Agg::AttributeTerms { .. } => AggResult::Buckets(terms(v)),
             Agg::DateHistogram { .. } => AggResult::Buckets(histogram(v)),
             Agg::Percentiles { percents, .. } => AggResult::Percentiles(percentiles(percents, v)),
             Agg::Cardinality { .. } => AggResult::Value(v["value"].as_f64().map(f64::round)),

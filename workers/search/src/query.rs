@@ -305,6 +305,11 @@ pub enum Agg {
     Cardinality {
         field: Field,
     },
+    /// The most frequent text values of a log record's attribute (`http.route`).
+    AttributeTerms {
+        attribute: String,
+        size: usize,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -45,17 +45,28 @@ pub struct FacetsParams {
     pub interval: Option<u64>,
     /// Comma-separated fields to give the top values of (default
     /// kind,service,severity): kind, service, status, user_id, endpoint,
-    /// error_type, currency, payment_method, country, action, severity, logger.
+    /// error_type, currency, payment_method, country, action, severity, logger,
+    /// or a log attribute's text values (`attributes.http.route`).
     #[param(
-        pattern = r"^((kind|service|status|user_id|endpoint|error_type|currency|payment_method|country|action|severity|logger)(,(kind|service|status|user_id|endpoint|error_type|currency|payment_method|country|action|severity|logger))*)?$"
+        pattern = r"^((kind|service|status|user_id|endpoint|error_type|currency|payment_method|country|action|severity|logger|attributes(\.[a-z0-9_-]+)+)(,(kind|service|status|user_id|endpoint|error_type|currency|payment_method|country|action|severity|logger|attributes(\.[a-z0-9_-]+)+))*)?$"
     )]
     pub fields: Option<String>,
 }
 
-fn field(name: &str) -> Result<Field, ApiError> {
+/// The aggregation giving the top values of `name`.
+fn top_values(name: &str) -> Result<Agg, ApiError> {
+    if let Some(attribute) = name.strip_prefix("attributes.") {
+        if sightline_schemas::log::is_normalized_attribute_name(attribute) {
+            return Ok(Agg::AttributeTerms {
+                attribute: attribute.to_owned(),
+                size: TOP,
+            });
+        }
+    }
     serde_json::from_value::<Field>(serde_json::Value::String(name.to_owned()))
         .ok()
         .filter(|f| !f.is_numeric())
+        .map(|field| Agg::Terms { field, size: TOP })
         .ok_or_else(|| ApiError::bad_request(format!("fields: `{name}` cannot be faceted")))
 }
 
@@ -76,9 +87,9 @@ pub async fn facets(
         return Err(ApiError::bad_request("interval must be 1-86400 seconds"));
     }
     let fields = list(Some(p.fields.as_deref().unwrap_or(DEFAULT_FIELDS)))
-        .iter()
-        .map(|name| field(name))
-        .collect::<Result<Vec<_>, _>>()?;
+        .into_iter()
+        .map(|name| Ok((top_values(&name)?, name)))
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let query = SearchParams {
         q: p.q,
         kind: p.kind,
@@ -94,14 +105,8 @@ pub async fn facets(
             interval_secs: interval,
         },
     )]);
-    for f in &fields {
-        aggs.insert(
-            f.name().to_owned(),
-            Agg::Terms {
-                field: *f,
-                size: TOP,
-            },
-        );
+    for (agg, name) in &fields {
+        aggs.insert(format!("field:{name}"), agg.clone());
     }
     let mark = state.watermark_for(Projection::Search, &headers).await?;
     let total = state
@@ -124,7 +129,12 @@ pub async fn facets(
     let histogram = buckets(results.remove("histogram"));
     let facets: BTreeMap<&str, _> = fields
         .iter()
-        .map(|f| (f.name(), buckets(results.remove(f.name()))))
+        .map(|(_, name)| {
+            (
+                name.as_str(),
+                buckets(results.remove(&format!("field:{name}"))),
+            )
+        })
         .collect();
     Ok(stamped(
         mark,

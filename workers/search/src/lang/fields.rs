@@ -11,6 +11,9 @@ pub enum FieldType {
     Text,
     /// An exact value.
     Keyword,
+    /// An exact value unique to one trace or span (`trace_id`, `span_id`):
+    /// matched whole only, never by a prefix, pattern or range.
+    Identifier,
     Integer,
     Decimal,
     /// `occurred_at`: a time, in RFC 3339.
@@ -18,6 +21,9 @@ pub enum FieldType {
     /// `attributes.<name>`: a log record's attribute, text, number or flag.
     Attribute,
 }
+
+/// Keywords that name one trace or span: near-unique values, looked up whole.
+pub const IDENTIFIERS: &[&str] = &["trace_id", "span_id"];
 
 /// The attribute a field names (`attributes.http.status` is `http.status`).
 pub fn attribute_name(field: &str) -> Option<&str> {
@@ -29,6 +35,7 @@ pub fn field_type(name: &str) -> Result<FieldType, String> {
     Ok(match name {
         "message" | "stack" => FieldType::Text,
         "occurred_at" => FieldType::Time,
+        n if IDENTIFIERS.contains(&n) => FieldType::Identifier,
         n if KEYWORD_FIELDS.contains(&n) => FieldType::Keyword,
         n if INTEGER_FIELDS.contains(&n) => FieldType::Integer,
         n if DECIMAL_FIELDS.contains(&n) => FieldType::Decimal,
@@ -61,6 +68,7 @@ mod tests {
     fn names_resolve_to_their_types_and_unknown_ones_are_listed() {
         assert_eq!(field_type("service"), Ok(FieldType::Keyword));
         assert_eq!(field_type("severity"), Ok(FieldType::Keyword));
+        assert_eq!(field_type("trace_id"), Ok(FieldType::Identifier));
         assert_eq!(field_type("status_code"), Ok(FieldType::Integer));
         assert_eq!(field_type("amount"), Ok(FieldType::Decimal));
         assert_eq!(field_type("occurred_at"), Ok(FieldType::Time));

@@ -97,7 +97,9 @@ fn presence(field: &str) -> Result<Presence, String> {
         FieldType::Attribute => Presence::Attribute(attribute_name(field).unwrap_or("").into()),
         FieldType::Text if field == "stack" => Presence::Stack,
         FieldType::Text | FieldType::Time => Presence::Always,
-        FieldType::Keyword => Presence::Keyword(position(KEYWORD_FIELDS, field)),
+        FieldType::Keyword | FieldType::Identifier => {
+            Presence::Keyword(position(KEYWORD_FIELDS, field))
+        }
         FieldType::Integer => Presence::Integer(position(INTEGER_FIELDS, field)),
         FieldType::Decimal => Presence::Decimal(position(DECIMAL_FIELDS, field)),
     })
@@ -129,6 +131,12 @@ fn clause(field: &str, value: &Match) -> Result<Node, String> {
                 Match::Range { .. } => return Err(refuse()),
             }
         }
+        FieldType::Identifier => match value {
+            Match::Term(t) | Match::Phrase(t) => {
+                Node::Keyword(position(KEYWORD_FIELDS, field), Test::Equals(t.clone()))
+            }
+            _ => return Err(refuse()),
+        },
         FieldType::Keyword => {
             let test = match value {
                 Match::Term(t) | Match::Phrase(t) => Test::Equals(t.clone()),

@@ -89,7 +89,9 @@ fn clause(field: &str, value: &Match) -> Result<Value, String> {
         }
         (FieldType::Keyword, Match::Prefix(p)) => json!({ "prefix": { name: p } }),
         (FieldType::Keyword, Match::Wildcard(w)) => json!({ "wildcard": { name: w } }),
-        (FieldType::Keyword, Match::Term(t) | Match::Phrase(t)) => json!({ "term": { name: t } }),
+        (FieldType::Keyword | FieldType::Identifier, Match::Term(t) | Match::Phrase(t)) => {
+            json!({ "term": { name: t } })
+        }
         (FieldType::Keyword, Match::Range { lower, upper }) => {
             range(name, lower, upper, |v| Ok(json!(v)))?
         }

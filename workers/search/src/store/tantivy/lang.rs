@@ -117,6 +117,7 @@ fn clause(inner: &Inner, name: &str, value: &Match) -> Result<Boxed, String> {
         (FieldType::Text, Match::Wildcard(w)) => {
             regex(field, "", &wildcard(&w.to_lowercase()), "")?
         }
+        (FieldType::Identifier, Match::Term(t) | Match::Phrase(t)) => identifier(field, t),
         (FieldType::Keyword, Match::Term(t) | Match::Phrase(t)) => exact(text_term(t)),
         (FieldType::Keyword, Match::Prefix(p)) => regex(field, "", &escape(p), ".*")?,
         (FieldType::Keyword, Match::Wildcard(w)) => regex(field, "", &wildcard(w), "")?,
@@ -241,6 +242,15 @@ fn wildcard(pattern: &str) -> String {
             c => escape(&c.to_string()),
         })
         .collect()
+}
+
+/// Documents whose identifier is `value`, by its hash column.
+pub(super) fn identifier(field: Field, value: &str) -> Boxed {
+    let hash = Term::from_field_u64(field, super::schema::identifier_hash(value));
+    Box::new(RangeQuery::new(
+        Bound::Included(hash.clone()),
+        Bound::Included(hash),
+    ))
 }
 
 fn exact(term: Term) -> Boxed {

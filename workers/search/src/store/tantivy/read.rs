@@ -19,6 +19,9 @@ use crate::query::{AggRequest, AggResult, Cursor, Hit, SearchRequest, SearchResp
 use crate::store::prefix_pattern;
 
 fn keyword(inner: &Inner, field: &str, value: &str) -> Box<dyn Query> {
+    if crate::lang::fields::IDENTIFIERS.contains(&field) {
+        return super::lang::identifier(inner.fields.field(field), value);
+    }
     Box::new(TermQuery::new(
         Term::from_field_text(inner.fields.field(field), value),
         IndexRecordOption::Basic,
@@ -296,7 +299,11 @@ pub(super) fn aggregate(
 ) -> Result<BTreeMap<String, AggResult>, SearchError> {
     let searcher = inner.reader.searcher();
     let query = full_query(inner, &request.query, text_query(inner, &request.query)?);
-    let json = run_aggs(&searcher, &*query, crate::aggs::request(&request.aggs)?)?;
+    let json = run_aggs(
+        &searcher,
+        &*query,
+        crate::aggs::request(&request.aggs, |a| format!("attributes.{a}"))?,
+    )?;
     crate::aggs::parse(&request.aggs, &json)
 }
 

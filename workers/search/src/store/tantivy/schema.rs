@@ -16,17 +16,22 @@ use tantivy::schema::{
 use tantivy::{DateTime, TantivyDocument};
 
 use crate::document::{SearchDoc, DECIMAL_FIELDS, INTEGER_FIELDS, KEYWORD_FIELDS};
+use crate::lang::fields::IDENTIFIERS;
 
 /// Keywords looked up exactly but never grouped: high cardinality, so no fast
 /// column (its dictionary would cost more to build than the posting list).
-const LOOKUP_ONLY: &[&str] = &[
-    "host",
-    "session_id",
-    "card_ref",
-    "ip_ref",
-    "trace_id",
-    "span_id",
-];
+const LOOKUP_ONLY: &[&str] = &["host", "session_id", "card_ref", "ip_ref"];
+
+/// The column an identifier (`trace_id`, `span_id`) is found by: a stable 64-bit
+/// hash of it (FNV-1a). One value per event would add a term per event to the
+/// dictionary, whose building was the indexer's largest cost; a column of
+/// numbers costs next to nothing, and a lookup scans it (the stored event holds
+/// the identifier itself).
+pub fn identifier_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
 
 #[derive(Clone)]
 pub struct Fields {
@@ -47,6 +52,8 @@ pub struct Fields {
     /// The fields of [`KEYWORD_FIELDS`], [`INTEGER_FIELDS`] and [`DECIMAL_FIELDS`]
     /// in their order, so building a document looks no name up.
     keywords: Vec<Field>,
+    /// Which of `keywords` are identifiers, kept as [`identifier_hash`].
+    identifiers: Vec<bool>,
     integers: Vec<Field>,
     decimals: Vec<Field>,
 }
@@ -82,6 +89,10 @@ impl Fields {
         b.add_text_field("words", FAST);
         let revised_id = b.add_text_field("revised_id", STRING);
         for name in KEYWORD_FIELDS {
+            if IDENTIFIERS.contains(name) {
+                b.add_u64_field(name, NumericOptions::default().set_fast());
+                continue;
+            }
             let options = if LOOKUP_ONLY.contains(name) {
                 STRING
             } else if *name == "kind" || *name == "service" {
@@ -121,6 +132,10 @@ impl Fields {
         };
         Fields {
             keywords: fields(KEYWORD_FIELDS),
+            identifiers: KEYWORD_FIELDS
+                .iter()
+                .map(|n| IDENTIFIERS.contains(n))
+                .collect(),
             integers: fields(INTEGER_FIELDS),
             decimals: fields(DECIMAL_FIELDS),
             schema,
@@ -156,9 +171,16 @@ impl Fields {
         if let Some(stack) = &doc.stack {
             d.add_text(self.stack, stack);
         }
-        for (&field, value) in self.keywords.iter().zip(doc.keyword_values()) {
-            if let Some(v) = value {
-                d.add_text(field, v);
+        for ((&field, &identifier), value) in self
+            .keywords
+            .iter()
+            .zip(&self.identifiers)
+            .zip(doc.keyword_values())
+        {
+            match value {
+                Some(v) if identifier => d.add_u64(field, identifier_hash(v)),
+                Some(v) => d.add_text(field, v),
+                None => {}
             }
         }
         for (&field, value) in self.integers.iter().zip(doc.integer_values()) {
