@@ -96,9 +96,28 @@ impl TantivyStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| SearchError::Unavailable(format!("creating {}: {e}", dir.display())))?;
         let fields = Fields::new();
-        let directory = MmapDirectory::open(dir)
-            .map_err(|e| SearchError::Unavailable(format!("opening {}: {e}", dir.display())))?;
-        let index = Index::open_or_create(directory, fields.schema.clone()).map_err(|e| {
+        let open = || -> Result<Index, tantivy::TantivyError> {
+            let directory = MmapDirectory::open(dir)?;
+            Index::open_or_create(directory, fields.schema.clone())
+        };
+        let index = match open() {
+            // Written by a release with another schema: the writer sets it aside
+            // and starts empty, and with its watermarks at nothing the indexer
+            // reads its streams from the start, so the index rebuilds itself
+            // from what the streams retain.
+            Err(tantivy::TantivyError::SchemaError(reason)) if write => {
+                let aside = set_aside(dir)?;
+                tracing::warn!(
+                    index = %dir.display(),
+                    kept = %aside.display(),
+                    %reason,
+                    "the search index was written with another schema; set aside, rebuilding it from the streams"
+                );
+                open()
+            }
+            other => other,
+        }
+        .map_err(|e| {
             SearchError::backend(format!(
                 "index in {}: {e} (rebuild it with a replay)",
                 dir.display()
@@ -170,6 +189,23 @@ impl Inner {
             }
         }
     }
+}
+
+/// Moves the index in `dir` to a sibling named for now, leaving `dir` empty.
+fn set_aside(dir: &Path) -> Result<std::path::PathBuf, SearchError> {
+    let name = dir
+        .file_name()
+        .map_or_else(|| "index".into(), |n| n.to_string_lossy().into_owned());
+    let aside = dir.with_file_name(format!(
+        "{name}.old-{}",
+        OffsetDateTime::now_utc().unix_timestamp()
+    ));
+    let failed = |e: std::io::Error| {
+        SearchError::Unavailable(format!("setting {} aside: {e}", dir.display()))
+    };
+    std::fs::rename(dir, &aside).map_err(failed)?;
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    Ok(aside)
 }
 
 /// Takes the index's writer lock, waiting a little while it is busy. The lock is an
@@ -299,5 +335,46 @@ impl SearchStore for TantivyStore {
             Ok(before.saturating_sub(inner.reader.searcher().num_docs()))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An index as an earlier release wrote it: another schema, one document.
+    fn older_index(dir: &Path) {
+        let mut b = tantivy::schema::Schema::builder();
+        let text = b.add_text_field("text", tantivy::schema::TEXT);
+        let index = Index::create_in_dir(dir, b.build()).unwrap();
+        let mut writer: IndexWriter<TantivyDocument> = index.writer(15_000_000).unwrap();
+        writer.add_document(tantivy::doc!(text => "old")).unwrap();
+        writer.commit().unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_index_of_another_schema_is_set_aside_and_rebuilt_from_the_start() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("tantivy");
+        std::fs::create_dir_all(&dir).unwrap();
+        older_index(&dir);
+        // A reader cannot rebuild anything: it says what to do.
+        let refused = TantivyStore::open_read_only(&dir).err().unwrap();
+        assert!(refused.to_string().contains("replay"), "{refused}");
+
+        let store = TantivyStore::open(&dir).unwrap();
+        assert_eq!(store.count().await.unwrap(), 0);
+        assert_eq!(
+            store.watermark(Source::Logs).await.unwrap(),
+            None,
+            "read from the start"
+        );
+        let kept: Vec<_> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("tantivy.old-"))
+            .collect();
+        assert_eq!(kept.len(), 1, "the old index is kept aside");
+        assert!(root.path().join(&kept[0]).join("meta.json").exists());
     }
 }
