@@ -45,6 +45,15 @@ impl TailFilter {
 
     /// The hit `event` makes, when it matches.
     pub fn admit(&self, event: &Event, pii: &PiiHasher) -> Option<Hit> {
+        // The cheap tests first: most of a busy bus is not what a tail follows,
+        // and a document costs its whole event as JSON.
+        let f = &self.filters;
+        let kind = crate::query::DocKind::from(event.kind());
+        if (!f.kinds.is_empty() && !f.kinds.contains(&kind))
+            || (!f.services.is_empty() && !f.services.contains(&event.service))
+        {
+            return None;
+        }
         let doc = SearchDoc::from_event(event, pii);
         (self.passes_filters(&doc) && self.matcher.matches(&doc)).then(|| doc.to_hit())?
     }
