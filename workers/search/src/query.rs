@@ -185,6 +185,18 @@ pub struct Hit {
     pub event: serde_json::Value,
 }
 
+impl Hit {
+    /// Where this hit stands in time order: a page that ends with it continues
+    /// from here.
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            occurred_at_ns: i64::try_from(self.occurred_at.unix_timestamp_nanos())
+                .unwrap_or(i64::MAX),
+            id: self.id,
+        }
+    }
+}
+
 impl SearchRequest {
     pub fn text(text: &str) -> Self {
         Self {

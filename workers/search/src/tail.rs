@@ -66,11 +66,10 @@ impl TailFilter {
                 .position(|n| *n == name)
                 .and_then(|i| doc.keyword_values()[i])
         };
-        (f.kinds.is_empty() || f.kinds.iter().any(|k| k.as_str() == doc.kind))
-            && (f.services.is_empty() || f.services.contains(&doc.service))
-            && f.keyword_terms()
-                .iter()
-                .all(|(name, want)| want.is_none_or(|w| keyword(name).is_some_and(|v| v == w)))
+        // Kinds and services were tested on the event, in `admit`.
+        f.keyword_terms()
+            .iter()
+            .all(|(name, want)| want.is_none_or(|w| keyword(name).is_some_and(|v| v == w)))
             && f.error_code
                 .is_none_or(|c| doc.numbers.error_code == Some(c.into()))
             && f.min_response_time_ms

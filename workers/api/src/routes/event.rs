@@ -6,8 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
-use sightline_search::query::{Cursor, Filters, Hit, SearchRequest, Sort};
-use time::OffsetDateTime;
+use sightline_search::query::{Filters, Hit, SearchRequest, Sort};
 use utoipa::IntoParams;
 
 use crate::error::ApiError;
@@ -92,10 +91,7 @@ pub async fn context(
     }
     let mark = state.watermark_for(Projection::Search, &headers).await?;
     let anchor = find(&state, id).await?;
-    let cursor = Cursor {
-        occurred_at_ns: nanos(anchor.occurred_at),
-        id,
-    };
+    let cursor = anchor.cursor();
     let around = |filters: Filters| {
         let state = state.clone();
         async move {
@@ -143,8 +139,4 @@ fn context_answer(
         mark,
         serde_json::json!({ "by": by, "event": event, "before": before, "after": after }),
     )
-}
-
-fn nanos(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX)
 }

@@ -211,10 +211,7 @@ pub(super) fn search(
         total
     };
     let next = match (request.sort, hits.last()) {
-        (Sort::Newest | Sort::Oldest, Some(last)) if hits.len() == size => Some(Cursor {
-            occurred_at_ns: nanos(last.occurred_at),
-            id: last.id,
-        }),
+        (Sort::Newest | Sort::Oldest, Some(last)) if hits.len() == size => Some(last.cursor()),
         _ => None,
     };
     Ok(SearchResponse {
