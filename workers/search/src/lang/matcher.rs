@@ -9,7 +9,9 @@ use std::ops::Bound;
 use sightline_schemas::AttrValue;
 
 use super::fields::{attribute_name, field_type, FieldType};
-use super::{decimal, describe, integer, parse_time, Match, Query};
+use super::{
+    attribute_number, decimal, describe, integer, numeric_range, parse_time, Match, Query,
+};
 use crate::document::{SearchDoc, DECIMAL_FIELDS, INTEGER_FIELDS, KEYWORD_FIELDS};
 
 /// A query checked and ready to test documents.
@@ -185,12 +187,8 @@ fn attribute_test(value: &Match) -> AttrTest {
         Match::Prefix(p) => AttrTest::Pattern(format!("{}*", escape_pattern(p))),
         Match::Wildcard(w) => AttrTest::Pattern(w.clone()),
         Match::Range { lower, upper } => {
-            let number = |b: &Bound<String>| match b {
-                Bound::Included(v) | Bound::Excluded(v) => decimal("", v).ok().map(|_| ()),
-                Bound::Unbounded => Some(()),
-            };
-            if number(lower).is_some() && number(upper).is_some() {
-                let parse = |v: &str| decimal("", v);
+            if numeric_range(lower, upper) {
+                let parse = |v: &str| attribute_number(v).ok_or_else(String::new);
                 AttrTest::Numbers((
                     map(lower, parse).unwrap_or(Bound::Unbounded),
                     map(upper, parse).unwrap_or(Bound::Unbounded),

@@ -477,6 +477,20 @@ pub fn decimal(field: &str, text: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("`{field}` holds numbers; `{text}` is not one"))
 }
 
+/// An attribute's value read as a number, when it is one.
+pub fn attribute_number(text: &str) -> Option<f64> {
+    text.parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+/// Whether a range over an attribute compares numbers: when every bound given
+/// is a number (otherwise it compares text). Every backend decides so.
+pub fn numeric_range(lower: &Bound<String>, upper: &Bound<String>) -> bool {
+    [lower, upper].into_iter().all(|b| match b {
+        Bound::Included(v) | Bound::Excluded(v) => attribute_number(v).is_some(),
+        Bound::Unbounded => true,
+    })
+}
+
 /// A time value of `field`, in RFC 3339.
 pub fn parse_time(field: &str, text: &str) -> Result<time::OffsetDateTime, String> {
     use time::format_description::well_known::Rfc3339;

@@ -11,7 +11,9 @@ use std::ops::Bound;
 use serde_json::{json, Value};
 
 use crate::lang::fields::{attribute_name, field_type, FieldType};
-use crate::lang::{decimal, describe, integer, parse_time, Match, Query};
+use crate::lang::{
+    attribute_number, decimal, describe, integer, numeric_range, parse_time, Match, Query,
+};
 
 /// The objects attributes are indexed under, by the type of their values.
 pub const ATTRIBUTES_TEXT: &str = "attributes_text";
@@ -120,21 +122,16 @@ fn clause(field: &str, value: &Match) -> Result<Value, String> {
 fn attribute_clause(attribute: &str, value: &Match) -> Result<Value, String> {
     let text = format!("{ATTRIBUTES_TEXT}.{}", attribute_key(attribute));
     let number = format!("{ATTRIBUTES_NUMBER}.{}", attribute_key(attribute));
-    let as_number = |v: &str| v.parse::<f64>().ok().filter(|x| x.is_finite());
     Ok(match value {
         Match::Term(t) | Match::Phrase(t) => either(
             json!({ "term": { text: t } }),
-            as_number(t).map(|n| json!({ "term": { number: n } })),
+            attribute_number(t).map(|n| json!({ "term": { number: n } })),
         ),
         Match::Prefix(p) => json!({ "prefix": { text: p } }),
         Match::Wildcard(w) => json!({ "wildcard": { text: w } }),
         Match::Range { lower, upper } => {
-            let numeric = [lower, upper].into_iter().all(|b| match b {
-                Bound::Included(v) | Bound::Excluded(v) => as_number(v).is_some(),
-                Bound::Unbounded => true,
-            });
-            if numeric {
-                range(&number, lower, upper, |v| Ok(json!(as_number(v))))?
+            if numeric_range(lower, upper) {
+                range(&number, lower, upper, |v| Ok(json!(attribute_number(v))))?
             } else {
                 range(&text, lower, upper, |v| Ok(json!(v)))?
             }

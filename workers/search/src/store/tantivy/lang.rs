@@ -16,7 +16,9 @@ use tantivy::{DateTime, Term};
 
 use super::Inner;
 use crate::lang::fields::{attribute_name, field_type, FieldType};
-use crate::lang::{self, decimal, describe, integer, parse_time, Match};
+use crate::lang::{
+    self, attribute_number, decimal, describe, integer, numeric_range, parse_time, Match,
+};
 
 type Boxed = Box<dyn Query>;
 
@@ -169,11 +171,10 @@ fn attribute_clause(inner: &Inner, attribute: &str, value: &Match) -> Result<Box
             NumericalValue::F64(f) => t.append_type_and_fast_value(f),
         })
     };
-    let as_number = |v: &str| v.parse::<f64>().ok().filter(|x| x.is_finite());
     Ok(match value {
         Match::Term(v) | Match::Phrase(v) => {
             let mut any: Vec<(Occur, Boxed)> = vec![(Occur::Should, exact(text(v)))];
-            if let Some(x) = as_number(v) {
+            if let Some(x) = attribute_number(v) {
                 any.push((Occur::Should, exact(number(x))));
             }
             if let Ok(flag) = v.parse::<bool>() {
@@ -187,13 +188,9 @@ fn attribute_clause(inner: &Inner, attribute: &str, value: &Match) -> Result<Box
         Match::Prefix(p) => attribute_regex(inner, &text(""), &escape(p), ".*")?,
         Match::Wildcard(w) => attribute_regex(inner, &text(""), &wildcard(w), "")?,
         Match::Range { lower, upper } => {
-            let numeric = [lower, upper].into_iter().all(|b| match b {
-                Bound::Included(v) | Bound::Excluded(v) => as_number(v).is_some(),
-                Bound::Unbounded => true,
-            });
-            if numeric {
+            if numeric_range(lower, upper) {
                 range(lower, upper, |v| {
-                    Ok(number(as_number(v).unwrap_or_default()))
+                    Ok(number(attribute_number(v).unwrap_or_default()))
                 })?
             } else {
                 range(lower, upper, |v| Ok(text(v)))?
