@@ -50,6 +50,11 @@ pub enum Command {
     Search(Box<SearchArgs>),
     /// Follow matching events as they are published, until Ctrl-C.
     Tail(TailArgs),
+    /// Log patterns: what the miner makes of messages.
+    Patterns {
+        #[command(subcommand)]
+        action: PatternsAction,
+    },
     /// Read the fraud detections store.
     Fraud {
         #[command(subcommand)]
@@ -197,6 +202,12 @@ pub enum StreamsAction {
 
 #[derive(Subcommand)]
 pub enum BenchTarget {
+    /// The pattern miner's grouping accuracy and speed on Loghub-format datasets
+    /// (`DIR/<Name>/<Name>_2k.log_structured.csv`), one configuration for all.
+    Patterns {
+        #[arg(long)]
+        loghub: std::path::PathBuf,
+    },
     /// Publisher throughput against bare async-nats publishing, in the same run.
     Publish {
         #[arg(long, default_value_t = 200_000)]
@@ -486,6 +497,14 @@ pub struct TailArgs {
     /// One JSON hit per line.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum PatternsAction {
+    /// One message per line (stdin without FILE) in; one JSON object per line out,
+    /// in order: `{"line": n, "pattern": "<id>", "template": "..."}`, from an empty
+    /// miner with the live configuration.
+    Group { file: Option<std::path::PathBuf> },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

@@ -4,6 +4,7 @@ mod counters;
 mod dlq;
 mod fraud;
 mod generate;
+mod patterns;
 mod publish;
 mod replay;
 mod search;
@@ -35,6 +36,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Worker { kinds } => worker::run(&kinds, settings).await,
         Command::Search(args) => search::run(*args, &settings).await,
         Command::Tail(args) => tail::run(args, &settings).await,
+        Command::Patterns { action } => patterns::run(action),
         Command::Fraud { action } => fraud::run(action, &settings).await,
         Command::Counters(args) => counters::run(args, &settings).await,
         Command::Alerts { action } => alerts::run(action, &settings).await,
@@ -91,6 +93,7 @@ async fn bench(target: BenchTarget, settings: &Settings) -> anyhow::Result<ExitC
                 };
                 b::alerts::run(s, traffic).await
             }
+            BenchTarget::Patterns { loghub } => patterns::bench(&loghub),
             BenchTarget::Pipeline {
                 events,
                 steady_seconds,

@@ -1,0 +1,115 @@
+//! Splitting a message into words and masking the words that are values. No
+//! per-source rules: a word is a value when it holds a digit where words do not
+//! (numbers, hex, ids, addresses, times, sizes), or is a path, a URL, an email,
+//! or quoted text.
+
+/// What a masked value becomes.
+pub const WILDCARD: &str = "<*>";
+
+/// The words of `message`: split on whitespace, with the punctuation that only
+/// separates (`,` `;` `(` `)` `[` `]` `=` `:` at a word's end) split off, so that
+/// `user=alice,` and `user=bob` share their constant part.
+pub fn tokens(message: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for word in message.split_whitespace() {
+        split_word(word, &mut out);
+    }
+    out
+}
+
+fn split_word(word: &str, out: &mut Vec<String>) {
+    // `key=value` and `key:value`: the key is constant, the value may not be.
+    for sep in ['=', ':'] {
+        if let Some((key, value)) = word.split_once(sep) {
+            let url_like = sep == ':' && value.starts_with("//");
+            // A key is a word: `10.0.0.1:5432` and `12:04:33` are values whole.
+            let valued_key = key.chars().any(|c| c.is_ascii_digit());
+            if !key.is_empty() && !value.is_empty() && !url_like && !valued_key {
+                out.push(format!("{key}{sep}"));
+                split_word(value, out);
+                return;
+            }
+        }
+    }
+    let trimmed = word.trim_end_matches([',', ';', ')', ']', '.', ':']);
+    let trimmed = trimmed.trim_start_matches(['(', '[']);
+    if trimmed.is_empty() {
+        out.push(word.to_owned());
+    } else {
+        out.push(trimmed.to_owned());
+    }
+}
+
+/// Whether a word is a value rather than part of the message's wording.
+pub fn is_variable(word: &str) -> bool {
+    if word == WILDCARD {
+        return true;
+    }
+    let quoted = word.len() >= 2
+        && ((word.starts_with('"') && word.ends_with('"'))
+            || (word.starts_with('\'') && word.ends_with('\'')));
+    if quoted {
+        return true;
+    }
+    if word.contains("://") || (word.contains('@') && word.contains('.')) {
+        return true;
+    }
+    // A path: `/var/log/x`, `./a/b`, `C:\x`.
+    if (word.starts_with('/') || word.starts_with("./"))
+        && word.len() > 1
+        && word[1..].contains(['/', '.'])
+    {
+        return true;
+    }
+    word.chars().any(|c| c.is_ascii_digit())
+}
+
+/// `message` as its words with values masked.
+pub fn mask(message: &str) -> Vec<String> {
+    tokens(message)
+        .into_iter()
+        .map(|w| {
+            if is_variable(&w) {
+                WILDCARD.to_owned()
+            } else {
+                w
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masked(s: &str) -> String {
+        mask(s).join(" ")
+    }
+
+    #[test]
+    fn values_are_masked_and_wording_kept() {
+        assert_eq!(
+            masked("connection to 10.0.0.1:5432 timed out after 3000 ms"),
+            "connection to <*> timed out after <*> ms"
+        );
+        assert_eq!(
+            masked("PacketResponder 1 for block blk_38865049064139660 terminating"),
+            "PacketResponder <*> for block <*> terminating"
+        );
+        assert_eq!(masked("user=alice, role=admin"), "user= alice role= admin");
+        assert_eq!(
+            masked("GET /api/v1/users/42 took 3.5ms"),
+            "GET <*> took <*>"
+        );
+        assert_eq!(
+            masked("session 4bf92f35-77b3-4da6-a3ce-929d0e0e4736 opened at 12:04:33"),
+            "session <*> opened at <*>"
+        );
+        assert_eq!(
+            masked("file \"report final.pdf\" saved"),
+            "file \"report final.pdf\" saved"
+        );
+        assert_eq!(masked("mail to bob@example.com"), "mail to <*>");
+        assert_eq!(masked("fetch https://x.io/a failed"), "fetch <*> failed");
+    }
+}

@@ -1,0 +1,198 @@
+//! The streaming miner: clusters of messages of one length, found by their
+//! first words, joined when enough positions agree.
+
+use std::collections::HashMap;
+
+use crate::mask::{mask, WILDCARD};
+
+/// The one configuration, for every source.
+#[derive(Debug, Clone, Copy)]
+pub struct MinerConfig {
+    /// Leading words a cluster is looked up by (after the length).
+    pub depth: usize,
+    /// Share of positions that must agree for a message to join a cluster.
+    pub similarity: f64,
+    /// Clusters kept at most; the least recently matched is evicted past it.
+    pub max_patterns: usize,
+}
+
+impl Default for MinerConfig {
+    fn default() -> Self {
+        Self {
+            depth: 2,
+            similarity: 0.5,
+            max_patterns: 50_000,
+        }
+    }
+}
+
+/// A pattern: its stable id and its template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    pub id: String,
+    pub template: String,
+}
+
+#[derive(Debug)]
+struct Cluster {
+    id: String,
+    words: Vec<String>,
+    last_used: u64,
+}
+
+/// The miner's state; `add` is all it does.
+#[derive(Debug)]
+pub struct Miner {
+    config: MinerConfig,
+    /// Clusters by (length, leading words with values as `<*>`).
+    groups: HashMap<(usize, Vec<String>), Vec<usize>>,
+    clusters: Vec<Option<Cluster>>,
+    live: usize,
+    clock: u64,
+    /// Clusters dropped to keep within `max_patterns`.
+    pub evicted: u64,
+}
+
+impl Miner {
+    pub fn new(config: MinerConfig) -> Self {
+        Self {
+            config,
+            groups: HashMap::new(),
+            clusters: Vec::new(),
+            live: 0,
+            clock: 0,
+            evicted: 0,
+        }
+    }
+
+    /// The pattern of `message`, learning from it.
+    pub fn add(&mut self, message: &str) -> Pattern {
+        self.clock += 1;
+        let words = mask(message);
+        let key = (
+            words.len(),
+            words
+                .iter()
+                .take(self.config.depth)
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        let candidates = self.groups.entry(key.clone()).or_default();
+        let mut best: Option<(usize, f64)> = None;
+        for &c in candidates.iter() {
+            let Some(cluster) = &self.clusters[c] else {
+                continue;
+            };
+            let score = similarity(&cluster.words, &words);
+            if score >= self.config.similarity && best.is_none_or(|(_, s)| score > s) {
+                best = Some((c, score));
+            }
+        }
+        let index = match best {
+            Some((c, _)) => {
+                let cluster = self.clusters[c].as_mut().expect("a live cluster");
+                for (t, w) in cluster.words.iter_mut().zip(&words) {
+                    if t != w {
+                        *t = WILDCARD.to_owned();
+                    }
+                }
+                cluster.last_used = self.clock;
+                c
+            }
+            None => {
+                let id = stable_id(&words);
+                let c = self.clusters.len();
+                self.clusters.push(Some(Cluster {
+                    id,
+                    words,
+                    last_used: self.clock,
+                }));
+                self.groups.entry(key).or_default().push(c);
+                self.live += 1;
+                if self.live > self.config.max_patterns {
+                    self.evict();
+                }
+                c
+            }
+        };
+        let cluster = self.clusters[index].as_ref().expect("a live cluster");
+        Pattern {
+            id: cluster.id.clone(),
+            template: cluster.words.join(" "),
+        }
+    }
+
+    /// Drops the least recently matched cluster.
+    fn evict(&mut self) {
+        let oldest = self
+            .clusters
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().map(|c| (c.last_used, i)))
+            .min();
+        if let Some((_, i)) = oldest {
+            self.clusters[i] = None;
+            for members in self.groups.values_mut() {
+                members.retain(|&m| m != i);
+            }
+            self.live -= 1;
+            self.evicted += 1;
+        }
+    }
+}
+
+/// Share of positions whose words agree; a wildcard agrees with any value.
+fn similarity(template: &[String], words: &[String]) -> f64 {
+    if template.is_empty() {
+        return 1.0;
+    }
+    let same = template
+        .iter()
+        .zip(words)
+        .filter(|(t, w)| t == w || *t == WILDCARD)
+        .count();
+    same as f64 / template.len() as f64
+}
+
+/// The id of a cluster first seen as `words`: a hash of them, so that the same
+/// stream gives the same ids.
+fn stable_id(words: &[String]) -> String {
+    let hash = words.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, w| {
+        w.bytes()
+            .chain(std::iter::once(0))
+            .fold(h, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    });
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_of_one_template_share_a_pattern_that_keeps_its_id() {
+        let mut m = Miner::new(MinerConfig::default());
+        let a = m.add("login of user alice from web");
+        let b = m.add("login of user bob from web");
+        assert_eq!(a.id, b.id, "a template that generalizes keeps its id");
+        assert_eq!(b.template, "login of user <*> from web");
+        let c = m.add("disk full on /dev/sda1");
+        assert_ne!(c.id, a.id);
+        let mut again = Miner::new(MinerConfig::default());
+        for line in ["login of user alice from web", "login of user bob from web"] {
+            assert_eq!(again.add(line).id, a.id, "replaying gives the same ids");
+        }
+    }
+
+    #[test]
+    fn memory_is_bounded_and_evictions_counted() {
+        let mut m = Miner::new(MinerConfig {
+            max_patterns: 3,
+            ..MinerConfig::default()
+        });
+        for word in ["alpha", "beta", "gamma", "delta", "epsilon"] {
+            m.add(&format!("{word} {word} {word} happened"));
+        }
+        assert_eq!(m.evicted, 2);
+    }
+}
