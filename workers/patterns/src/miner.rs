@@ -93,7 +93,7 @@ impl Miner {
                 let cluster = self.clusters[c].as_mut().expect("a live cluster");
                 for (t, w) in cluster.words.iter_mut().zip(&words) {
                     if t != w {
-                        *t = WILDCARD.to_owned();
+                        *t = GENERALIZED.to_owned();
                     }
                 }
                 cluster.last_used = self.clock;
@@ -116,9 +116,20 @@ impl Miner {
             }
         };
         let cluster = self.clusters[index].as_ref().expect("a live cluster");
+        let shown: Vec<&str> = cluster
+            .words
+            .iter()
+            .map(|w| {
+                if w == GENERALIZED {
+                    WILDCARD
+                } else {
+                    w.as_str()
+                }
+            })
+            .collect();
         Pattern {
             id: cluster.id.clone(),
-            template: cluster.words.join(" "),
+            template: shown.join(" "),
         }
     }
 
@@ -141,7 +152,13 @@ impl Miner {
     }
 }
 
-/// Share of positions whose words agree; a wildcard agrees with any value.
+/// A position the cluster's messages disagree on (shown as `<*>`). Unlike a
+/// masked value, it does not count as agreement: a cluster that has given up
+/// most of its words must not draw in any message of its length.
+const GENERALIZED: &str = "<~>";
+
+/// Share of positions whose words agree (masked values agree with masked
+/// values; generalized positions agree with nothing).
 fn similarity(template: &[String], words: &[String]) -> f64 {
     if template.is_empty() {
         return 1.0;
@@ -149,7 +166,7 @@ fn similarity(template: &[String], words: &[String]) -> f64 {
     let same = template
         .iter()
         .zip(words)
-        .filter(|(t, w)| t == w || *t == WILDCARD)
+        .filter(|(t, w)| t == w && *t != GENERALIZED)
         .count();
     same as f64 / template.len() as f64
 }
