@@ -207,6 +207,12 @@ pub enum BenchTarget {
     Patterns {
         #[arg(long)]
         loghub: std::path::PathBuf,
+        /// Try another similarity threshold than the live one (exploration only).
+        #[arg(long)]
+        similarity: Option<f64>,
+        /// Try another lookup depth than the live one (exploration only).
+        #[arg(long)]
+        depth: Option<usize>,
     },
     /// Publisher throughput against bare async-nats publishing, in the same run.
     Publish {

@@ -93,7 +93,19 @@ async fn bench(target: BenchTarget, settings: &Settings) -> anyhow::Result<ExitC
                 };
                 b::alerts::run(s, traffic).await
             }
-            BenchTarget::Patterns { loghub } => patterns::bench(&loghub),
+            BenchTarget::Patterns {
+                loghub,
+                similarity,
+                depth,
+            } => {
+                let live = sightline_patterns::MinerConfig::default();
+                let config = sightline_patterns::MinerConfig {
+                    similarity: similarity.unwrap_or(live.similarity),
+                    depth: depth.unwrap_or(live.depth),
+                    ..live
+                };
+                patterns::bench(&loghub, config)
+            }
             BenchTarget::Pipeline {
                 events,
                 steady_seconds,

@@ -32,7 +32,7 @@ pub fn run(action: PatternsAction) -> anyhow::Result<ExitCode> {
 }
 
 /// Per dataset: grouping accuracy and lines per second; then the mean.
-pub fn bench(dir: &Path) -> anyhow::Result<serde_json::Value> {
+pub fn bench(dir: &Path, config: MinerConfig) -> anyhow::Result<serde_json::Value> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(Result::ok)
@@ -48,12 +48,12 @@ pub fn bench(dir: &Path) -> anyhow::Result<serde_json::Value> {
             continue;
         }
         let lines = loghub::read(&path)?;
-        let accuracy = loghub::score(&lines, MinerConfig::default());
+        let accuracy = loghub::score(&lines, config);
         // Speed over many passes of the same lines, each from an empty miner.
         let started = Instant::now();
         let mut passes = 0;
         while started.elapsed().as_secs_f64() < 0.5 {
-            let mut miner = Miner::new(MinerConfig::default());
+            let mut miner = Miner::new(config);
             for (message, _) in &lines {
                 std::hint::black_box(miner.add(message));
             }
@@ -75,6 +75,8 @@ pub fn bench(dir: &Path) -> anyhow::Result<serde_json::Value> {
     let worst = accuracies.iter().copied().fold(f64::INFINITY, f64::min);
     Ok(serde_json::json!({
         "bench": "patterns",
+        "similarity": config.similarity,
+        "depth": config.depth,
         "datasets": datasets,
         "mean_grouping_accuracy": (mean * 1000.0).round() / 1000.0,
         "worst_grouping_accuracy": (worst * 1000.0).round() / 1000.0,
