@@ -10,7 +10,7 @@ use crate::mask::{mask, WILDCARD};
 pub struct MinerConfig {
     /// Leading words a cluster is looked up by (after the length).
     pub depth: usize,
-    /// Share of positions that must agree for a message to join a cluster.
+    /// Share of a cluster's own words a message must have, in place, to join it.
     pub similarity: f64,
     /// Clusters kept at most; the least recently matched is evicted past it.
     pub max_patterns: usize,
@@ -20,7 +20,8 @@ impl Default for MinerConfig {
     fn default() -> Self {
         Self {
             depth: 2,
-            similarity: 0.5,
+            // Tuned on Apache, BGL, HDFS and Hadoop only (docs/patterns.md).
+            similarity: 0.7,
             max_patterns: 50_000,
         }
     }
@@ -152,23 +153,24 @@ impl Miner {
     }
 }
 
-/// A position the cluster's messages disagree on (shown as `<*>`). Unlike a
-/// masked value, it does not count as agreement: a cluster that has given up
-/// most of its words must not draw in any message of its length.
+/// A position the cluster's messages disagree on (shown as `<*>`).
 const GENERALIZED: &str = "<~>";
 
-/// Share of positions whose words agree (masked values agree with masked
-/// values; generalized positions agree with nothing).
+/// Share of the template's own words (neither masked values nor positions it
+/// gave up) that the message has in the same places: values say nothing about
+/// a message's wording. A template of values only takes any message.
 fn similarity(template: &[String], words: &[String]) -> f64 {
-    if template.is_empty() {
+    let wording = |t: &&String| *t != GENERALIZED && *t != WILDCARD;
+    let own = template.iter().filter(wording).count();
+    if own == 0 {
         return 1.0;
     }
     let same = template
         .iter()
         .zip(words)
-        .filter(|(t, w)| t == w && *t != GENERALIZED)
+        .filter(|(t, w)| wording(t) && t == w)
         .count();
-    same as f64 / template.len() as f64
+    same as f64 / own as f64
 }
 
 /// The id of a cluster first seen as `words`: a hash of them, so that the same
