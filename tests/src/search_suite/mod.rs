@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 mod aggregations;
 mod fixture;
 mod language;
+mod patterns;
 
 pub use aggregations::{avg_sum_min_max, cardinality, date_histogram, percentiles, terms};
 pub use fixture::{detections, documents, fixture, pii, sequenced, CARD, T0};
@@ -15,6 +16,7 @@ pub use language::{
     attributes_are_fields_and_hits_carry_the_whole_event,
     query_language_fields_booleans_and_ranges, query_syntax_and_field_errors_are_invalid,
 };
+pub use patterns::patterns_are_keywords_grouped_and_trended;
 use sightline_search::query::{Agg, AggRequest, Field, Filters, SearchRequest, Sort};
 use sightline_search::store::{SearchStore, Source};
 use time::Duration;
@@ -91,6 +93,7 @@ macro_rules! search_suite {
             query_language_fields_booleans_and_ranges,
             query_syntax_and_field_errors_are_invalid,
             attributes_are_fields_and_hits_carry_the_whole_event,
+            patterns_are_keywords_grouped_and_trended,
         );
     };
 }

@@ -13,6 +13,7 @@ use sightline_runtime::publisher::Publisher;
 use sightline_runtime::topology::{FRAUD, LOGS};
 use sightline_runtime::versions::{Current, Target, Versions};
 use sightline_runtime::{Bus, Settings};
+use sightline_search::patterns::Registry;
 use sightline_search::store::configured::keeps_watermark;
 use tokio::sync::watch;
 
@@ -37,6 +38,8 @@ pub struct Inner {
     pub publisher: Publisher,
     /// The live versions of the projections, swapped whole when a rebuild switches.
     search: Live<Search>,
+    /// The pattern registry of the live search version.
+    patterns: Live<Registry>,
     detections: Live<Detections>,
     counters: Live<Counters>,
     pub alerts: AlertStore,
@@ -165,6 +168,7 @@ impl AppState {
             settings.api.cache_ttl,
         );
         let search = open_search(&settings, version(Target::Search));
+        let patterns = Registry::open(&bus, version(Target::Search)).await?;
         let detections = open_detections(&settings, version(Target::Fraud));
         let assessor = Assessor::new(
             fraud_settings::rules(&settings.fraud)?,
@@ -176,6 +180,7 @@ impl AppState {
             bus,
             publisher,
             search: Live::new(search),
+            patterns: Live::new(patterns),
             detections: Live::new(detections),
             counters: Live::new(counters),
             alerts,
@@ -193,6 +198,11 @@ impl AppState {
     /// The search index of the live version.
     pub fn search(&self) -> Arc<Search> {
         self.search.get()
+    }
+
+    /// The pattern registry of the live search version.
+    pub fn patterns(&self) -> Arc<Registry> {
+        self.patterns.get()
     }
 
     /// The detections store of the live version.
@@ -218,6 +228,7 @@ impl AppState {
                 )
                 .await;
                 self.search.set(new);
+                self.patterns.set(self.patterns().at(version));
             }
             // Upserts by id: no watermark of its own to wait for.
             Target::Fraud => self.detections.set(open_detections(s, version)),

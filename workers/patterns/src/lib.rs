@@ -15,4 +15,4 @@ mod mask;
 mod miner;
 
 pub use mask::{mask, tokens, WILDCARD};
-pub use miner::{Miner, MinerConfig, Pattern};
+pub use miner::{Miner, MinerConfig, Pattern, SavedCluster};

@@ -34,6 +34,22 @@ pub struct Pattern {
     pub template: String,
 }
 
+/// A cluster as saved, so that a miner started again goes on with the same
+/// clusters and ids: its words keep the positions it gave up apart from
+/// masked values (they compare differently).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SavedCluster {
+    pub id: String,
+    pub words: Vec<String>,
+}
+
+impl SavedCluster {
+    /// The template this cluster shows.
+    pub fn template(&self) -> String {
+        template(&self.words)
+    }
+}
+
 #[derive(Debug)]
 struct Cluster {
     id: String,
@@ -52,6 +68,8 @@ pub struct Miner {
     clock: u64,
     /// Clusters dropped to keep within `max_patterns`.
     pub evicted: u64,
+    /// Clusters created or generalized since [`Miner::take_changed`].
+    changed: Vec<usize>,
 }
 
 impl Miner {
@@ -63,21 +81,73 @@ impl Miner {
             live: 0,
             clock: 0,
             evicted: 0,
+            changed: Vec::new(),
         }
+    }
+
+    /// Takes back a cluster saved by an earlier miner (see [`Miner::take_changed`]);
+    /// a saved cluster of an id already here replaces it.
+    pub fn restore(&mut self, saved: SavedCluster) {
+        let key = self.key(&saved.words);
+        let members = self.groups.entry(key).or_default();
+        let existing = members
+            .iter()
+            .copied()
+            .find(|&c| self.clusters[c].as_ref().is_some_and(|k| k.id == saved.id));
+        self.clock += 1;
+        let cluster = Cluster {
+            id: saved.id,
+            words: saved.words,
+            last_used: self.clock,
+        };
+        match existing {
+            Some(c) => self.clusters[c] = Some(cluster),
+            None => {
+                members.push(self.clusters.len());
+                self.clusters.push(Some(cluster));
+                self.live += 1;
+                if self.live > self.config.max_patterns {
+                    self.evict();
+                }
+            }
+        }
+    }
+
+    /// The clusters created or generalized since the last call, to be saved
+    /// before anything that used their ids is.
+    pub fn take_changed(&mut self) -> Vec<SavedCluster> {
+        let mut changed = std::mem::take(&mut self.changed);
+        changed.sort_unstable();
+        changed.dedup();
+        changed
+            .into_iter()
+            .filter_map(|c| self.clusters[c].as_ref())
+            .map(|c| SavedCluster {
+                id: c.id.clone(),
+                words: c.words.clone(),
+            })
+            .collect()
+    }
+
+    /// Clusters live now.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    fn key(&self, words: &[String]) -> (usize, Vec<String>) {
+        let lead = words.iter().take(self.config.depth).cloned().collect();
+        (words.len(), lead)
     }
 
     /// The pattern of `message`, learning from it.
     pub fn add(&mut self, message: &str) -> Pattern {
         self.clock += 1;
         let words = mask(message);
-        let key = (
-            words.len(),
-            words
-                .iter()
-                .take(self.config.depth)
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
+        let key = self.key(&words);
         let candidates = self.groups.entry(key.clone()).or_default();
         let mut best: Option<(usize, f64)> = None;
         for &c in candidates.iter() {
@@ -92,12 +162,17 @@ impl Miner {
         let index = match best {
             Some((c, _)) => {
                 let cluster = self.clusters[c].as_mut().expect("a live cluster");
+                let mut generalized = false;
                 for (t, w) in cluster.words.iter_mut().zip(&words) {
-                    if t != w {
+                    if t != w && t != GENERALIZED {
                         *t = GENERALIZED.to_owned();
+                        generalized = true;
                     }
                 }
                 cluster.last_used = self.clock;
+                if generalized {
+                    self.changed.push(c);
+                }
                 c
             }
             None => {
@@ -109,6 +184,7 @@ impl Miner {
                     last_used: self.clock,
                 }));
                 self.groups.entry(key).or_default().push(c);
+                self.changed.push(c);
                 self.live += 1;
                 if self.live > self.config.max_patterns {
                     self.evict();
@@ -117,20 +193,9 @@ impl Miner {
             }
         };
         let cluster = self.clusters[index].as_ref().expect("a live cluster");
-        let shown: Vec<&str> = cluster
-            .words
-            .iter()
-            .map(|w| {
-                if w == GENERALIZED {
-                    WILDCARD
-                } else {
-                    w.as_str()
-                }
-            })
-            .collect();
         Pattern {
             id: cluster.id.clone(),
-            template: shown.join(" "),
+            template: template(&cluster.words),
         }
     }
 
@@ -151,6 +216,21 @@ impl Miner {
             self.evicted += 1;
         }
     }
+}
+
+/// A cluster's words as shown: positions given up and masked values alike as `<*>`.
+fn template(words: &[String]) -> String {
+    let shown: Vec<&str> = words
+        .iter()
+        .map(|w| {
+            if w == GENERALIZED {
+                WILDCARD
+            } else {
+                w.as_str()
+            }
+        })
+        .collect();
+    shown.join(" ")
 }
 
 /// A position the cluster's messages disagree on (shown as `<*>`).
@@ -201,6 +281,41 @@ mod tests {
         for line in ["login of user alice from web", "login of user bob from web"] {
             assert_eq!(again.add(line).id, a.id, "replaying gives the same ids");
         }
+    }
+
+    #[test]
+    fn a_miner_restored_from_its_changes_goes_on_with_the_same_ids() {
+        let lines = [
+            "session 1 opened for user alice",
+            "session 2 opened for user bob",
+            "cache warmed in 30 ms",
+            "session 3 opened for user carol",
+            "job nightly finished",
+            "job hourly finished",
+        ];
+        let mut whole = Miner::new(MinerConfig::default());
+        let expected: Vec<String> = lines.iter().map(|l| whole.add(l).id).collect();
+
+        // Stopped after three lines; only what it saved survives.
+        let mut first = Miner::new(MinerConfig::default());
+        let mut got: Vec<String> = lines[..3].iter().map(|l| first.add(l).id).collect();
+        let saved = first.take_changed();
+        assert_eq!(saved.len(), 2, "two clusters, one of them generalized");
+        assert!(first.take_changed().is_empty(), "changes are taken once");
+        let mut second = Miner::new(MinerConfig::default());
+        for s in saved {
+            second.restore(s);
+        }
+        got.extend(lines[3..].iter().map(|l| second.add(l).id));
+        assert_eq!(got, expected);
+        assert_eq!(
+            second.add("session 9 opened for user dan").template,
+            "session <*> opened for user <*>"
+        );
+        // A message that matches a cluster as it stands changes nothing to save.
+        second.take_changed();
+        second.add("session 10 opened for user erin");
+        assert!(second.take_changed().is_empty());
     }
 
     #[test]

@@ -51,7 +51,7 @@ impl Bus {
 }
 
 /// The key-value bucket `name`, created when missing.
-pub(crate) async fn bucket(
+pub async fn bucket(
     bus: &Bus,
     name: &str,
     description: &str,

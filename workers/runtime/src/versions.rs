@@ -369,6 +369,11 @@ impl<S: Clone + Send + 'static> Versioned<S> {
         }
     }
 
+    /// The version in use (0 for a fixed store).
+    pub async fn version(&self) -> u64 {
+        self.slot.lock().await.0
+    }
+
     /// The store of the version in use.
     pub async fn get(&self) -> S {
         self.slot.lock().await.1.clone()

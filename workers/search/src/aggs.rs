@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 use crate::error::SearchError;
-use crate::query::{percent_key, Agg, AggResult, Bucket};
+use crate::query::{percent_key, Agg, AggResult, Bucket, Series};
 
 /// The `aggs` object of a search request; `attribute` names the field a
 /// backend keeps an attribute's text values in.
@@ -31,13 +31,16 @@ pub fn request(
             Agg::Terms { field, size } => {
                 json!({ "terms": { "field": field.name(), "size": (*size).clamp(1, 1000) } })
             }
-            Agg::DateHistogram { interval_secs } => {
-                if *interval_secs == 0 {
-                    return Err(SearchError::invalid(format!(
-                        "aggregation {name}: interval_secs must be > 0"
-                    )));
-                }
-                json!({ "date_histogram": { "field": "occurred_at", "fixed_interval": format!("{interval_secs}s"), "min_doc_count": 1 } })
+            Agg::DateHistogram { interval_secs } => date_histogram(name, *interval_secs)?,
+            Agg::TermsOverTime {
+                field,
+                size,
+                interval_secs,
+            } => {
+                let mut terms =
+                    json!({ "terms": { "field": field.name(), "size": (*size).clamp(1, 1000) } });
+                terms["aggs"] = json!({ "over_time": date_histogram(name, *interval_secs)? });
+                terms
             }
             Agg::Avg { field } => json!({ "avg": { "field": numeric(*field)? } }),
             Agg::Sum { field } => json!({ "sum": { "field": numeric(*field)? } }),
@@ -66,6 +69,17 @@ pub fn request(
     Ok(Value::Object(out))
 }
 
+fn date_histogram(name: &str, interval_secs: u64) -> Result<Value, SearchError> {
+    if interval_secs == 0 {
+        return Err(SearchError::invalid(format!(
+            "aggregation {name}: interval_secs must be > 0"
+        )));
+    }
+    Ok(
+        json!({ "date_histogram": { "field": "occurred_at", "fixed_interval": format!("{interval_secs}s"), "min_doc_count": 1 } }),
+    )
+}
+
 /// Reads the `aggregations` object of a response into results, under the request's names.
 pub fn parse(
     aggs: &BTreeMap<String, Agg>,
@@ -79,6 +93,7 @@ pub fn parse(
         let result = match agg {
             Agg::Terms { .. } | Agg::AttributeTerms { .. } => AggResult::Buckets(terms(v)),
             Agg::DateHistogram { .. } => AggResult::Buckets(histogram(v)),
+            Agg::TermsOverTime { .. } => AggResult::Series(series(v)),
             Agg::Percentiles { percents, .. } => AggResult::Percentiles(percentiles(percents, v)),
             Agg::Cardinality { .. } => AggResult::Value(v["value"].as_f64().map(f64::round)),
             Agg::Avg { .. } | Agg::Min { .. } | Agg::Max { .. } => {
@@ -113,6 +128,19 @@ fn terms(v: &Value) -> Vec<Bucket> {
         .map(|b| Bucket {
             key: key_string(&b["key"]),
             count: b["doc_count"].as_u64().unwrap_or(0),
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    out
+}
+
+/// Terms in the order of [`terms`], each with its histogram.
+fn series(v: &Value) -> Vec<Series> {
+    let mut out: Vec<Series> = buckets(v)
+        .map(|b| Series {
+            key: key_string(&b["key"]),
+            count: b["doc_count"].as_u64().unwrap_or(0),
+            over_time: histogram(&b["over_time"]),
         })
         .collect();
     out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));

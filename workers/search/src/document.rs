@@ -82,6 +82,9 @@ pub struct Keywords {
     pub card_ref: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_ref: Option<String>,
+    /// The id of the message's pattern ([`crate::patterns`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -125,6 +128,7 @@ pub const KEYWORD_FIELDS: &[&str] = &[
     "span_id",
     "card_ref",
     "ip_ref",
+    "pattern",
 ];
 /// Whole-number fields, in [`SearchDoc::integer_values`] order.
 pub const INTEGER_FIELDS: &[&str] = &["error_code", "status_code", "score"];
@@ -132,7 +136,7 @@ pub const INTEGER_FIELDS: &[&str] = &["error_code", "status_code", "score"];
 pub const DECIMAL_FIELDS: &[&str] = &["amount", "response_time_ms", "db_query_time_ms"];
 
 impl SearchDoc {
-    pub fn keyword_values(&self) -> [Option<&String>; 21] {
+    pub fn keyword_values(&self) -> [Option<&String>; 22] {
         let k = &self.keywords;
         [
             Some(&self.kind),
@@ -156,6 +160,7 @@ impl SearchDoc {
             k.span_id.as_ref(),
             k.card_ref.as_ref(),
             k.ip_ref.as_ref(),
+            k.pattern.as_ref(),
         ]
     }
 
@@ -307,6 +312,7 @@ impl SearchDoc {
             )
             .ok()?,
             message: self.message.clone(),
+            pattern: self.keywords.pattern.clone(),
             highlights: Vec::new(),
             event: self.event.clone(),
         })

@@ -6,6 +6,7 @@ mod aggs;
 pub mod document;
 mod error;
 pub mod lang;
+pub mod patterns;
 pub mod project;
 pub mod query;
 pub mod redact;

@@ -7,6 +7,7 @@ use sightline_runtime::Error;
 use sightline_schemas::{Detection, Event};
 
 use crate::document::{PiiHasher, SearchDoc};
+use crate::patterns::PatternStage;
 use crate::store::{SearchStore, Sequenced, Source};
 
 /// What the indexer indexes: log events and fraud detections.
@@ -37,6 +38,8 @@ pub struct Indexer<S, T> {
     store: S,
     versions: Versioned<S>,
     pii: PiiHasher,
+    /// Log events carry their message's pattern; detections have none.
+    patterns: Option<PatternStage>,
     _item: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -46,8 +49,15 @@ impl<S: SearchStore + Clone, T: Indexable> Indexer<S, T> {
             versions: Versioned::fixed(store.clone()),
             store,
             pii,
+            patterns: None,
             _item: std::marker::PhantomData,
         }
+    }
+
+    /// Gives each document its message's pattern, from `stage`'s miner.
+    pub fn with_patterns(mut self, stage: PatternStage) -> Self {
+        self.patterns = Some(stage);
+        self
     }
 
     /// An indexer that follows the live version of the index.
@@ -56,6 +66,7 @@ impl<S: SearchStore + Clone, T: Indexable> Indexer<S, T> {
             store: versions.get().await,
             versions,
             pii,
+            patterns: None,
             _item: std::marker::PhantomData,
         }
     }
@@ -81,11 +92,16 @@ impl<S: SearchStore + Clone, T: Indexable> Projection for Indexer<S, T> {
     }
 
     async fn apply(&mut self, batch: &[Record<T>]) -> Result<Outcome, Error> {
-        let docs: Vec<Sequenced> = batch
+        let mut docs: Vec<SearchDoc> = batch.iter().map(|r| r.item.document(&self.pii)).collect();
+        if let Some(stage) = &mut self.patterns {
+            stage.assign(&mut docs).await?;
+        }
+        let docs = batch
             .iter()
-            .map(|r| Sequenced {
+            .zip(docs)
+            .map(|(r, doc)| Sequenced {
                 seq: r.stream_seq,
-                doc: r.item.document(&self.pii),
+                doc,
             })
             .collect();
         let indexed = self.store.index(T::SOURCE, docs).await?;
@@ -100,6 +116,9 @@ impl<S: SearchStore + Clone, T: Indexable> Projection for Indexer<S, T> {
 
     async fn follow(&mut self, version: u64) -> Result<(), Error> {
         self.store = self.versions.switch_to(version).await?;
+        if let Some(stage) = &self.patterns {
+            self.patterns = Some(stage.for_version(version).await?);
+        }
         Ok(())
     }
 }

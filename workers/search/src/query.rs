@@ -114,6 +114,7 @@ pub struct Filters {
     pub card_ref: Option<String>,
     /// The keyed hash that stands for an IP address in the index.
     pub ip_ref: Option<String>,
+    pub pattern: Option<String>,
     pub error_code: Option<u16>,
     /// Requests (performance events) that took at least this long.
     pub min_response_time_ms: Option<f64>,
@@ -126,7 +127,7 @@ pub struct Filters {
 
 impl Filters {
     /// The keyword fields matched exactly, with the value asked for, if any.
-    pub fn keyword_terms(&self) -> [(&'static str, Option<&str>); 9] {
+    pub fn keyword_terms(&self) -> [(&'static str, Option<&str>); 10] {
         [
             ("trace_id", self.trace_id.as_deref()),
             ("status", self.status.as_deref()),
@@ -137,6 +138,7 @@ impl Filters {
             ("severity", self.severity.as_deref()),
             ("card_ref", self.card_ref.as_deref()),
             ("ip_ref", self.ip_ref.as_deref()),
+            ("pattern", self.pattern.as_deref()),
         ]
     }
 }
@@ -176,6 +178,10 @@ pub struct Hit {
     #[serde(with = "time::serde::rfc3339")]
     pub occurred_at: OffsetDateTime,
     pub message: String,
+    /// The id of the message's pattern (`pattern:<id>`); none on fraud
+    /// detections and on documents indexed before patterns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
     /// Message fragments with matches wrapped in `<em>...</em>` (HTML-escaped otherwise).
     pub highlights: Vec<String>,
     /// The whole event (or fraud detection), every field and attribute, with
@@ -246,6 +252,7 @@ pub enum Field {
     Amount,
     ResponseTimeMs,
     DbQueryTimeMs,
+    Pattern,
 }
 
 impl Field {
@@ -268,6 +275,7 @@ impl Field {
             Field::Amount => "amount",
             Field::ResponseTimeMs => "response_time_ms",
             Field::DbQueryTimeMs => "db_query_time_ms",
+            Field::Pattern => "pattern",
         }
     }
 
@@ -291,6 +299,13 @@ pub enum Agg {
     Terms {
         field: Field,
         size: usize,
+    },
+    /// The most frequent values, each with its counts per fixed interval of
+    /// `occurred_at` (in seconds): which values, and how each moved.
+    TermsOverTime {
+        field: Field,
+        size: usize,
+        interval_secs: u64,
     },
     /// Counts per fixed interval of `occurred_at`, in seconds.
     DateHistogram {
@@ -336,6 +351,8 @@ pub struct AggRequest {
 #[serde(rename_all = "snake_case")]
 pub enum AggResult {
     Buckets(Vec<Bucket>),
+    /// Per value, its count and its counts over time.
+    Series(Vec<Series>),
     /// `None` when no document had the field.
     Value(Option<f64>),
     /// Percent (as written in the request, e.g. "95.0") to value.
@@ -347,6 +364,14 @@ pub struct Bucket {
     /// The term, or the bucket start as RFC 3339 for date histograms.
     pub key: String,
     pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub key: String,
+    pub count: u64,
+    /// Intervals with at least one document, oldest first.
+    pub over_time: Vec<Bucket>,
 }
 
 /// The percent key used in results: `95.0`, `99.9`.

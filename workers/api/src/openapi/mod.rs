@@ -12,8 +12,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    alerts, analytics, bulk, dashboard, event, facets, fraud, logs, ops, otlp, performance, search,
-    tail,
+    alerts, analytics, bulk, dashboard, event, facets, fraud, logs, ops, otlp, patterns,
+    performance, search, tail,
 };
 use crate::state::AppState;
 
@@ -30,7 +30,7 @@ use crate::state::AppState;
         logs::ingest, logs::upload, logs::recent, logs::stats, event::one, event::context, tail::tail, otlp::export,
         bulk::bulk, bulk::bulk_into, bulk::license, bulk::xpack, bulk::index_template,
         bulk::ilm_policy,
-        search::search, search::autocomplete, facets::facets,
+        search::search, search::autocomplete, facets::facets, patterns::patterns,
         analytics::transactions, analytics::errors, analytics::user_behavior, analytics::trends,
         performance::metrics, performance::api_response_times, performance::database_latency,
         performance::slow_requests,

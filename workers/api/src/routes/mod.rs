@@ -12,6 +12,7 @@ pub mod logs;
 pub mod ops;
 pub mod otlp;
 pub mod params;
+pub mod patterns;
 pub mod performance;
 pub mod search;
 pub mod tail;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/search", get(search::search))
         .route("/api/search/autocomplete", get(search::autocomplete))
         .route("/api/search/facets", get(facets::facets))
+        .route("/api/patterns", get(patterns::patterns))
         .route("/api/analytics/transactions", get(analytics::transactions))
         .route("/api/analytics/errors", get(analytics::errors))
         .route(

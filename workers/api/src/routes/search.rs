@@ -153,6 +153,7 @@ impl SearchParams {
                 since: instant("since", self.since.as_deref())?,
                 until: instant("until", self.until.as_deref())?,
                 trace_id: None,
+                pattern: None,
                 id: None,
             },
             sort,

@@ -26,6 +26,7 @@ use sightline_runtime::consumer::{Projection, Source};
 use sightline_runtime::versions::{Current, Target, Versions};
 use sightline_runtime::{Bus, ErrorKind, Settings, Shutdown};
 use sightline_schemas::{Detection, Event, OffsetDateTime};
+use sightline_search::patterns::{PatternStage, Registry};
 use sightline_search::project::Indexer;
 use sightline_search::settings::pii_hasher;
 use sightline_search::store::configured::{Access, ConfiguredIndex};
@@ -208,6 +209,7 @@ impl Replay<'_> {
             if let Err(e) = stores::drop_version(self.settings, target, live.version).await {
                 tracing::warn!(error = %e, version = live.version, "cannot delete the replaced version");
             }
+            self.forget_patterns(target, live.version).await;
         }
         let applied: u64 = sources.values().map(|r| r.applied + r.skipped).sum();
         Ok(Report {
@@ -225,7 +227,22 @@ impl Replay<'_> {
         if let Err(e) = stores::drop_version(self.settings, target, version).await {
             tracing::warn!(error = %e, version, "cannot delete the unfinished version");
         }
+        self.forget_patterns(target, version).await;
         error
+    }
+
+    /// Deletes the pattern registry of a search version no longer kept.
+    async fn forget_patterns(&self, target: Target, version: u64) {
+        if target != Target::Search {
+            return;
+        }
+        let cleared = match Registry::open(&self.bus, version).await {
+            Ok(registry) => registry.clear().await.map_err(Error::from),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = cleared {
+            tracing::warn!(error = %e, version, "cannot delete the version's patterns");
+        }
     }
 
     /// Moves the live workers' consumers to just after the floors. A running worker
@@ -263,7 +280,7 @@ impl Replay<'_> {
             Target::Search => {
                 let store =
                     ConfiguredIndex::open(&s.search, &s.data_dir, next, Access::Unlisted).await?;
-                self.index(store).await
+                self.index(store, next).await
             }
             Target::Fraud => {
                 let store = ConfiguredDetections::open(&s.fraud, &s.data_dir, next, Write).await?;
@@ -290,9 +307,15 @@ impl Replay<'_> {
     async fn index<S: SearchStore + Clone>(
         &self,
         store: S,
+        version: u64,
     ) -> Result<BTreeMap<&'static str, Rebuilt>, Error> {
         let pii = pii_hasher(&self.settings.search, &self.settings.data_dir)?;
-        let logs = Indexer::<_, Event>::new(store.clone(), pii.clone());
+        // The new version mines its patterns from an empty state, so the same
+        // stream gives the same ids.
+        let registry = Registry::open(&self.bus, version).await?;
+        registry.clear().await?;
+        let patterns = PatternStage::restored(registry).await?;
+        let logs = Indexer::<_, Event>::new(store.clone(), pii.clone()).with_patterns(patterns);
         let fraud = Indexer::<_, Detection>::new(store, pii);
         self.sources(Target::Search, Some(logs), fraud).await
     }

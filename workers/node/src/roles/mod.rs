@@ -25,6 +25,7 @@ use sightline_runtime::metrics::{self, Health};
 use sightline_runtime::versions::{Current, Target, Versioned, Versions};
 use sightline_runtime::{Bus, Settings, Shutdown};
 use sightline_schemas::{Detection, Event};
+use sightline_search::patterns::{PatternStage, Registry};
 use sightline_search::project::Indexer;
 use sightline_search::settings::pii_hasher;
 use sightline_search::store::configured::{Access, ConfiguredIndex};
@@ -153,16 +154,28 @@ async fn indexer(settings: Settings, run: Run) -> Result<(), Error> {
     let pii = pii_hasher(&settings.search, &settings.data_dir)?;
     keep_retention(&store, &settings, &run);
     let consumer = settings.indexer_consumer();
+    let patterns = pattern_stage(&bus, &store).await?;
     run_logs_and_fraud(
         &bus,
         names::INDEXER,
         consumer,
-        Indexer::<_, Event>::versioned(store.clone(), pii.clone()).await,
+        Indexer::<_, Event>::versioned(store.clone(), pii.clone())
+            .await
+            .with_patterns(patterns),
         Indexer::<_, Detection>::versioned(store, pii).await,
         current,
         run,
     )
     .await
+}
+
+/// The pattern miner of the index's live version, as its registry left it.
+pub(crate) async fn pattern_stage<S: Clone + Send + 'static>(
+    bus: &Bus,
+    store: &Versioned<S>,
+) -> Result<PatternStage, Error> {
+    let registry = Registry::open(bus, store.version().await).await?;
+    Ok(PatternStage::restored(registry).await?)
 }
 
 /// `version` of a store, opened by `open` now and again at each switch of version

@@ -19,7 +19,7 @@ use sightline_search::project::Indexer;
 use sightline_search::settings::pii_hasher;
 use sightline_search::store::configured::{keeps_watermark, ConfiguredIndex};
 
-use super::{follow, fraud_half, keep_retention, live_index, versioned, Run};
+use super::{follow, fraud_half, keep_retention, live_index, pattern_stage, versioned, Run};
 use crate::{stores, Error, Role};
 
 async fn counters(
@@ -132,7 +132,10 @@ pub(super) async fn run(mut roles: Vec<Role>, settings: Settings, run: Run) -> R
                 let store = versioned(&settings, version, live_index).await?;
                 let pii = pii_hasher(&settings.search, &settings.data_dir)?;
                 keep_retention(&store, &settings, &run);
-                let logs = Indexer::<_, Event>::versioned(store.clone(), pii.clone()).await;
+                let patterns = pattern_stage(&bus, &store).await?;
+                let logs = Indexer::<_, Event>::versioned(store.clone(), pii.clone())
+                    .await
+                    .with_patterns(patterns);
                 let fraud = Indexer::<_, Detection>::versioned(store, pii).await;
                 let role_consumer = settings.indexer_consumer();
                 fraud_halves.push(fraud_half(

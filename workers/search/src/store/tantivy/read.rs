@@ -265,6 +265,7 @@ fn hit(
         service: text("service"),
         occurred_at,
         message: text("message"),
+        pattern: Some(text("pattern")).filter(|p| !p.is_empty()),
         highlights,
         event,
     })

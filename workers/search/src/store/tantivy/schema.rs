@@ -95,7 +95,7 @@ impl Fields {
             }
             let options = if LOOKUP_ONLY.contains(name) {
                 STRING
-            } else if *name == "kind" || *name == "service" {
+            } else if ["kind", "service", "pattern"].contains(name) {
                 STRING | FAST | STORED
             } else {
                 STRING | FAST
