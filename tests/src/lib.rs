@@ -283,6 +283,7 @@ pub mod browser;
 pub mod counters;
 pub mod detections_suite;
 pub mod fault_proxy;
+pub mod patterns;
 pub mod search_suite;
 pub mod suite;
 pub mod up;

@@ -15,6 +15,10 @@ fn indexer(stack: &Stack) -> WorkerProcess {
     stack.worker("indexer", &[("SIGHTLINE_SEARCH__BATCH_SIZE", "2000")])
 }
 
+async fn pattern_counts(store: &TantivyStore) -> std::collections::BTreeMap<String, u64> {
+    sightline_tests::patterns::index_counts(store).await
+}
+
 async fn indexed(stack: &Stack) -> u64 {
     match TantivyStore::open_read_only(&stack.path("data/search/tantivy")) {
         Ok(store) => store.count().await.unwrap_or(0),
@@ -57,6 +61,15 @@ async fn fifty_thousand_events_are_indexed_exactly_once_across_a_kill() {
     let logs = stack.bus.js.get_stream("LOGS").await.unwrap();
     let info = logs.consumer_info("indexer").await.unwrap();
     assert_eq!(info.config.ack_policy, AckPolicy::None);
+
+    // Patterns outlived the kill: the restarted miner took back the clusters its
+    // predecessor saved, so the index holds the patterns of one uninterrupted
+    // pass over the stream.
+    let store = TantivyStore::open_read_only(&stack.path("data/search/tantivy")).unwrap();
+    assert_eq!(
+        pattern_counts(&store).await,
+        sightline_tests::patterns::mined_counts(&events).await
+    );
 
     second.stop(); // SIGTERM: a clean stop, exit 0
 

@@ -22,6 +22,7 @@ use sightline_search::store::SearchStore;
 use sightline_tests::api::{ApiStack, WORKERS};
 use sightline_tests::counters::dump;
 use sightline_tests::detections_suite::{corrupt_one, verdicts};
+use sightline_tests::patterns::index_counts;
 use sightline_tests::{eventually, fraud_traffic, straight_scoring};
 
 const KINDS: [&str; 5] = [
@@ -152,6 +153,11 @@ async fn replaying_corrupted_projections_restores_a_fresh_build() {
     let fresh_search = search_totals(&stack).await;
     let fresh_detections = detections(&stack, 0).await;
     let fresh_counters = counters(&stack, "sightline").await;
+    let fresh_patterns = {
+        let dir = tantivy_dir_at(&stack.stack.settings.data_dir, 0);
+        index_counts(&TantivyStore::open_read_only(&dir).unwrap()).await
+    };
+    assert!(fresh_patterns.len() > 5, "{fresh_patterns:?}");
     assert_eq!(fresh_search["all"], 3000 + fresh_detections.len() as u64);
     assert!(!fresh_detections.is_empty());
     assert!(fresh_counters.len() > 20, "{}", fresh_counters.len());
@@ -245,6 +251,23 @@ async fn replaying_corrupted_projections_restores_a_fresh_build() {
         "search reads the rebuilt index: {:?} vs {fresh_search:?}",
         search_totals(&stack).await
     );
+    // The rebuilt index mined the same patterns, with the same ids, from an
+    // empty start; the replaced version's registry is gone with it.
+    let rebuilt = TantivyStore::open_read_only(&tantivy_dir_at(&settings.data_dir, 1)).unwrap();
+    assert_eq!(index_counts(&rebuilt).await, fresh_patterns);
+    let registry = stack
+        .stack
+        .bus
+        .js
+        .get_key_value("sightline_patterns")
+        .await
+        .unwrap();
+    let mut keys = registry.keys().await.unwrap();
+    let mut versions = std::collections::BTreeSet::new();
+    while let Some(key) = futures::StreamExt::next(&mut keys).await {
+        versions.insert(key.unwrap().split('.').next().unwrap().to_owned());
+    }
+    assert_eq!(versions, ["v1".to_owned()].into());
     // The replaced versions are gone.
     assert!(!tantivy_dir_at(&settings.data_dir, 0).exists());
     assert!(!sqlite_path_at(&settings.data_dir, 0).exists());

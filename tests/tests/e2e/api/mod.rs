@@ -10,6 +10,7 @@ mod dashboard;
 mod fraud;
 mod ingest;
 mod ops;
+mod patterns;
 mod search;
 
 use std::time::Duration;
@@ -53,6 +54,7 @@ async fn every_route_answers_from_the_projections_with_auth_and_clear_errors() {
     let events = traffic();
     let last = ingest::check(&api, &events).await;
     search::check(&api, &events, last).await;
+    patterns::check(&api, &events, last).await;
     analytics::check(&api, &events, last).await;
     let detections = fraud::check(&api, &events).await;
     dashboard::check(&api, detections, last).await;

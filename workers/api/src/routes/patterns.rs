@@ -9,7 +9,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
-use sightline_search::query::{Agg, AggRequest, AggResult, Bucket, Field, Hit, SearchRequest};
+use sightline_search::query::{
+    Agg, AggRequest, AggResult, Bucket, DocKind, Field, Hit, SearchRequest,
+};
 use time::OffsetDateTime;
 use utoipa::IntoParams;
 
@@ -72,7 +74,7 @@ struct PatternSummary {
 /// `bar_secs` bars, when it was first seen ever and last seen in the window,
 /// and its latest event.
 #[utoipa::path(get, path = "/api/patterns", tag = "search", params(PatternsParams),
-    responses((status = 200, description = "`total` (matching events of the window), `bar_secs` and `patterns`: `id`, `template`, \
+    responses((status = 200, description = "`total` (matching events of the window, fraud detections aside), `bar_secs` and `patterns`: `id`, `template`, \
         `count`, `share`, `trend`, `first_seen`, `last_seen` and `sample`, most frequent first", body = Object),
         (status = 400, description = "a bad query or parameter, named")))]
 pub async fn patterns(
@@ -100,6 +102,11 @@ pub async fn patterns(
         ..query
     };
     query.filters.since = Some(since);
+    // Events have patterns; fraud detections do not.
+    query.filters.kinds = DocKind::ALL
+        .into_iter()
+        .filter(|k| *k != DocKind::FraudDetection)
+        .collect();
     let mark = state.watermark_for(Projection::Search, &headers).await?;
     let aggs = BTreeMap::from([(
         "patterns".to_owned(),
