@@ -362,6 +362,59 @@ async fn explorer(api: &ApiStack, c: &Client) {
     .await;
     assert_eq!(errors, json!(true), "the error figure shows errors");
 
+    // The patterns of the query's messages, as the API lists them; each row's
+    // trend holds its count, and a click explores the pattern's events.
+    let listed = page_shows(
+        c,
+        "return document.getElementById('patterns-note').textContent.endsWith('matching the query')
+            && document.querySelectorAll('#patterns tr[data-id]').length > 0",
+        &json!(true),
+    )
+    .await;
+    assert_eq!(listed, json!(true), "the patterns of kind:error");
+    let window = js(c, "return document.getElementById('window').value").await;
+    let api_top = api
+        .get(&format!(
+            "/api/patterns?window={}&limit=20&q=kind:error",
+            window.as_str().unwrap()
+        ))
+        .await;
+    let top = &api_top.json["patterns"][0];
+    let row = js(
+        c,
+        "const r = document.querySelector('#patterns tr[data-id]');
+         return [r.dataset.id, r.querySelector('td.count').textContent,
+                 [...r.querySelectorAll('svg.spark rect')].reduce((n, b) => n + Number(b.dataset.count), 0)]",
+    )
+    .await;
+    let count = top["count"].as_u64().unwrap();
+    assert_eq!(row[0], top["id"], "{row} vs {top}");
+    assert_eq!(row[1].as_str().unwrap().replace(',', ""), count.to_string());
+    assert_eq!(
+        row[2].as_u64().unwrap(),
+        count,
+        "the trend holds every event"
+    );
+    click(c, "#patterns tr[data-id]").await;
+    let want = json!(format!("pattern:{}", top["id"].as_str().unwrap()));
+    let query = page_shows(
+        c,
+        "return document.getElementById('search-input').value",
+        &want,
+    )
+    .await;
+    assert_eq!(query, want);
+    let explored = page_shows(
+        c,
+        &format!(
+            "return document.getElementById('search-total').textContent === '{} matching events'",
+            count
+        ),
+        &json!(true),
+    )
+    .await;
+    assert_eq!(explored, json!(true), "the pattern's {count} events");
+
     // The live tail shows a matching record as it arrives.
     c.find(Locator::Css("#search-input"))
         .await

@@ -193,10 +193,14 @@ impl PatternStage {
     pub async fn assign(&mut self, docs: &mut [SearchDoc]) -> Result<(), SearchError> {
         let mut first_seen: HashMap<String, i64> = HashMap::new();
         for doc in docs.iter_mut() {
-            if doc.kind == DocKind::FraudDetection.as_str() || doc.message.is_empty() {
+            // A message's first line says what happened; a stack trace below it
+            // is its issue's business, not its wording's.
+            let first_line = doc.message.lines().find(|l| !l.trim().is_empty());
+            let Some(line) = first_line.filter(|_| doc.kind != DocKind::FraudDetection.as_str())
+            else {
                 continue;
-            }
-            let pattern = self.miner.add(&doc.message);
+            };
+            let pattern = self.miner.add(line);
             first_seen
                 .entry(pattern.id.clone())
                 .and_modify(|t| *t = (*t).min(doc.occurred_at_ns))
@@ -223,4 +227,35 @@ pub async fn templates(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sightline_schemas::{Body, Event, LogRecord, Severity};
+
+    fn doc(message: &str) -> SearchDoc {
+        let event = Event::new("api", Body::Log(LogRecord::new(Severity::Error, message)));
+        SearchDoc::from_event(&event, &crate::document::PiiHasher::new([1; 32]))
+    }
+
+    #[tokio::test]
+    async fn a_message_is_grouped_by_its_first_line_and_detections_get_none() {
+        let mut docs = vec![
+            doc("charge 17 failed\nTraceback (most recent call last):\n  File \"a.py\", line 3, in f"),
+            doc("charge 18 failed\n  at Pay.charge(Pay.java:42)\n  at Main.main(Main.java:7)"),
+            doc("\n\ncache flushed"),
+        ];
+        let mut fraud = doc("x");
+        fraud.kind = DocKind::FraudDetection.as_str().into();
+        docs.push(fraud);
+        let mut stage = PatternStage::in_memory();
+        stage.assign(&mut docs).await.unwrap();
+        assert_eq!(docs[0].keywords.pattern, docs[1].keywords.pattern);
+        assert!(docs[2].keywords.pattern.is_some());
+        assert_ne!(docs[2].keywords.pattern, docs[0].keywords.pattern);
+        assert_eq!(docs[3].keywords.pattern, None);
+        let changed = stage.miner.take_changed();
+        assert!(changed.is_empty(), "assign takes what it saves");
+    }
 }

@@ -1,7 +1,8 @@
 // The page's log explorer: a query in the language of docs/search.md, the count
 // of its hits over time, the top values of a few fields (a click narrows the
-// query), hits that open to the whole event and what happened around it, and a
-// live tail. It uses the page's `$`, `headers`, `needKey` and `num`.
+// query), hits that open to the whole event and what happened around it, a
+// live tail, and the patterns of the query's messages (a click explores one).
+// It uses the page's `$`, `headers`, `needKey`, `num` and `pct`.
 "use strict";
 
 // Server-sent events read through fetch, so the API key can travel in a header.
@@ -66,6 +67,56 @@ async function explore(q) {
     $("search-results").replaceChildren();
   }
   if (explorer.tail) startTail();
+  loadPatterns();
+}
+
+// The top patterns of the query's messages over the page's window.
+async function loadPatterns() {
+  const q = $("search-input").value.trim();
+  const params = new URLSearchParams({ window: $("window").value, limit: "20" });
+  if (q) params.set("q", q);
+  try {
+    const found = await getJson("/api/patterns?" + params);
+    if (!found) return;
+    $("patterns-note").textContent = `${num(found.total)} events${q ? " matching the query" : ""}`;
+    const tbody = $("patterns");
+    if (!found.patterns.length) {
+      const tr = document.createElement("tr"), td = document.createElement("td");
+      td.colSpan = 5; td.className = "empty"; td.textContent = "no patterns in this window";
+      tr.appendChild(td); tbody.replaceChildren(tr); return;
+    }
+    tbody.replaceChildren(...found.patterns.map((p) => patternRow(p, found.bar_secs)));
+  } catch (e) {
+    $("patterns-note").textContent = e.message;
+  }
+}
+
+function patternRow(p, barSecs) {
+  const tr = document.createElement("tr"); tr.dataset.id = p.id;
+  const cell = (text, cls) => { const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; return td; };
+  const trend = document.createElement("td"); trend.appendChild(sparkline(p.trend, barSecs));
+  tr.append(cell(p.template, "template"), cell(num(p.count), "count"), cell(pct(p.share)), trend,
+    cell(new Date(p.last_seen).toLocaleTimeString()));
+  tr.title = `first seen ${p.first_seen || "?"}; latest: ${p.sample.message}`;
+  tr.addEventListener("click", () => { explore(`pattern:${p.id}`); $("explorer").scrollIntoView(); });
+  return tr;
+}
+
+// A pattern's events per bar over the window, as tiny bars.
+function sparkline(buckets, barSecs) {
+  const ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "spark"); svg.setAttribute("viewBox", "0 0 120 20");
+  const since = Date.now() - windowSeconds() * 1000, slots = Math.ceil(windowSeconds() / barSecs) + 1;
+  const top = Math.max(1, ...buckets.map((b) => b.count));
+  for (const b of buckets) {
+    const r = document.createElementNS(ns, "rect"), h = Math.max(1, (b.count / top) * 19);
+    const x = Math.max(0, (Date.parse(b.key) - since) / (barSecs * 1000)) * (120 / slots);
+    r.setAttribute("x", x.toFixed(1)); r.setAttribute("width", Math.max(1, 120 / slots - 0.5).toFixed(1));
+    r.setAttribute("y", (20 - h).toFixed(1)); r.setAttribute("height", h.toFixed(1)); r.setAttribute("fill", "#c38bff");
+    r.dataset.count = b.count;
+    svg.appendChild(r);
+  }
+  return svg;
 }
 
 function hitRow(hit, expandable) {
@@ -203,6 +254,8 @@ function stopTail() {
 
 // Called by the page once its own helpers exist.
 function initExplorer() {
+  loadPatterns();
+  setInterval(loadPatterns, 15000);
   $("tail-toggle").addEventListener("change", (e) => {
     if (e.target.checked) { $("tail-results").replaceChildren(); startTail(); } else stopTail();
   });
