@@ -39,7 +39,7 @@ pub struct Indexer<S, T> {
     versions: Versioned<S>,
     pii: PiiHasher,
     /// Log events carry their message's pattern; detections have none.
-    patterns: Option<PatternStage>,
+    patterns: Option<Box<PatternStage>>,
     _item: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -56,7 +56,7 @@ impl<S: SearchStore + Clone, T: Indexable> Indexer<S, T> {
 
     /// Gives each document its message's pattern, from `stage`'s miner.
     pub fn with_patterns(mut self, stage: PatternStage) -> Self {
-        self.patterns = Some(stage);
+        self.patterns = Some(Box::new(stage));
         self
     }
 
@@ -117,7 +117,7 @@ impl<S: SearchStore + Clone, T: Indexable> Projection for Indexer<S, T> {
     async fn follow(&mut self, version: u64) -> Result<(), Error> {
         self.store = self.versions.switch_to(version).await?;
         if let Some(stage) = &self.patterns {
-            self.patterns = Some(stage.for_version(version).await?);
+            self.patterns = Some(Box::new(stage.for_version(version).await?));
         }
         Ok(())
     }

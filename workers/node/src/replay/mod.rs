@@ -236,7 +236,7 @@ impl Replay<'_> {
         if target != Target::Search {
             return;
         }
-        let cleared = match Registry::open(&self.bus, version).await {
+        let cleared = match Registry::open(self.bus, version).await {
             Ok(registry) => registry.clear().await.map_err(Error::from),
             Err(e) => Err(e.into()),
         };
@@ -312,7 +312,7 @@ impl Replay<'_> {
         let pii = pii_hasher(&self.settings.search, &self.settings.data_dir)?;
         // The new version mines its patterns from an empty state, so the same
         // stream gives the same ids.
-        let registry = Registry::open(&self.bus, version).await?;
+        let registry = Registry::open(self.bus, version).await?;
         registry.clear().await?;
         let patterns = PatternStage::restored(registry).await?;
         let logs = Indexer::<_, Event>::new(store.clone(), pii.clone()).with_patterns(patterns);
