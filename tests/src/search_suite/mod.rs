@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 
 mod aggregations;
 mod fixture;
+mod issues;
 mod language;
 mod patterns;
 
 pub use aggregations::{avg_sum_min_max, cardinality, date_histogram, percentiles, terms};
 pub use fixture::{detections, documents, fixture, pii, sequenced, CARD, T0};
+pub use issues::issues_group_errors_by_fingerprint;
 pub use language::{
     attributes_are_fields_and_hits_carry_the_whole_event,
     query_language_fields_booleans_and_ranges, query_syntax_and_field_errors_are_invalid,
@@ -94,6 +96,7 @@ macro_rules! search_suite {
             query_syntax_and_field_errors_are_invalid,
             attributes_are_fields_and_hits_carry_the_whole_event,
             patterns_are_keywords_grouped_and_trended,
+            issues_group_errors_by_fingerprint,
         );
     };
 }

@@ -74,10 +74,14 @@ pub async fn patterns_are_keywords_grouped_and_trended<S: SearchStore>(s: &S) {
 
     let aggs = BTreeMap::from([(
         "p".to_owned(),
-        Agg::TermsOverTime {
+        Agg::Groups {
             field: Field::Pattern,
             size: 2,
-            interval_secs: 60,
+            aggs: BTreeMap::from([
+                ("trend".to_owned(), Agg::DateHistogram { interval_secs: 60 }),
+                ("first".to_owned(), Agg::Earliest),
+                ("last".to_owned(), Agg::Latest),
+            ]),
         },
     )]);
     let got = s
@@ -93,18 +97,22 @@ pub async fn patterns_are_keywords_grouped_and_trended<S: SearchStore>(s: &S) {
         key: (later + Duration::minutes(m)).format(&Rfc3339).unwrap(),
         count,
     };
-    let AggResult::Series(series) = got else {
-        panic!("not a series: {got:?}")
+    let AggResult::Groups(groups) = got else {
+        panic!("not groups: {got:?}")
     };
-    let shown: Vec<(String, u64, Vec<Bucket>)> = series
+    let at = |secs: i64| Some(later + Duration::seconds(secs));
+    let shown: Vec<_> = groups
         .into_iter()
-        .map(|s| (s.key, s.count, s.over_time))
+        .map(|mut g| {
+            let (first, last) = (g.time("first"), g.time("last"));
+            (g.key.clone(), g.count, g.buckets("trend"), first, last)
+        })
         .collect();
     assert_eq!(
         shown,
         [
-            (user, 3, vec![minute(0, 2), minute(1, 1)]),
-            (cache, 2, vec![minute(0, 2)]),
+            (user, 3, vec![minute(0, 2), minute(1, 1)], at(2), at(61)),
+            (cache, 2, vec![minute(0, 2)], at(1), at(4)),
         ]
     );
 }

@@ -45,6 +45,11 @@ impl<S> OnFirstUse<S> {
 pub type Search = OnFirstUse<ConfiguredIndex>;
 
 impl Search {
+    /// The index itself, for readers built on the store trait (issues).
+    pub async fn index(&self) -> Result<&ConfiguredIndex, ApiError> {
+        self.get().await
+    }
+
     pub fn at(settings: &SearchSettings, data_dir: &std::path::Path, version: u64) -> Self {
         let (settings, data_dir) = (settings.clone(), data_dir.to_owned());
         Self::new(move || {

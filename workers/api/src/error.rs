@@ -97,6 +97,7 @@ from_library_error!(
     sightline_fraud::FraudError,
     sightline_counters::CountersError,
     sightline_alerts::AlertError,
+    sightline_issues::StatusError,
     sightline_runtime::Error
 );
 

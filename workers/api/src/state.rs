@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 use sightline_alerts::store::AlertStore;
 use sightline_counters::{Layout, Reader, RedisStore};
 use sightline_fraud::settings as fraud_settings;
+use sightline_issues::StatusStore;
 use sightline_runtime::consumer::{applied_through, Progress, Source};
 use sightline_runtime::publisher::Publisher;
 use sightline_runtime::topology::{FRAUD, LOGS};
@@ -43,6 +44,8 @@ pub struct Inner {
     detections: Live<Detections>,
     counters: Live<Counters>,
     pub alerts: AlertStore,
+    /// Operators' decisions on error issues.
+    pub issue_status: StatusStore,
     pub cache: Cache,
     pub marks: Watermarks,
     /// Where cursor consumers (the scorer) record what they applied.
@@ -169,6 +172,7 @@ impl AppState {
         );
         let search = open_search(&settings, version(Target::Search));
         let patterns = Registry::open(&bus, version(Target::Search)).await?;
+        let issue_status = StatusStore::open(&bus).await?;
         let detections = open_detections(&settings, version(Target::Fraud));
         let assessor = Assessor::new(
             fraud_settings::rules(&settings.fraud)?,
@@ -184,6 +188,7 @@ impl AppState {
             detections: Live::new(detections),
             counters: Live::new(counters),
             alerts,
+            issue_status,
             cache,
             marks: Watermarks::default(),
             progress,

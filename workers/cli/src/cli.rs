@@ -55,6 +55,11 @@ pub enum Command {
         #[command(subcommand)]
         action: PatternsAction,
     },
+    /// Error issues: list, show, and set their status.
+    Issues {
+        #[command(subcommand)]
+        action: IssuesAction,
+    },
     /// Read the fraud detections store.
     Fraud {
         #[command(subcommand)]
@@ -503,6 +508,61 @@ pub struct TailArgs {
     /// One JSON hit per line.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum IssuesAction {
+    /// Issues with events in the window, most recently seen first.
+    List {
+        /// unresolved (default), resolved, ignored or all.
+        #[arg(long, default_value = "unresolved")]
+        status: String,
+        #[arg(long)]
+        service: Vec<String>,
+        /// How far back: `15m`, `24h`, `7d`.
+        #[arg(long, default_value = "24h")]
+        window: String,
+        /// last_seen, first_seen, count or users.
+        #[arg(long, default_value = "last_seen")]
+        sort: String,
+        #[arg(long, default_value_t = 25)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One issue, with its latest events and the decisions on it.
+    Show {
+        id: String,
+        #[arg(long, default_value = "24h")]
+        window: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Marks an issue resolved: an event after now reopens it as a regression.
+    Resolve {
+        id: String,
+        /// Who decides (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Marks an issue ignored.
+    Ignore {
+        id: String,
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Marks an issue unresolved again.
+    Reopen {
+        id: String,
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]

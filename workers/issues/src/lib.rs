@@ -5,5 +5,7 @@
 
 pub mod fingerprint;
 pub mod stack;
+pub mod status;
 
 pub use fingerprint::{occurrence, Occurrence};
+pub use status::{effective, Effective, Status, StatusChange, StatusError, StatusStore};

@@ -4,17 +4,23 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
+use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::error::SearchError;
-use crate::query::{percent_key, Agg, AggResult, Bucket, Series};
+use crate::query::{percent_key, Agg, AggResult, Bucket, Group};
 
-/// The `aggs` object of a search request; `attribute` names the field a
-/// backend keeps an attribute's text values in.
-pub fn request(
-    aggs: &BTreeMap<String, Agg>,
-    attribute: impl Fn(&str) -> String,
-) -> Result<Value, SearchError> {
+/// How a backend names what aggregations read.
+pub struct Names<'a> {
+    /// The field an attribute's text values are kept in.
+    pub attribute: &'a dyn Fn(&str) -> String,
+    /// The numeric field `min`/`max` of the event time read (in
+    /// Elasticsearch its microseconds: not every engine takes a date there).
+    pub time_metric: &'a str,
+}
+
+/// The `aggs` object of a search request.
+pub fn request(aggs: &BTreeMap<String, Agg>, names: &Names) -> Result<Value, SearchError> {
     let mut out = Map::new();
     for (name, agg) in aggs {
         let numeric = |field: crate::query::Field| {
@@ -32,16 +38,14 @@ pub fn request(
                 json!({ "terms": { "field": field.name(), "size": (*size).clamp(1, 1000) } })
             }
             Agg::DateHistogram { interval_secs } => date_histogram(name, *interval_secs)?,
-            Agg::TermsOverTime {
-                field,
-                size,
-                interval_secs,
-            } => {
-                let mut terms =
+            Agg::Groups { field, size, aggs } => {
+                let mut groups =
                     json!({ "terms": { "field": field.name(), "size": (*size).clamp(1, 1000) } });
-                terms["aggs"] = json!({ "over_time": date_histogram(name, *interval_secs)? });
-                terms
+                groups["aggs"] = request(aggs, names)?;
+                groups
             }
+            Agg::Earliest => json!({ "min": { "field": names.time_metric } }),
+            Agg::Latest => json!({ "max": { "field": names.time_metric } }),
             Agg::Avg { field } => json!({ "avg": { "field": numeric(*field)? } }),
             Agg::Sum { field } => json!({ "sum": { "field": numeric(*field)? } }),
             Agg::Min { field } => json!({ "min": { "field": numeric(*field)? } }),
@@ -61,7 +65,7 @@ pub fn request(
                         "aggregation {name}: `{a}` is not an attribute name"
                     )));
                 }
-                json!({ "terms": { "field": attribute(a), "size": (*size).clamp(1, 1000) } })
+                json!({ "terms": { "field": (names.attribute)(a), "size": (*size).clamp(1, 1000) } })
             }
         };
         out.insert(name.clone(), body);
@@ -93,7 +97,8 @@ pub fn parse(
         let result = match agg {
             Agg::Terms { .. } | Agg::AttributeTerms { .. } => AggResult::Buckets(terms(v)),
             Agg::DateHistogram { .. } => AggResult::Buckets(histogram(v)),
-            Agg::TermsOverTime { .. } => AggResult::Series(series(v)),
+            Agg::Groups { aggs, .. } => AggResult::Groups(groups(aggs, v)?),
+            Agg::Earliest | Agg::Latest => AggResult::Time(time_value(v)),
             Agg::Percentiles { percents, .. } => AggResult::Percentiles(percentiles(percents, v)),
             Agg::Cardinality { .. } => AggResult::Value(v["value"].as_f64().map(f64::round)),
             Agg::Avg { .. } | Agg::Min { .. } | Agg::Max { .. } => {
@@ -134,17 +139,37 @@ fn terms(v: &Value) -> Vec<Bucket> {
     out
 }
 
-/// Terms in the order of [`terms`], each with its histogram.
-fn series(v: &Value) -> Vec<Series> {
-    let mut out: Vec<Series> = buckets(v)
-        .map(|b| Series {
-            key: key_string(&b["key"]),
-            count: b["doc_count"].as_u64().unwrap_or(0),
-            over_time: histogram(&b["over_time"]),
+/// Terms in the order of [`terms`], each with its own aggregations.
+fn groups(aggs: &BTreeMap<String, Agg>, v: &Value) -> Result<Vec<Group>, SearchError> {
+    let mut out = buckets(v)
+        .map(|b| {
+            Ok(Group {
+                key: key_string(&b["key"]),
+                count: b["doc_count"].as_u64().unwrap_or(0),
+                aggs: parse(aggs, b)?,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, SearchError>>()?;
     out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-    out
+    Ok(out)
+}
+
+/// A `min` or `max` of the event time, in the unit its engine reads it in:
+/// milliseconds, microseconds or nanoseconds, told apart by size (each is
+/// unambiguous from 1973 to the year 5138), kept to the microsecond (a double
+/// holds today's nanoseconds only to a few hundred).
+fn time_value(v: &Value) -> Option<OffsetDateTime> {
+    let text = v["value_as_string"].as_str();
+    if let Some(t) = text.and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()) {
+        return Some(t);
+    }
+    let n = v["value"].as_f64()?;
+    let micros = match n.abs() {
+        a if a < 1e14 => n * 1e3,
+        a if a < 1e17 => n,
+        _ => n / 1e3,
+    };
+    OffsetDateTime::from_unix_timestamp_nanos(micros.round() as i128 * 1000).ok()
 }
 
 fn histogram(v: &Value) -> Vec<Bucket> {

@@ -85,6 +85,10 @@ pub struct Keywords {
     /// The id of the message's pattern ([`crate::patterns`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// The fingerprint of the error's issue (`sightline_issues`): error events
+    /// and log records at error severity or worse.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issue: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -129,6 +133,7 @@ pub const KEYWORD_FIELDS: &[&str] = &[
     "card_ref",
     "ip_ref",
     "pattern",
+    "issue",
 ];
 /// Whole-number fields, in [`SearchDoc::integer_values`] order.
 pub const INTEGER_FIELDS: &[&str] = &["error_code", "status_code", "score"];
@@ -136,7 +141,7 @@ pub const INTEGER_FIELDS: &[&str] = &["error_code", "status_code", "score"];
 pub const DECIMAL_FIELDS: &[&str] = &["amount", "response_time_ms", "db_query_time_ms"];
 
 impl SearchDoc {
-    pub fn keyword_values(&self) -> [Option<&String>; 22] {
+    pub fn keyword_values(&self) -> [Option<&String>; 23] {
         let k = &self.keywords;
         [
             Some(&self.kind),
@@ -161,6 +166,7 @@ impl SearchDoc {
             k.card_ref.as_ref(),
             k.ip_ref.as_ref(),
             k.pattern.as_ref(),
+            k.issue.as_ref(),
         ]
     }
 
@@ -277,6 +283,16 @@ impl SearchDoc {
                 (l.message.clone(), None)
             }
         };
+        if let Some(o) = sightline_issues::occurrence(event) {
+            k.issue = Some(o.fingerprint);
+            // A log record's error type and user, as its issue reads them.
+            if k.error_type.is_none() && !o.error_type.is_empty() {
+                k.error_type = Some(o.error_type);
+            }
+            if k.user_id.is_none() {
+                k.user_id = o.user_id;
+            }
+        }
         let attributes = match &event.payload {
             Body::Log(l) => crate::redact::attributes(&l.attributes, pii),
             _ => Vec::new(),
@@ -313,6 +329,7 @@ impl SearchDoc {
             .ok()?,
             message: self.message.clone(),
             pattern: self.keywords.pattern.clone(),
+            issue: self.keywords.issue.clone(),
             highlights: Vec::new(),
             event: self.event.clone(),
         })

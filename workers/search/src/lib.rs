@@ -5,6 +5,7 @@
 mod aggs;
 pub mod document;
 mod error;
+pub mod issues;
 pub mod lang;
 pub mod patterns;
 pub mod project;

@@ -115,6 +115,7 @@ pub struct Filters {
     /// The keyed hash that stands for an IP address in the index.
     pub ip_ref: Option<String>,
     pub pattern: Option<String>,
+    pub issue: Option<String>,
     pub error_code: Option<u16>,
     /// Requests (performance events) that took at least this long.
     pub min_response_time_ms: Option<f64>,
@@ -127,7 +128,7 @@ pub struct Filters {
 
 impl Filters {
     /// The keyword fields matched exactly, with the value asked for, if any.
-    pub fn keyword_terms(&self) -> [(&'static str, Option<&str>); 10] {
+    pub fn keyword_terms(&self) -> [(&'static str, Option<&str>); 11] {
         [
             ("trace_id", self.trace_id.as_deref()),
             ("status", self.status.as_deref()),
@@ -139,6 +140,7 @@ impl Filters {
             ("card_ref", self.card_ref.as_deref()),
             ("ip_ref", self.ip_ref.as_deref()),
             ("pattern", self.pattern.as_deref()),
+            ("issue", self.issue.as_deref()),
         ]
     }
 }
@@ -182,6 +184,9 @@ pub struct Hit {
     /// detections and on documents indexed before patterns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// The fingerprint of its issue, on errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue: Option<String>,
     /// Message fragments with matches wrapped in `<em>...</em>` (HTML-escaped otherwise).
     pub highlights: Vec<String>,
     /// The whole event (or fraud detection), every field and attribute, with
@@ -253,6 +258,9 @@ pub enum Field {
     ResponseTimeMs,
     DbQueryTimeMs,
     Pattern,
+    Issue,
+    Env,
+    Host,
 }
 
 impl Field {
@@ -276,6 +284,9 @@ impl Field {
             Field::ResponseTimeMs => "response_time_ms",
             Field::DbQueryTimeMs => "db_query_time_ms",
             Field::Pattern => "pattern",
+            Field::Issue => "issue",
+            Field::Env => "env",
+            Field::Host => "host",
         }
     }
 
@@ -300,12 +311,12 @@ pub enum Agg {
         field: Field,
         size: usize,
     },
-    /// The most frequent values, each with its counts per fixed interval of
-    /// `occurred_at` (in seconds): which values, and how each moved.
-    TermsOverTime {
+    /// The most frequent values, most frequent first (ties by key), each with
+    /// `aggs` over its own documents.
+    Groups {
         field: Field,
         size: usize,
-        interval_secs: u64,
+        aggs: BTreeMap<String, Agg>,
     },
     /// Counts per fixed interval of `occurred_at`, in seconds.
     DateHistogram {
@@ -332,6 +343,10 @@ pub enum Agg {
     Cardinality {
         field: Field,
     },
+    /// When the first of the documents happened.
+    Earliest,
+    /// When the last of the documents happened.
+    Latest,
     /// The most frequent text values of a log record's attribute (`http.route`).
     AttributeTerms {
         attribute: String,
@@ -351,8 +366,10 @@ pub struct AggRequest {
 #[serde(rename_all = "snake_case")]
 pub enum AggResult {
     Buckets(Vec<Bucket>),
-    /// Per value, its count and its counts over time.
-    Series(Vec<Series>),
+    /// Per value, its count and its own aggregations.
+    Groups(Vec<Group>),
+    /// `None` when there was no document.
+    Time(#[serde(with = "time::serde::rfc3339::option")] Option<OffsetDateTime>),
     /// `None` when no document had the field.
     Value(Option<f64>),
     /// Percent (as written in the request, e.g. "95.0") to value.
@@ -367,11 +384,37 @@ pub struct Bucket {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Series {
+pub struct Group {
     pub key: String,
     pub count: u64,
-    /// Intervals with at least one document, oldest first.
-    pub over_time: Vec<Bucket>,
+    /// The group's aggregations, under the request's names.
+    pub aggs: BTreeMap<String, AggResult>,
+}
+
+impl Group {
+    /// The buckets of aggregation `name` (empty when it is not buckets).
+    pub fn buckets(&mut self, name: &str) -> Vec<Bucket> {
+        match self.aggs.remove(name) {
+            Some(AggResult::Buckets(b)) => b,
+            _ => Vec::new(),
+        }
+    }
+
+    /// The time of aggregation `name` (`Earliest`, `Latest`).
+    pub fn time(&self, name: &str) -> Option<OffsetDateTime> {
+        match self.aggs.get(name) {
+            Some(AggResult::Time(t)) => *t,
+            _ => None,
+        }
+    }
+
+    /// The value of aggregation `name`.
+    pub fn value(&self, name: &str) -> Option<f64> {
+        match self.aggs.get(name) {
+            Some(AggResult::Value(v)) => *v,
+            _ => None,
+        }
+    }
 }
 
 /// The percent key used in results: `95.0`, `99.9`.

@@ -9,6 +9,7 @@ mod analytics;
 mod dashboard;
 mod fraud;
 mod ingest;
+mod issues;
 mod ops;
 mod patterns;
 mod search;
@@ -44,6 +45,12 @@ fn count_where(events: &[Event], f: impl Fn(&Event) -> bool) -> u64 {
     events.iter().filter(|e| f(e)).count() as u64
 }
 
+/// An RFC 3339 time of an answer.
+fn time(v: &Value) -> OffsetDateTime {
+    let text = v.as_str().unwrap_or_else(|| panic!("not a time: {v}"));
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap()
+}
+
 fn u(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
@@ -58,6 +65,8 @@ async fn every_route_answers_from_the_projections_with_auth_and_clear_errors() {
     analytics::check(&api, &events, last).await;
     let detections = fraud::check(&api, &events).await;
     dashboard::check(&api, detections, last).await;
-    let last = alerts::check(&api).await;
-    ops::check(&api, last).await;
+    let alerts_last = alerts::check(&api).await;
+    ops::check(&api, alerts_last).await;
+    // Last: it ingests one more error.
+    issues::check(&api, &events, last).await;
 }

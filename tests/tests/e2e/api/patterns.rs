@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use sightline_schemas::Event;
 use sightline_tests::api::ApiStack;
 
-use super::u;
+use super::{time, u};
 
 /// Checks the patterns of `events`, ingested up to sequence `last`.
 pub async fn check(api: &ApiStack, events: &[Event], last: u64) {
@@ -42,10 +42,7 @@ pub async fn check(api: &ApiStack, events: &[Event], last: u64) {
         for word in template.split(' ').filter(|w| *w != "<*>") {
             assert!(message.contains(word), "`{message}` is not of `{template}`");
         }
-        assert!(
-            p["first_seen"].as_str().unwrap() <= p["last_seen"].as_str().unwrap(),
-            "{p}"
-        );
+        assert!(time(&p["first_seen"]) <= time(&p["last_seen"]), "{p}");
     }
     assert!(
         patterns

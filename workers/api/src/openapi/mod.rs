@@ -12,7 +12,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    alerts, analytics, bulk, dashboard, event, facets, fraud, logs, ops, otlp, patterns,
+    alerts, analytics, bulk, dashboard, event, facets, fraud, issues, logs, ops, otlp, patterns,
     performance, search, tail,
 };
 use crate::state::AppState;
@@ -31,6 +31,7 @@ use crate::state::AppState;
         bulk::bulk, bulk::bulk_into, bulk::license, bulk::xpack, bulk::index_template,
         bulk::ilm_policy,
         search::search, search::autocomplete, facets::facets, patterns::patterns,
+        issues::list_issues, issues::show, issues::set_status,
         analytics::transactions, analytics::errors, analytics::user_behavior, analytics::trends,
         performance::metrics, performance::api_response_times, performance::database_latency,
         performance::slow_requests,
@@ -46,6 +47,7 @@ use crate::state::AppState;
     tags(
         (name = "logs", description = "Ingest and the latest events"),
         (name = "search", description = "Full-text search over the search projection"),
+        (name = "issues", description = "Errors grouped into issues, and operators' decisions on them"),
         (name = "analytics", description = "Counters over a window ending now"),
         (name = "performance", description = "Latency and slow requests"),
         (name = "fraud", description = "Fraud detections"),

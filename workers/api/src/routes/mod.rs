@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod event;
 pub mod facets;
 pub mod fraud;
+pub mod issues;
 pub mod logs;
 pub mod ops;
 pub mod otlp;
@@ -44,6 +45,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/search/autocomplete", get(search::autocomplete))
         .route("/api/search/facets", get(facets::facets))
         .route("/api/patterns", get(patterns::patterns))
+        .route("/api/issues", get(issues::list_issues))
+        .route("/api/issues/{id}", get(issues::show))
         .route("/api/analytics/transactions", get(analytics::transactions))
         .route("/api/analytics/errors", get(analytics::errors))
         .route(
@@ -93,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/alerts/silences", post(alerts::create_silence))
         .route("/api/alerts/silences/{id}", delete(alerts::expire_silence))
         .route("/api/fraud/detections/{id}/verdict", post(fraud::verdict))
+        .route("/api/issues/{id}/status", post(issues::set_status))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .merge(ingest)
         .route_layer(middleware::from_fn_with_state(

@@ -110,10 +110,15 @@ pub async fn patterns(
     let mark = state.watermark_for(Projection::Search, &headers).await?;
     let aggs = BTreeMap::from([(
         "patterns".to_owned(),
-        Agg::TermsOverTime {
+        Agg::Groups {
             field: Field::Pattern,
             size: limit,
-            interval_secs: bar_secs,
+            aggs: BTreeMap::from([(
+                "trend".to_owned(),
+                Agg::DateHistogram {
+                    interval_secs: bar_secs,
+                },
+            )]),
         },
     )]);
     let search = state.search();
@@ -125,7 +130,7 @@ pub async fn patterns(
         .await?
         .remove("patterns")
     {
-        Some(AggResult::Series(s)) => s,
+        Some(AggResult::Groups(g)) => g,
         _ => Vec::new(),
     };
     let total = search
@@ -154,9 +159,10 @@ pub async fn patterns(
     let patterns: Vec<PatternSummary> = series
         .into_iter()
         .zip(found)
-        .filter_map(|(s, (hit, record))| {
+        .filter_map(|(mut s, (hit, record))| {
             // Counted, then deleted by retention before its sample was read.
             let sample = hit?;
+            let trend = s.buckets("trend");
             Some(PatternSummary {
                 template: record
                     .as_ref()
@@ -172,7 +178,7 @@ pub async fn patterns(
                 },
                 id: s.key,
                 count: s.count,
-                trend: s.over_time,
+                trend,
                 sample,
             })
         })

@@ -154,6 +154,7 @@ impl SearchParams {
                 until: instant("until", self.until.as_deref())?,
                 trace_id: None,
                 pattern: None,
+                issue: None,
                 id: None,
             },
             sort,

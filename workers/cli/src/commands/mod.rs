@@ -4,6 +4,7 @@ mod counters;
 mod dlq;
 mod fraud;
 mod generate;
+mod issues;
 mod patterns;
 mod publish;
 mod replay;
@@ -37,6 +38,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Search(args) => search::run(*args, &settings).await,
         Command::Tail(args) => tail::run(args, &settings).await,
         Command::Patterns { action } => patterns::run(action),
+        Command::Issues { action } => issues::run(action, &settings).await,
         Command::Fraud { action } => fraud::run(action, &settings).await,
         Command::Counters(args) => counters::run(args, &settings).await,
         Command::Alerts { action } => alerts::run(action, &settings).await,

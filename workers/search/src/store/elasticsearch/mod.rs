@@ -372,7 +372,7 @@ impl SearchStore for ElasticsearchStore {
         &self,
         request: &AggRequest,
     ) -> Result<BTreeMap<String, AggResult>, SearchError> {
-        let body = json!({ "size": 0, "query": query::query(&request.query)?, "aggs": crate::aggs::request(&request.aggs, |a| format!("{}.{}", lang::ATTRIBUTES_TEXT, lang::attribute_key(a)))? });
+        let body = json!({ "size": 0, "query": query::query(&request.query)?, "aggs": crate::aggs::request(&request.aggs, &crate::aggs::Names { attribute: &|a| format!("{}.{}", lang::ATTRIBUTES_TEXT, lang::attribute_key(a)), time_metric: "occurred_at_us" })? });
         let response = self
             .read("_search", body)
             .await?

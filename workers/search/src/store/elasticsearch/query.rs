@@ -87,7 +87,7 @@ pub fn search_body(request: &SearchRequest, size: usize) -> Result<Value, Search
         "sort": sort,
         "size": size,
         "track_total_hits": true,
-        "_source": ["id", "kind", "service", "occurred_at", "occurred_at_ns", "message", "pattern", "event"],
+        "_source": ["id", "kind", "service", "occurred_at", "occurred_at_ns", "message", "pattern", "issue", "event"],
     });
     match request.search_after {
         Some(c) => body["search_after"] = json!([micros(c.occurred_at_ns), tiebreak_long(&c.id)]),
@@ -137,6 +137,7 @@ pub fn parse_hits(
             occurred_at,
             message: field("message"),
             pattern: src["pattern"].as_str().map(str::to_owned),
+            issue: src["issue"].as_str().map(str::to_owned),
             highlights,
             event: match &src["event"] {
                 Value::String(text) => serde_json::from_str(text)

@@ -266,6 +266,7 @@ fn hit(
         occurred_at,
         message: text("message"),
         pattern: Some(text("pattern")).filter(|p| !p.is_empty()),
+        issue: Some(text("issue")).filter(|p| !p.is_empty()),
         highlights,
         event,
     })
@@ -300,7 +301,13 @@ pub(super) fn aggregate(
     let json = run_aggs(
         &searcher,
         &*query,
-        crate::aggs::request(&request.aggs, |a| format!("attributes.{a}"))?,
+        crate::aggs::request(
+            &request.aggs,
+            &crate::aggs::Names {
+                attribute: &|a| format!("attributes.{a}"),
+                time_metric: "occurred_at",
+            },
+        )?,
     )?;
     crate::aggs::parse(&request.aggs, &json)
 }

@@ -20,7 +20,7 @@ use crate::lang::fields::IDENTIFIERS;
 
 /// Keywords looked up exactly but never grouped: high cardinality, so no fast
 /// column (its dictionary would cost more to build than the posting list).
-const LOOKUP_ONLY: &[&str] = &["host", "session_id", "card_ref", "ip_ref"];
+const LOOKUP_ONLY: &[&str] = &["session_id", "card_ref", "ip_ref"];
 
 /// The column an identifier (`trace_id`, `span_id`) is found by: a stable 64-bit
 /// hash of it (FNV-1a). One value per event would add a term per event to the
@@ -95,7 +95,7 @@ impl Fields {
             }
             let options = if LOOKUP_ONLY.contains(name) {
                 STRING
-            } else if ["kind", "service", "pattern"].contains(name) {
+            } else if ["kind", "service", "pattern", "issue"].contains(name) {
                 STRING | FAST | STORED
             } else {
                 STRING | FAST
