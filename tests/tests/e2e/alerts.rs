@@ -144,6 +144,7 @@ async fn evaluator(
         counters: Reader::new(counters),
         detections: None,
         search: None,
+        statuses: None,
     };
     Evaluator::new(
         Rules::default(),
@@ -417,6 +418,7 @@ async fn every_built_in_rule_fires_on_its_pattern() {
         counters: Reader::new(&counters),
         detections: Some(detections),
         search: None,
+        statuses: None,
     };
     let mut eval = Evaluator::new(
         Rules::default(),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use sightline_alerts::evaluate::Evaluator;
-use sightline_alerts::measure::{HitCount, Measure, Sources};
+use sightline_alerts::measure::{IndexReads, Measure, Sources};
 use sightline_alerts::notify::Notifier;
 use sightline_alerts::store::AlertStore;
 use sightline_alerts::{Rules, Status};
@@ -104,7 +104,8 @@ async fn severity_rates_and_saved_queries_alert_from_the_projections() {
     let sources = Sources::<SqliteStore> {
         counters: Reader::new(&counters),
         detections: None,
-        search: Some(Arc::new(index.clone()) as Arc<dyn HitCount>),
+        search: Some(Arc::new(index.clone()) as Arc<dyn IndexReads>),
+        statuses: None,
     };
     let rate = sources.measure(&rules.rules[0], t0).await.unwrap();
     let per_service: Vec<(String, f64)> = rate

@@ -8,6 +8,7 @@
 pub mod error;
 pub mod evaluate;
 pub mod group;
+pub mod index_rules;
 pub mod measure;
 pub mod metrics;
 pub mod notify;

@@ -11,7 +11,8 @@ use futures::future::BoxFuture;
 use sightline_counters::latency::quantile;
 use sightline_counters::{Reader, Window};
 use sightline_fraud::store::{DetectionQuery, DetectionStore};
-use sightline_search::query::{Filters, SearchRequest};
+use sightline_issues::StatusStore;
+use sightline_search::query::{AggRequest, AggResult, SearchRequest, SearchResponse};
 use sightline_search::store::SearchStore;
 use time::OffsetDateTime;
 
@@ -32,43 +33,50 @@ pub struct Sources<D> {
     pub counters: Reader,
     /// Needed by `fraud_score` rules only.
     pub detections: Option<D>,
-    /// Needed by `query` rules only.
-    pub search: Option<Arc<dyn HitCount>>,
+    /// Needed by the rules of the index (`query`, issues, patterns) only.
+    pub search: Option<Arc<dyn IndexReads>>,
+    /// Needed by `regression` rules only.
+    pub statuses: Option<StatusStore>,
 }
 
-/// How many documents of the search index match a query in a time range.
-pub trait HitCount: Send + Sync {
-    fn hits<'a>(
+/// What rules read of the search index: its searches and aggregations, behind
+/// a trait object so that a worker can open the index lazily.
+pub trait IndexReads: Send + Sync {
+    fn search<'a>(
         &'a self,
-        query: &'a str,
-        since: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<u64, AlertError>>;
+        request: &'a SearchRequest,
+    ) -> BoxFuture<'a, Result<SearchResponse, AlertError>>;
+
+    fn aggregate<'a>(
+        &'a self,
+        request: &'a AggRequest,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, AggResult>, AlertError>>;
 }
 
-impl<S: SearchStore> HitCount for S {
-    fn hits<'a>(
+fn index_error(e: impl std::fmt::Display) -> AlertError {
+    AlertError::Unavailable(format!("search index: {e}"))
+}
+
+impl<S: SearchStore> IndexReads for S {
+    fn search<'a>(
         &'a self,
-        query: &'a str,
-        since: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<u64, AlertError>> {
+        request: &'a SearchRequest,
+    ) -> BoxFuture<'a, Result<SearchResponse, AlertError>> {
         Box::pin(async move {
-            let request = SearchRequest {
-                text: Some(query.to_owned()),
-                filters: Filters {
-                    since: Some(since),
-                    until: Some(until),
-                    ..Filters::default()
-                },
-                size: 1,
-                highlight: false,
-                ..SearchRequest::default()
-            };
-            self.search(&request)
+            SearchStore::search(self, request)
                 .await
-                .map(|r| r.total)
-                .map_err(|e| AlertError::Unavailable(format!("search index: {e}")))
+                .map_err(index_error)
+        })
+    }
+
+    fn aggregate<'a>(
+        &'a self,
+        request: &'a AggRequest,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, AggResult>, AlertError>> {
+        Box::pin(async move {
+            SearchStore::aggregate(self, request)
+                .await
+                .map_err(index_error)
         })
     }
 }
@@ -232,18 +240,22 @@ impl<D: DetectionStore> Measure for Sources<D> {
                     });
                 }
             }
-            Condition::Query { query, .. } => {
+            Condition::Query { .. }
+            | Condition::NewIssue { .. }
+            | Condition::Regression
+            | Condition::NewPattern { .. }
+            | Condition::PatternSpike { .. } => {
                 let Some(search) = &self.search else {
                     return Err(AlertError::Rules(format!(
                         "rule {:?} needs the search index",
                         rule.name
                     )));
                 };
-                let n = search.hits(query, now - rule.window, now).await?;
-                out.push(Sample {
-                    labels: Labels::from([("query".to_owned(), query.clone())]),
-                    value: n as f64,
-                });
+                let errors = crate::index_rules::IndexRules {
+                    index: search.as_ref(),
+                    statuses: self.statuses.as_ref(),
+                };
+                out = errors.measure(rule, now).await?;
             }
             Condition::FraudScore { min_score } => {
                 let Some(store) = &self.detections else {

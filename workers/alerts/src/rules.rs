@@ -124,6 +124,29 @@ pub enum Condition {
         above: Option<u64>,
         below: Option<u64>,
     },
+    /// An error issue whose first event is in the window (per issue; the value
+    /// is its events in the window), once it has `min_events`.
+    NewIssue {
+        #[serde(default = "one")]
+        min_events: u64,
+    },
+    /// A resolved issue seen again after its resolution (per issue; the value
+    /// is its events since).
+    Regression,
+    /// A message pattern first seen in the window among records at `severity`
+    /// or worse (per pattern; the value is its events in the window).
+    NewPattern {
+        severity: sightline_schemas::Severity,
+    },
+    /// A pattern's events in the window as a multiple of its usual number per
+    /// window over `baseline`: alarming above `factor` times usual, and only
+    /// with `min_count` events (per pattern; the value is the multiple).
+    PatternSpike {
+        #[serde(with = "humantime_serde")]
+        baseline: Duration,
+        factor: f64,
+        min_count: u64,
+    },
 }
 
 fn one() -> u64 {
@@ -148,6 +171,9 @@ impl Condition {
             Condition::Query { above, below, .. } => {
                 above.is_some_and(|a| value > a as f64) || below.is_some_and(|b| value < b as f64)
             }
+            Condition::NewIssue { min_events } => value >= *min_events as f64,
+            Condition::Regression | Condition::NewPattern { .. } => value >= 1.0,
+            Condition::PatternSpike { factor, .. } => value > *factor,
         }
     }
 }
@@ -220,6 +246,15 @@ impl Rules {
                     factor, min_ratio, ..
                 } if *factor <= 1.0 || *min_ratio <= 0.0 => {
                     return Err(at("a spike needs factor > 1 and min_ratio > 0"));
+                }
+                Condition::PatternSpike {
+                    baseline,
+                    factor,
+                    min_count,
+                } if *factor <= 1.0 || *min_count == 0 || *baseline <= rule.window => {
+                    return Err(at(
+                        "a pattern spike needs factor > 1, min_count > 0 and a baseline longer than the window",
+                    ));
                 }
                 Condition::Ratio { per, numerator, .. }
                 | Condition::RatioSpike { per, numerator, .. }

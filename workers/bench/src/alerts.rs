@@ -166,6 +166,7 @@ async fn evaluate<D: DetectionStore>(
         counters: Reader::new(counters),
         detections: Some(detections),
         search: None,
+        statuses: None,
     };
     let mut book = AlertBook::default();
     let mut fired = Vec::new();
@@ -204,9 +205,13 @@ fn catches(rule: &Rule) -> Catches {
         Condition::Latency { .. } => Catches::Incident(IncidentKind::LatencySpike),
         Condition::Silent { .. } => Catches::Incident(IncidentKind::Silent),
         Condition::FraudScore { .. } => Catches::Fraud,
-        Condition::Count { .. } | Condition::SeverityRate { .. } | Condition::Query { .. } => {
-            Catches::Anything
-        }
+        Condition::Count { .. }
+        | Condition::SeverityRate { .. }
+        | Condition::Query { .. }
+        | Condition::NewIssue { .. }
+        | Condition::Regression
+        | Condition::NewPattern { .. }
+        | Condition::PatternSpike { .. } => Catches::Anything,
     }
 }
 

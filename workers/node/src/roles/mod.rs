@@ -345,17 +345,30 @@ async fn run_alerts(
     let rules = Rules::load_or_default(settings.alerts.rules_file.as_deref())?;
     let store = AlertStore::connect(url, &settings.counters.prefix).await?;
     let notifier = Notifier::new(&settings.alerts)?;
-    let wants_search = rules
-        .rules
-        .iter()
-        .any(|r| matches!(r.when, sightline_alerts::Condition::Query { .. }));
+    use sightline_alerts::Condition as C;
+    let wants_search = rules.rules.iter().any(|r| {
+        matches!(
+            r.when,
+            C::Query { .. }
+                | C::NewIssue { .. }
+                | C::Regression
+                | C::NewPattern { .. }
+                | C::PatternSpike { .. }
+        )
+    });
+    let wants_statuses = rules.rules.iter().any(|r| r.when == C::Regression);
+    let statuses = match wants_statuses {
+        true => Some(sightline_issues::StatusStore::open(bus).await?),
+        false => None,
+    };
     let sources = Sources {
         counters: Reader::new(&counters),
         detections: Some(detections),
         search: wants_search.then(|| {
             std::sync::Arc::new(search_hits::LazyIndex::new(settings.clone()))
-                as std::sync::Arc<dyn sightline_alerts::measure::HitCount>
+                as std::sync::Arc<dyn sightline_alerts::measure::IndexReads>
         }),
+        statuses,
     };
     Evaluator::new(rules, sources, store, bus.clone(), notifier)
         .await?

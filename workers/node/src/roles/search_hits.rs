@@ -1,14 +1,17 @@
-//! The search index as the alerts evaluator reads it (for `query` rules): opened
-//! on first use, read-only, at the live version; reopened after a failure, so a
-//! rebuild's switch or an index that did not exist yet at start is picked up.
+//! The search index as the alerts evaluator reads it (for the rules of the
+//! index: saved searches, issues, patterns): opened on first use, read-only, at
+//! the live version; reopened after a failure, so a rebuild's switch or an
+//! index that did not exist yet at start is picked up.
 
 use futures::future::BoxFuture;
 use sightline_alerts::error::AlertError;
-use sightline_alerts::measure::HitCount;
+use std::collections::BTreeMap;
+
+use sightline_alerts::measure::IndexReads;
 use sightline_runtime::versions::Target;
 use sightline_runtime::Settings;
+use sightline_search::query::{AggRequest, AggResult, SearchRequest, SearchResponse};
 use sightline_search::store::configured::{Access, ConfiguredIndex};
-use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
 pub struct LazyIndex {
@@ -46,20 +49,36 @@ impl LazyIndex {
     }
 }
 
-impl HitCount for LazyIndex {
-    fn hits<'a>(
+impl LazyIndex {
+    /// `read` of the index, which is opened again on the next read if it failed.
+    async fn read<T, F, Fut>(&self, read: F) -> Result<T, AlertError>
+    where
+        F: FnOnce(ConfiguredIndex) -> Fut,
+        Fut: std::future::Future<Output = Result<T, AlertError>>,
+    {
+        let index = self.index().await?;
+        let result = read(index).await;
+        if result.is_err() {
+            *self.open.lock().await = None;
+        }
+        result
+    }
+}
+
+impl IndexReads for LazyIndex {
+    fn search<'a>(
         &'a self,
-        query: &'a str,
-        since: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> BoxFuture<'a, Result<u64, AlertError>> {
-        Box::pin(async move {
-            let index = self.index().await?;
-            let counted = index.hits(query, since, until).await;
-            if counted.is_err() {
-                *self.open.lock().await = None;
-            }
-            counted
-        })
+        request: &'a SearchRequest,
+    ) -> BoxFuture<'a, Result<SearchResponse, AlertError>> {
+        Box::pin(self.read(move |index| async move { IndexReads::search(&index, request).await }))
+    }
+
+    fn aggregate<'a>(
+        &'a self,
+        request: &'a AggRequest,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, AggResult>, AlertError>> {
+        Box::pin(
+            self.read(move |index| async move { IndexReads::aggregate(&index, request).await }),
+        )
     }
 }
