@@ -11,15 +11,14 @@ use sightline_search::store::SearchStore;
 
 /// Events per pattern id in `store` (at most 1,000 patterns).
 pub async fn index_counts<S: SearchStore>(store: &S) -> BTreeMap<String, u64> {
+    field_counts(store, Field::Pattern).await
+}
+
+/// Documents per value of `field` in `store` (at most 1,000 values).
+pub async fn field_counts<S: SearchStore>(store: &S, field: Field) -> BTreeMap<String, u64> {
     let request = AggRequest {
         query: SearchRequest::default(),
-        aggs: BTreeMap::from([(
-            "p".to_owned(),
-            Agg::Terms {
-                field: Field::Pattern,
-                size: 1000,
-            },
-        )]),
+        aggs: BTreeMap::from([("p".to_owned(), Agg::Terms { field, size: 1000 })]),
     };
     match store
         .aggregate(&request)

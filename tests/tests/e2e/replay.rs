@@ -16,13 +16,14 @@ use sightline_fraud::store::configured::sqlite_path_at;
 use sightline_fraud::store::sqlite::SqliteStore;
 use sightline_generator::Generator;
 use sightline_schemas::{Event, Kind, OffsetDateTime};
+use sightline_search::query::Field;
 use sightline_search::store::configured::tantivy_dir_at;
 use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::SearchStore;
 use sightline_tests::api::{ApiStack, WORKERS};
 use sightline_tests::counters::dump;
 use sightline_tests::detections_suite::{corrupt_one, verdicts};
-use sightline_tests::patterns::index_counts;
+use sightline_tests::patterns::{field_counts, index_counts};
 use sightline_tests::{eventually, fraud_traffic, straight_scoring};
 
 const KINDS: [&str; 5] = [
@@ -153,11 +154,16 @@ async fn replaying_corrupted_projections_restores_a_fresh_build() {
     let fresh_search = search_totals(&stack).await;
     let fresh_detections = detections(&stack, 0).await;
     let fresh_counters = counters(&stack, "sightline").await;
-    let fresh_patterns = {
+    let (fresh_patterns, fresh_issues) = {
         let dir = tantivy_dir_at(&stack.stack.settings.data_dir, 0);
-        index_counts(&TantivyStore::open_read_only(&dir).unwrap()).await
+        let index = TantivyStore::open_read_only(&dir).unwrap();
+        (
+            index_counts(&index).await,
+            field_counts(&index, Field::Issue).await,
+        )
     };
     assert!(fresh_patterns.len() > 5, "{fresh_patterns:?}");
+    assert!(fresh_issues.len() > 3, "{fresh_issues:?}");
     assert_eq!(fresh_search["all"], 3000 + fresh_detections.len() as u64);
     assert!(!fresh_detections.is_empty());
     assert!(fresh_counters.len() > 20, "{}", fresh_counters.len());
@@ -255,6 +261,7 @@ async fn replaying_corrupted_projections_restores_a_fresh_build() {
     // empty start; the replaced version's registry is gone with it.
     let rebuilt = TantivyStore::open_read_only(&tantivy_dir_at(&settings.data_dir, 1)).unwrap();
     assert_eq!(index_counts(&rebuilt).await, fresh_patterns);
+    assert_eq!(field_counts(&rebuilt, Field::Issue).await, fresh_issues);
     let registry = stack
         .stack
         .bus
