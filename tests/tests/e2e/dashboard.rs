@@ -245,11 +245,85 @@ async fn the_page_shows_live_figures_charts_and_highlighted_search_hits() {
     );
 
     explorer(&api, c).await;
+    issues(&api, c).await;
 
     let shot = c.screenshot().await.expect("a screenshot");
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
     std::fs::write(&path, shot).expect("screenshot saved");
     browser.close().await;
+}
+
+/// The issues: the list as the API gives it, an issue's page with its latest
+/// events, a decision refused to a reader and made by an operator.
+async fn issues(api: &ApiStack, c: &Client) {
+    let window = js(c, "return document.getElementById('window').value").await;
+    // The list refreshes every 15 s; the tail above added errors since.
+    js(c, "loadIssues(); return true").await;
+    let listed = api
+        .get(&format!(
+            "/api/issues?window={}&limit=25",
+            window.as_str().unwrap()
+        ))
+        .await;
+    let top = &listed.json["issues"][0];
+    let id = top["id"].as_str().expect("an unresolved issue").to_owned();
+    let first = page_shows(
+        c,
+        "const r = document.querySelector('#issues tr[data-id]'); return r ? r.dataset.id : null",
+        &json!(id),
+    )
+    .await;
+    assert_eq!(first, json!(id), "the page lists what the API lists");
+    click(c, "#issues tr[data-id]").await;
+    let title = format!(
+        "{}: {}",
+        top["error_type"].as_str().unwrap(),
+        top["title"].as_str().unwrap()
+    );
+    let shown = page_shows(
+        c,
+        "const h = document.querySelector('#issue h3'); return h ? h.textContent : null",
+        &json!(title),
+    )
+    .await;
+    assert_eq!(shown, json!(title), "the issue's page");
+    let samples = js(c, "return document.querySelectorAll('#issue .hit').length").await;
+    assert_eq!(
+        samples.as_u64().unwrap(),
+        top["count"].as_u64().unwrap().min(10),
+        "its latest events"
+    );
+    // A reader may look, not decide.
+    click(c, "#issue .actions button[data-status=resolved]").await;
+    let refused = page_shows(
+        c,
+        "return document.querySelector('#issue .decision').textContent.includes('operator')",
+        &json!(true),
+    )
+    .await;
+    assert_eq!(refused, json!(true), "a reader cannot resolve");
+    // An operator can; the issue's address survives the reload.
+    js(
+        c,
+        &format!("localStorage.setItem('sightline.key', '{OPERATOR_KEY}'); location.reload(); return true"),
+    )
+    .await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#issue .actions button[data-status=resolved]"))
+        .await
+        .expect("the issue's page again");
+    click(c, "#issue .actions button[data-status=resolved]").await;
+    let status = page_shows(
+        c,
+        "const s = document.querySelector('#issue div.status'); return s ? s.textContent : null",
+        &json!("resolved"),
+    )
+    .await;
+    assert_eq!(status, json!("resolved"));
+    let now = api.get(&format!("/api/issues/{id}?window=1h")).await;
+    assert_eq!(now.json["status"], "resolved", "{}", now.text);
+    assert_eq!(now.json["history"][0]["by"], "the page");
 }
 
 /// Clicks the element `css` matches.

@@ -40,7 +40,7 @@ use crate::state::AppState;
         alerts::active, alerts::history, alerts::silences, alerts::create_silence,
         alerts::expire_silence,
         ops::consumers, ops::watermarks, ops::dlq, ops::healthz, ops::readyz,
-        crate::page::explorer,
+        crate::page::explorer, crate::page::issues,
     ),
     modifiers(&ApiKeys),
     security(("api_key" = [])),

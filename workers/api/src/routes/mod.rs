@@ -106,6 +106,7 @@ pub fn router(state: AppState) -> Router {
     let open = Router::new()
         .route("/", get(crate::page::index))
         .route("/explorer.js", get(crate::page::explorer))
+        .route("/issues.js", get(crate::page::issues))
         // The handshake of Elasticsearch shippers (docs/ingest.md): constant answers.
         .route("/_license", get(bulk::license))
         .route("/_xpack", get(bulk::xpack))
