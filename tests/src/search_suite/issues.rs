@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use sightline_schemas::{Body, ErrorEvent, Event, LogRecord, Severity, Uuid};
 use sightline_search::document::SearchDoc;
 use sightline_search::query::{Agg, AggRequest, AggResult, Bucket, DocKind, Field, Filters};
-use sightline_search::store::{SearchStore, Sequenced, Source};
+use sightline_search::store::SearchStore;
 use time::Duration;
 
-use super::{ids, pii, request, sequenced, T0};
+use super::{ids, index_after_fixture, pii, request, T0};
 
 const TRACE: &str = "Traceback (most recent call last):
   File \"/srv/releases/R/shop/views.py\", line 88, in checkout
@@ -77,13 +77,7 @@ pub async fn issues_group_errors_by_fingerprint<S: SearchStore>(s: &S) {
     assert_eq!(issue(2).as_ref(), Some(&same));
     assert!(same != other && other != logged);
     assert_eq!(issue(5), None, "info is no error");
-    let top = sequenced().iter().map(|d| d.seq).max().unwrap();
-    let batch = docs
-        .into_iter()
-        .zip(top + 1..)
-        .map(|(doc, seq)| Sequenced { seq, doc })
-        .collect();
-    s.index(Source::Logs, batch).await.unwrap();
+    index_after_fixture(s, docs).await;
 
     let shop = Filters {
         services: vec!["shop".into()],

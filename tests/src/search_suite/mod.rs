@@ -48,6 +48,20 @@ fn ids(response: &sightline_search::query::SearchResponse) -> Vec<u32> {
         .collect()
 }
 
+/// Indexes `docs` as the LOGS entries after the fixture's.
+async fn index_after_fixture<S: SearchStore>(
+    s: &S,
+    docs: Vec<sightline_search::document::SearchDoc>,
+) {
+    let top = sequenced().iter().map(|d| d.seq).max().unwrap();
+    let batch = docs
+        .into_iter()
+        .zip(top + 1..)
+        .map(|(doc, seq)| sightline_search::store::Sequenced { seq, doc })
+        .collect();
+    s.index(Source::Logs, batch).await.unwrap();
+}
+
 /// What every case starts from: the fixture indexed into a fresh store.
 pub async fn prepare<S: SearchStore>(store: &S) {
     store
@@ -442,16 +456,11 @@ pub async fn log_records_by_kind_severity_and_text<S: SearchStore>(s: &S) {
             "app.invoices",
         ),
     ];
-    let top = sequenced().iter().map(|d| d.seq).max().unwrap();
     let docs = events
         .iter()
-        .zip(top + 1..)
-        .map(|(e, seq)| sightline_search::store::Sequenced {
-            seq,
-            doc: sightline_search::document::SearchDoc::from_event(e, &pii()),
-        })
+        .map(|e| sightline_search::document::SearchDoc::from_event(e, &pii()))
         .collect();
-    s.index(Source::Logs, docs).await.unwrap();
+    index_after_fixture(s, docs).await;
     let logs = |severity: Option<&str>| Filters {
         kinds: vec![DocKind::Log],
         severity: severity.map(Into::into),

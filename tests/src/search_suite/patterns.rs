@@ -7,11 +7,11 @@ use sightline_schemas::{Body, Event, LogRecord, Severity, Uuid};
 use sightline_search::document::SearchDoc;
 use sightline_search::patterns::PatternStage;
 use sightline_search::query::{Agg, AggRequest, AggResult, Bucket, DocKind, Field, Filters};
-use sightline_search::store::{SearchStore, Sequenced, Source};
+use sightline_search::store::SearchStore;
 use time::format_description::well_known::Rfc3339;
 use time::Duration;
 
-use super::{ids, pii, request, sequenced, T0};
+use super::{ids, index_after_fixture, pii, request, T0};
 
 pub async fn patterns_are_keywords_grouped_and_trended<S: SearchStore>(s: &S) {
     // A whole minute, so that the second minute starts a bar of its own.
@@ -41,13 +41,7 @@ pub async fn patterns_are_keywords_grouped_and_trended<S: SearchStore>(s: &S) {
     assert_eq!(pattern(4), user);
     assert_eq!(pattern(3), cache);
     assert!(cache != user && user != disk && disk != cache);
-    let top = sequenced().iter().map(|d| d.seq).max().unwrap();
-    let batch = docs
-        .into_iter()
-        .zip(top + 1..)
-        .map(|(doc, seq)| Sequenced { seq, doc })
-        .collect();
-    s.index(Source::Logs, batch).await.unwrap();
+    index_after_fixture(s, docs).await;
 
     let logs = Filters {
         kinds: vec![DocKind::Log],

@@ -17,6 +17,7 @@ use sightline_alerts::{Rules, Silence, Status};
 use sightline_counters::project::CounterProjection;
 use sightline_counters::{Layout, Reader, RedisStore};
 use sightline_fraud::store::sqlite::SqliteStore;
+use sightline_fraud::store::DetectionStore;
 use sightline_runtime::config::{
     AlertsSettings, CountersSettings, ReceiverFormat, ReceiverSettings, Secret,
 };
@@ -137,17 +138,28 @@ async fn evaluator(
     counters: &RedisStore,
     settings: &AlertsSettings,
 ) -> Evaluator<Sources<SqliteStore>> {
-    let store = AlertStore::connect(&redis.url(), "sightline")
-        .await
-        .unwrap();
     let sources = Sources {
         counters: Reader::new(counters),
         detections: None,
         search: None,
         statuses: None,
     };
+    evaluator_of(stack, redis, Rules::default(), sources, settings).await
+}
+
+/// An evaluator of `rules` over `sources`, its state in `redis`.
+pub(crate) async fn evaluator_of<D: DetectionStore>(
+    stack: &Stack,
+    redis: &Redis,
+    rules: Rules,
+    sources: Sources<D>,
+    settings: &AlertsSettings,
+) -> Evaluator<Sources<D>> {
+    let store = AlertStore::connect(&redis.url(), "sightline")
+        .await
+        .unwrap();
     Evaluator::new(
-        Rules::default(),
+        rules,
         sources,
         store,
         stack.bus.clone(),
@@ -370,7 +382,6 @@ fn detection(user: &str, score: u8, at: OffsetDateTime) -> sightline_schemas::De
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_built_in_rule_fires_on_its_pattern() {
-    use sightline_fraud::store::DetectionStore;
     let stack = Stack::start().await;
     let redis = Redis::start(false);
     let layout = Layout::new(&CountersSettings::default()).unwrap();
@@ -411,24 +422,14 @@ async fn every_built_in_rule_fires_on_its_pattern() {
         .await
         .unwrap();
 
-    let store = AlertStore::connect(&redis.url(), "sightline")
-        .await
-        .unwrap();
     let sources = Sources {
         counters: Reader::new(&counters),
         detections: Some(detections),
         search: None,
         statuses: None,
     };
-    let mut eval = Evaluator::new(
-        Rules::default(),
-        sources,
-        store,
-        stack.bus.clone(),
-        Notifier::new(&AlertsSettings::default()).unwrap(),
-    )
-    .await
-    .unwrap();
+    let settings = AlertsSettings::default();
+    let mut eval = evaluator_of(&stack, &redis, Rules::default(), sources, &settings).await;
     let first = eval.tick(t0 - Duration::from_secs(300)).await.unwrap();
     assert!(first.unmeasured.is_empty(), "{:?}", first.unmeasured);
     eval.tick(t0).await.unwrap();

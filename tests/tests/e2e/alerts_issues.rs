@@ -5,10 +5,7 @@
 
 use std::sync::Arc;
 
-use sightline_alerts::evaluate::Evaluator;
 use sightline_alerts::measure::{IndexReads, Measure, Sources};
-use sightline_alerts::notify::Notifier;
-use sightline_alerts::store::AlertStore;
 use sightline_alerts::{Rules, Status};
 use sightline_counters::{Layout, Reader, RedisStore};
 use sightline_fraud::store::sqlite::SqliteStore;
@@ -232,18 +229,8 @@ async fn new_issues_regressions_new_patterns_and_spikes_alert_from_the_index() {
     assert_eq!(alarming.len(), 1, "{spikes:?}");
     assert!(alarming[0].1.starts_with("cache refreshed"), "{spikes:?}");
 
-    let store = AlertStore::connect(&redis.url(), "sightline")
-        .await
-        .unwrap();
-    let mut eval = Evaluator::new(
-        rules,
-        sources,
-        store,
-        stack.bus.clone(),
-        Notifier::new(&AlertsSettings::default()).unwrap(),
-    )
-    .await
-    .unwrap();
+    let settings = AlertsSettings::default();
+    let mut eval = crate::alerts::evaluator_of(&stack, &redis, rules, sources, &settings).await;
     let tick = eval.tick(t0).await.unwrap();
     assert!(tick.unmeasured.is_empty(), "{:?}", tick.unmeasured);
     let mut fired: Vec<String> = tick

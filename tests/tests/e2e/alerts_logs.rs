@@ -4,10 +4,7 @@
 
 use std::sync::Arc;
 
-use sightline_alerts::evaluate::Evaluator;
 use sightline_alerts::measure::{IndexReads, Measure, Sources};
-use sightline_alerts::notify::Notifier;
-use sightline_alerts::store::AlertStore;
 use sightline_alerts::{Rules, Status};
 use sightline_counters::{Layout, Reader, RedisStore};
 use sightline_fraud::store::sqlite::SqliteStore;
@@ -124,18 +121,8 @@ async fn severity_rates_and_saved_queries_alert_from_the_projections() {
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].value, 4.0, "the pool errors of api, not batch's");
 
-    let store = AlertStore::connect(&redis.url(), "sightline")
-        .await
-        .unwrap();
-    let mut eval = Evaluator::new(
-        rules,
-        sources,
-        store,
-        stack.bus.clone(),
-        Notifier::new(&AlertsSettings::default()).unwrap(),
-    )
-    .await
-    .unwrap();
+    let settings = AlertsSettings::default();
+    let mut eval = crate::alerts::evaluator_of(&stack, &redis, rules, sources, &settings).await;
     let tick = eval.tick(t0).await.unwrap();
     assert!(tick.unmeasured.is_empty(), "{:?}", tick.unmeasured);
     let mut fired: Vec<(String, String)> = tick
