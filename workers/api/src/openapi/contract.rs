@@ -11,11 +11,12 @@ use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
 
 use crate::http::{MAX_HEADERS, MAX_HEADER_BYTES, MAX_URI_BYTES};
 
-/// Routes anyone may call, keys or not: health, the page's script, and the
+/// Routes anyone may call, keys or not: health, the page's scripts, and the
 /// constant answers of the Elasticsearch handshake (docs/ingest.md).
-const PUBLIC: [&str; 7] = [
+const PUBLIC: [&str; 8] = [
     "/healthz",
     "/explorer.js",
+    "/issues.js",
     "/readyz",
     "/_license",
     "/_xpack",
