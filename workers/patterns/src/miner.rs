@@ -145,12 +145,28 @@ impl Miner {
 
     /// The pattern of `message`, learning from it.
     pub fn add(&mut self, message: &str) -> Pattern {
+        let index = self.cluster_of(message);
+        let cluster = self.clusters[index].as_ref().expect("a live cluster");
+        Pattern {
+            id: cluster.id.clone(),
+            template: template(&cluster.words),
+        }
+    }
+
+    /// The id of `message`'s pattern, learning from it: [`Miner::add`] without
+    /// building the template (the live path needs the id only).
+    pub fn assign(&mut self, message: &str) -> &str {
+        let index = self.cluster_of(message);
+        &self.clusters[index].as_ref().expect("a live cluster").id
+    }
+
+    /// The cluster `message` joins, or the one it makes.
+    fn cluster_of(&mut self, message: &str) -> usize {
         self.clock += 1;
         let words = mask(message);
         let key = self.key(&words);
-        let candidates = self.groups.entry(key.clone()).or_default();
         let mut best: Option<(usize, f64)> = None;
-        for &c in candidates.iter() {
+        for &c in self.groups.get(&key).into_iter().flatten() {
             let Some(cluster) = &self.clusters[c] else {
                 continue;
             };
@@ -159,7 +175,7 @@ impl Miner {
                 best = Some((c, score));
             }
         }
-        let index = match best {
+        match best {
             Some((c, _)) => {
                 let cluster = self.clusters[c].as_mut().expect("a live cluster");
                 let mut generalized = false;
@@ -191,11 +207,6 @@ impl Miner {
                 }
                 c
             }
-        };
-        let cluster = self.clusters[index].as_ref().expect("a live cluster");
-        Pattern {
-            id: cluster.id.clone(),
-            template: template(&cluster.words),
         }
     }
 

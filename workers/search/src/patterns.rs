@@ -200,12 +200,13 @@ impl PatternStage {
             else {
                 continue;
             };
-            let pattern = self.miner.add(line);
-            first_seen
-                .entry(pattern.id.clone())
-                .and_modify(|t| *t = (*t).min(doc.occurred_at_ns))
-                .or_insert(doc.occurred_at_ns);
-            doc.keywords.pattern = Some(pattern.id);
+            let id = self.miner.assign(line).to_owned();
+            if let Some(t) = first_seen.get_mut(&id) {
+                *t = (*t).min(doc.occurred_at_ns);
+            } else {
+                first_seen.insert(id.clone(), doc.occurred_at_ns);
+            }
+            doc.keywords.pattern = Some(id);
         }
         let changed = self.miner.take_changed();
         if let Some(registry) = &self.registry {
