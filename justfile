@@ -55,6 +55,10 @@ demo rate="200" events="20000" api="8080" nats="4222" redis="6379": setup
         | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["total"], "events match \"payment failed\", e.g.:"); [print("  ", h["message"]) for h in r["hits"]]'
     curl -sf -H "Sightline-Wait-For: $last" "$api/api/search?q=kind:log+AND+severity:error+AND+timed+out&size=2&highlight=false" \
         | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["total"], "error logs match kind:log AND severity:error AND timed out, e.g.:"); [print("  ", h["message"]) for h in r["hits"]]'
+    curl -sf -H "Sightline-Wait-For: $last" "$api/api/patterns?window=10m&limit=3" \
+        | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["total"], "events in", len(r["patterns"]), "top patterns, e.g.:"); [print("  ", p["count"], p["template"]) for p in r["patterns"]]'
+    curl -sf -H "Sightline-Wait-For: $last" "$api/api/issues?window=10m&sort=count&limit=3" \
+        | python3 -c 'import json,sys; r=json.load(sys.stdin); print("top error issues:"); [print("  ", i["id"], i["count"], i["error_type"] + ":", i["title"]) for i in r["issues"]]'
     echo "overview of the last 10 minutes, from the API:"
     curl -sf -H "Sightline-Wait-For: $last" "$api/api/dashboard/overview?window=10m" | python3 -m json.tool
     sleep 3
