@@ -58,7 +58,7 @@ demo rate="200" events="20000" api="8080" nats="4222" redis="6379": setup
     curl -sf -H "Sightline-Wait-For: $last" "$api/api/patterns?window=10m&limit=3" \
         | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["total"], "events in", len(r["patterns"]), "top patterns, e.g.:"); [print("  ", p["count"], p["template"]) for p in r["patterns"]]'
     curl -sf -H "Sightline-Wait-For: $last" "$api/api/issues?window=10m&sort=count&limit=3" \
-        | python3 -c 'import json,sys; r=json.load(sys.stdin); print("top error issues:"); [print("  ", i["id"], i["count"], i["error_type"] + ":", i["title"]) for i in r["issues"]]'
+        | python3 -c 'import json,sys; r=json.load(sys.stdin); print("top error issues:"); [print("  ", i["id"], i["count"], "on", i["latest"]["service"] + ":", (i["error_type"] + ": " if i["error_type"] else "") + i["title"]) for i in r["issues"]]'
     echo "overview of the last 10 minutes, from the API:"
     curl -sf -H "Sightline-Wait-For: $last" "$api/api/dashboard/overview?window=10m" | python3 -m json.tool
     sleep 3
