@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use sightline_issues::{Status, StatusStore};
-use sightline_search::query::{Agg, AggRequest, AggResult, DocKind, Field, Group, SearchRequest};
+use sightline_search::query::{groups_of, Agg, AggRequest, DocKind, Field, Group, SearchRequest};
 use time::OffsetDateTime;
 
 use crate::error::AlertError;
@@ -94,21 +94,8 @@ impl IndexRules<'_> {
         field: Field,
         aggs: BTreeMap<String, Agg>,
     ) -> Result<Vec<Group>, AlertError> {
-        let request = AggRequest {
-            query,
-            aggs: BTreeMap::from([(
-                "g".to_owned(),
-                Agg::Groups {
-                    field,
-                    size: MAX_GROUPS,
-                    aggs,
-                },
-            )]),
-        };
-        Ok(match self.index.aggregate(&request).await?.remove("g") {
-            Some(AggResult::Groups(g)) => g,
-            _ => Vec::new(),
-        })
+        let request = AggRequest::grouped(query, field, MAX_GROUPS, aggs);
+        Ok(groups_of(self.index.aggregate(&request).await?))
     }
 
     /// The latest document of `field:value` up to `until`.

@@ -14,7 +14,7 @@ use sightline_schemas::Event;
 use time::OffsetDateTime;
 
 use crate::error::SearchError;
-use crate::query::{Agg, AggRequest, AggResult, Bucket, DocKind, Field, Group, Hit, SearchRequest};
+use crate::query::{groups_of, Agg, AggRequest, Bucket, DocKind, Field, Group, Hit, SearchRequest};
 use crate::store::SearchStore;
 
 /// Issues considered per list, at most (the most frequent of the window).
@@ -145,21 +145,8 @@ async fn groups<S: SearchStore>(
     size: usize,
     aggs: BTreeMap<String, Agg>,
 ) -> Result<Vec<Group>, SearchError> {
-    let request = AggRequest {
-        query,
-        aggs: BTreeMap::from([(
-            "issues".to_owned(),
-            Agg::Groups {
-                field: Field::Issue,
-                size,
-                aggs,
-            },
-        )]),
-    };
-    Ok(match store.aggregate(&request).await?.remove("issues") {
-        Some(AggResult::Groups(g)) => g,
-        _ => Vec::new(),
-    })
+    let request = AggRequest::grouped(query, Field::Issue, size, aggs);
+    Ok(groups_of(store.aggregate(&request).await?))
 }
 
 /// The issues of `query`, in its order.
@@ -193,7 +180,11 @@ pub async fn list<S: SearchStore>(
     listed.truncate(query.limit.clamp(1, 100));
     let issues = listed.into_iter().map(|(g, change, now)| {
         let (first_seen, total) = firsts.get(&g.key).copied().unwrap_or((None, g.count));
-        issue(store, g, change, now, first_seen, total)
+        async move {
+            // Deleted by retention between the two reads: nothing left to show.
+            let latest = latest(store, &g.key).await?;
+            Ok::<_, SearchError>(latest.map(|l| issue(g, l, change, now, first_seen, total)))
+        }
     });
     Ok(try_join_all(issues).await?.into_iter().flatten().collect())
 }
@@ -222,9 +213,11 @@ pub async fn one<S: SearchStore>(
             aggs: BTreeMap::new(),
         });
     let change = statuses.get(id).await.map_err(status_error)?;
-    let last = latest(store, id).await?.map(|h| h.occurred_at);
-    let now = effective(change.as_ref(), last);
-    issue(store, group, change, now, first_seen, total).await
+    let Some(latest) = latest(store, id).await? else {
+        return Ok(None);
+    };
+    let now = effective(change.as_ref(), Some(latest.occurred_at));
+    Ok(Some(issue(group, latest, change, now, first_seen, total)))
 }
 
 /// The latest `size` events of issue `id`.
@@ -263,25 +256,21 @@ async fn all_time<S: SearchStore>(
     Ok(out)
 }
 
-async fn issue<S: SearchStore>(
-    store: &S,
+fn issue(
     mut g: Group,
+    latest: Hit,
     decided: Option<StatusChange>,
     now: Effective,
     first_seen: Option<OffsetDateTime>,
     total: u64,
-) -> Result<Option<Issue>, SearchError> {
-    // Deleted by retention between the two reads: nothing left to show.
-    let Some(latest) = latest(store, &g.key).await? else {
-        return Ok(None);
-    };
+) -> Issue {
     let event: Option<Event> = serde_json::from_value(latest.event.clone()).ok();
     let described = event.as_ref().and_then(occurrence);
     let title = described.as_ref().map_or_else(
         || latest.message.lines().next().unwrap_or("").to_owned(),
         |o| o.title.clone(),
     );
-    Ok(Some(Issue {
+    Issue {
         id: g.key.clone(),
         title,
         error_type: described
@@ -303,7 +292,7 @@ async fn issue<S: SearchStore>(
         hosts: g.buckets("hosts"),
         decided,
         latest,
-    }))
+    }
 }
 
 fn status_error(e: sightline_issues::StatusError) -> SearchError {

@@ -362,6 +362,33 @@ pub struct AggRequest {
     pub aggs: BTreeMap<String, Agg>,
 }
 
+/// The name [`AggRequest::grouped`] gives its one aggregation.
+const GROUPED: &str = "groups";
+
+impl AggRequest {
+    /// One [`Agg::Groups`] over the documents of `query`: the `size` most
+    /// frequent values of `field`, each with `aggs`.
+    pub fn grouped(
+        query: SearchRequest,
+        field: Field,
+        size: usize,
+        aggs: BTreeMap<String, Agg>,
+    ) -> Self {
+        Self {
+            query,
+            aggs: BTreeMap::from([(GROUPED.to_owned(), Agg::Groups { field, size, aggs })]),
+        }
+    }
+}
+
+/// The groups of an answer to [`AggRequest::grouped`].
+pub fn groups_of(mut results: BTreeMap<String, AggResult>) -> Vec<Group> {
+    match results.remove(GROUPED) {
+        Some(AggResult::Groups(g)) => g,
+        _ => Vec::new(),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AggResult {

@@ -10,7 +10,7 @@ use axum::response::Response;
 use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
 use sightline_search::query::{
-    Agg, AggRequest, AggResult, Bucket, DocKind, Field, Hit, SearchRequest,
+    groups_of, Agg, AggRequest, Bucket, DocKind, Field, Hit, SearchRequest,
 };
 use time::OffsetDateTime;
 use utoipa::IntoParams;
@@ -108,31 +108,15 @@ pub async fn patterns(
         .filter(|k| *k != DocKind::FraudDetection)
         .collect();
     let mark = state.watermark_for(Projection::Search, &headers).await?;
-    let aggs = BTreeMap::from([(
-        "patterns".to_owned(),
-        Agg::Groups {
-            field: Field::Pattern,
-            size: limit,
-            aggs: BTreeMap::from([(
-                "trend".to_owned(),
-                Agg::DateHistogram {
-                    interval_secs: bar_secs,
-                },
-            )]),
+    let trend = BTreeMap::from([(
+        "trend".to_owned(),
+        Agg::DateHistogram {
+            interval_secs: bar_secs,
         },
     )]);
     let search = state.search();
-    let series = match search
-        .aggregate(&AggRequest {
-            query: query.clone(),
-            aggs,
-        })
-        .await?
-        .remove("patterns")
-    {
-        Some(AggResult::Groups(g)) => g,
-        _ => Vec::new(),
-    };
+    let request = AggRequest::grouped(query.clone(), Field::Pattern, limit, trend);
+    let series = groups_of(search.aggregate(&request).await?);
     let total = search
         .search(&SearchRequest {
             size: 1,
