@@ -521,7 +521,7 @@ pub enum IssuesAction {
         service: Vec<String>,
         /// How far back: `15m`, `24h`, `7d`.
         #[arg(long, default_value = "24h")]
-        window: String,
+        window: humantime::Duration,
         /// last_seen, first_seen, count or users.
         #[arg(long, default_value = "last_seen")]
         sort: String,
@@ -534,7 +534,7 @@ pub enum IssuesAction {
     Show {
         id: String,
         #[arg(long, default_value = "24h")]
-        window: String,
+        window: humantime::Duration,
         #[arg(long)]
         json: bool,
     },

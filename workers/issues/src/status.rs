@@ -65,6 +65,31 @@ pub struct StatusChange {
     pub note: Option<String>,
 }
 
+impl StatusChange {
+    /// `by`'s decision, checked: who decides is 1-200 characters, a note at most
+    /// 2,000; a card number pasted into the note is masked, as in every store.
+    pub fn decided(
+        status: Status,
+        by: &str,
+        note: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<Self, String> {
+        let by = by.trim();
+        if by.is_empty() || by.chars().count() > 200 {
+            return Err("by: who decides, 1-200 characters".into());
+        }
+        if note.is_some_and(|n| n.chars().count() > 2000) {
+            return Err("note: at most 2,000 characters".into());
+        }
+        Ok(Self {
+            status,
+            at,
+            by: Some(by.to_owned()),
+            note: note.map(|n| sightline_schemas::mask::masked(n).0),
+        })
+    }
+}
+
 /// An issue's status now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Effective {
@@ -228,6 +253,25 @@ mod tests {
         };
         assert_eq!(effective(Some(&ignored), after).status, Status::Ignored);
         assert_eq!("resolved".parse::<Status>(), Ok(Status::Resolved));
+        let at = datetime!(2026-12-07 12:00 UTC);
+        let noted = StatusChange::decided(
+            Status::Ignored,
+            " ops ",
+            Some("card 4111 1111 1111 1111"),
+            at,
+        );
+        let noted = noted.unwrap();
+        assert_eq!(noted.by.as_deref(), Some("ops"));
+        assert!(!noted.note.unwrap().contains("4111"));
+        assert!(StatusChange::decided(Status::Ignored, "  ", None, at)
+            .unwrap_err()
+            .starts_with("by:"));
+        let long = "x".repeat(2001);
+        assert!(
+            StatusChange::decided(Status::Ignored, "ops", Some(&long), at)
+                .unwrap_err()
+                .starts_with("note:")
+        );
         assert!("fixed".parse::<Status>().unwrap_err().contains("expected"));
     }
 }

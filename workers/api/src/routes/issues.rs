@@ -189,28 +189,17 @@ pub async fn set_status(
         .status
         .parse::<Status>()
         .map_err(ApiError::bad_request)?;
-    let by = new.by.trim();
-    if by.is_empty() || by.chars().count() > 200 {
-        return Err(ApiError::bad_request("by: who decides, 1-200 characters"));
-    }
-    if new.note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
-        return Err(ApiError::bad_request("note: at most 2,000 characters"));
-    }
+    let change = StatusChange::decided(
+        status,
+        &new.by,
+        new.note.as_deref(),
+        OffsetDateTime::now_utc(),
+    )
+    .map_err(ApiError::bad_request)?;
     let search = state.search();
     let index = search.index().await?;
     let Some(latest) = issues::samples(index, id, 1).await?.into_iter().next() else {
         return Err(ApiError::not_found(format!("no issue {id}")));
-    };
-    let change = StatusChange {
-        status,
-        at: OffsetDateTime::now_utc(),
-        by: Some(by.to_owned()),
-        // A card number pasted into a note is masked, as in every store.
-        note: new.note.map(|n| {
-            let mut bytes = n.into_bytes();
-            sightline_schemas::mask::mask_card_numbers(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        }),
     };
     state.issue_status.set(id, &change).await?;
     let now = sightline_issues::effective(Some(&change), Some(latest.occurred_at));

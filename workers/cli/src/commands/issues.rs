@@ -15,22 +15,13 @@ use time::OffsetDateTime;
 
 use crate::cli::IssuesAction;
 
-/// `15m`, `24h`, `7d`.
-fn window(text: &str) -> anyhow::Result<Duration> {
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: u64 = number
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .with_context(|| format!("--window {text}: a number and s, m, h or d"))?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => bail!("--window {text}: a number and s, m, h or d"),
-    };
-    Ok(Duration::from_secs(n * secs))
+/// The window's length; a window of nothing holds nothing to list.
+fn window(length: humantime::Duration) -> anyhow::Result<Duration> {
+    let length: Duration = length.into();
+    if length.is_zero() {
+        bail!("--window must be longer than 0s");
+    }
+    Ok(length)
 }
 
 async fn index(settings: &Settings) -> anyhow::Result<ConfiguredIndex> {
@@ -54,7 +45,7 @@ pub async fn run(action: IssuesAction, settings: &Settings) -> anyhow::Result<Ex
             limit,
             json,
         } => {
-            let length = window(&w)?;
+            let length = window(w)?;
             let query = IssueQuery {
                 since: Some(OffsetDateTime::now_utc() - length),
                 services: service,
@@ -82,7 +73,7 @@ pub async fn run(action: IssuesAction, settings: &Settings) -> anyhow::Result<Ex
             window: w,
             json,
         } => {
-            let since = OffsetDateTime::now_utc() - window(&w)?;
+            let since = OffsetDateTime::now_utc() - window(w)?;
             let (store, status) = (index(settings).await?, statuses(settings).await?);
             let Some(issue) = issues::one(&store, &status, &id, Some(since), 3600).await? else {
                 eprintln!("no issue {id} in the index");
@@ -153,19 +144,9 @@ async fn decide(
     }
     let by = by
         .or_else(|| std::env::var("USER").ok())
-        .filter(|b| !b.trim().is_empty())
         .context("--by: who decides")?;
-    let note = note.map(|n| {
-        let mut bytes = n.into_bytes();
-        sightline_schemas::mask::mask_card_numbers(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    });
-    let change = StatusChange {
-        status,
-        at: OffsetDateTime::now_utc(),
-        by: Some(by),
-        note,
-    };
+    let change = StatusChange::decided(status, &by, note.as_deref(), OffsetDateTime::now_utc())
+        .map_err(anyhow::Error::msg)?;
     statuses(settings).await?.set(id, &change).await?;
     println!("{}", serde_json::to_string(&change)?);
     Ok(ExitCode::SUCCESS)
