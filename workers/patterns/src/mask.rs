@@ -10,14 +10,19 @@ pub const WILDCARD: &str = "<*>";
 /// separates (`,` `;` `(` `)` `[` `]` `=` `:` at a word's end) split off, so that
 /// `user=alice,` and `user=bob` share their constant part.
 pub fn tokens(message: &str) -> Vec<String> {
-    let mut out = Vec::new();
+    words(message).into_iter().map(str::to_owned).collect()
+}
+
+/// [`tokens`] as slices of `message`: every word is a piece of it.
+fn words(message: &str) -> Vec<&str> {
+    let mut out = Vec::with_capacity(16);
     for word in message.split_whitespace() {
         split_word(word, &mut out);
     }
     out
 }
 
-fn split_word(word: &str, out: &mut Vec<String>) {
+fn split_word<'a>(word: &'a str, out: &mut Vec<&'a str>) {
     // `key=value` and `key:value`: the key is constant, the value may not be.
     for sep in ['=', ':'] {
         if let Some((key, value)) = word.split_once(sep) {
@@ -25,7 +30,8 @@ fn split_word(word: &str, out: &mut Vec<String>) {
             // A key is a word: `10.0.0.1:5432` and `12:04:33` are values whole.
             let valued_key = key.chars().any(|c| c.is_ascii_digit());
             if !key.is_empty() && !value.is_empty() && !url_like && !valued_key {
-                out.push(format!("{key}{sep}"));
+                // The key with its separator, as one word.
+                out.push(&word[..key.len() + sep.len_utf8()]);
                 split_word(value, out);
                 return;
             }
@@ -33,11 +39,7 @@ fn split_word(word: &str, out: &mut Vec<String>) {
     }
     let trimmed = word.trim_end_matches([',', ';', ')', ']', '.', ':']);
     let trimmed = trimmed.trim_start_matches(['(', '[']);
-    if trimmed.is_empty() {
-        out.push(word.to_owned());
-    } else {
-        out.push(trimmed.to_owned());
-    }
+    out.push(if trimmed.is_empty() { word } else { trimmed });
 }
 
 /// Whether a word is a value rather than part of the message's wording.
@@ -66,16 +68,21 @@ pub fn is_variable(word: &str) -> bool {
 
 /// `message` as its words with values masked.
 pub fn mask(message: &str) -> Vec<String> {
-    tokens(message)
+    masked_words(message)
         .into_iter()
-        .map(|w| {
-            if is_variable(&w) {
-                WILDCARD.to_owned()
-            } else {
-                w
-            }
-        })
+        .map(str::to_owned)
         .collect()
+}
+
+/// [`mask`] without copying: the words are slices of `message`, or [`WILDCARD`].
+pub(crate) fn masked_words(message: &str) -> Vec<&str> {
+    let mut words = words(message);
+    for w in &mut words {
+        if is_variable(w) {
+            *w = WILDCARD;
+        }
+    }
+    words
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::mask::{mask, WILDCARD};
+use crate::mask::{masked_words, WILDCARD};
 
 /// The one configuration, for every source.
 #[derive(Debug, Clone, Copy)]
@@ -61,8 +61,11 @@ struct Cluster {
 #[derive(Debug)]
 pub struct Miner {
     config: MinerConfig,
-    /// Clusters by (length, leading words with values as `<*>`).
-    groups: HashMap<(usize, Vec<String>), Vec<usize>>,
+    /// Clusters by length and leading words with values as `<*>`, written as
+    /// one string ([`group_key`]) so that a lookup allocates nothing.
+    groups: HashMap<String, Vec<usize>>,
+    /// The buffer lookups write their key into.
+    lookup: String,
     clusters: Vec<Option<Cluster>>,
     live: usize,
     clock: u64,
@@ -77,6 +80,7 @@ impl Miner {
         Self {
             config,
             groups: HashMap::new(),
+            lookup: String::new(),
             clusters: Vec::new(),
             live: 0,
             clock: 0,
@@ -88,7 +92,8 @@ impl Miner {
     /// Takes back a cluster saved by an earlier miner (see [`Miner::take_changed`]);
     /// a saved cluster of an id already here replaces it.
     pub fn restore(&mut self, saved: SavedCluster) {
-        let key = self.key(&saved.words);
+        let mut key = String::new();
+        group_key(&mut key, self.config.depth, &saved.words);
         let members = self.groups.entry(key).or_default();
         let existing = members
             .iter()
@@ -138,11 +143,6 @@ impl Miner {
         self.live == 0
     }
 
-    fn key(&self, words: &[String]) -> (usize, Vec<String>) {
-        let lead = words.iter().take(self.config.depth).cloned().collect();
-        (words.len(), lead)
-    }
-
     /// The pattern of `message`, learning from it.
     pub fn add(&mut self, message: &str) -> Pattern {
         let index = self.cluster_of(message);
@@ -163,15 +163,19 @@ impl Miner {
     /// The cluster `message` joins, or the one it makes.
     fn cluster_of(&mut self, message: &str) -> usize {
         self.clock += 1;
-        let words = mask(message);
-        let key = self.key(&words);
-        let mut best: Option<(usize, f64)> = None;
-        for &c in self.groups.get(&key).into_iter().flatten() {
+        let words = masked_words(message);
+        group_key(&mut self.lookup, self.config.depth, &words);
+        // Among equal scores the cluster with more words of its own wins: a
+        // message read again (redelivered, or after a restore) goes back to the
+        // cluster it made, not to an older one that has since generalized enough
+        // to take it too, so reading a message twice does not move it.
+        let mut best: Option<(usize, (f64, usize))> = None;
+        for &c in self.groups.get(&self.lookup).into_iter().flatten() {
             let Some(cluster) = &self.clusters[c] else {
                 continue;
             };
             let score = similarity(&cluster.words, &words);
-            if score >= self.config.similarity && best.is_none_or(|(_, s)| score > s) {
+            if score.0 >= self.config.similarity && best.is_none_or(|(_, s)| score > s) {
                 best = Some((c, score));
             }
         }
@@ -180,7 +184,7 @@ impl Miner {
                 let cluster = self.clusters[c].as_mut().expect("a live cluster");
                 let mut generalized = false;
                 for (t, w) in cluster.words.iter_mut().zip(&words) {
-                    if t != w && t != GENERALIZED {
+                    if t != *w && t != GENERALIZED {
                         *t = GENERALIZED.to_owned();
                         generalized = true;
                     }
@@ -196,10 +200,10 @@ impl Miner {
                 let c = self.clusters.len();
                 self.clusters.push(Some(Cluster {
                     id,
-                    words,
+                    words: words.iter().map(|w| (*w).to_owned()).collect(),
                     last_used: self.clock,
                 }));
-                self.groups.entry(key).or_default().push(c);
+                self.groups.entry(self.lookup.clone()).or_default().push(c);
                 self.changed.push(c);
                 self.live += 1;
                 if self.live > self.config.max_patterns {
@@ -248,25 +252,38 @@ fn template(words: &[String]) -> String {
 const GENERALIZED: &str = "<~>";
 
 /// Share of the template's own words (neither masked values nor positions it
-/// gave up) that the message has in the same places: values say nothing about
-/// a message's wording. A template of values only takes any message.
-fn similarity(template: &[String], words: &[String]) -> f64 {
+/// gave up) that the message has in the same places, and how many own words
+/// the template has: values say nothing about a message's wording. A template
+/// of values only takes any message.
+fn similarity(template: &[String], words: &[&str]) -> (f64, usize) {
     let wording = |t: &&String| *t != GENERALIZED && *t != WILDCARD;
     let own = template.iter().filter(wording).count();
     if own == 0 {
-        return 1.0;
+        return (1.0, 0);
     }
     let same = template
         .iter()
         .zip(words)
-        .filter(|(t, w)| wording(t) && t == w)
+        .filter(|(t, w)| wording(t) && t == *w)
         .count();
-    same as f64 / own as f64
+    (same as f64 / own as f64, own)
+}
+
+/// Writes the key of the group a message of `words` is looked up in: its
+/// length and its first `depth` words.
+fn group_key<W: AsRef<str>>(key: &mut String, depth: usize, words: &[W]) {
+    use std::fmt::Write;
+    key.clear();
+    let _ = write!(key, "{}", words.len());
+    for w in words.iter().take(depth) {
+        key.push('\0');
+        key.push_str(w.as_ref());
+    }
 }
 
 /// The id of a cluster first seen as `words`: a hash of them, so that the same
 /// stream gives the same ids.
-fn stable_id(words: &[String]) -> String {
+fn stable_id(words: &[&str]) -> String {
     let hash = words.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, w| {
         w.bytes()
             .chain(std::iter::once(0))
@@ -327,6 +344,24 @@ mod tests {
         second.take_changed();
         second.add("session 10 opened for user erin");
         assert!(second.take_changed().is_empty());
+    }
+
+    #[test]
+    fn a_message_read_again_goes_back_to_the_cluster_it_made() {
+        let mut m = Miner::new(MinerConfig::default());
+        let first = m.add("order alpha beta gamma delta").id;
+        // Too far from the first to join it: a cluster of its own.
+        let made = m.add("order alpha zeta theta delta").id;
+        assert_ne!(made, first);
+        // The first generalizes, by messages far from the second, at both
+        // positions that kept them apart...
+        m.add("order alpha kappa gamma delta");
+        let wide = m.add("order alpha lambda mu delta");
+        assert_eq!(wide.id, first);
+        assert_eq!(wide.template, "order alpha <*> <*> delta");
+        // ...and now takes the second's message as well as its own cluster does:
+        // read again, the message stays where it was.
+        assert_eq!(m.add("order alpha zeta theta delta").id, made);
     }
 
     #[test]
