@@ -188,7 +188,7 @@ impl SearchDoc {
         let mut n = Numbers::default();
         let ip_ref =
             |ip: &Option<std::net::IpAddr>| ip.map(|ip| pii.reference("ip", &ip.to_string()));
-        let (message, stack) = match &event.payload {
+        let stack = match &event.payload {
             Body::Transaction(t) => {
                 k.status = Some(t.status.as_str().into());
                 k.user_id = Some(t.user_id.clone());
@@ -201,46 +201,21 @@ impl SearchDoc {
                     .map(|c| pii.reference("card", c));
                 k.ip_ref = ip_ref(&t.ip);
                 n.amount = t.amount.to_string().parse().ok();
-                let reason = t
-                    .failure_reason
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default();
-                let text = format!(
-                    "payment {} {} {} by {} for user {}{reason}",
-                    t.status.as_str(),
-                    t.amount,
-                    t.currency,
-                    t.payment_method.replace('_', " "),
-                    t.user_id
-                );
-                (text, None)
+                None
             }
             Body::Error(e) => {
                 k.endpoint = Some(e.endpoint.clone());
                 k.error_type = Some(e.error_type.clone());
                 k.user_id = e.user_id.clone();
                 n.error_code = Some(e.error_code.into());
-                let text = format!(
-                    "{} {} {} on {}",
-                    e.error_code, e.error_type, e.error_message, e.endpoint
-                );
-                (text, e.stack.clone())
+                e.stack.clone()
             }
             Body::UserBehavior(b) => {
                 k.user_id = Some(b.user_id.clone());
                 k.session_id = Some(b.session_id.clone());
                 k.action = Some(b.action.clone());
                 k.ip_ref = ip_ref(&b.ip);
-                (
-                    format!(
-                        "user {} {} {}",
-                        b.user_id,
-                        b.action.replace('_', " "),
-                        b.page
-                    ),
-                    None,
-                )
+                None
             }
             Body::Performance(p) => {
                 k.endpoint = Some(p.endpoint.clone());
@@ -248,11 +223,7 @@ impl SearchDoc {
                 n.status_code = Some(p.status_code.into());
                 n.response_time_ms = Some(p.response_time_ms);
                 n.db_query_time_ms = p.db_query_time_ms;
-                let text = format!(
-                    "{} {} answered {} in {} ms",
-                    p.method, p.endpoint, p.status_code, p.response_time_ms
-                );
-                (text, None)
+                None
             }
             Body::Security(s) => {
                 k.action = Some(s.action.clone());
@@ -260,16 +231,7 @@ impl SearchDoc {
                 k.session_id = s.session_id.clone();
                 k.country = s.country.clone();
                 k.ip_ref = ip_ref(&s.ip);
-                let who = s.user_id.as_deref().unwrap_or("unknown user");
-                let reason = s
-                    .reason
-                    .as_deref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default();
-                (
-                    format!("{} for {who}{reason}", s.action.replace('_', " ")),
-                    None,
-                )
+                None
             }
             Body::Log(l) => {
                 k.severity = Some(l.severity.as_str().into());
@@ -280,9 +242,10 @@ impl SearchDoc {
                     AttrValue::Text(t) => crate::redact::ip_reference(t, pii),
                     _ => None,
                 });
-                (l.message.clone(), None)
+                None
             }
         };
+        let message = event.message().into_owned();
         if let Some(o) = sightline_issues::occurrence(event) {
             k.issue = Some(o.fingerprint);
             // A log record's error type and user, as its issue reads them.
