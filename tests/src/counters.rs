@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use sightline_counters::layout::Layout;
 use sightline_counters::plan::{Op, Planner};
-use sightline_schemas::{Event, OffsetDateTime};
+use sightline_patterns::{Miner, MinerConfig};
+use sightline_schemas::{headline, Event, OffsetDateTime};
 
 /// Every counter hash under the prefix (keys `<prefix>:{shard}:...`): key -> field
 /// -> value (watermarks, HyperLogLog sketches and the sets of counted detections
@@ -38,11 +39,26 @@ pub async fn dump(url: &str, prefix: &str) -> Dump {
     out
 }
 
-/// The hashes one pass of the planner over all `events` writes.
+/// The hashes one pass of the planner over all `events` writes, without patterns.
 pub fn expected(layout: &Layout, events: &[Event]) -> Dump {
+    planned(layout, events, None)
+}
+
+/// The hashes one pass of the planner writes with each event's pattern found
+/// by one fresh miner reading the events in order, as the counters worker does.
+pub fn expected_with_patterns(layout: &Layout, events: &[Event]) -> Dump {
+    planned(layout, events, Some(Miner::new(MinerConfig::default())))
+}
+
+fn planned(layout: &Layout, events: &[Event], mut miner: Option<Miner>) -> Dump {
     let mut planner = Planner::new(layout, OffsetDateTime::now_utc().unix_timestamp());
     for e in events {
-        planner.add_event(e);
+        let message = e.message();
+        let pattern = miner
+            .as_mut()
+            .zip(headline(&message))
+            .map(|(m, line)| m.assign(line).to_owned());
+        planner.add_event(e, pattern.as_deref());
     }
     let mut out = Dump::new();
     for write in planner.finish().into_iter().flat_map(|s| s.keys) {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use sightline_schemas::Event;
 use sightline_search::document::SearchDoc;
-use sightline_search::patterns::PatternStage;
+use sightline_search::patterns::{assign, PatternStage};
 use sightline_search::query::{Agg, AggRequest, AggResult, Field, SearchRequest};
 use sightline_search::store::SearchStore;
 
@@ -38,8 +38,7 @@ pub async fn mined_counts(events: &[Event]) -> BTreeMap<String, u64> {
         .iter()
         .map(|e| SearchDoc::from_event(e, &pii))
         .collect();
-    PatternStage::in_memory()
-        .assign(&mut docs)
+    assign(&mut PatternStage::in_memory(), &mut docs)
         .await
         .expect("in memory");
     let mut counts = BTreeMap::new();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use sightline_schemas::{Body, Event, LogRecord, Severity, Uuid};
 use sightline_search::document::SearchDoc;
-use sightline_search::patterns::PatternStage;
+use sightline_search::patterns::{assign, PatternStage};
 use sightline_search::query::{Agg, AggRequest, AggResult, Bucket, DocKind, Field, Filters};
 use sightline_search::store::SearchStore;
 use time::format_description::well_known::Rfc3339;
@@ -34,7 +34,9 @@ pub async fn patterns_are_keywords_grouped_and_trended<S: SearchStore>(s: &S) {
         .iter()
         .map(|e| SearchDoc::from_event(e, &pii()))
         .collect();
-    PatternStage::in_memory().assign(&mut docs).await.unwrap();
+    assign(&mut PatternStage::in_memory(), &mut docs)
+        .await
+        .unwrap();
     let pattern = |i: usize| docs[i].keywords.pattern.clone().expect("a pattern");
     let (cache, user, disk) = (pattern(0), pattern(1), pattern(5));
     assert_eq!(pattern(2), user);

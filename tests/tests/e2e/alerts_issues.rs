@@ -13,7 +13,7 @@ use sightline_issues::{StatusChange, StatusStore};
 use sightline_runtime::config::{AlertsSettings, CountersSettings};
 use sightline_schemas::{Body, ErrorEvent, Event, LogRecord, OffsetDateTime, Severity};
 use sightline_search::document::{PiiHasher, SearchDoc};
-use sightline_search::patterns::PatternStage;
+use sightline_search::patterns::{assign, PatternStage};
 use sightline_search::store::tantivy::TantivyStore;
 use sightline_search::store::{SearchStore, Sequenced, Source};
 use sightline_tests::{Redis, Stack};
@@ -146,7 +146,9 @@ async fn new_issues_regressions_new_patterns_and_spikes_alert_from_the_index() {
         .iter()
         .map(|e| SearchDoc::from_event(e, &pii))
         .collect();
-    PatternStage::in_memory().assign(&mut docs).await.unwrap();
+    assign(&mut PatternStage::in_memory(), &mut docs)
+        .await
+        .unwrap();
     let issue_of = |service: &str| {
         docs.iter()
             .find(|d| d.service == service && d.keywords.issue.is_some())

@@ -1,7 +1,8 @@
 //! The real `sightline worker counters` process against real nats-server and
 //! redis-server: after a SIGKILL mid-stream and a restart, after the loss of the
 //! consumer, and after a replay into an emptied Redis, the counters hold exactly
-//! what one straight pass over the stream gives.
+//! what one straight pass over the stream gives, patterns included (the ids the
+//! index's miner gives the same events).
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use sightline_counters::{Reader, RedisStore, Window};
 use sightline_generator::Generator;
 use sightline_runtime::config::CountersSettings;
 use sightline_schemas::{Event, Kind, OffsetDateTime};
-use sightline_tests::counters::{dump, expected, flush, Dump};
+use sightline_tests::counters::{dump, expected_with_patterns, flush, Dump};
 use sightline_tests::{eventually, Redis, Stack, WorkerProcess};
 
 const EVENTS: usize = 30_000;
@@ -62,7 +63,7 @@ async fn published(stack: &Stack, redis: &Redis, seed: u64) -> (Vec<Event>, Dump
         .collect();
     stack.publish(&events).await;
     let layout = Layout::new(&CountersSettings::default()).unwrap();
-    let want = expected(&layout, &events);
+    let want = expected_with_patterns(&layout, &events);
     let store = RedisStore::connect(&redis.url(), layout).await.unwrap();
     (events, want, store)
 }
@@ -105,6 +106,11 @@ async fn counts_are_exact_after_a_kill_a_lost_consumer_and_a_replay() {
         let read = reader.count(&format!("kind={kind}"), window).await.unwrap();
         assert_eq!(read.value, n, "{kind}");
     }
+    // Per pattern, the counts the index's own mining gives: the same ids.
+    let by_pattern = reader.breakdown("pattern", window).await.unwrap();
+    let mined = sightline_tests::patterns::mined_counts(&events).await;
+    assert!(mined.len() > 10, "{} patterns", mined.len());
+    assert_eq!(by_pattern, mined);
 
     // The consumer lost (deleted), Redis kept: the worker resumes from the
     // watermarks in Redis, not from the start of the stream.

@@ -75,7 +75,7 @@ async fn a_batch_cut_short_between_shards_is_completed_not_repeated() {
     let batch = records(1_000);
     // A crash after shards 0 and 1 of a batch landed, before 2 and 3.
     let mut planner = Planner::new(store.layout(), OffsetDateTime::now_utc().unix_timestamp());
-    batch.iter().for_each(|r| planner.add_event(&r.item));
+    batch.iter().for_each(|r| planner.add_event(&r.item, None));
     let writes = planner.finish();
     for shard in [0u16, 1] {
         store

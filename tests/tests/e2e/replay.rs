@@ -272,9 +272,15 @@ async fn replaying_corrupted_projections_restores_a_fresh_build() {
     let mut keys = registry.keys().await.unwrap();
     let mut versions = std::collections::BTreeSet::new();
     while let Some(key) = futures::StreamExt::next(&mut keys).await {
-        versions.insert(key.unwrap().split('.').next().unwrap().to_owned());
+        let key = key.unwrap();
+        versions.insert(key.rsplit_once('.').unwrap().0.to_owned());
     }
-    assert_eq!(versions, ["v1".to_owned()].into());
+    let kept = ["v1".to_owned(), "counters.v1".to_owned()];
+    assert_eq!(
+        versions,
+        kept.into(),
+        "the index's and the counters' registries"
+    );
     // The replaced versions are gone.
     assert!(!tantivy_dir_at(&settings.data_dir, 0).exists());
     assert!(!sqlite_path_at(&settings.data_dir, 0).exists());

@@ -98,6 +98,7 @@ from_library_error!(
     sightline_counters::CountersError,
     sightline_alerts::AlertError,
     sightline_issues::StatusError,
+    sightline_search::patterns::RegistryError,
     sightline_runtime::Error
 );
 

@@ -171,7 +171,7 @@ impl AppState {
             settings.api.cache_ttl,
         );
         let search = open_search(&settings, version(Target::Search));
-        let patterns = Registry::open(&bus, version(Target::Search)).await?;
+        let patterns = Registry::open(&bus, Target::Search, version(Target::Search)).await?;
         let issue_status = StatusStore::open(&bus).await?;
         let detections = open_detections(&settings, version(Target::Fraud));
         let assessor = Assessor::new(

@@ -84,7 +84,8 @@ impl<'l> Planner<'l> {
         }
     }
 
-    pub fn add_event(&mut self, event: &Event) {
+    /// Counts `event`, and its message's `pattern` when it has one.
+    pub fn add_event(&mut self, event: &Event, pattern: Option<&str>) {
         let at = event.occurred_at.unix_timestamp();
         let finest = self.layout.steps()[0].bucket(at);
         let b = self.buckets.entry(finest).or_default();
@@ -175,7 +176,24 @@ impl<'l> Planner<'l> {
                     f,
                     &[("service", Some(service)), ("severity", Some(severity))],
                 );
+                if let Some(p) = pattern {
+                    count(
+                        b,
+                        f,
+                        &[
+                            ("service", Some(service)),
+                            ("severity", Some(severity)),
+                            ("pattern", Some(p)),
+                        ],
+                    );
+                }
             }
+        }
+        // As many fields as the miner keeps patterns (its cap bounds them): a
+        // template nearly always comes from one service at one severity.
+        if let Some(p) = pattern {
+            count(b, f, &[("pattern", Some(p))]);
+            count(b, f, &[("service", Some(service)), ("pattern", Some(p))]);
         }
         if let Some(user) = user {
             let hour = self.layout.users_step().bucket(at);

@@ -68,7 +68,7 @@ fn increments(shards: &[ShardWrite]) -> BTreeMap<String, BTreeMap<String, i64>> 
 fn plan(layout: &Layout, now: OffsetDateTime, events: &[Event]) -> Vec<ShardWrite> {
     let mut p = Planner::new(layout, now.unix_timestamp());
     for e in events {
-        p.add_event(e);
+        p.add_event(e, None);
     }
     p.finish()
 }
@@ -335,4 +335,44 @@ fn a_detection_first_seen_at_a_later_revision_is_counted_once_by_its_id() {
             ]
         );
     }
+}
+
+#[test]
+fn events_count_under_their_pattern_by_service_and_log_severity() {
+    use sightline_schemas::{LogRecord, Severity};
+    let l = layout(1);
+    let log = |service: &str, severity| {
+        Event::at(
+            T0,
+            service,
+            Body::Log(LogRecord::new(severity, "connection reset")),
+        )
+    };
+    let events = [
+        (log("api", Severity::Error), Some("p1")),
+        (log("api", Severity::Error), Some("p1")),
+        (log("worker", Severity::Warn), Some("p1")),
+        (request(T0, "/api/cart", 12.0, 200), Some("p2")),
+        (request(T0, "/api/cart", 14.0, 200), None),
+    ];
+    let mut p = Planner::new(&l, T0.unix_timestamp());
+    for (e, pattern) in &events {
+        p.add_event(e, *pattern);
+    }
+    let keys = increments(&p.finish());
+    let second = &keys[&l.key(Family::Counts, 1, T0.unix_timestamp())];
+    assert_eq!(second["pattern=p1"], 3);
+    assert_eq!(second["service=api,pattern=p1"], 2);
+    assert_eq!(second["service=worker,pattern=p1"], 1);
+    assert_eq!(second["service=api,severity=error,pattern=p1"], 2);
+    assert_eq!(second["service=worker,severity=warn,pattern=p1"], 1);
+    // Severity is a log record's; a request has none.
+    assert_eq!(second["pattern=p2"], 1);
+    assert_eq!(second["service=api,pattern=p2"], 1);
+    let p2_fields = second.keys().filter(|f| f.contains("pattern=p2")).count();
+    assert_eq!(p2_fields, 2);
+    assert_eq!(
+        second["total"], 5,
+        "an event without a pattern still counts"
+    );
 }

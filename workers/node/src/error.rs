@@ -15,6 +15,8 @@ pub enum Error {
     Counters(#[from] sightline_counters::CountersError),
     #[error(transparent)]
     Alerts(#[from] sightline_alerts::AlertError),
+    #[error(transparent)]
+    Patterns(#[from] sightline_patterns::RegistryError),
     /// The API could not start; its message names what.
     #[error("the API: {0}")]
     Api(String),
@@ -56,6 +58,7 @@ impl Error {
             Error::Fraud(e) => e.kind(),
             Error::Counters(e) => e.kind(),
             Error::Alerts(e) => e.kind(),
+            Error::Patterns(e) => e.kind(),
             Error::Api(_) | Error::Config(_) => ErrorKind::Config,
             Error::Io { .. } => ErrorKind::Transient,
             Error::Context { source, .. } => source.kind(),

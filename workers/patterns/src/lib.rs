@@ -9,10 +9,17 @@
 //! of its messages differ there. A cluster's id is fixed when it is created, so
 //! a template that generalizes keeps its id, and the same messages in the same
 //! order always give the same ids.
+//!
+//! Each projection that mines keeps its clusters in a [`Registry`] through a
+//! [`PatternStage`], so its ids survive restarts and replays rebuild them.
 
 pub mod loghub;
 mod mask;
 mod miner;
+pub mod registry;
+mod stage;
 
 pub use mask::{mask, tokens, WILDCARD};
 pub use miner::{Miner, MinerConfig, Pattern, SavedCluster};
+pub use registry::{PatternRecord, Registry, RegistryError};
+pub use stage::PatternStage;

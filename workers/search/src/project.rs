@@ -76,14 +76,23 @@ impl<S: SearchStore + Clone, T: Indexable> Projection for Indexer<S, T> {
     type Item = T;
 
     async fn position(&mut self) -> Result<Position, Error> {
-        if !self.store.keeps_watermark() {
-            return Ok(Position::Untracked);
+        let position = if !self.store.keeps_watermark() {
+            Position::Untracked
+        } else {
+            self.store
+                .watermark(T::SOURCE)
+                .await?
+                .map_or(Position::Start, Position::After)
+        };
+        if let Some(stage) = &mut self.patterns {
+            // Taking up the stream (a start, a takeover, a retry): the miner as the
+            // batches indexed so far left it; an empty index mines from empty.
+            match position {
+                Position::Start => stage.reset().await?,
+                _ => stage.reload().await?,
+            }
         }
-        Ok(self
-            .store
-            .watermark(T::SOURCE)
-            .await?
-            .map_or(Position::Start, Position::After))
+        Ok(position)
     }
 
     /// The Tantivy watermark is the commit's payload.
@@ -94,7 +103,7 @@ impl<S: SearchStore + Clone, T: Indexable> Projection for Indexer<S, T> {
     async fn apply(&mut self, batch: &[Record<T>]) -> Result<Outcome, Error> {
         let mut docs: Vec<SearchDoc> = batch.iter().map(|r| r.item.document(&self.pii)).collect();
         if let Some(stage) = &mut self.patterns {
-            stage.assign(&mut docs).await?;
+            crate::patterns::assign(stage, &mut docs).await?;
         }
         let docs = batch
             .iter()

@@ -21,12 +21,12 @@ use sightline_counters::project::CounterProjection;
 use sightline_fraud::project::DetectionProjection;
 use sightline_fraud::rescore::Rescore;
 use sightline_fraud::store::configured::{Access::Write, ConfiguredDetections};
+use sightline_patterns::{PatternStage, Registry};
 use sightline_runtime::consumer::rebuild::{self, Plan, Progress, Rebuilt};
 use sightline_runtime::consumer::{Projection, Source};
 use sightline_runtime::versions::{Current, Target, Versions};
 use sightline_runtime::{Bus, ErrorKind, Settings, Shutdown};
 use sightline_schemas::{Detection, Event, OffsetDateTime};
-use sightline_search::patterns::{PatternStage, Registry};
 use sightline_search::project::Indexer;
 use sightline_search::settings::pii_hasher;
 use sightline_search::store::configured::{Access, ConfiguredIndex};
@@ -231,12 +231,12 @@ impl Replay<'_> {
         error
     }
 
-    /// Deletes the pattern registry of a search version no longer kept.
+    /// Deletes the pattern registry of a version no longer kept.
     async fn forget_patterns(&self, target: Target, version: u64) {
-        if target != Target::Search {
+        if target == Target::Fraud {
             return;
         }
-        let cleared = match Registry::open(self.bus, version).await {
+        let cleared = match Registry::open(self.bus, target, version).await {
             Ok(registry) => registry.clear().await.map_err(Error::from),
             Err(e) => Err(e.into()),
         };
@@ -297,7 +297,8 @@ impl Replay<'_> {
             }
             Target::Counters => {
                 let store = stores::counters(s, next).await?;
-                let logs = CounterProjection::<Event>::new(store.clone());
+                let patterns = self.fresh_patterns(target, next).await?;
+                let logs = CounterProjection::<Event>::new(store.clone()).with_patterns(patterns);
                 let fraud = CounterProjection::<Detection>::new(store);
                 self.sources(target, Some(logs), fraud).await
             }
@@ -310,14 +311,17 @@ impl Replay<'_> {
         version: u64,
     ) -> Result<BTreeMap<&'static str, Rebuilt>, Error> {
         let pii = pii_hasher(&self.settings.search, &self.settings.data_dir)?;
-        // The new version mines its patterns from an empty state, so the same
-        // stream gives the same ids.
-        let registry = Registry::open(self.bus, version).await?;
-        registry.clear().await?;
-        let patterns = PatternStage::restored(registry).await?;
+        let patterns = self.fresh_patterns(Target::Search, version).await?;
         let logs = Indexer::<_, Event>::new(store.clone(), pii.clone()).with_patterns(patterns);
         let fraud = Indexer::<_, Detection>::new(store, pii);
         self.sources(Target::Search, Some(logs), fraud).await
+    }
+
+    /// The miner of a new version: from an empty state, so the same stream gives
+    /// the same ids.
+    async fn fresh_patterns(&self, target: Target, version: u64) -> Result<PatternStage, Error> {
+        let registry = Registry::open(self.bus, target, version).await?;
+        Ok(PatternStage::fresh(registry).await?)
     }
 
     /// Rebuilds each source of `target` at once, drawing their progress together.

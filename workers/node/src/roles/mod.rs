@@ -19,13 +19,13 @@ use sightline_alerts::Rules;
 use sightline_counters::Reader;
 use sightline_fraud::project::{store_spec, DetectionProjection};
 use sightline_fraud::store::configured::{self as detections, ConfiguredDetections};
+use sightline_patterns::{PatternStage, Registry};
 use sightline_runtime::config::ConsumerSettings;
 use sightline_runtime::consumer::{names, Lease, Projection, Source, Worker};
 use sightline_runtime::metrics::{self, Health};
 use sightline_runtime::versions::{Current, Target, Versioned, Versions};
 use sightline_runtime::{Bus, Settings, Shutdown};
 use sightline_schemas::{Detection, Event};
-use sightline_search::patterns::{PatternStage, Registry};
 use sightline_search::project::Indexer;
 use sightline_search::settings::pii_hasher;
 use sightline_search::store::configured::{Access, ConfiguredIndex};
@@ -154,7 +154,7 @@ async fn indexer(settings: Settings, run: Run) -> Result<(), Error> {
     let pii = pii_hasher(&settings.search, &settings.data_dir)?;
     keep_retention(&store, &settings, &run);
     let consumer = settings.indexer_consumer();
-    let patterns = pattern_stage(&bus, &store).await?;
+    let patterns = pattern_stage(&bus, Target::Search, &store).await?;
     run_logs_and_fraud(
         &bus,
         names::INDEXER,
@@ -169,13 +169,15 @@ async fn indexer(settings: Settings, run: Run) -> Result<(), Error> {
     .await
 }
 
-/// The pattern miner of the index's live version, as its registry left it.
+/// The pattern miner of `target`'s live version, read from its registry when the
+/// worker takes up the stream.
 pub(crate) async fn pattern_stage<S: Clone + Send + 'static>(
     bus: &Bus,
+    target: Target,
     store: &Versioned<S>,
 ) -> Result<PatternStage, Error> {
-    let registry = Registry::open(bus, store.version().await).await?;
-    Ok(PatternStage::restored(registry).await?)
+    let registry = Registry::open(bus, target, store.version().await).await?;
+    Ok(PatternStage::unloaded(registry))
 }
 
 /// `version` of a store, opened by `open` now and again at each switch of version

@@ -132,7 +132,7 @@ pub(super) async fn run(mut roles: Vec<Role>, settings: Settings, run: Run) -> R
                 let store = versioned(&settings, version, live_index).await?;
                 let pii = pii_hasher(&settings.search, &settings.data_dir)?;
                 keep_retention(&store, &settings, &run);
-                let patterns = pattern_stage(&bus, &store).await?;
+                let patterns = pattern_stage(&bus, Target::Search, &store).await?;
                 let logs = Indexer::<_, Event>::versioned(store.clone(), pii.clone())
                     .await
                     .with_patterns(patterns);
@@ -154,7 +154,10 @@ pub(super) async fn run(mut roles: Vec<Role>, settings: Settings, run: Run) -> R
                 let mut current = follow(&bus, Target::Counters).await?;
                 let version = current.borrow_and_update().version;
                 let store = versioned(&settings, version, counters).await?;
-                let logs = CounterProjection::<Event>::versioned(store.clone()).await;
+                let patterns = pattern_stage(&bus, Target::Counters, &store).await?;
+                let logs = CounterProjection::<Event>::versioned(store.clone())
+                    .await
+                    .with_patterns(patterns);
                 let fraud = CounterProjection::<Detection>::versioned(store).await;
                 let role_consumer = settings
                     .consumer
