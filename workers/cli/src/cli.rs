@@ -55,6 +55,11 @@ pub enum Command {
         #[command(subcommand)]
         action: PatternsAction,
     },
+    /// Anomaly detection: what the live detector makes of a series.
+    Anomaly {
+        #[command(subcommand)]
+        action: AnomalyAction,
+    },
     /// Error issues: list, show, and set their status.
     Issues {
         #[command(subcommand)]
@@ -218,6 +223,23 @@ pub enum BenchTarget {
         /// Try another lookup depth than the live one (exploration only).
         #[arg(long)]
         depth: Option<usize>,
+    },
+    /// The anomaly detector on the Numenta Anomaly Benchmark's series
+    /// (`DIR/data/<category>/<file>.csv`): writes a results directory NAB's scorer
+    /// reads, prints points/s, and with `--score` runs `DIR/score.sh` on it.
+    Anomaly {
+        #[arg(long)]
+        nab: std::path::PathBuf,
+        /// Where the results go (`<category>/<file>.csv`); a temp dir by default.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Which series: all, or one half of each category's sorted files (`tune`:
+        /// the 1st, 3rd, ...; `report`: the 2nd, 4th, ...).
+        #[arg(long, value_enum, default_value = "all")]
+        subset: SubsetArg,
+        /// Score the results with `DIR/score.sh` and include its figures.
+        #[arg(long)]
+        score: bool,
     },
     /// Publisher throughput against bare async-nats publishing, in the same run.
     Publish {
@@ -571,6 +593,21 @@ pub enum PatternsAction {
     /// in order: `{"line": n, "pattern": "<id>", "template": "..."}`, from an empty
     /// miner with the live configuration.
     Group { file: Option<std::path::PathBuf> },
+}
+
+#[derive(Subcommand)]
+pub enum AnomalyAction {
+    /// A series as NAB writes it (`timestamp,value`, a header first) in; the same
+    /// rows with `anomaly_score` out, from one fresh detector with the live
+    /// configuration reading it in order.
+    Score { file: std::path::PathBuf },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SubsetArg {
+    All,
+    Tune,
+    Report,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

@@ -1,4 +1,5 @@
 mod alerts;
+mod anomaly;
 mod api;
 mod counters;
 mod dlq;
@@ -38,6 +39,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Search(args) => search::run(*args, &settings).await,
         Command::Tail(args) => tail::run(args, &settings).await,
         Command::Patterns { action } => patterns::run(action),
+        Command::Anomaly { action } => anomaly::run(action),
         Command::Issues { action } => issues::run(action, &settings).await,
         Command::Fraud { action } => fraud::run(action, &settings).await,
         Command::Counters(args) => counters::run(args, &settings).await,
@@ -108,6 +110,12 @@ async fn bench(target: BenchTarget, settings: &Settings) -> anyhow::Result<ExitC
                 };
                 patterns::bench(&loghub, config)
             }
+            BenchTarget::Anomaly {
+                nab,
+                out,
+                subset,
+                score,
+            } => anomaly::bench(&nab, out, subset, score),
             BenchTarget::Pipeline {
                 events,
                 steady_seconds,
