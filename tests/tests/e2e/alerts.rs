@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use sightline_alerts::evaluate::Evaluator;
 use sightline_alerts::measure::Sources;
 use sightline_alerts::notify::{Delivery, Notifier};
+use sightline_alerts::route::Routing;
 use sightline_alerts::store::AlertStore;
 use sightline_alerts::{Rules, Silence, Status};
 use sightline_counters::project::CounterProjection;
@@ -158,8 +159,10 @@ pub(crate) async fn evaluator_of<D: DetectionStore>(
     let store = AlertStore::connect(&redis.url(), "sightline")
         .await
         .unwrap();
+    let routing = Routing::configured(settings, rules.timing).unwrap();
     Evaluator::new(
         rules,
+        routing,
         sources,
         store,
         stack.bus.clone(),
@@ -461,7 +464,7 @@ async fn every_built_in_rule_fires_on_its_pattern() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_alerts_worker_notifies_a_receiver() {
+async fn the_alerts_worker_notifies_the_receiver_its_route_names() {
     let stack = Stack::start().await;
     let redis = Redis::start(false);
     let (url, received) = receivers().await;
@@ -480,7 +483,10 @@ async fn the_alerts_worker_notifies_a_receiver() {
     std::fs::write(stack.path("rules.toml"), rules).unwrap();
     let config = format!(
         "[redis]\nurl = \"{}\"\n[alerts]\ninterval = \"200ms\"\nrules_file = \"{}\"\n\
-         [[alerts.receivers]]\nname = \"hook\"\nurl = \"{url}/webhook\"\nformat = \"webhook\"\n",
+         [[alerts.receivers]]\nname = \"hook\"\nurl = \"{url}/webhook\"\nformat = \"webhook\"\n\
+         [[alerts.receivers]]\nname = \"chat\"\nurl = \"{url}/slack\"\nformat = \"slack\"\n\
+         [alerts.route]\nreceiver = \"hook\"\n\
+         [[alerts.route.routes]]\nmatchers = [\"service=~check.*\"]\nreceiver = \"chat\"\n",
         redis.url(),
         stack.path("rules.toml").display()
     );
@@ -550,4 +556,8 @@ async fn the_alerts_worker_notifies_a_receiver() {
     );
     assert_eq!(r[0].2["alerts"][0]["rule"], "HighErrorRate");
     assert_eq!(r[0].2["alerts"][0]["labels"]["service"], "api");
+    assert_eq!(
+        r[0].0, "/webhook",
+        "routed to the root's receiver, not checkout's"
+    );
 }

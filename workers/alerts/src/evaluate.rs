@@ -10,6 +10,7 @@ use crate::error::AlertError;
 use crate::group::Notification;
 use crate::measure::Measure;
 use crate::notify::{Delivery, Notifier};
+use crate::route::Routing;
 use crate::rules::Rules;
 use crate::state::Transition;
 use crate::store::{AlertStore, Saved};
@@ -41,6 +42,7 @@ pub struct Tick {
 
 pub struct Evaluator<M> {
     rules: Rules,
+    routing: Routing,
     measure: M,
     store: AlertStore,
     bus: Bus,
@@ -52,6 +54,7 @@ impl<M: Measure> Evaluator<M> {
     /// Resumes from the state saved in Redis.
     pub async fn new(
         rules: Rules,
+        routing: Routing,
         measure: M,
         store: AlertStore,
         bus: Bus,
@@ -60,6 +63,7 @@ impl<M: Measure> Evaluator<M> {
         let saved = store.load().await?;
         Ok(Self {
             rules,
+            routing,
             measure,
             store,
             bus,
@@ -118,10 +122,13 @@ impl<M: Measure> Evaluator<M> {
         let silences = self.store.silences().await?;
         tick.suppressed = self.store.replaying().await?;
         if !tick.suppressed {
-            tick.notifications =
-                self.saved
-                    .grouper
-                    .due(&mut self.saved.book, &self.rules, &silences, now);
+            tick.notifications = self.saved.grouper.due(
+                &mut self.saved.book,
+                &self.rules,
+                &self.routing,
+                &silences,
+                now,
+            );
         }
         Ok(tick)
     }

@@ -1,7 +1,9 @@
 //! Grouping, pure: which notifications are due at an instant. Alerts of one rule
 //! with the same `group_by` values form a group; a new group waits `group_wait`,
 //! a changed group `group_interval` since its last notification, an unchanged
-//! firing group `repeat_interval`. Silenced alerts are left out.
+//! firing group `repeat_interval`. Silenced and inhibited alerts are left out.
+//! With routes ([`crate::route`]) an alert is grouped in each route that
+//! handles it, by that route's labels and timers, for that route's receiver.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::route::{GroupBy, Route, Routing};
 use crate::rules::{Rules, Timing};
 use crate::silence::{silenced, Silence};
 use crate::state::{Alert, AlertBook, Labels, Status};
@@ -23,6 +26,9 @@ pub struct Notification {
     pub group_labels: Labels,
     /// Firing when any alert of the group fires.
     pub status: Status,
+    /// The receiver of the route that grouped it; `None`: every receiver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receiver: Option<String>,
     pub alerts: Vec<Alert>,
 }
 
@@ -44,16 +50,19 @@ pub struct Grouper {
 }
 
 impl Grouper {
-    /// The notifications due at `now`. Resolved alerts that were notified (or
-    /// silenced) are forgotten from `book`.
+    /// The notifications due at `now`. Each alert not silenced nor inhibited is
+    /// grouped in every route that handles it ([`Routing`]). A resolved alert is
+    /// forgotten from `book` once every group it is in has said so (or it was
+    /// silenced or inhibited).
     pub fn due(
         &mut self,
         book: &mut AlertBook,
         rules: &Rules,
+        routing: &Routing,
         silences: &[Silence],
         now: OffsetDateTime,
     ) -> Vec<Notification> {
-        let mut grouped: BTreeMap<String, (Labels, Vec<Alert>)> = BTreeMap::new();
+        let mut grouped: BTreeMap<String, (Labels, &Route, Vec<Alert>)> = BTreeMap::new();
         let mut quiet_resolved = Vec::new();
         for alert in book.alerts.values() {
             let notifiable = alert.status == Status::Firing
@@ -61,58 +70,60 @@ impl Grouper {
             if !notifiable {
                 continue;
             }
-            if silenced(silences, alert, now) {
+            if silenced(silences, alert, now) || routing.inhibited(alert, book.alerts.values()) {
                 if alert.status == Status::Resolved {
                     quiet_resolved.push(alert.fingerprint.clone());
                 }
                 continue;
             }
-            let group_by = rules
-                .rules
-                .iter()
-                .find(|r| r.name == alert.rule)
-                .map(|r| r.group_by.as_slice())
-                .unwrap_or_default();
-            let mut labels = Labels::from([("alertname".to_owned(), alert.rule.clone())]);
-            for l in group_by {
-                if let Some(v) = alert.labels.get(l) {
-                    labels.insert(l.clone(), v.clone());
-                }
+            for route in routing.routes_for(&alert.labels) {
+                let labels = group_labels(rules, route, alert);
+                let key = labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                // The root's keys keep the form they had before routes.
+                let key = if route.id.is_empty() {
+                    key
+                } else {
+                    format!("route={};{key}", route.id)
+                };
+                grouped
+                    .entry(key)
+                    .or_insert_with(|| (labels, route, Vec::new()))
+                    .2
+                    .push(alert.clone());
             }
-            let key = labels
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(",");
-            grouped
-                .entry(key)
-                .or_insert_with(|| (labels, Vec::new()))
-                .1
-                .push(alert.clone());
         }
         book.forget(&quiet_resolved);
         // Groups with nothing left to say start afresh next time.
         self.groups.retain(|key, _| grouped.contains_key(key));
 
         let mut out = Vec::new();
-        for (key, (labels, alerts)) in grouped {
+        // Per resolved alert: whether every group it is in has said so.
+        let mut said: BTreeMap<String, bool> = BTreeMap::new();
+        for (key, (labels, route, alerts)) in grouped {
             let state = self.groups.entry(key.clone()).or_insert(GroupState {
                 first_seen: now,
                 last_sent: None,
                 last_digest: None,
             });
             let digest = digest(&alerts);
-            if !is_due(state, &rules.timing, digest, &alerts, now) {
+            // A muted route keeps its groups and says what is due once unmuted.
+            let send =
+                !routing.muted(route, now) && is_due(state, &route.timing, digest, &alerts, now);
+            if send {
+                state.last_sent = Some(now);
+                state.last_digest = Some(digest);
+            }
+            let settled = state.last_digest == Some(digest);
+            for a in alerts.iter().filter(|a| a.status == Status::Resolved) {
+                *said.entry(a.fingerprint.clone()).or_insert(true) &= settled;
+            }
+            if !send {
                 continue;
             }
-            state.last_sent = Some(now);
-            state.last_digest = Some(digest);
-            let resolved: Vec<String> = alerts
-                .iter()
-                .filter(|a| a.status == Status::Resolved)
-                .map(|a| a.fingerprint.clone())
-                .collect();
-            book.forget(&resolved);
             let firing = alerts.iter().any(|a| a.status == Status::Firing);
             out.push(Notification {
                 id: Uuid::new_v5(
@@ -126,10 +137,41 @@ impl Grouper {
                 } else {
                     Status::Resolved
                 },
+                receiver: route.receiver.clone(),
                 alerts,
             });
         }
+        let done: Vec<String> = said
+            .into_iter()
+            .filter_map(|(fingerprint, all)| all.then_some(fingerprint))
+            .collect();
+        book.forget(&done);
         out
+    }
+}
+
+/// The labels `route` groups `alert` by.
+fn group_labels(rules: &Rules, route: &Route, alert: &Alert) -> Labels {
+    let pick = |names: &[String]| -> Labels {
+        names
+            .iter()
+            .filter_map(|l| alert.labels.get(l).map(|v| (l.clone(), v.clone())))
+            .collect()
+    };
+    match &route.group_by {
+        GroupBy::Rule => {
+            let group_by = rules
+                .rules
+                .iter()
+                .find(|r| r.name == alert.rule)
+                .map(|r| r.group_by.as_slice())
+                .unwrap_or_default();
+            let mut labels = pick(group_by);
+            labels.insert("alertname".to_owned(), alert.rule.clone());
+            labels
+        }
+        GroupBy::Labels(names) => pick(names),
+        GroupBy::All => alert.labels.clone(),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod measure;
 pub mod metrics;
 pub mod notify;
 pub mod payload;
+pub mod route;
 pub mod rules;
 pub mod silence;
 pub mod state;

@@ -96,9 +96,18 @@ impl Notifier {
         })
     }
 
-    /// Sends `n` to every receiver (concurrently) and reports each outcome.
+    /// Sends `n` to its route's receiver, or to every receiver when its route
+    /// names none (concurrently), and reports each outcome.
     pub async fn deliver(&self, n: &Notification) -> Vec<Delivery> {
-        let sends = self.receivers.iter().map(|r| self.send(r, n));
+        let sends = self
+            .receivers
+            .iter()
+            .filter(|r| {
+                n.receiver
+                    .as_ref()
+                    .is_none_or(|name| *name == r.settings.name)
+            })
+            .map(|r| self.send(r, n));
         let outcomes = futures::future::join_all(sends).await;
         for o in &outcomes {
             let (receiver, outcome) = match o {

@@ -132,6 +132,7 @@ mod tests {
             id: uuid::Uuid::nil(),
             group_key: "alertname=HighErrorRate".into(),
             group_labels: Labels::from([("alertname".into(), "HighErrorRate".into())]),
+            receiver: None,
             status: if resolved {
                 Status::Resolved
             } else {

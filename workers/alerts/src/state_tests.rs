@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::*;
 use crate::group::Grouper;
+use crate::route::Routing;
 use crate::rules::Rules;
 use crate::silence::Silence;
 
@@ -115,7 +116,8 @@ fn schedule(
     for s in (from..=to).step_by(10) {
         let samples: Vec<Sample> = value(s).map(|v| sample("api", v)).into_iter().collect();
         book.evaluate(error_rule(rules), &samples, at(s));
-        for n in grouper.due(book, rules, silences, at(s)) {
+        let routing = Routing::every_receiver(rules.timing);
+        for n in grouper.due(book, rules, &routing, silences, at(s)) {
             sent.push((s, n.status));
         }
     }
@@ -203,4 +205,80 @@ fn silences_need_matchers_and_a_duration() {
     assert!(bad(&[], 60).contains("at least one matcher"));
     assert!(bad(&["service"], 60).contains("label=value"));
     assert!(bad(&["service=api"], 0).contains("1s"));
+}
+
+/// Routes with their own receivers: checkout pages and (continue) also goes to
+/// email with every other P2; email is muted on Saturdays, so its groups wait,
+/// and a resolved alert is kept until the muted route has said so too.
+#[test]
+fn routes_send_each_group_to_its_receiver_and_a_muted_one_catches_up() {
+    use sightline_runtime::config::{RouteSettings, TimeIntervalSettings};
+    let rules = rules();
+    let rule = error_rule(&rules);
+    let route = |m: &str, receiver: &str| RouteSettings {
+        matchers: vec![m.to_owned()],
+        receiver: Some(receiver.to_owned()),
+        ..RouteSettings::default()
+    };
+    let root = RouteSettings {
+        receiver: Some("ops".into()),
+        routes: vec![
+            RouteSettings {
+                continue_matching: true,
+                group_by: Some(vec!["service".into()]),
+                ..route("service=checkout", "pager")
+            },
+            RouteSettings {
+                mute_time_intervals: vec!["saturdays".into()],
+                ..route("severity=P2", "email")
+            },
+        ],
+        ..RouteSettings::default()
+    };
+    let saturdays = TimeIntervalSettings {
+        name: "saturdays".into(),
+        weekdays: vec!["saturday".into()],
+        times: vec![],
+    };
+    let receivers = ["ops", "pager", "email"].map(String::from);
+    let routing = Routing::new(Some(&root), &[], &[saturdays], &receivers, rules.timing).unwrap();
+    let mut book = AlertBook::default();
+    let mut grouper = Grouper::default();
+    let mut tick = |book: &mut AlertBook, s: i64, firing: bool| {
+        let samples = if firing {
+            vec![sample("checkout", 0.2), sample("api", 0.2)]
+        } else {
+            vec![]
+        };
+        book.evaluate(rule, &samples, at(s));
+        grouper
+            .due(book, &rules, &routing, &[], at(s))
+            .into_iter()
+            .map(|n| (s, n.receiver.unwrap_or_default(), n.status, n.alerts.len()))
+            .collect::<Vec<_>>()
+    };
+    // T0 is a Saturday, 10:00 UTC.
+    let mut sent = Vec::new();
+    for s in (0..=900).step_by(10) {
+        sent.extend(tick(&mut book, s, s <= 600));
+    }
+    let receivers: Vec<&str> = sent.iter().map(|(_, r, _, _)| r.as_str()).collect();
+    assert!(receivers.iter().all(|r| *r == "pager"), "{sent:?}");
+    assert_eq!(
+        sent.iter()
+            .map(|(_, _, st, n)| (*st, *n))
+            .collect::<Vec<_>>(),
+        vec![(Status::Firing, 1), (Status::Resolved, 1)],
+        "checkout alone, grouped by service: {sent:?}"
+    );
+    assert_eq!(book.alerts.len(), 2, "email has not said they resolved");
+    // Sunday: email is no longer muted and says what it held, once.
+    let sunday = 14 * 3600 + 600;
+    let mut sent = tick(&mut book, sunday, false);
+    sent.extend(tick(&mut book, sunday + 10, false));
+    assert_eq!(
+        sent,
+        vec![(sunday, "email".to_owned(), Status::Resolved, 2)]
+    );
+    assert!(book.alerts.is_empty(), "every route has said so");
 }

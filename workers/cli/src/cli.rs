@@ -384,6 +384,16 @@ pub enum AlertsAction {
     },
     /// End a silence now.
     Unsilence { id: uuid::Uuid },
+    /// Which routes and receivers an alert of these labels would reach (the
+    /// configured `alerts.route`, the rules file's timers), and whether each route
+    /// is muted now.
+    TestRoute {
+        /// `alertname=HighErrorRate`, `severity=P1`, `service=checkout`, ...
+        #[arg(required = true)]
+        labels: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]

@@ -1,10 +1,12 @@
 //! `sightline alerts list|silence|unsilence`: the evaluator's state and the
-//! silences, in Redis beside the counters.
+//! silences, in Redis beside the counters; `sightline alerts test-route`: where
+//! the configured routes send an alert.
 
 use std::process::ExitCode;
 
+use sightline_alerts::route::{GroupBy, Routing};
 use sightline_alerts::store::AlertStore;
-use sightline_alerts::{Silence, Status};
+use sightline_alerts::{Labels, Rules, Silence, Status};
 use sightline_runtime::Settings;
 use time::OffsetDateTime;
 
@@ -12,6 +14,9 @@ use super::redis_url;
 use crate::cli::AlertsAction;
 
 pub async fn run(action: AlertsAction, settings: &Settings) -> anyhow::Result<ExitCode> {
+    if let AlertsAction::TestRoute { labels, json } = action {
+        return test_route(&labels, json, settings);
+    }
     let store = AlertStore::connect(redis_url(settings)?, &settings.counters.prefix).await?;
     let now = OffsetDateTime::now_utc();
     match action {
@@ -68,6 +73,7 @@ pub async fn run(action: AlertsAction, settings: &Settings) -> anyhow::Result<Ex
             store.add_silence(&silence).await?;
             println!("{}", silence.id);
         }
+        AlertsAction::TestRoute { .. } => unreachable!("answered without Redis above"),
         AlertsAction::Unsilence { id } => {
             if !store.remove_silence(id).await? {
                 eprintln!("error: no silence {id}");
@@ -75,6 +81,63 @@ pub async fn run(action: AlertsAction, settings: &Settings) -> anyhow::Result<Ex
             }
             println!("silence {id} ended");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn test_route(labels: &[String], json: bool, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let mut parsed = Labels::new();
+    for l in labels {
+        let Some((k, v)) = l.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+            anyhow::bail!("label {l:?}: expected label=value (e.g. severity=P1)");
+        };
+        parsed.insert(k.trim().to_owned(), v.trim().to_owned());
+    }
+    let rules = Rules::load_or_default(settings.alerts.rules_file.as_deref())?;
+    let routing = Routing::configured(&settings.alerts, rules.timing)?;
+    let now = OffsetDateTime::now_utc();
+    let routes: Vec<serde_json::Value> = routing
+        .routes_for(&parsed)
+        .into_iter()
+        .map(|r| {
+            let group_by = match &r.group_by {
+                GroupBy::Rule => serde_json::json!("alertname and the rule's group_by"),
+                GroupBy::Labels(l) => serde_json::json!(l),
+                GroupBy::All => serde_json::json!(["..."]),
+            };
+            serde_json::json!({
+                "route": if r.id.is_empty() { "root" } else { r.id.as_str() },
+                "receiver": r.receiver,
+                "group_by": group_by,
+                "group_wait": humantime::format_duration(r.timing.group_wait).to_string(),
+                "group_interval": humantime::format_duration(r.timing.group_interval).to_string(),
+                "repeat_interval": humantime::format_duration(r.timing.repeat_interval).to_string(),
+                "muted_now": routing.muted(r, now),
+            })
+        })
+        .collect();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "labels": parsed, "routes": routes })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &routes {
+        let receiver = r["receiver"].as_str().unwrap_or("every receiver");
+        let muted = if r["muted_now"] == true {
+            " (muted now)"
+        } else {
+            ""
+        };
+        println!(
+            "route {} -> {receiver}{muted}; group by {}; wait {}, interval {}, repeat {}",
+            r["route"].as_str().unwrap_or_default(),
+            r["group_by"],
+            r["group_wait"].as_str().unwrap_or_default(),
+            r["group_interval"].as_str().unwrap_or_default(),
+            r["repeat_interval"].as_str().unwrap_or_default(),
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -372,7 +372,8 @@ async fn run_alerts(
         }),
         statuses,
     };
-    Evaluator::new(rules, sources, store, bus.clone(), notifier)
+    let routing = sightline_alerts::route::Routing::configured(&settings.alerts, rules.timing)?;
+    Evaluator::new(rules, routing, sources, store, bus.clone(), notifier)
         .await?
         .run(SystemClock, settings.alerts.interval, shutdown)
         .await;

@@ -18,6 +18,13 @@ pub struct AlertsSettings {
     /// Linked from Alertmanager alerts (`generatorURL`): the dashboard.
     pub generator_url: String,
     pub receivers: Vec<ReceiverSettings>,
+    /// Which receivers an alert reaches, grouped how; unset: every receiver,
+    /// grouped by rule and the rule's `group_by`.
+    pub route: Option<RouteSettings>,
+    /// Alerts kept quiet while another fires (a P1 on a service mutes its P3s).
+    pub inhibit_rules: Vec<InhibitSettings>,
+    /// Named times a route may be muted at (`mute_time_intervals`).
+    pub time_intervals: Vec<TimeIntervalSettings>,
 }
 
 impl Default for AlertsSettings {
@@ -27,6 +34,9 @@ impl Default for AlertsSettings {
             interval: Duration::from_secs(15),
             generator_url: "http://127.0.0.1:8080/".into(),
             receivers: Vec::new(),
+            route: None,
+            inhibit_rules: Vec::new(),
+            time_intervals: Vec::new(),
         }
     }
 }
@@ -72,4 +82,53 @@ fn backoff() -> Duration {
 }
 fn per_minute() -> u32 {
     60
+}
+
+/// One node of the route tree, as Alertmanager's: an alert goes down to the
+/// deepest routes whose matchers it meets; a node inherits what it leaves unset
+/// from its parent (the root, from the rules file's timing).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouteSettings {
+    /// `label=value`, `label!=value`, `label=~regex`, `label!~regex` (regexes
+    /// match the whole value); all must hold. The root takes every alert.
+    pub matchers: Vec<String>,
+    /// A receiver's name; unset at the root: every receiver.
+    pub receiver: Option<String>,
+    /// Labels one notification's alerts share; `["..."]`: every label. Unset
+    /// at the root: `alertname` and the rule's `group_by`.
+    pub group_by: Option<Vec<String>>,
+    #[serde(with = "humantime_serde")]
+    pub group_wait: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub group_interval: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub repeat_interval: Option<Duration>,
+    /// Go on to the next sibling after this route matched.
+    #[serde(rename = "continue")]
+    pub continue_matching: bool,
+    /// Names of `time_intervals` during which this route notifies nothing.
+    pub mute_time_intervals: Vec<String>,
+    pub routes: Vec<RouteSettings>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InhibitSettings {
+    /// A firing alert meeting these...
+    pub source_matchers: Vec<String>,
+    /// ...keeps quiet the alerts meeting these...
+    pub target_matchers: Vec<String>,
+    /// ...that have the same values of these labels.
+    pub equal: Vec<String>,
+}
+
+/// Times of the week, in UTC: any of `weekdays` (every day when empty), within
+/// any of `times` (`"22:00-06:00"` spans midnight; all day when empty).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeIntervalSettings {
+    pub name: String,
+    pub weekdays: Vec<String>,
+    pub times: Vec<String>,
 }

@@ -18,7 +18,10 @@ mod api;
 mod counters;
 mod fraud;
 mod syslog;
-pub use alerts::{AlertsSettings, ReceiverFormat, ReceiverSettings};
+pub use alerts::{
+    AlertsSettings, InhibitSettings, ReceiverFormat, ReceiverSettings, RouteSettings,
+    TimeIntervalSettings,
+};
 pub use api::{ApiKey, ApiSettings, Role};
 pub use counters::{CountersSettings, RedisSettings, Resolution};
 pub use fraud::{FraudBackend, FraudSettings, MongoSettings};
