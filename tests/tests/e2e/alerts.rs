@@ -29,7 +29,7 @@ use sightline_tests::{Redis, Stack};
 /// What a receiver was sent: (path, idempotency key, body, status answered).
 type Received = Arc<Mutex<Vec<(String, String, serde_json::Value, u16)>>>;
 
-/// Local receivers: `/webhook`, `/slack`, `/am` answer 200; `/flaky` answers 500
+/// Local receivers: `/webhook`, `/slack`, `/am`, `/pd`, `/teams` answer 200; `/flaky` answers 500
 /// to its first two requests.
 async fn receivers() -> (String, Received) {
     let received: Received = Arc::default();
@@ -62,6 +62,8 @@ async fn receivers() -> (String, Received) {
         .route("/slack", post(|s, h, b| take("/slack", s, h, b)))
         .route("/am", post(|s, h, b| take("/am", s, h, b)))
         .route("/flaky", post(|s, h, b| take("/flaky", s, h, b)))
+        .route("/pd", post(|s, h, b| take("/pd", s, h, b)))
+        .route("/teams", post(|s, h, b| take("/teams", s, h, b)))
         .with_state(received.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -78,6 +80,7 @@ fn receiver(name: &str, url: String, format: ReceiverFormat) -> ReceiverSettings
         retries: 3,
         retry_backoff: Duration::from_millis(10),
         max_per_minute: 60,
+        routing_key: Some(Secret("pd-integration-key".into())),
     }
 }
 
@@ -183,6 +186,8 @@ async fn alerts_fire_notify_repeat_resolve_and_respect_silences_and_replays() {
             receiver("slack", format!("{url}/slack"), ReceiverFormat::Slack),
             receiver("am", format!("{url}/am"), ReceiverFormat::Alertmanager),
             receiver("flaky", format!("{url}/flaky"), ReceiverFormat::Webhook),
+            receiver("pd", format!("{url}/pd"), ReceiverFormat::Pagerduty),
+            receiver("teams", format!("{url}/teams"), ReceiverFormat::Teams),
         ],
         ..AlertsSettings::default()
     };
@@ -243,6 +248,12 @@ async fn alerts_fire_notify_repeat_resolve_and_respect_silences_and_replays() {
         assert_eq!(at_path("/webhook")[0].2["status"], "firing");
         assert_eq!(at_path("/slack")[0].2["text"], "[FIRING:1] HighErrorRate");
         assert_eq!(at_path("/am")[0].2[0]["labels"]["service"], "api");
+        let pd = &at_path("/pd")[0].2;
+        assert_eq!(pd["routing_key"], "pd-integration-key");
+        assert_eq!(pd["event_action"], "trigger");
+        assert_eq!(pd["payload"]["source"], "api");
+        let card = &at_path("/teams")[0].2["attachments"][0]["content"];
+        assert_eq!(card["body"][0]["text"], "[FIRING:1] HighErrorRate");
         let flaky = at_path("/flaky");
         assert_eq!(flaky.len(), 3, "two failures, then the delivery");
         assert_eq!(
@@ -258,7 +269,7 @@ async fn alerts_fire_notify_repeat_resolve_and_respect_silences_and_replays() {
     let mut eval = evaluator(&stack, &redis, &counters, &settings).await;
     let tick = eval.tick(at(180)).await.unwrap();
     assert!(tick.transitions.is_empty() && tick.notifications.is_empty());
-    assert_eq!(received.lock().unwrap().len(), 6, "no duplicate deliveries");
+    assert_eq!(received.lock().unwrap().len(), 8, "no duplicate deliveries");
     assert_eq!(
         stack.stream_messages("ALERTS").await,
         4,
@@ -286,6 +297,12 @@ async fn alerts_fire_notify_repeat_resolve_and_respect_silences_and_replays() {
     let r = received.lock().unwrap();
     let resolved = r.iter().filter(|x| x.0 == "/am").nth(1).unwrap();
     assert!(resolved.2[0]["endsAt"].is_string());
+    let pd: Vec<_> = r.iter().filter(|x| x.0 == "/pd").collect();
+    assert_eq!(pd[1].2["event_action"], "resolve");
+    assert_eq!(
+        pd[1].2["dedup_key"], pd[0].2["dedup_key"],
+        "closes what it opened"
+    );
 }
 
 #[tokio::test]

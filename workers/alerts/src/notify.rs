@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus::IntCounterVec;
-use sightline_runtime::config::{AlertsSettings, ReceiverSettings};
+use sightline_runtime::config::{AlertsSettings, ReceiverFormat, ReceiverSettings};
 use tokio::sync::Mutex;
 
 use crate::error::AlertError;
@@ -81,6 +81,14 @@ impl Notifier {
             .user_agent(concat!("sightline/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| AlertError::Rules(format!("http client: {e}")))?;
+        for r in &settings.receivers {
+            if r.format == ReceiverFormat::Pagerduty && r.routing_key.is_none() {
+                return Err(AlertError::Rules(format!(
+                    "receiver {:?}: format pagerduty needs routing_key (the integration key)",
+                    r.name
+                )));
+            }
+        }
         let receivers = settings
             .receivers
             .iter()
@@ -132,7 +140,7 @@ impl Notifier {
             }
             tokio::time::sleep(wait).await;
         }
-        let payload = body(r.settings.format, n, &self.generator_url);
+        let payload = body(&r.settings, n, &self.generator_url);
         let name = r.settings.name.clone();
         let mut attempts = 0;
         loop {
@@ -209,5 +217,21 @@ mod tests {
             limit.acquire(t0 + Duration::from_secs(61)),
             Duration::from_secs(9)
         );
+    }
+
+    #[test]
+    fn a_pagerduty_receiver_without_its_routing_key_is_refused_by_name() {
+        let toml = r#"
+            [[receivers]]
+            name = "oncall"
+            url = "https://events.pagerduty.com/v2/enqueue"
+            format = "pagerduty"
+        "#;
+        let settings: AlertsSettings = figment::Figment::new()
+            .merge(<figment::providers::Toml as figment::providers::Format>::string(toml))
+            .extract()
+            .unwrap();
+        let e = Notifier::new(&settings).err().expect("refused").to_string();
+        assert!(e.contains("\"oncall\"") && e.contains("routing_key"), "{e}");
     }
 }

@@ -50,6 +50,12 @@ pub enum ReceiverFormat {
     Slack,
     /// An Alertmanager's `/api/v2/alerts`.
     Alertmanager,
+    /// PagerDuty's Events API v2 (`https://events.pagerduty.com/v2/enqueue`):
+    /// one event per group, triggered while it fires, resolved after; needs
+    /// `routing_key`.
+    Pagerduty,
+    /// A Microsoft Teams workflow webhook: a message with an Adaptive Card.
+    Teams,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,6 +75,9 @@ pub struct ReceiverSettings {
     /// Notifications per minute at most; more wait their turn.
     #[serde(default = "per_minute")]
     pub max_per_minute: u32,
+    /// PagerDuty's integration key (`format = "pagerduty"`): a secret.
+    #[serde(default)]
+    pub routing_key: Option<Secret>,
 }
 
 fn timeout() -> Duration {
