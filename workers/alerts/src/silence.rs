@@ -32,18 +32,7 @@ impl Silence {
         created_by: &str,
         comment: &str,
     ) -> Result<Self, AlertError> {
-        let mut parsed = BTreeMap::new();
-        for m in matchers {
-            let Some((label, value)) = m
-                .split_once('=')
-                .filter(|(l, v)| !l.is_empty() && !v.is_empty())
-            else {
-                return Err(AlertError::Invalid(format!(
-                    "matcher {m:?}: expected label=value (e.g. alertname=HighErrorRate)"
-                )));
-            };
-            parsed.insert(label.trim().to_owned(), value.trim().to_owned());
-        }
+        let parsed = parse_labels(matchers)?;
         if parsed.is_empty() {
             return Err(AlertError::Invalid(
                 "a silence needs at least one matcher".into(),
@@ -75,6 +64,23 @@ impl Silence {
                 .iter()
                 .all(|(k, v)| alert.labels.get(k) == Some(v))
     }
+}
+
+/// `label=value` pairs (neither side empty) as labels.
+pub fn parse_labels(pairs: &[String]) -> Result<BTreeMap<String, String>, AlertError> {
+    let mut parsed = BTreeMap::new();
+    for m in pairs {
+        let Some((label, value)) = m
+            .split_once('=')
+            .filter(|(l, v)| !l.is_empty() && !v.is_empty())
+        else {
+            return Err(AlertError::Invalid(format!(
+                "matcher {m:?}: expected label=value (e.g. alertname=HighErrorRate)"
+            )));
+        };
+        parsed.insert(label.trim().to_owned(), value.trim().to_owned());
+    }
+    Ok(parsed)
 }
 
 /// Whether any of `silences` silences `alert` at `now`.

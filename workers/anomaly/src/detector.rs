@@ -121,8 +121,7 @@ impl Detector {
     }
 
     /// The verdict on `value` at `at` (Unix seconds), then learns from it.
-    /// Points must come in time order; one older than the last is judged but
-    /// not learned from.
+    /// Points are expected in time order.
     pub fn observe(&mut self, at: i64, value: f64) -> Verdict {
         let predicted = [
             self.last,
@@ -133,8 +132,8 @@ impl Detector {
         let best = (0..predicted.len())
             .filter(|&i| predicted[i].is_some() && self.forecasts[i].error.is_some())
             .min_by(|&a, &b| {
-                let (ea, eb) = (self.forecasts[a].error, self.forecasts[b].error);
-                ea.partial_cmp(&eb).unwrap_or(std::cmp::Ordering::Equal)
+                let error = |i: usize| self.forecasts[i].error.unwrap_or(f64::INFINITY);
+                error(a).total_cmp(&error(b))
             });
         let floor = 1e-9 + 1e-3 * self.magnitude;
         let (expected, usual) = match best {
@@ -158,7 +157,7 @@ impl Detector {
                 let e = self.forecasts[i].error?.max(floor);
                 Some((value - p).abs() / e)
             })
-            .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.min(s))))
+            .reduce(f64::min)
             .unwrap_or(0.0)
             .min(MAX_SURPRISE);
         let score = self.likelihood.score(surprise);

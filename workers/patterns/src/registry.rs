@@ -67,8 +67,12 @@ impl From<RegistryError> for sightline_runtime::Error {
 
 fn unavailable(
     what: &'static str,
-) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> RegistryError {
-    move |source| RegistryError::Unavailable { what, source }
+    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> RegistryError {
+    RegistryError::Unavailable {
+        what,
+        source: source.into(),
+    }
 }
 
 /// The saved clusters of one version of one projection.
@@ -123,14 +127,10 @@ impl Registry {
     /// The ids of this version's patterns.
     async fn ids(&self) -> Result<Vec<String>, RegistryError> {
         let prefix = self.prefix();
-        let mut keys = self
-            .kv
-            .keys()
-            .await
-            .map_err(|e| unavailable("list")(e.into()))?;
+        let mut keys = self.kv.keys().await.map_err(|e| unavailable("list", e))?;
         let mut out = Vec::new();
         while let Some(key) = keys.next().await {
-            let key = key.map_err(|e| unavailable("list")(e.into()))?;
+            let key = key.map_err(|e| unavailable("list", e))?;
             if let Some(id) = key.strip_prefix(&prefix) {
                 out.push(id.to_owned());
             }
@@ -155,7 +155,7 @@ impl Registry {
             self.kv
                 .purge(self.key(&id))
                 .await
-                .map_err(|e| unavailable("purge")(e.into()))?;
+                .map_err(|e| unavailable("purge", e))?;
         }
         Ok(())
     }
@@ -166,7 +166,7 @@ impl Registry {
             .kv
             .get(self.key(id))
             .await
-            .map_err(|e| unavailable("read")(e.into()))?
+            .map_err(|e| unavailable("read", e))?
         else {
             return Ok(None);
         };
@@ -195,11 +195,11 @@ impl Registry {
                 cluster,
                 first_seen_ns,
             };
-            let bytes = serde_json::to_vec(&record).map_err(|e| unavailable("encode")(e.into()))?;
+            let bytes = serde_json::to_vec(&record).map_err(|e| unavailable("encode", e))?;
             self.kv
                 .put(self.key(&record.cluster.id), bytes.into())
                 .await
-                .map_err(|e| unavailable("write")(e.into()))?;
+                .map_err(|e| unavailable("write", e))?;
         }
         Ok(())
     }

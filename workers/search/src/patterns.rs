@@ -1,9 +1,8 @@
 //! Each event's pattern, found by the indexer's miner and kept with the
 //! document (`pattern:<id>`). The miner and its registry are
-//! [`sightline_patterns`]'; the index's registry is [`Target::Search`]'s.
+//! [`sightline_patterns`]'; the index's registry is that of `Target::Search`.
 
 pub use sightline_patterns::{PatternRecord, PatternStage, Registry, RegistryError};
-pub use sightline_runtime::versions::Target;
 
 use crate::document::SearchDoc;
 use crate::query::DocKind;

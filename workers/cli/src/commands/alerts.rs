@@ -5,8 +5,9 @@
 use std::process::ExitCode;
 
 use sightline_alerts::route::{GroupBy, Routing};
+use sightline_alerts::silence::parse_labels;
 use sightline_alerts::store::AlertStore;
-use sightline_alerts::{Labels, Rules, Silence, Status};
+use sightline_alerts::{Rules, Silence, Status};
 use sightline_runtime::Settings;
 use time::OffsetDateTime;
 
@@ -86,13 +87,7 @@ pub async fn run(action: AlertsAction, settings: &Settings) -> anyhow::Result<Ex
 }
 
 fn test_route(labels: &[String], json: bool, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let mut parsed = Labels::new();
-    for l in labels {
-        let Some((k, v)) = l.split_once('=').filter(|(k, _)| !k.is_empty()) else {
-            anyhow::bail!("label {l:?}: expected label=value (e.g. severity=P1)");
-        };
-        parsed.insert(k.trim().to_owned(), v.trim().to_owned());
-    }
+    let parsed = parse_labels(labels)?;
     let rules = Rules::load_or_default(settings.alerts.rules_file.as_deref())?;
     let routing = Routing::configured(&settings.alerts, rules.timing)?;
     let now = OffsetDateTime::now_utc();
