@@ -305,6 +305,79 @@ async fn alerts_fire_notify_repeat_resolve_and_respect_silences_and_replays() {
     );
 }
 
+/// The grouper's timers are in the evaluator's saved state; the notification log
+/// is what keeps evaluators that read that state before a send (a standby taking
+/// over, a restart after a crash between sending and saving, two evaluators
+/// running at once) from saying it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_evaluators_and_a_stale_restart_notify_each_change_once() {
+    let stack = Stack::start().await;
+    let redis = Redis::start(false);
+    let (url, received) = receivers().await;
+    let settings = AlertsSettings {
+        receivers: vec![
+            receiver("hook", format!("{url}/webhook"), ReceiverFormat::Webhook),
+            receiver("slack", format!("{url}/slack"), ReceiverFormat::Slack),
+        ],
+        ..AlertsSettings::default()
+    };
+    let layout = Layout::new(&CountersSettings::default()).unwrap();
+    let counters = RedisStore::connect(&redis.url(), layout).await.unwrap();
+    let t0 = OffsetDateTime::now_utc();
+    count(&counters, traffic("api", 100, 20, t0), 1).await;
+    let at = |secs: i64| t0 + time::Duration::seconds(secs);
+    let mut first = evaluator(&stack, &redis, &counters, &settings).await;
+    first.tick(t0).await.unwrap();
+    let tick = first.tick(at(120)).await.unwrap();
+    assert_eq!(tick.transitions.len(), 1, "firing, group_wait running");
+    // Three evaluators resume from this state: none has notified yet.
+    let mut second = evaluator(&stack, &redis, &counters, &settings).await;
+    let mut stale = evaluator(&stack, &redis, &counters, &settings).await;
+    let (a, b) = tokio::join!(first.tick(at(150)), second.tick(at(150)));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        (a.notifications.len(), b.notifications.len()),
+        (1, 1),
+        "both find the group due"
+    );
+    assert_eq!(
+        a.deliveries.len() + b.deliveries.len(),
+        2,
+        "one delivery per receiver between them: {a:?} {b:?}"
+    );
+    assert_eq!(a.already_said.len() + b.already_said.len(), 2);
+    // The one that read the state before both sent (a restart that lost its
+    // save) finds the group due, and the log says it was said.
+    let tick = stale.tick(at(160)).await.unwrap();
+    assert_eq!(tick.notifications.len(), 1);
+    assert!(tick.deliveries.is_empty(), "{tick:?}");
+    assert_eq!(tick.already_said.len(), 2);
+    let seen = |path: &str| {
+        let r = received.lock().unwrap();
+        r.iter().filter(|x| x.0 == path).count()
+    };
+    assert_eq!((seen("/webhook"), seen("/slack")), (1, 1));
+
+    // The errors leave the window: each resolves it; one says so.
+    let mut stale = evaluator(&stack, &redis, &counters, &settings).await;
+    let tick = first.tick(at(460)).await.unwrap();
+    assert_eq!(tick.notifications[0].status, Status::Resolved);
+    assert_eq!(tick.deliveries.len(), 2);
+    let tick = stale.tick(at(470)).await.unwrap();
+    assert_eq!(tick.transitions.len(), 1, "it resolves too");
+    assert_eq!(tick.notifications.len(), 1);
+    assert!(tick.deliveries.is_empty(), "{tick:?}");
+    assert_eq!((seen("/webhook"), seen("/slack")), (2, 2));
+    let said: Vec<_> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|x| x.0 == "/webhook")
+        .map(|x| x.2["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(said, ["firing", "resolved"]);
+}
+
 #[tokio::test]
 async fn silences_are_managed_from_the_cli() {
     let stack = Stack::start().await;

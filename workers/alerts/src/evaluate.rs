@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use crate::error::AlertError;
 use crate::group::Notification;
 use crate::measure::Measure;
+use crate::nflog::{Claim, NotificationLog, Said};
 use crate::notify::{Delivery, Notifier};
 use crate::route::Routing;
 use crate::rules::Rules;
@@ -36,6 +37,9 @@ pub struct Tick {
     pub deliveries: Vec<Delivery>,
     /// Notifications were held: a replay is running.
     pub suppressed: bool,
+    /// (group, receiver) pairs not sent because the notification log says they
+    /// were already said (or are being said by another evaluator).
+    pub already_said: Vec<(String, String)>,
     /// Rules that could not be measured (their alerts keep their state).
     pub unmeasured: Vec<String>,
 }
@@ -47,6 +51,7 @@ pub struct Evaluator<M> {
     store: AlertStore,
     bus: Bus,
     notifier: Notifier,
+    log: NotificationLog,
     saved: Saved,
 }
 
@@ -61,7 +66,9 @@ impl<M: Measure> Evaluator<M> {
         notifier: Notifier,
     ) -> Result<Self, AlertError> {
         let saved = store.load().await?;
+        let log = store.notification_log();
         Ok(Self {
+            log,
             rules,
             routing,
             measure,
@@ -79,8 +86,9 @@ impl<M: Measure> Evaluator<M> {
     /// One evaluation at `now`. If measuring or recording fails, nothing of it is
     /// kept: the next tick starts from the same state and records the same
     /// changes under the same ids. Notifications due are delivered before the
-    /// state is saved: a crash in between repeats a notification rather than
-    /// losing it (receivers can dedupe on `Idempotency-Key`).
+    /// state is saved; the notification log, claimed before each send and
+    /// written after it, keeps a crash in between (or a standby that read the
+    /// state before) from sending them again.
     pub async fn tick(&mut self, now: OffsetDateTime) -> Result<Tick, AlertError> {
         let before = self.saved.clone();
         let mut tick = match self.evaluate(now).await {
@@ -90,12 +98,53 @@ impl<M: Measure> Evaluator<M> {
                 return Err(e);
             }
         };
-        for n in &tick.notifications {
-            tick.deliveries.extend(self.notifier.deliver(n).await);
+        let notifications = std::mem::take(&mut tick.notifications);
+        for n in &notifications {
+            self.send(n, now, &mut tick).await;
         }
+        tick.notifications = notifications;
         // Kept in memory when Redis refuses: the next tick saves it.
         self.store.save(&self.saved).await?;
         Ok(tick)
+    }
+
+    /// Sends `n` to each of its receivers the notification log has not seen it
+    /// sent to. When the log cannot be read, it sends: a repeat is better than
+    /// a loss.
+    async fn send(&self, n: &Notification, now: OffsetDateTime, tick: &mut Tick) {
+        let firing = n.status == crate::state::Status::Firing;
+        let said = |receiver| Said {
+            group_key: &n.group_key,
+            receiver,
+            digest: n.digest,
+            firing,
+            repeat_interval: n.repeat_interval,
+        };
+        let mut to = Vec::new();
+        for receiver in self.notifier.receivers_for(n) {
+            match self.log.claim(&said(receiver), now).await {
+                Ok(Claim::Send) => to.push(receiver),
+                Ok(Claim::AlreadySaid | Claim::InFlight) => tick
+                    .already_said
+                    .push((n.group_key.clone(), receiver.to_owned())),
+                Err(e) => {
+                    tracing::warn!(error = %e, receiver, "cannot read the notification log; sending");
+                    to.push(receiver);
+                }
+            }
+        }
+        let deliveries = self.notifier.deliver_to(n, &to).await;
+        for d in &deliveries {
+            let s = said(d.receiver());
+            let recorded = match d {
+                Delivery::Delivered { .. } => self.log.delivered(&s, now).await,
+                Delivery::Failed { .. } => self.log.failed(&s).await,
+            };
+            if let Err(e) = recorded {
+                tracing::warn!(error = %e, receiver = d.receiver(), "cannot write the notification log");
+            }
+        }
+        tick.deliveries.extend(deliveries);
     }
 
     async fn evaluate(&mut self, now: OffsetDateTime) -> Result<Tick, AlertError> {

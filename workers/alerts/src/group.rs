@@ -30,6 +30,12 @@ pub struct Notification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receiver: Option<String>,
     pub alerts: Vec<Alert>,
+    /// What it says (fingerprints and statuses), for the notification log.
+    #[serde(skip)]
+    pub digest: u64,
+    /// Its route's: the notification log recognises a repeat within it.
+    #[serde(skip)]
+    pub repeat_interval: std::time::Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,6 +145,8 @@ impl Grouper {
                 },
                 receiver: route.receiver.clone(),
                 alerts,
+                digest,
+                repeat_interval: route.timing.repeat_interval,
             });
         }
         let done: Vec<String> = said

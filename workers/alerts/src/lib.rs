@@ -11,6 +11,7 @@ pub mod group;
 pub mod index_rules;
 pub mod measure;
 pub mod metrics;
+pub mod nflog;
 pub mod notify;
 pub mod payload;
 pub mod route;

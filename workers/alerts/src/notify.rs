@@ -30,6 +30,14 @@ pub enum Delivery {
     },
 }
 
+impl Delivery {
+    pub fn receiver(&self) -> &str {
+        match self {
+            Delivery::Delivered { receiver, .. } | Delivery::Failed { receiver, .. } => receiver,
+        }
+    }
+}
+
 /// At most `max` sends in any minute.
 #[derive(Debug)]
 pub struct RateLimit {
@@ -104,17 +112,27 @@ impl Notifier {
         })
     }
 
-    /// Sends `n` to its route's receiver, or to every receiver when its route
-    /// names none (concurrently), and reports each outcome.
+    /// The receivers `n` is for: its route's, or every one when its route names
+    /// none.
+    pub fn receivers_for<'a>(&'a self, n: &'a Notification) -> impl Iterator<Item = &'a str> {
+        self.receivers
+            .iter()
+            .map(|r| r.settings.name.as_str())
+            .filter(|name| n.receiver.as_deref().is_none_or(|to| to == *name))
+    }
+
+    /// Sends `n` to its receivers (concurrently) and reports each outcome.
     pub async fn deliver(&self, n: &Notification) -> Vec<Delivery> {
+        let all: Vec<&str> = self.receivers_for(n).collect();
+        self.deliver_to(n, &all).await
+    }
+
+    /// Sends `n` to the receivers named (concurrently) and reports each outcome.
+    pub async fn deliver_to(&self, n: &Notification, names: &[&str]) -> Vec<Delivery> {
         let sends = self
             .receivers
             .iter()
-            .filter(|r| {
-                n.receiver
-                    .as_ref()
-                    .is_none_or(|name| *name == r.settings.name)
-            })
+            .filter(|r| names.contains(&r.settings.name.as_str()))
             .map(|r| self.send(r, n));
         let outcomes = futures::future::join_all(sends).await;
         for o in &outcomes {

@@ -234,6 +234,8 @@ mod tests {
             group_key: "alertname=HighErrorRate".into(),
             group_labels: Labels::from([("alertname".into(), "HighErrorRate".into())]),
             receiver: None,
+            digest: 0,
+            repeat_interval: std::time::Duration::from_secs(3600),
             status: if resolved {
                 Status::Resolved
             } else {

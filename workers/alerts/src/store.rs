@@ -33,6 +33,11 @@ impl AlertStore {
         })
     }
 
+    /// The notification log, beside the state.
+    pub fn notification_log(&self) -> crate::nflog::NotificationLog {
+        crate::nflog::NotificationLog::new(self.conn.clone(), &self.prefix)
+    }
+
     fn key(&self, name: &str) -> String {
         format!("{}:alerts:{name}", self.prefix)
     }
