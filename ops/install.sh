@@ -6,7 +6,7 @@
 #   test peers: osmem-server, noida-db (Elasticsearch API), secantusdb (MongoDB wire protocol)
 #   schemathesis (the API contract test)
 #   log shippers' own clients for the ingest tests: the OpenTelemetry Python SDK and
-#   the Elasticsearch Python client
+#   the Elasticsearch Python client; aiosmtpd, an SMTP server the email tests send to
 # Safe to run again: anything already present is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,8 @@ SCHEMATHESIS_VERSION=4.32.5
 OTEL_PYTHON_VERSION=1.45.2
 # The official Elasticsearch client drives /_bulk in the tests (what Logstash and Beats speak).
 ELASTICSEARCH_PY_VERSION=9.2.0
+# A real SMTP server receives the email receiver's mail in the tests.
+AIOSMTPD_VERSION=1.4.6
 VENV=.tools/venv
 
 if [ ! -x "$VENV/bin/pip" ]; then
@@ -51,6 +53,9 @@ if ! "$VENV/bin/pip" show opentelemetry-exporter-otlp-proto-http 2>/dev/null | g
 fi
 if ! "$VENV/bin/pip" show elasticsearch 2>/dev/null | grep -q "^Version: $ELASTICSEARCH_PY_VERSION"; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "elasticsearch==$ELASTICSEARCH_PY_VERSION"
+fi
+if ! "$VENV/bin/pip" show aiosmtpd 2>/dev/null | grep -q "^Version: $AIOSMTPD_VERSION"; then
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
 fi
 
 # Debian packages: Redis, and headless Chromium with its WebDriver for the page's tests.
@@ -81,5 +86,5 @@ echo "just:        $("$VENV/bin/just" --version)"
 echo "redis:       $(redis-server --version | cut -d' ' -f3)"
 echo "chromium:    $(chromium --version 2>/dev/null | cut -d' ' -f2)"
 echo "compose:     $(docker-compose version --short 2>/dev/null)"
-echo "otel sdk:    $OTEL_PYTHON_VERSION, elasticsearch-py $ELASTICSEARCH_PY_VERSION"
+echo "otel sdk:    $OTEL_PYTHON_VERSION, elasticsearch-py $ELASTICSEARCH_PY_VERSION, aiosmtpd $AIOSMTPD_VERSION"
 echo "emulators:   osmem-server $OSMEM_VERSION, noida-db $NOIDA_VERSION, secantusdb $SECANTUS_VERSION"

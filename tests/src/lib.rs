@@ -285,6 +285,7 @@ pub mod detections_suite;
 pub mod fault_proxy;
 pub mod patterns;
 pub mod search_suite;
+pub mod smtp;
 pub mod suite;
 pub mod up;
 

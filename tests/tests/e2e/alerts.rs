@@ -71,7 +71,7 @@ async fn receivers() -> (String, Received) {
     (url, received)
 }
 
-fn receiver(name: &str, url: String, format: ReceiverFormat) -> ReceiverSettings {
+pub(crate) fn receiver(name: &str, url: String, format: ReceiverFormat) -> ReceiverSettings {
     ReceiverSettings {
         name: name.into(),
         url: Secret(url),
@@ -81,11 +81,19 @@ fn receiver(name: &str, url: String, format: ReceiverFormat) -> ReceiverSettings
         retry_backoff: Duration::from_millis(10),
         max_per_minute: 60,
         routing_key: Some(Secret("pd-integration-key".into())),
+        from: None,
+        to: Vec::new(),
+        ca_file: None,
     }
 }
 
 /// `errors` errors and `requests` requests of `service`, in the minute before `now`.
-fn traffic(service: &str, requests: usize, errors: usize, now: OffsetDateTime) -> Vec<Event> {
+pub(crate) fn traffic(
+    service: &str,
+    requests: usize,
+    errors: usize,
+    now: OffsetDateTime,
+) -> Vec<Event> {
     let at = |i: usize| now - Duration::from_millis(60_000 * i as u64 / requests as u64 + 1);
     let mut events: Vec<Event> = (0..requests)
         .map(|i| {
@@ -136,7 +144,7 @@ pub(crate) async fn count(store: &RedisStore, events: Vec<Event>, first_seq: u64
     p.apply(&records).await.unwrap();
 }
 
-async fn evaluator(
+pub(crate) async fn evaluator(
     stack: &Stack,
     redis: &Redis,
     counters: &RedisStore,

@@ -5,6 +5,7 @@
 //! counters and fraud detections, state and silences in Redis, changes recorded
 //! on ALERTS, and HTTP delivery with retries and a rate limit.
 
+pub mod email;
 pub mod error;
 pub mod evaluate;
 pub mod group;

@@ -1,4 +1,4 @@
-//! Delivering notifications to receivers over HTTP: a timeout per attempt,
+//! Delivering notifications to receivers over HTTP (or SMTP, [`crate::email`]): a timeout per attempt,
 //! retries with jittered backoff for timeouts, 429 and 5xx, and a per-receiver
 //! rate limit. Every attempt of one notification carries the same
 //! `Idempotency-Key`, so a receiver that saw an attempt time out can drop the
@@ -12,6 +12,7 @@ use prometheus::IntCounterVec;
 use sightline_runtime::config::{AlertsSettings, ReceiverFormat, ReceiverSettings};
 use tokio::sync::Mutex;
 
+use crate::email::Mailer;
 use crate::error::AlertError;
 use crate::group::Notification;
 use crate::payload::body;
@@ -71,9 +72,18 @@ impl RateLimit {
     }
 }
 
+/// Why one attempt failed, and whether another may succeed.
+#[derive(Debug)]
+pub struct Failure {
+    pub retry: bool,
+    pub error: String,
+}
+
 struct Receiver {
     settings: ReceiverSettings,
     limit: Mutex<RateLimit>,
+    /// Set for an email receiver.
+    mailer: Option<Mailer>,
 }
 
 #[derive(Clone)]
@@ -100,11 +110,18 @@ impl Notifier {
         let receivers = settings
             .receivers
             .iter()
-            .map(|r| Receiver {
-                limit: Mutex::new(RateLimit::per_minute(r.max_per_minute)),
-                settings: r.clone(),
+            .map(|r| {
+                let mailer = match r.format {
+                    ReceiverFormat::Email => Some(Mailer::new(r)?),
+                    _ => None,
+                };
+                Ok(Receiver {
+                    limit: Mutex::new(RateLimit::per_minute(r.max_per_minute)),
+                    settings: r.clone(),
+                    mailer,
+                })
             })
-            .collect();
+            .collect::<Result<_, AlertError>>()?;
         Ok(Self {
             client,
             receivers: Arc::new(receivers),
@@ -159,45 +176,17 @@ impl Notifier {
             tokio::time::sleep(wait).await;
         }
         let payload = body(&r.settings, n, &self.generator_url);
-        let name = r.settings.name.clone();
+        let receiver = r.settings.name.clone();
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let sent = self
-                .client
-                .post(&r.settings.url.0)
-                .header("Idempotency-Key", n.id.to_string())
-                .timeout(r.settings.timeout)
-                .json(&payload)
-                .send()
-                .await;
-            // The URL may hold a token: errors are reported without it.
-            let error = match sent {
-                Ok(resp) if resp.status().is_success() => {
-                    return Delivery::Delivered {
-                        receiver: name,
-                        attempts,
-                    }
-                }
-                Ok(resp) => {
-                    let status = resp.status();
-                    let retry = status.as_u16() == 429 || status.is_server_error();
-                    if !retry {
-                        return Delivery::Failed {
-                            receiver: name,
-                            attempts,
-                            error: format!("refused with {status}"),
-                        };
-                    }
-                    format!("answered {status}")
-                }
-                Err(e) if e.is_timeout() => "timed out".to_owned(),
-                Err(e) if e.is_connect() => "cannot connect".to_owned(),
-                Err(_) => "request failed".to_owned(),
+            let Failure { retry, error } = match self.attempt(r, n, &payload).await {
+                Ok(()) => return Delivery::Delivered { receiver, attempts },
+                Err(failure) => failure,
             };
-            if attempts > r.settings.retries {
+            if !retry || attempts > r.settings.retries {
                 return Delivery::Failed {
-                    receiver: name,
+                    receiver,
                     attempts,
                     error,
                 };
@@ -208,6 +197,53 @@ impl Notifier {
                 .saturating_mul(1 << (attempts - 1).min(10));
             tokio::time::sleep(base.mul_f64(0.5 + rand::random::<f64>() * 0.5)).await;
         }
+    }
+
+    /// One attempt to deliver `payload`: over SMTP to an email receiver, else
+    /// POSTed to the receiver's URL.
+    async fn attempt(
+        &self,
+        r: &Receiver,
+        n: &Notification,
+        payload: &serde_json::Value,
+    ) -> Result<(), Failure> {
+        if let Some(mailer) = &r.mailer {
+            let text = |k: &str| payload[k].as_str().unwrap_or_default().to_owned();
+            let message = mailer
+                .message(n, &text("subject"), &text("text"))
+                .map_err(|error| Failure {
+                    retry: false,
+                    error,
+                })?;
+            return mailer.send(message).await;
+        }
+        let sent = self
+            .client
+            .post(&r.settings.url.0)
+            .header("Idempotency-Key", n.id.to_string())
+            .timeout(r.settings.timeout)
+            .json(payload)
+            .send()
+            .await;
+        // The URL may hold a token: errors are reported without it.
+        let error = match sent {
+            Ok(resp) if resp.status().is_success() => return Ok(()),
+            Ok(resp) => {
+                let status = resp.status();
+                let retry = status.as_u16() == 429 || status.is_server_error();
+                if !retry {
+                    return Err(Failure {
+                        retry,
+                        error: format!("refused with {status}"),
+                    });
+                }
+                format!("answered {status}")
+            }
+            Err(e) if e.is_timeout() => "timed out".to_owned(),
+            Err(e) if e.is_connect() => "cannot connect".to_owned(),
+            Err(_) => "request failed".to_owned(),
+        };
+        Err(Failure { retry: true, error })
     }
 }
 
@@ -251,5 +287,30 @@ mod tests {
             .unwrap();
         let e = Notifier::new(&settings).err().expect("refused").to_string();
         assert!(e.contains("\"oncall\"") && e.contains("routing_key"), "{e}");
+    }
+
+    fn refusal(toml: &str) -> String {
+        let settings: AlertsSettings = figment::Figment::new()
+            .merge(<figment::providers::Toml as figment::providers::Format>::string(toml))
+            .extract()
+            .unwrap();
+        Notifier::new(&settings).err().expect("refused").to_string()
+    }
+
+    #[test]
+    fn an_email_receiver_is_refused_without_sender_or_recipients_or_with_a_bad_one() {
+        let base = "[[receivers]]\nname = \"mail\"\nformat = \"email\"\n";
+        let e = refusal(&format!("{base}url = \"smtp://relay:25\"\nto = [\"a@b.c\"]"));
+        assert!(e.contains("\"mail\"") && e.contains("needs from"), "{e}");
+        let e = refusal(&format!("{base}url = \"smtp://relay:25\"\nfrom = \"s@b.c\""));
+        assert!(e.contains("needs to"), "{e}");
+        let e = refusal(&format!(
+            "{base}url = \"smtp://relay:25\"\nfrom = \"s@b.c\"\nto = [\"not an address\"]"
+        ));
+        assert!(e.contains("to \"not an address\""), "{e}");
+        let e = refusal(&format!(
+            "{base}url = \"https://user:hunter2@relay\"\nfrom = \"s@b.c\"\nto = [\"a@b.c\"]"
+        ));
+        assert!(e.contains("url") && !e.contains("hunter2"), "{e}");
     }
 }

@@ -1,6 +1,7 @@
 //! What receivers get, pure: a generic JSON webhook, a Slack-compatible webhook
 //! message, Alertmanager's v2 `POST /api/v2/alerts` body, a PagerDuty Events
-//! API v2 event and a Microsoft Teams workflow message.
+//! API v2 event, a Microsoft Teams workflow message, and an email's subject and
+//! text (sent over SMTP by [`crate::email`]).
 
 use serde_json::{json, Value};
 use sightline_runtime::config::{ReceiverFormat, ReceiverSettings};
@@ -21,7 +22,52 @@ pub fn body(receiver: &ReceiverSettings, n: &Notification, generator_url: &str) 
             pagerduty(n, key, generator_url)
         }
         ReceiverFormat::Teams => teams(n, generator_url),
+        ReceiverFormat::Email => {
+            let (subject, text) = email(n, generator_url);
+            json!({ "subject": subject, "text": text })
+        }
     }
+}
+
+/// An email's subject (the headline and the group's labels) and plain text:
+/// each alert's severity, rule, status, since when, summary, labels and value.
+fn email(n: &Notification, generator_url: &str) -> (String, String) {
+    let group: Vec<String> = n
+        .group_labels
+        .iter()
+        .filter(|(k, _)| k.as_str() != "alertname")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let mut subject = headline(n);
+    if !group.is_empty() {
+        subject = format!("{subject} ({})", group.join(", "));
+    }
+    let mut text = format!("{}\n", headline(n));
+    for a in &n.alerts {
+        let since = match a.resolved_at {
+            Some(end) => format!("resolved at {}", rfc3339(end)),
+            None => format!(
+                "firing since {}",
+                rfc3339(a.firing_since.unwrap_or(a.active_since))
+            ),
+        };
+        let labels: Vec<String> = a
+            .labels
+            .iter()
+            .filter(|(k, _)| k.as_str() != "alertname")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        text.push_str(&format!(
+            "\n{:?} {}: {since}\n  {}\n  {}\n  value: {}\n",
+            a.severity,
+            a.rule,
+            a.summary,
+            labels.join(", "),
+            a.value
+        ));
+    }
+    text.push_str(&format!("\nOpen Sightline: {generator_url}\n"));
+    (subject, text)
 }
 
 /// `[FIRING:n] <rule>` or `[RESOLVED] <rule>`.
@@ -270,7 +316,36 @@ mod tests {
             retry_backoff: std::time::Duration::from_secs(1),
             max_per_minute: 60,
             routing_key: Some(sightline_runtime::config::Secret("R0UTING".into())),
+            from: None,
+            to: Vec::new(),
+            ca_file: None,
         }
+    }
+
+    #[test]
+    fn an_email_says_the_group_in_its_subject_and_each_alert_in_its_text() {
+        let v = body(
+            &to(ReceiverFormat::Email),
+            &notification(false),
+            "http://ui/",
+        );
+        assert_eq!(v["subject"], "[FIRING:1] HighErrorRate");
+        let text = v["text"].as_str().unwrap();
+        assert!(text.starts_with("[FIRING:1] HighErrorRate\n"), "{text}");
+        assert!(
+            text.contains("P2 HighErrorRate: firing since 2026-11-21T10:02:00Z"),
+            "{text}"
+        );
+        assert!(text.contains("service=checkout, severity=P2"), "{text}");
+        assert!(text.ends_with("Open Sightline: http://ui/\n"), "{text}");
+        let mut n = notification(true);
+        n.group_labels.insert("service".into(), "checkout".into());
+        let v = body(&to(ReceiverFormat::Email), &n, "");
+        assert_eq!(v["subject"], "[RESOLVED] HighErrorRate (service=checkout)");
+        assert!(v["text"]
+            .as_str()
+            .unwrap()
+            .contains("resolved at 2026-11-21T10:09:00Z"));
     }
 
     #[test]

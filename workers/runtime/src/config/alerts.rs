@@ -56,6 +56,10 @@ pub enum ReceiverFormat {
     Pagerduty,
     /// A Microsoft Teams workflow webhook: a message with an Adaptive Card.
     Teams,
+    /// Email over SMTP: `url` is `smtp://[user:password@]host[:port]?tls=required`
+    /// (STARTTLS), `smtps://...` (implicit TLS) or plain `smtp://host:25`
+    /// (a local relay); needs `from` and `to`.
+    Email,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -78,6 +82,16 @@ pub struct ReceiverSettings {
     /// PagerDuty's integration key (`format = "pagerduty"`): a secret.
     #[serde(default)]
     pub routing_key: Option<Secret>,
+    /// The sender (`format = "email"`): `Sightline <alerts@example.com>`.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// The recipients (`format = "email"`).
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// PEM certificates to trust besides the system's (an internal CA of the
+    /// mail relay, `format = "email"`).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn timeout() -> Duration {
