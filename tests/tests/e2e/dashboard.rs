@@ -246,6 +246,7 @@ async fn the_page_shows_live_figures_charts_and_highlighted_search_hits() {
 
     explorer(&api, c).await;
     issues(&api, c).await;
+    acknowledge(&api, c).await;
 
     let shot = c.screenshot().await.expect("a screenshot");
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
@@ -324,6 +325,46 @@ async fn issues(api: &ApiStack, c: &Client) {
     let now = api.get(&format!("/api/issues/{id}?window=1h")).await;
     assert_eq!(now.json["status"], "resolved", "{}", now.text);
     assert_eq!(now.json["history"][0]["by"], "the page");
+}
+
+/// A failing service's alert acknowledged from the page (the operator's key is
+/// in use since the issues), and the page then says by whom.
+async fn acknowledge(api: &ApiStack, c: &Client) {
+    let sent = api
+        .post(
+            "/api/logs/ingest",
+            "application/x-ndjson",
+            crate::api::alerts::error_burst(),
+            Some(OPERATOR_KEY),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    let button = "[...document.querySelectorAll('#alerts tr')].some(tr => tr.children[2] && tr.children[2].textContent === 'HighErrorRate' && tr.querySelector('button.ack'))";
+    let shown = page_shows(c, &format!("return {button}"), &json!(true)).await;
+    assert_eq!(shown, json!(true), "HighErrorRate with its button");
+    js(
+        c,
+        "[...document.querySelectorAll('#alerts tr')].find(tr => tr.children[2].textContent === 'HighErrorRate').querySelector('button.ack').click(); return true",
+    )
+    .await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            let active = api.get("/api/alerts/active").await;
+            active.json["acknowledged"]
+                .as_object()
+                .is_some_and(|acks| acks.values().any(|a| a["by"] == "the page"))
+        })
+        .await,
+        "the page's acknowledgement is stored: {}",
+        api.get("/api/alerts/active").await.text
+    );
+    let said = page_shows(
+        c,
+        "const s = document.querySelector('#alerts .acked'); return s ? s.textContent : null",
+        &json!("acknowledged by the page"),
+    )
+    .await;
+    assert_eq!(said, json!("acknowledged by the page"));
 }
 
 /// Clicks the element `css` matches.

@@ -3,6 +3,7 @@
 //! below is a module named for what it tests (`cargo test --test e2e replay::`).
 
 mod alerts;
+mod alerts_alertmanager;
 mod alerts_email;
 mod alerts_issues;
 mod alerts_logs;

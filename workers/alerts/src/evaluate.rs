@@ -171,13 +171,21 @@ impl<M: Measure> Evaluator<M> {
         let silences = self.store.silences().await?;
         tick.suppressed = self.store.replaying().await?;
         if !tick.suppressed {
-            tick.notifications = self.saved.grouper.due(
+            let acks = self.store.acks().await?;
+            // Before grouping: the grouper forgets resolved alerts it has said.
+            tick.notifications =
+                self.saved
+                    .escalated
+                    .due(&self.saved.book, &self.routing, &acks, &silences, now);
+            tick.notifications.extend(self.saved.grouper.due(
                 &mut self.saved.book,
                 &self.rules,
                 &self.routing,
                 &silences,
                 now,
-            );
+            ));
+            let stale = crate::ack::stale(&acks, &self.saved.book);
+            self.store.remove_acks(&stale).await?;
         }
         Ok(tick)
     }

@@ -5,8 +5,10 @@
 //! counters and fraud detections, state and silences in Redis, changes recorded
 //! on ALERTS, and HTTP delivery with retries and a rate limit.
 
+pub mod ack;
 pub mod email;
 pub mod error;
+pub mod escalate;
 pub mod evaluate;
 pub mod group;
 pub mod index_rules;

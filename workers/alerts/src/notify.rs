@@ -300,9 +300,13 @@ mod tests {
     #[test]
     fn an_email_receiver_is_refused_without_sender_or_recipients_or_with_a_bad_one() {
         let base = "[[receivers]]\nname = \"mail\"\nformat = \"email\"\n";
-        let e = refusal(&format!("{base}url = \"smtp://relay:25\"\nto = [\"a@b.c\"]"));
+        let e = refusal(&format!(
+            "{base}url = \"smtp://relay:25\"\nto = [\"a@b.c\"]"
+        ));
         assert!(e.contains("\"mail\"") && e.contains("needs from"), "{e}");
-        let e = refusal(&format!("{base}url = \"smtp://relay:25\"\nfrom = \"s@b.c\""));
+        let e = refusal(&format!(
+            "{base}url = \"smtp://relay:25\"\nfrom = \"s@b.c\""
+        ));
         assert!(e.contains("needs to"), "{e}");
         let e = refusal(&format!(
             "{base}url = \"smtp://relay:25\"\nfrom = \"s@b.c\"\nto = [\"not an address\"]"

@@ -119,6 +119,8 @@ pub struct Routing {
     root: Route,
     inhibit: Vec<Inhibit>,
     intervals: Vec<TimeInterval>,
+    /// Steps unacknowledged alerts go up by ([`crate::escalate`]).
+    pub escalations: Vec<crate::escalate::Escalation>,
 }
 
 impl Routing {
@@ -137,6 +139,7 @@ impl Routing {
             },
             inhibit: Vec::new(),
             intervals: Vec::new(),
+            escalations: Vec::new(),
         }
     }
 
@@ -146,13 +149,16 @@ impl Routing {
         timing: Timing,
     ) -> Result<Self, AlertError> {
         let receivers: Vec<String> = settings.receivers.iter().map(|r| r.name.clone()).collect();
-        Self::new(
+        let mut routing = Self::new(
             settings.route.as_ref(),
             &settings.inhibit_rules,
             &settings.time_intervals,
             &receivers,
             timing,
-        )
+        )?;
+        routing.escalations =
+            crate::escalate::Escalation::configured(&settings.escalations, &receivers)?;
+        Ok(routing)
     }
 
     /// The configured routing, checked: receivers exist, matchers and times parse,

@@ -6,7 +6,9 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::ack::Ack;
 use crate::error::AlertError;
+use crate::escalate::Escalated;
 use crate::group::Grouper;
 use crate::silence::Silence;
 use crate::state::AlertBook;
@@ -16,6 +18,9 @@ use crate::state::AlertBook;
 pub struct Saved {
     pub book: AlertBook,
     pub grouper: Grouper,
+    /// Absent from state saved before escalations existed.
+    #[serde(default)]
+    pub escalated: Escalated,
 }
 
 #[derive(Clone)]
@@ -87,6 +92,40 @@ impl AlertStore {
             .hdel(self.key("silences"), id.to_string())
             .await?;
         Ok(removed > 0)
+    }
+
+    /// The acknowledgements, whether they still hold or not.
+    pub async fn acks(&self) -> Result<Vec<Ack>, AlertError> {
+        let all: Vec<String> = self.conn.clone().hvals(self.key("acks")).await?;
+        Ok(all
+            .iter()
+            .filter_map(|s| serde_json::from_str(s).ok())
+            .collect())
+    }
+
+    /// Records an acknowledgement (a second one of the same alert replaces it).
+    pub async fn add_ack(&self, ack: &Ack) -> Result<(), AlertError> {
+        let text =
+            serde_json::to_string(ack).map_err(|e| AlertError::Invalid(format!("ack: {e}")))?;
+        let _: () = self
+            .conn
+            .clone()
+            .hset(self.key("acks"), &ack.fingerprint, text)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets the acknowledgements of these alerts.
+    pub async fn remove_acks(&self, fingerprints: &[&str]) -> Result<(), AlertError> {
+        if fingerprints.is_empty() {
+            return Ok(());
+        }
+        let _: () = self
+            .conn
+            .clone()
+            .hdel(self.key("acks"), fingerprints)
+            .await?;
+        Ok(())
     }
 
     /// Whether a replay is rebuilding projections: notifications are held then.

@@ -384,6 +384,16 @@ pub enum AlertsAction {
     },
     /// End a silence now.
     Unsilence { id: uuid::Uuid },
+    /// Acknowledge an active alert (its fingerprint, from `alerts list`): someone
+    /// has it in hand, so it is not escalated further until it resolves.
+    Ack {
+        fingerprint: String,
+        #[arg(long, default_value = "")]
+        comment: String,
+        /// Who acknowledges (default: $USER).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+    },
     /// Which routes and receivers an alert of these labels would reach (the
     /// configured `alerts.route`, the rules file's timers), and whether each route
     /// is muted now.

@@ -11,7 +11,7 @@ use super::u;
 
 /// A failing service: 60 requests in the last minute, half answered 503, each
 /// failure reported as an error event.
-fn error_burst() -> Vec<u8> {
+pub(crate) fn error_burst() -> Vec<u8> {
     let now = OffsetDateTime::now_utc();
     let mut body = Vec::new();
     for i in 0..60u16 {
@@ -81,6 +81,7 @@ pub async fn check(api: &ApiStack) -> u64 {
         "{}",
         api.get("/api/alerts/active").await.text
     );
+    acknowledge(api).await;
     let silence = json!({"matchers": {"alertname": "HighErrorRate"}, "duration": "2h", "comment": "deploy", "created_by": "test"});
     assert_eq!(
         api.post_json("/api/alerts/silences", &silence, Some(READER_KEY))
@@ -122,4 +123,90 @@ pub async fn check(api: &ApiStack) -> u64 {
         404
     );
     last
+}
+
+/// The quotes alert acknowledged: refused to a reader, to a blank author, for a
+/// bad or unknown fingerprint; then by an operator over HTTP and from the CLI,
+/// and listed as acknowledged by both.
+async fn acknowledge(api: &ApiStack) {
+    let active = api.get("/api/alerts/active").await;
+    let alert = active.json["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["service"] == "quotes")
+        .unwrap_or_else(|| panic!("{}", active.text))
+        .clone();
+    let fp = alert["fingerprint"].as_str().unwrap();
+    let path = format!("/api/alerts/{fp}/ack");
+    let ack = json!({"by": "ana", "comment": "looking at the quote backend"});
+    let answer = |status: u16, key, path: String, body: serde_json::Value| async move {
+        let r = api.post_json(&path, &body, Some(key)).await;
+        assert_eq!(r.status, status, "{path}: {}", r.text);
+        r
+    };
+    answer(403, READER_KEY, path.clone(), ack.clone()).await;
+    let r = answer(400, OPERATOR_KEY, path.clone(), json!({"by": " "})).await;
+    assert!(r.error_message().contains("by"), "{}", r.text);
+    answer(
+        400,
+        OPERATOR_KEY,
+        "/api/alerts/not-hex/ack".into(),
+        ack.clone(),
+    )
+    .await;
+    let r = answer(
+        404,
+        OPERATOR_KEY,
+        "/api/alerts/0123456789abcdef/ack".into(),
+        ack.clone(),
+    )
+    .await;
+    assert!(r.error_message().contains("0123456789abcdef"), "{}", r.text);
+    let r = answer(200, OPERATOR_KEY, path.clone(), ack).await;
+    assert_eq!(r.json["by"], "ana");
+    assert_eq!(r.json["episode"], alert["active_since"]);
+    let active = api.get("/api/alerts/active").await;
+    assert_eq!(
+        active.json["acknowledged"][fp]["by"], "ana",
+        "{}",
+        active.text
+    );
+
+    let cli = |args: &[&str]| {
+        std::process::Command::new(sightline_tests::sightline_bin())
+            .args(args)
+            .env("SIGHTLINE_REDIS__URL", api.redis.url())
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["alerts", "ack", "0123456789abcdef", "--by", "bo"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no active alert"));
+    let out = cli(&[
+        "alerts",
+        "ack",
+        fp,
+        "--by",
+        "bo",
+        "--comment",
+        "taking over",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&["alerts", "list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let acks = listed["acknowledged"].as_array().unwrap();
+    assert_eq!(acks.len(), 1, "{listed}");
+    assert_eq!(acks[0]["by"], "bo", "the second replaces the first");
+    assert_eq!(acks[0]["comment"], "taking over");
+    let out = cli(&["alerts", "list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("{fp}  HighErrorRate")) && text.contains("acknowledged by bo"),
+        "{text}"
+    );
 }

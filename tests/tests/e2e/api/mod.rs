@@ -4,7 +4,7 @@
 //! say it should be. One stack serves every group of routes (starting it is the
 //! slow part), each group in its own file.
 
-mod alerts;
+pub(crate) mod alerts;
 mod analytics;
 mod dashboard;
 mod fraud;

@@ -25,7 +25,7 @@ const PUBLIC: [&str; 8] = [
 ];
 
 /// Routes that need the operator role when keys are configured.
-const OPERATOR: [(&str, &str); 10] = [
+const OPERATOR: [(&str, &str); 12] = [
     ("post", "/v1/logs"),
     ("post", "/_bulk"),
     ("put", "/_bulk"),
@@ -36,6 +36,8 @@ const OPERATOR: [(&str, &str); 10] = [
     ("post", "/api/logs/upload"),
     ("post", "/api/alerts/silences"),
     ("delete", "/api/alerts/silences/{id}"),
+    ("post", "/api/alerts/{fingerprint}/ack"),
+    ("post", "/api/issues/{id}/status"),
 ];
 
 /// Every error body: `{"error": {"code", "message"}}`.

@@ -38,7 +38,7 @@ use crate::state::AppState;
         fraud::detect, fraud::suspicious, fraud::stats, fraud::verdict,
         dashboard::overview, dashboard::metrics, dashboard::charts, dashboard::stream,
         alerts::active, alerts::history, alerts::silences, alerts::create_silence,
-        alerts::expire_silence,
+        alerts::expire_silence, alerts::acknowledge,
         ops::consumers, ops::watermarks, ops::dlq, ops::healthz, ops::readyz,
         crate::page::explorer, crate::page::issues,
     ),

@@ -1,5 +1,5 @@
-//! /api/alerts: active alerts (the evaluator's state), their history (the ALERTS
-//! stream), and silences.
+//! /api/alerts: active alerts (the evaluator's state) and acknowledgements,
+//! their history (the ALERTS stream), and silences.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
+use sightline_alerts::ack::Ack;
 use sightline_alerts::{Alert, Silence, Status, Transition};
 use sightline_runtime::topology::ALERTS;
 use time::OffsetDateTime;
@@ -29,13 +30,17 @@ struct Active<'a> {
     firing: usize,
     pending: usize,
     alerts: Vec<&'a Alert>,
+    /// The acknowledgements that hold, by fingerprint.
+    acknowledged: BTreeMap<&'a str, &'a Ack>,
 }
 
-/// Pending and firing alerts, firing first, then by severity.
+/// Pending and firing alerts, firing first, then by severity, and who
+/// acknowledged which.
 #[utoipa::path(get, path = "/api/alerts/active", tag = "alerts",
-    responses((status = 200, description = "counts and alerts", body = Object)))]
+    responses((status = 200, description = "counts, alerts and `acknowledged` (by fingerprint)", body = Object)))]
 pub async fn active(State(state): State<AppState>) -> Result<Response, ApiError> {
     let saved = state.alerts.load().await?;
+    let acks = state.alerts.acks().await?;
     let mut alerts: Vec<&Alert> = saved.book.active().collect();
     alerts.sort_by(|a, b| {
         (b.status == Status::Firing)
@@ -44,12 +49,62 @@ pub async fn active(State(state): State<AppState>) -> Result<Response, ApiError>
             .then(a.rule.cmp(&b.rule))
     });
     let firing = alerts.iter().filter(|a| a.status == Status::Firing).count();
+    let acknowledged = acks
+        .iter()
+        .filter(|ack| {
+            alerts
+                .iter()
+                .any(|a| a.fingerprint == ack.fingerprint && ack.holds_for(a))
+        })
+        .map(|ack| (ack.fingerprint.as_str(), ack))
+        .collect();
     let body = Active {
         firing,
         pending: alerts.len() - firing,
         alerts,
+        acknowledged,
     };
     Ok(Json(body).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAck {
+    /// Who has it in hand (not blank).
+    #[schema(pattern = r"\S")]
+    pub by: String,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Acknowledges an active alert (operator role): someone has it in hand; it is
+/// not escalated further this episode.
+#[utoipa::path(post, path = "/api/alerts/{fingerprint}/ack", tag = "alerts",
+    params(("fingerprint" = String, Path, description = "The alert's fingerprint", pattern = r"^[0-9a-f]{16}$")),
+    request_body = NewAck,
+    responses((status = 200, description = "the acknowledgement", body = Object),
+        (status = 400, description = "a bad fingerprint, or `by` blank"),
+        (status = 404, description = "no pending or firing alert of this fingerprint")))]
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    Path(fingerprint): Path<String>,
+    Json(new): Json<NewAck>,
+) -> Result<Response, ApiError> {
+    let is_fingerprint = fingerprint.len() == 16
+        && fingerprint
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !is_fingerprint {
+        return Err(ApiError::bad_request(
+            "fingerprint: 16 lowercase hexadecimal digits",
+        ));
+    }
+    let saved = state.alerts.load().await?;
+    let alert = sightline_alerts::ack::active(&saved.book, &fingerprint)
+        .ok_or_else(|| ApiError::not_found(format!("no active alert {fingerprint}")))?;
+    let ack = Ack::of(alert, &new.by, &new.comment, OffsetDateTime::now_utc())?;
+    state.alerts.add_ack(&ack).await?;
+    Ok(Json(ack).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

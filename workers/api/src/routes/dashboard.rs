@@ -272,6 +272,15 @@ async fn update(state: &AppState, p: &WindowParams) -> Result<String, ApiError> 
         .await
         .map(|s| s.book.active().cloned().collect())
         .unwrap_or_default();
+    let acknowledged: std::collections::BTreeMap<String, sightline_alerts::ack::Ack> = state
+        .alerts
+        .acks()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|ack| alerts.iter().any(|a| ack.holds_for(a)))
+        .map(|ack| (ack.fingerprint.clone(), ack))
+        .collect();
     let raw = |b: &Bytes| serde_json::from_slice::<serde_json::Value>(b).unwrap_or_default();
     Ok(serde_json::json!({
         "overview": raw(&overview),
@@ -279,6 +288,7 @@ async fn update(state: &AppState, p: &WindowParams) -> Result<String, ApiError> 
         "detections": detections,
         "fraud_precision": precision,
         "alerts": alerts,
+        "acknowledged": acknowledged,
         "watermarks": state.marks.current(),
     })
     .to_string())
@@ -286,7 +296,7 @@ async fn update(state: &AppState, p: &WindowParams) -> Result<String, ApiError> 
 
 /// Server-sent events: an `update` with the overview, charts, latest suspicious
 /// detections, the precision analysts' verdicts give each typology, and active
-/// alerts, now and then every couple of seconds.
+/// alerts with their acknowledgements, now and then every couple of seconds.
 #[utoipa::path(get, path = "/api/dashboard/stream", tag = "dashboard", params(WindowParams),
     responses((status = 200, description = "text/event-stream of `update` events", content_type = "text/event-stream")))]
 pub async fn stream(

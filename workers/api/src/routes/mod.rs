@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
     let operations = Router::new()
         .route("/api/alerts/silences", post(alerts::create_silence))
         .route("/api/alerts/silences/{id}", delete(alerts::expire_silence))
+        .route("/api/alerts/{fingerprint}/ack", post(alerts::acknowledge))
         .route("/api/fraud/detections/{id}/verdict", post(fraud::verdict))
         .route("/api/issues/{id}/status", post(issues::set_status))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

@@ -1,9 +1,10 @@
-//! `sightline alerts list|silence|unsilence`: the evaluator's state and the
-//! silences, in Redis beside the counters; `sightline alerts test-route`: where
+//! `sightline alerts list|silence|unsilence|ack`: the evaluator's state, the
+//! silences and acknowledgements, in Redis beside the counters; `sightline alerts test-route`: where
 //! the configured routes send an alert.
 
 use std::process::ExitCode;
 
+use sightline_alerts::ack::Ack;
 use sightline_alerts::route::{GroupBy, Routing};
 use sightline_alerts::silence::parse_labels;
 use sightline_alerts::store::AlertStore;
@@ -24,6 +25,12 @@ pub async fn run(action: AlertsAction, settings: &Settings) -> anyhow::Result<Ex
         AlertsAction::List { json } => {
             let saved = store.load().await?;
             let active: Vec<_> = saved.book.active().collect();
+            let acks: Vec<Ack> = store
+                .acks()
+                .await?
+                .into_iter()
+                .filter(|ack| active.iter().any(|a| ack.holds_for(a)))
+                .collect();
             let silences: Vec<Silence> = store
                 .silences()
                 .await?
@@ -31,7 +38,7 @@ pub async fn run(action: AlertsAction, settings: &Settings) -> anyhow::Result<Ex
                 .filter(|s| s.ends_at > now)
                 .collect();
             if json {
-                let report = serde_json::json!({ "alerts": active, "silences": silences });
+                let report = serde_json::json!({ "alerts": active, "silences": silences, "acknowledged": acks });
                 println!("{report}");
                 return Ok(ExitCode::SUCCESS);
             }
@@ -40,10 +47,16 @@ pub async fn run(action: AlertsAction, settings: &Settings) -> anyhow::Result<Ex
                     Status::Firing => a.firing_since.unwrap_or(a.active_since),
                     _ => a.active_since,
                 };
+                let acked = acks
+                    .iter()
+                    .find(|ack| ack.fingerprint == a.fingerprint)
+                    .map(|ack| format!("  acknowledged by {}", ack.by))
+                    .unwrap_or_default();
                 println!(
-                    "{:<8} {:?}  {}  {}  (since {since})",
+                    "{:<8} {:?}  {}  {}  {}  (since {since}){acked}",
                     format!("{:?}", a.status).to_lowercase(),
                     a.severity,
+                    a.fingerprint,
                     a.rule,
                     a.summary
                 );
@@ -75,6 +88,23 @@ pub async fn run(action: AlertsAction, settings: &Settings) -> anyhow::Result<Ex
             println!("{}", silence.id);
         }
         AlertsAction::TestRoute { .. } => unreachable!("answered without Redis above"),
+        AlertsAction::Ack {
+            fingerprint,
+            comment,
+            by,
+        } => {
+            let saved = store.load().await?;
+            let Some(alert) = sightline_alerts::ack::active(&saved.book, &fingerprint) else {
+                eprintln!("error: no active alert {fingerprint} (see `sightline alerts list`)");
+                return Ok(ExitCode::FAILURE);
+            };
+            let ack = Ack::of(alert, &by, &comment, now)?;
+            store.add_ack(&ack).await?;
+            println!(
+                "{} {} acknowledged by {}",
+                alert.fingerprint, alert.rule, ack.by
+            );
+        }
         AlertsAction::Unsilence { id } => {
             if !store.remove_silence(id).await? {
                 eprintln!("error: no silence {id}");

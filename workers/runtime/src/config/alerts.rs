@@ -25,6 +25,8 @@ pub struct AlertsSettings {
     pub inhibit_rules: Vec<InhibitSettings>,
     /// Named times a route may be muted at (`mute_time_intervals`).
     pub time_intervals: Vec<TimeIntervalSettings>,
+    /// Steps an unacknowledged firing alert is escalated by.
+    pub escalations: Vec<EscalationSettings>,
 }
 
 impl Default for AlertsSettings {
@@ -37,8 +39,21 @@ impl Default for AlertsSettings {
             route: None,
             inhibit_rules: Vec::new(),
             time_intervals: Vec::new(),
+            escalations: Vec::new(),
         }
     }
+}
+
+/// An alert meeting `matchers` that has fired for `after` without being
+/// acknowledged is notified to `receiver` (once per episode; its resolution too).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationSettings {
+    #[serde(default)]
+    pub matchers: Vec<String>,
+    #[serde(with = "humantime_serde")]
+    pub after: Duration,
+    pub receiver: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,8 +19,8 @@ mod counters;
 mod fraud;
 mod syslog;
 pub use alerts::{
-    AlertsSettings, InhibitSettings, ReceiverFormat, ReceiverSettings, RouteSettings,
-    TimeIntervalSettings,
+    AlertsSettings, EscalationSettings, InhibitSettings, ReceiverFormat, ReceiverSettings,
+    RouteSettings, TimeIntervalSettings,
 };
 pub use api::{ApiKey, ApiSettings, Role};
 pub use counters::{CountersSettings, RedisSettings, Resolution};
