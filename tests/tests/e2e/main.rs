@@ -4,6 +4,7 @@
 
 mod alerts;
 mod alerts_alertmanager;
+mod alerts_anomaly;
 mod alerts_email;
 mod alerts_issues;
 mod alerts_logs;

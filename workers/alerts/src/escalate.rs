@@ -172,7 +172,15 @@ mod tests {
     fn firing(book: &mut AlertBook, rule: &Rule, service: &str, alarm: bool, at: OffsetDateTime) {
         let labels = Labels::from([("service".to_owned(), service.to_owned())]);
         let value = if alarm { 0.2 } else { 0.01 };
-        book.evaluate(rule, &[Sample { labels, value }], at);
+        book.evaluate(
+            rule,
+            &[Sample {
+                labels,
+                value,
+                notes: Default::default(),
+            }],
+            at,
+        );
     }
 
     #[test]

@@ -57,6 +57,7 @@ impl IndexRules<'_> {
                 Ok(vec![Sample {
                     labels: Labels::from([("query".to_owned(), query.clone())]),
                     value: n as f64,
+                    notes: Default::default(),
                 }])
             }
             Condition::NewIssue { .. } => {
@@ -167,7 +168,11 @@ impl IndexRules<'_> {
             labels.insert("service".to_owned(), hit.service);
             labels.insert("message".to_owned(), short(&hit.message));
         }
-        Ok(Sample { labels, value })
+        Ok(Sample {
+            labels,
+            value,
+            notes: Default::default(),
+        })
     }
 
     /// Resolved issues with events after their resolution.

@@ -6,6 +6,7 @@
 //! on ALERTS, and HTTP delivery with retries and a rate limit.
 
 pub mod ack;
+pub mod anomaly_rules;
 pub mod email;
 pub mod error;
 pub mod escalate;

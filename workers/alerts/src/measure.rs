@@ -151,6 +151,7 @@ impl<D: DetectionStore> Measure for Sources<D> {
                     out.push(Sample {
                         labels: labels(per, v),
                         value: num as f64 / den as f64,
+                        notes: Default::default(),
                     });
                 }
             }
@@ -181,6 +182,7 @@ impl<D: DetectionStore> Measure for Sources<D> {
                     out.push(Sample {
                         labels: labels(per, v),
                         value: ratio / usual,
+                        notes: Default::default(),
                     });
                 }
             }
@@ -192,6 +194,7 @@ impl<D: DetectionStore> Measure for Sources<D> {
                     out.push(Sample {
                         labels: labels(per, v),
                         value: n as f64,
+                        notes: Default::default(),
                     });
                 }
             }
@@ -204,6 +207,7 @@ impl<D: DetectionStore> Measure for Sources<D> {
                     out.push(Sample {
                         labels: Labels::from([("series".to_owned(), series.clone())]),
                         value: ms,
+                        notes: Default::default(),
                     });
                 }
             }
@@ -217,6 +221,7 @@ impl<D: DetectionStore> Measure for Sources<D> {
                     out.push(Sample {
                         labels: labels(Some(per), Some(value)),
                         value: recent.get(value).copied().unwrap_or(0) as f64,
+                        notes: Default::default(),
                     });
                 }
             }
@@ -237,6 +242,7 @@ impl<D: DetectionStore> Measure for Sources<D> {
                     out.push(Sample {
                         labels: labels(Some("service"), Some(&service)),
                         value: n as f64 / minutes,
+                        notes: Default::default(),
                     });
                 }
             }
@@ -256,6 +262,9 @@ impl<D: DetectionStore> Measure for Sources<D> {
                     statuses: self.statuses.as_ref(),
                 };
                 out = errors.measure(rule, now).await?;
+            }
+            Condition::Anomaly { .. } => {
+                out = crate::anomaly_rules::measure(&self.counters, rule, now).await?;
             }
             Condition::FraudScore { min_score } => {
                 let Some(store) = &self.detections else {
@@ -286,6 +295,7 @@ impl<D: DetectionStore> Measure for Sources<D> {
                     out.push(Sample {
                         labels: Labels::from([("user_id".to_owned(), user)]),
                         value: f64::from(score),
+                        notes: Default::default(),
                     });
                 }
             }

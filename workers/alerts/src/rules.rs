@@ -147,10 +147,38 @@ pub enum Condition {
         factor: f64,
         min_count: u64,
     },
+    /// A counter series that is unusual against its own history: each `step`
+    /// of the `lookback` before now, the count of `series` (or its share of
+    /// `denominator`, where that has `min_denominator` events) is fed to the
+    /// streaming detector (docs/anomaly.md), and the last complete step is
+    /// judged. The value is the detector's score in [0, 1]; alarming from
+    /// `min_score`. No score while the series is warming up.
+    Anomaly {
+        per: Option<String>,
+        series: String,
+        denominator: Option<String>,
+        #[serde(default = "one")]
+        min_denominator: u64,
+        #[serde(default = "minute", with = "humantime_serde")]
+        step: Duration,
+        #[serde(default = "two_days", with = "humantime_serde")]
+        lookback: Duration,
+        #[serde(default = "likely")]
+        min_score: f64,
+    },
 }
 
 fn one() -> u64 {
     1
+}
+fn minute() -> Duration {
+    Duration::from_secs(60)
+}
+fn two_days() -> Duration {
+    Duration::from_secs(48 * 3600)
+}
+fn likely() -> f64 {
+    0.9
 }
 
 impl Condition {
@@ -174,6 +202,7 @@ impl Condition {
             Condition::NewIssue { min_events } => value >= *min_events as f64,
             Condition::Regression | Condition::NewPattern { .. } => value >= 1.0,
             Condition::PatternSpike { factor, .. } => value > *factor,
+            Condition::Anomaly { min_score, .. } => value >= *min_score,
         }
     }
 }
@@ -256,7 +285,25 @@ impl Rules {
                         "a pattern spike needs factor > 1, min_count > 0 and a baseline longer than the window",
                     ));
                 }
+                Condition::Anomaly {
+                    min_score,
+                    step,
+                    lookback,
+                    ..
+                } if !(0.0..=1.0).contains(min_score)
+                    || step.is_zero()
+                    || *lookback < *step * 200 =>
+                {
+                    return Err(at(
+                        "an anomaly needs min_score in [0, 1] and a lookback of at least 200 steps (the detector warms up on 150)",
+                    ));
+                }
                 Condition::Ratio { per, numerator, .. }
+                | Condition::Anomaly {
+                    per,
+                    series: numerator,
+                    ..
+                }
                 | Condition::RatioSpike { per, numerator, .. }
                 | Condition::Count {
                     per,

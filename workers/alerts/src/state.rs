@@ -18,6 +18,9 @@ pub type Labels = BTreeMap<String, String>;
 pub struct Sample {
     pub labels: Labels,
     pub value: f64,
+    /// More to say in the summary (`{<name>}`), not part of the alert's
+    /// identity: an anomaly's observed value, band and when.
+    pub notes: Labels,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,7 +116,9 @@ impl AlertBook {
             labels.insert("severity".into(), format!("{:?}", rule.severity));
             let fp = fingerprint(&rule.name, &labels);
             holding.insert(fp.clone());
-            let summary = summary(&rule.summary, &labels, sample.value);
+            let mut said = labels.clone();
+            said.extend(sample.notes.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let summary = fill_summary(&rule.summary, &said, sample.value);
             let before = self.alerts.get(&fp).map(|a| a.status);
             let alert = self.alerts.entry(fp.clone()).or_insert_with(|| Alert {
                 fingerprint: fp,
@@ -200,7 +205,7 @@ impl AlertBook {
 }
 
 /// Fills `{value}` and `{<label>}` in a summary template.
-fn summary(template: &str, labels: &Labels, value: f64) -> String {
+pub fn fill_summary(template: &str, labels: &Labels, value: f64) -> String {
     let shown = if value.fract() == 0.0 {
         format!("{value:.0}")
     } else if value.abs() < 1.0 {

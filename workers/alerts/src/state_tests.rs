@@ -31,6 +31,7 @@ fn sample(service: &str, value: f64) -> Sample {
     Sample {
         labels: Labels::from([("service".into(), service.into())]),
         value,
+        notes: Default::default(),
     }
 }
 

@@ -48,8 +48,12 @@ impl Default for DetectorConfig {
 /// What the detector says of one point.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Verdict {
-    /// In [0, 1]: how unusual the series is now, against its own history.
+    /// In [0, 1]: how unusual the series is now, against its own history;
+    /// 0 during the quiet period after a detection (one change, one report).
     pub score: f64,
+    /// The score before the quiet period: what a live alert, which debounces
+    /// with its own `for`, judges by.
+    pub raw_score: f64,
     /// The value expected, and the band it usually stays within.
     pub expected: f64,
     pub low: f64,
@@ -182,6 +186,7 @@ impl Detector {
         }
         Verdict {
             score: reported,
+            raw_score: if warm { score } else { 0.0 },
             expected,
             low: expected - BAND * usual,
             high: expected + BAND * usual,

@@ -44,6 +44,8 @@ pub struct Inner {
     detections: Live<Detections>,
     counters: Live<Counters>,
     pub alerts: AlertStore,
+    /// The alert rules the evaluator runs (`anomaly` rules are judged on request).
+    pub alert_rules: sightline_alerts::Rules,
     /// Operators' decisions on error issues.
     pub issue_status: StatusStore,
     pub cache: Cache,
@@ -165,6 +167,8 @@ impl AppState {
         let version = |t: Target| live.get(&t).map_or(0, |rx| rx.borrow().version);
         let counters = open_counters(&settings, version(Target::Counters)).await?;
         let alerts = AlertStore::connect(&redis_url(&settings)?, &settings.counters.prefix).await?;
+        let alert_rules =
+            sightline_alerts::Rules::load_or_default(settings.alerts.rules_file.as_deref())?;
         let cache = Cache::new(
             counters.store.connection(),
             &settings.counters.prefix,
@@ -188,6 +192,7 @@ impl AppState {
             detections: Live::new(detections),
             counters: Live::new(counters),
             alerts,
+            alert_rules,
             issue_status,
             cache,
             marks: Watermarks::default(),

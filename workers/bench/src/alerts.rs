@@ -211,7 +211,8 @@ fn catches(rule: &Rule) -> Catches {
         | Condition::NewIssue { .. }
         | Condition::Regression
         | Condition::NewPattern { .. }
-        | Condition::PatternSpike { .. } => Catches::Anything,
+        | Condition::PatternSpike { .. }
+        | Condition::Anomaly { .. } => Catches::Anything,
     }
 }
 

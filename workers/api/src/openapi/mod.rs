@@ -12,8 +12,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    alerts, analytics, bulk, dashboard, event, facets, fraud, issues, logs, ops, otlp, patterns,
-    performance, search, tail,
+    alerts, analytics, anomalies, bulk, dashboard, event, facets, fraud, issues, logs, ops, otlp,
+    patterns, performance, search, tail,
 };
 use crate::state::AppState;
 
@@ -38,7 +38,7 @@ use crate::state::AppState;
         fraud::detect, fraud::suspicious, fraud::stats, fraud::verdict,
         dashboard::overview, dashboard::metrics, dashboard::charts, dashboard::stream,
         alerts::active, alerts::history, alerts::silences, alerts::create_silence,
-        alerts::expire_silence, alerts::acknowledge,
+        alerts::expire_silence, alerts::acknowledge, anomalies::anomalies,
         ops::consumers, ops::watermarks, ops::dlq, ops::healthz, ops::readyz,
         crate::page::explorer, crate::page::issues,
     ),

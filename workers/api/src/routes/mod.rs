@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod analytics;
+pub mod anomalies;
 pub mod bulk;
 pub mod dashboard;
 pub mod event;
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/dashboard/charts", get(dashboard::charts))
         .route("/api/dashboard/stream", get(dashboard::stream))
         .route("/api/alerts/active", get(alerts::active))
+        .route("/api/anomalies", get(anomalies::anomalies))
         .route("/api/alerts/history", get(alerts::history))
         .route("/api/alerts/silences", get(alerts::silences))
         .route("/api/ops/consumers", get(ops::consumers))

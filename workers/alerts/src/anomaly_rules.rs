@@ -1,0 +1,274 @@
+//! `anomaly` rules: a counter series judged by the streaming detector
+//! (`sightline-anomaly`, the one `sightline anomaly score` runs). At each
+//! evaluation the series is read back from the counters at the rule's step over
+//! its lookback and fed to a fresh detector, oldest point first; the last
+//! complete step is judged. Nothing is kept between evaluations, so the bands
+//! are a function of the counters alone: a replay that rebuilds the counters
+//! rebuilds the same bands, and a restart or a standby judges as the active
+//! evaluator did.
+
+use serde::Serialize;
+use sightline_anomaly::{Detector, DetectorConfig, Verdict};
+use sightline_counters::{Reader, Window};
+use time::OffsetDateTime;
+
+use crate::error::AlertError;
+use crate::rules::{Condition, Rule};
+use crate::state::{Labels, Sample};
+
+/// What the detector says of one series at its last complete step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesVerdict {
+    pub labels: Labels,
+    /// Points the detector has seen; under its warm-up there is no score.
+    pub points: u64,
+    pub warm: bool,
+    /// In [0, 1]; 0 while warming up.
+    pub score: f64,
+    pub observed: f64,
+    pub expected: f64,
+    pub low: f64,
+    pub high: f64,
+    /// The start of the step judged (Unix seconds).
+    pub at: i64,
+    /// The rule's summary, filled.
+    pub sentence: String,
+}
+
+/// Scores below this are the series behaving as usual.
+const CALM: f64 = 0.5;
+
+/// Feeds `points` (step start, value; `None`: no value, e.g. too few requests
+/// for a ratio) to a fresh detector from the first point with data, and returns
+/// the last verdict with the value it judged, the step's start and the points
+/// seen. While the series is unusual, the band is the one of its last usual
+/// step: the detector soon expects the unusual value itself (its last-value
+/// forecaster), but "expected" means what was normal.
+pub fn judge(points: &[(i64, Option<f64>)]) -> Option<(Verdict, f64, i64, u64)> {
+    let mut detector = Detector::new(DetectorConfig::default());
+    let mut last = None;
+    let mut calm: Option<Verdict> = None;
+    let mut seen = 0;
+    let mut started = false;
+    for &(at, value) in points {
+        let Some(v) = value else { continue };
+        // Before its first event a series was not there, not at zero.
+        started |= v != 0.0;
+        if !started {
+            continue;
+        }
+        seen += 1;
+        let verdict = detector.observe(at, v);
+        if verdict.warm && verdict.raw_score < CALM {
+            calm = Some(verdict);
+        }
+        last = Some((verdict, v, at, seen));
+    }
+    let (mut verdict, v, at, seen) = last?;
+    if let Some(calm) = calm.filter(|_| verdict.raw_score >= CALM) {
+        (verdict.expected, verdict.low, verdict.high) = (calm.expected, calm.low, calm.high);
+    }
+    Some((verdict, v, at, seen))
+}
+
+/// `value` as the rule's series is read: a share as a percentage, a count as
+/// a number per step.
+fn shown(value: f64, ratio: bool) -> String {
+    if ratio {
+        format!("{:.1}%", value * 100.0)
+    } else if value.abs() >= 100.0 || value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+/// The notes a summary may use: `{observed}`, `{expected}`, `{low}`, `{high}`,
+/// `{when}` ("a Tuesday at 14:00 UTC") and `{score}`.
+fn notes(verdict: &Verdict, observed: f64, at: i64, ratio: bool) -> Labels {
+    let when = OffsetDateTime::from_unix_timestamp(at)
+        .map(|t| format!("a {} at {:02}:{:02} UTC", t.weekday(), t.hour(), t.minute()))
+        .unwrap_or_default();
+    let floor = |v: f64| if v < 0.0 { 0.0 } else { v };
+    Labels::from([
+        ("observed".to_owned(), shown(observed, ratio)),
+        ("expected".to_owned(), shown(floor(verdict.expected), ratio)),
+        ("low".to_owned(), shown(floor(verdict.low), ratio)),
+        ("high".to_owned(), shown(floor(verdict.high), ratio)),
+        ("when".to_owned(), when),
+        ("score".to_owned(), format!("{:.2}", verdict.raw_score)),
+    ])
+}
+
+/// Every series of an `anomaly` rule with its verdict, warming up or not.
+pub async fn verdicts(
+    counters: &Reader,
+    rule: &Rule,
+    now: OffsetDateTime,
+) -> Result<Vec<SeriesVerdict>, AlertError> {
+    let Condition::Anomaly {
+        per,
+        series,
+        denominator,
+        min_denominator,
+        step,
+        lookback,
+        ..
+    } = &rule.when
+    else {
+        return Ok(Vec::new());
+    };
+    let step_s = i64::try_from(step.as_secs()).unwrap_or(i64::MAX).max(1);
+    // The step now is still filling: it would look like a drop.
+    let end = now.unix_timestamp().div_euclid(step_s) * step_s - 1;
+    let end = OffsetDateTime::from_unix_timestamp(end)
+        .map_err(|e| AlertError::Invalid(format!("rule {:?}: {e}", rule.name)))?;
+    let w = Window::ending_at(end, *lookback)?;
+    let per = per.as_deref();
+    let values: Vec<Option<String>> = match per {
+        None => vec![None],
+        Some(p) => counters
+            .breakdown(p, w)
+            .await?
+            .into_keys()
+            .map(Some)
+            .collect(),
+    };
+    let mut out = Vec::new();
+    for value in values {
+        let fill = |s: &str| match (per, value.as_deref()) {
+            (Some(p), Some(v)) => s.replace(&format!("{{{p}}}"), v),
+            _ => s.to_owned(),
+        };
+        let num = counters.count_at(&fill(series), w, step_s).await?.series;
+        let points: Vec<(i64, Option<f64>)> = match denominator {
+            None => num.iter().map(|&(at, n)| (at, Some(n as f64))).collect(),
+            Some(den) => {
+                let den = counters.count_at(&fill(den), w, step_s).await?.series;
+                num.iter()
+                    .zip(den)
+                    .map(|(&(at, n), (_, d))| {
+                        let enough = d >= *min_denominator && d > 0;
+                        (at, enough.then(|| n as f64 / d as f64))
+                    })
+                    .collect()
+            }
+        };
+        let Some((verdict, observed, at, seen)) = judge(&points) else {
+            continue;
+        };
+        let mut labels = Labels::new();
+        if let (Some(p), Some(v)) = (per, value) {
+            labels.insert(p.to_owned(), v);
+        }
+        let notes = notes(&verdict, observed, at, denominator.is_some());
+        let mut said = labels.clone();
+        said.extend(notes);
+        out.push(SeriesVerdict {
+            sentence: crate::state::fill_summary(&rule.summary, &said, verdict.raw_score),
+            labels,
+            points: seen,
+            warm: verdict.warm,
+            score: verdict.raw_score,
+            observed,
+            expected: verdict.expected,
+            low: verdict.low,
+            high: verdict.high,
+            at,
+        });
+    }
+    Ok(out)
+}
+
+/// The samples of an `anomaly` rule: one per warm series, its score.
+pub async fn measure(
+    counters: &Reader,
+    rule: &Rule,
+    now: OffsetDateTime,
+) -> Result<Vec<Sample>, AlertError> {
+    let ratio = matches!(
+        &rule.when,
+        Condition::Anomaly {
+            denominator: Some(_),
+            ..
+        }
+    );
+    Ok(verdicts(counters, rule, now)
+        .await?
+        .into_iter()
+        .filter(|v| v.warm)
+        .map(|v| {
+            let verdict = Verdict {
+                score: v.score,
+                raw_score: v.score,
+                expected: v.expected,
+                low: v.low,
+                high: v.high,
+                warm: v.warm,
+            };
+            Sample {
+                notes: notes(&verdict, v.observed, v.at, ratio),
+                labels: v.labels,
+                value: v.score,
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_series_is_judged_from_its_first_event_and_a_burst_scores() {
+        let step = 60;
+        // 30 empty minutes, then two days of about 10 a minute, then 80.
+        let mut points: Vec<(i64, Option<f64>)> = (0..30).map(|i| (i * step, Some(0.0))).collect();
+        for i in 30..2_900u64 {
+            // A deterministic noise of a few events either way.
+            let x = i
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let wobble = ((x >> 33) % 7) as f64 - 3.0;
+            points.push((i as i64 * step, Some(10.0 + wobble)));
+        }
+        let (calm, observed, _, seen) = judge(&points).unwrap();
+        assert_eq!(seen, 2_870, "leading zeros are not history");
+        assert!(calm.warm && calm.raw_score < 0.5, "{calm:?}");
+        assert!(
+            calm.low <= observed && observed <= calm.high,
+            "{calm:?} {observed}"
+        );
+        for i in 2_900..2_905 {
+            points.push((i * step, Some(80.0)));
+        }
+        let (burst, observed, at, _) = judge(&points).unwrap();
+        assert_eq!((observed, at), (80.0, 2_904 * step));
+        assert!(burst.raw_score >= 0.9, "{burst:?}");
+        let n = notes(&burst, observed, at, false);
+        assert_eq!(n["observed"], "80");
+        assert_eq!(n["when"], "a Saturday at 00:24 UTC");
+        assert!(
+            burst.high < 30.0,
+            "the usual band, not the burst's: {burst:?}"
+        );
+    }
+
+    #[test]
+    fn missing_points_are_skipped_and_too_short_a_series_is_not_warm() {
+        let points: Vec<(i64, Option<f64>)> = (0..100)
+            .map(|i| (i * 60, (i % 2 == 0).then_some(0.01)))
+            .collect();
+        let (v, _, _, seen) = judge(&points).unwrap();
+        assert_eq!(seen, 50);
+        assert!(!v.warm && v.raw_score == 0.0);
+        assert!(judge(&[(0, None), (60, Some(0.0))]).is_none());
+    }
+
+    #[test]
+    fn a_share_is_shown_as_a_percentage() {
+        assert_eq!(shown(0.081, true), "8.1%");
+        assert_eq!(shown(12.0, false), "12");
+        assert_eq!(shown(2.46, false), "2.5");
+    }
+}
