@@ -246,6 +246,6 @@ async fn the_api_lists_each_series_verdict_and_which_are_warming_up() {
         .contains(" requests a minute on api, expected "));
     assert_eq!(web["warm"], false, "60 points: warming up");
     let r = api.get("/api/anomalies?rule=Nope").await;
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status, 404);
     assert!(r.error_message().contains("\"Nope\""), "{}", r.text);
 }

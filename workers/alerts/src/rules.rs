@@ -328,6 +328,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_anomaly_rules_example_loads() {
+        let text = include_str!("../../../config/anomaly-rules.toml");
+        let rules = Rules::parse(text, "config/anomaly-rules.toml").unwrap();
+        assert_eq!(rules.rules.len(), 3);
+        assert!(rules
+            .rules
+            .iter()
+            .all(|r| matches!(r.when, Condition::Anomaly { .. })));
+        let short = text.replace(
+            "type = \"anomaly\"",
+            "type = \"anomaly\"\nlookback = \"1h\"",
+        );
+        let e = Rules::parse(&short, "x").unwrap_err().to_string();
+        assert!(e.contains("200 steps"), "{e}");
+    }
+
+    #[test]
     fn the_built_in_rules_load() {
         let rules = Rules::default();
         assert_eq!(rules.rules.len(), 6);

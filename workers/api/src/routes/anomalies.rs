@@ -38,7 +38,7 @@ struct Series {
 /// Every series of the `anomaly` rules, most unusual first.
 #[utoipa::path(get, path = "/api/anomalies", tag = "alerts", params(AnomaliesParams),
     responses((status = 200, description = "`series`: per rule and series, `warm`, `score`, `observed`, `expected`, `low`, `high`, `at`, `sentence`", body = Object),
-        (status = 400, description = "no anomaly rule of that name")))]
+        (status = 404, description = "no anomaly rule of that name")))]
 pub async fn anomalies(
     State(state): State<AppState>,
     Query(p): Query<AnomaliesParams>,
@@ -51,7 +51,7 @@ pub async fn anomalies(
         .filter(|r| p.rule.as_ref().is_none_or(|name| *name == r.name))
         .collect();
     if let (Some(name), true) = (&p.rule, rules.is_empty()) {
-        return Err(ApiError::bad_request(format!(
+        return Err(ApiError::not_found(format!(
             "rule: no anomaly rule is named {name:?}"
         )));
     }
