@@ -84,6 +84,7 @@ pub(crate) fn receiver(name: &str, url: String, format: ReceiverFormat) -> Recei
         from: None,
         to: Vec::new(),
         ca_file: None,
+        template: None,
     }
 }
 

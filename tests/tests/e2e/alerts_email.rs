@@ -167,10 +167,26 @@ async fn implicit_tls_delivers_and_a_plain_relay_delivers() {
         tempfail: 0,
     });
     let url = format!("smtp://127.0.0.1:{}", relay.port());
-    let notifier = Notifier::new(&settings(mail_receiver(url, None))).unwrap();
+    // This receiver has its own wording.
+    let worded = ReceiverSettings {
+        template: Some(sightline_runtime::config::TemplateSettings {
+            title: Some("{{ firing }} firing: {{ alerts[0].summary }}".into()),
+            body: Some(
+                "{% for a in alerts %}{{ a.rule }} since {{ a.starts_at }}\n{% endfor %}".into(),
+            ),
+        }),
+        ..mail_receiver(url, None)
+    };
+    let notifier = Notifier::new(&settings(worded)).unwrap();
     let d = notifier.deliver(&n).await;
     assert!(matches!(d[0], Delivery::Delivered { .. }), "{d:?}");
-    assert_eq!(header(&relay.messages()[0], "X-TLS"), Some("no"));
+    let mail = &relay.messages()[0];
+    assert_eq!(header(mail, "X-TLS"), Some("no"));
+    assert_eq!(header(mail, "Subject"), Some("1 firing: P95 2.4 s"));
+    assert!(
+        mail.ends_with("SlowCheckout since ") || mail.contains("SlowCheckout since 20"),
+        "{mail}"
+    );
 }
 
 #[tokio::test]

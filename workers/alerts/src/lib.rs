@@ -23,6 +23,7 @@ pub mod rules;
 pub mod silence;
 pub mod state;
 pub mod store;
+pub mod template;
 
 pub use error::AlertError;
 pub use group::{Grouper, Notification};

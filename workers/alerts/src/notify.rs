@@ -16,6 +16,7 @@ use crate::email::Mailer;
 use crate::error::AlertError;
 use crate::group::Notification;
 use crate::payload::body;
+use crate::template::{apply, Templates};
 
 /// What became of one notification at one receiver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +85,8 @@ struct Receiver {
     limit: Mutex<RateLimit>,
     /// Set for an email receiver.
     mailer: Option<Mailer>,
+    /// Set when the receiver has its own wording.
+    templates: Option<Templates>,
 }
 
 #[derive(Clone)]
@@ -119,6 +122,7 @@ impl Notifier {
                     limit: Mutex::new(RateLimit::per_minute(r.max_per_minute)),
                     settings: r.clone(),
                     mailer,
+                    templates: Templates::new(r)?,
                 })
             })
             .collect::<Result<_, AlertError>>()?;
@@ -175,7 +179,11 @@ impl Notifier {
             }
             tokio::time::sleep(wait).await;
         }
-        let payload = body(&r.settings, n, &self.generator_url);
+        let mut payload = body(&r.settings, n, &self.generator_url);
+        if let Some(t) = &r.templates {
+            let rendered = t.render(&r.settings.name, n, &self.generator_url);
+            apply(&mut payload, r.settings.format, rendered);
+        }
         let receiver = r.settings.name.clone();
         let mut attempts = 0;
         loop {

@@ -319,6 +319,7 @@ mod tests {
             from: None,
             to: Vec::new(),
             ca_file: None,
+            template: None,
         }
     }
 

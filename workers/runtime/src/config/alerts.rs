@@ -107,6 +107,20 @@ pub struct ReceiverSettings {
     /// mail relay, `format = "email"`).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Jinja templates of what this receiver is told (docs/alerts.md).
+    #[serde(default)]
+    pub template: Option<TemplateSettings>,
+}
+
+/// A receiver's own wording: `title` (an email's subject, a Slack or Teams
+/// message's headline, a PagerDuty summary) and `body` (an email's text, the
+/// rest of a Slack or Teams message, PagerDuty's details); unset parts keep
+/// the built-in wording.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TemplateSettings {
+    pub title: Option<String>,
+    pub body: Option<String>,
 }
 
 fn timeout() -> Duration {

@@ -20,7 +20,7 @@ mod fraud;
 mod syslog;
 pub use alerts::{
     AlertsSettings, EscalationSettings, InhibitSettings, ReceiverFormat, ReceiverSettings,
-    RouteSettings, TimeIntervalSettings,
+    RouteSettings, TemplateSettings, TimeIntervalSettings,
 };
 pub use api::{ApiKey, ApiSettings, Role};
 pub use counters::{CountersSettings, RedisSettings, Resolution};
