@@ -188,25 +188,24 @@ fn status(s: Status) -> &'static str {
     }
 }
 
+/// One alert as the webhook and the templates show it.
+pub(crate) fn alert_json(a: &Alert) -> Value {
+    json!({
+        "fingerprint": a.fingerprint,
+        "rule": a.rule,
+        "severity": a.severity,
+        "status": status(a.status),
+        "labels": a.labels,
+        "summary": a.summary,
+        "value": a.value,
+        "starts_at": rfc3339(a.firing_since.unwrap_or(a.active_since)),
+        "ends_at": a.resolved_at.map(rfc3339),
+    })
+}
+
 /// The generic webhook: the whole notification, one object.
 fn webhook(n: &Notification) -> Value {
-    let alerts: Vec<Value> = n
-        .alerts
-        .iter()
-        .map(|a| {
-            json!({
-                "fingerprint": a.fingerprint,
-                "rule": a.rule,
-                "severity": a.severity,
-                "status": status(a.status),
-                "labels": a.labels,
-                "summary": a.summary,
-                "value": a.value,
-                "starts_at": rfc3339(a.firing_since.unwrap_or(a.active_since)),
-                "ends_at": a.resolved_at.map(rfc3339),
-            })
-        })
-        .collect();
+    let alerts: Vec<Value> = n.alerts.iter().map(alert_json).collect();
     json!({
         "version": "1",
         "id": n.id,

@@ -87,27 +87,7 @@ fn context(receiver: &str, n: &Notification, generator_url: &str) -> minijinja::
     for a in &n.alerts {
         common.retain(|k, v| a.labels.get(k) == Some(v));
     }
-    let stamp = |t: time::OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
-    };
-    let alerts: Vec<Value> = n
-        .alerts
-        .iter()
-        .map(|a| {
-            json!({
-                "fingerprint": a.fingerprint,
-                "rule": a.rule,
-                "severity": format!("{:?}", a.severity),
-                "status": status(a.status),
-                "labels": a.labels,
-                "summary": a.summary,
-                "value": a.value,
-                "starts_at": stamp(a.firing_since.unwrap_or(a.active_since)),
-                "ends_at": a.resolved_at.map(stamp),
-            })
-        })
-        .collect();
+    let alerts: Vec<Value> = n.alerts.iter().map(crate::payload::alert_json).collect();
     let firing = n
         .alerts
         .iter()
