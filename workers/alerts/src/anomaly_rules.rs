@@ -37,17 +37,37 @@ pub struct SeriesVerdict {
 
 /// Scores below this are the series behaving as usual.
 const CALM: f64 = 0.5;
+/// Steps an unusual stretch is held at most: past this, what the series does
+/// is its new normal.
+const SETTLE: u64 = 120;
+
+/// An unusual stretch: the last usual verdict before it, its highest score,
+/// and how long it has lasted.
+#[derive(Debug, Clone, Copy)]
+struct Stretch {
+    calm: Verdict,
+    peak: f64,
+    steps: u64,
+}
 
 /// Feeds `points` (step start, value; `None`: no value, e.g. too few requests
 /// for a ratio) to a fresh detector from the first point with data, and returns
 /// the last verdict with the value it judged, the step's start and the points
-/// seen. While the series is unusual, the band is the one of its last usual
-/// step: the detector soon expects the unusual value itself (its last-value
-/// forecaster), but "expected" means what was normal.
+/// seen.
+///
+/// The detector scores a change, and soon explains a lasting one (yesterday's
+/// value, the last one): a silent service is surprising for a few minutes, not
+/// for its twenty. An alert judges a state. So once a step scores unusual, the
+/// stretch is held, at its highest score and with the band of the last usual
+/// step, for as long as the series stays outside that band, and at most
+/// [`SETTLE`] steps (then it is the new normal). One odd step followed by a
+/// usual one is a stretch of one; a step the detector finds surprising but
+/// within the last usual band (the return after a stretch) is usual.
 pub fn judge(points: &[(i64, Option<f64>)]) -> Option<(Verdict, f64, i64, u64)> {
     let mut detector = Detector::new(DetectorConfig::default());
     let mut last = None;
     let mut calm: Option<Verdict> = None;
+    let mut stretch: Option<Stretch> = None;
     let mut seen = 0;
     let mut started = false;
     for &(at, value) in points {
@@ -58,17 +78,40 @@ pub fn judge(points: &[(i64, Option<f64>)]) -> Option<(Verdict, f64, i64, u64)> 
             continue;
         }
         seen += 1;
-        let verdict = detector.observe(at, v);
-        if verdict.warm && verdict.raw_score < CALM {
-            calm = Some(verdict);
+        let mut verdict = detector.observe(at, v);
+        stretch = stretch.and_then(|s| {
+            let away = v < s.calm.low || v > s.calm.high;
+            (away && s.steps < SETTLE).then(|| Stretch {
+                peak: s.peak.max(verdict.raw_score),
+                steps: s.steps + 1,
+                ..s
+            })
+        });
+        if stretch.is_none() && verdict.warm {
+            if verdict.raw_score < CALM {
+                calm = Some(verdict);
+            } else if let Some(c) = calm {
+                if v < c.low || v > c.high {
+                    stretch = Some(Stretch {
+                        calm: c,
+                        peak: verdict.raw_score,
+                        steps: 1,
+                    });
+                } else {
+                    // Surprising to the detector (a return, say), but within
+                    // what is usual: not unusual.
+                    verdict.raw_score = 0.0;
+                }
+            }
+        }
+        if let Some(s) = stretch {
+            verdict.raw_score = s.peak;
+            (verdict.expected, verdict.low, verdict.high) =
+                (s.calm.expected, s.calm.low, s.calm.high);
         }
         last = Some((verdict, v, at, seen));
     }
-    let (mut verdict, v, at, seen) = last?;
-    if let Some(calm) = calm.filter(|_| verdict.raw_score >= CALM) {
-        (verdict.expected, verdict.low, verdict.high) = (calm.expected, calm.low, calm.high);
-    }
-    Some((verdict, v, at, seen))
+    last
 }
 
 /// `value` as the rule's series is read: a share as a percentage, a count as
@@ -252,6 +295,41 @@ mod tests {
             burst.high < 30.0,
             "the usual band, not the burst's: {burst:?}"
         );
+    }
+
+    #[test]
+    fn a_lasting_drop_is_held_while_it_lasts_and_a_lone_odd_step_is_not() {
+        let step = 60;
+        let usual = |i: u64| {
+            let x = i
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            150.0 + ((x >> 33) % 21) as f64 - 10.0
+        };
+        let mut points: Vec<(i64, Option<f64>)> = (0..1_000u64)
+            .map(|i| (i as i64 * step, Some(usual(i))))
+            .collect();
+        // Silent for 20 minutes: every one of them is still unusual.
+        let mut scores = Vec::new();
+        for i in 1_000..1_020u64 {
+            points.push((i as i64 * step, Some(0.0)));
+            scores.push(judge(&points).unwrap().0.raw_score);
+        }
+        assert!(scores[0] >= 0.9, "{scores:?}");
+        assert!(
+            scores.iter().all(|s| *s == scores[0] || *s >= 0.9),
+            "held: {scores:?}"
+        );
+        // Back to usual: the stretch ends.
+        points.push((1_020 * step, Some(usual(1_020))));
+        let (back, ..) = judge(&points).unwrap();
+        assert!(back.raw_score < 0.9, "{back:?}");
+        // A lone odd step followed by a usual one is over at once.
+        let mut lone: Vec<_> = points[..1_000].to_vec();
+        lone.push((1_000 * step, Some(400.0)));
+        lone.push((1_001 * step, Some(usual(1_001))));
+        let (after, ..) = judge(&lone).unwrap();
+        assert!(after.raw_score < 0.9, "{after:?}");
     }
 
     #[test]
