@@ -57,16 +57,23 @@ impl Ack {
     }
 }
 
+/// Whether `ack` holds for its alert in `book` as it is now.
+fn holds_in(ack: &Ack, book: &AlertBook) -> bool {
+    book.alerts
+        .get(&ack.fingerprint)
+        .is_some_and(|alert| ack.holds_for(alert))
+}
+
+/// The acknowledgements that still hold.
+pub fn holding(acks: Vec<Ack>, book: &AlertBook) -> Vec<Ack> {
+    acks.into_iter().filter(|a| holds_in(a, book)).collect()
+}
+
 /// The acknowledgements that no longer hold: their alert resolved, is gone, or
 /// started a new episode.
 pub fn stale<'a>(acks: &'a [Ack], book: &AlertBook) -> Vec<&'a str> {
     acks.iter()
-        .filter(|a| {
-            !book
-                .alerts
-                .get(&a.fingerprint)
-                .is_some_and(|al| a.holds_for(al))
-        })
+        .filter(|a| !holds_in(a, book))
         .map(|a| a.fingerprint.as_str())
         .collect()
 }

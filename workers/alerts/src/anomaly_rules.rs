@@ -13,6 +13,7 @@ use sightline_counters::{Reader, Window};
 use time::OffsetDateTime;
 
 use crate::error::AlertError;
+use crate::measure::{fill, labels, series_of};
 use crate::rules::{Condition, Rule};
 use crate::state::{Labels, Sample};
 
@@ -33,6 +34,9 @@ pub struct SeriesVerdict {
     pub at: i64,
     /// The rule's summary, filled.
     pub sentence: String,
+    /// What the summary may say besides the labels (`{observed}`, `{low}`...).
+    #[serde(skip)]
+    pub notes: Labels,
 }
 
 /// Scores below this are the series behaving as usual.
@@ -168,26 +172,15 @@ pub async fn verdicts(
         .map_err(|e| AlertError::Invalid(format!("rule {:?}: {e}", rule.name)))?;
     let w = Window::ending_at(end, *lookback)?;
     let per = per.as_deref();
-    let values: Vec<Option<String>> = match per {
-        None => vec![None],
-        Some(p) => counters
-            .breakdown(p, w)
-            .await?
-            .into_keys()
-            .map(Some)
-            .collect(),
-    };
     let mut out = Vec::new();
-    for value in values {
-        let fill = |s: &str| match (per, value.as_deref()) {
-            (Some(p), Some(v)) => s.replace(&format!("{{{p}}}"), v),
-            _ => s.to_owned(),
-        };
-        let num = counters.count_at(&fill(series), w, step_s).await?.series;
+    for value in series_of(counters, per, w).await? {
+        let v = value.as_deref();
+        let filled = |selector: &str| fill(selector, per, v);
+        let num = counters.count_at(&filled(series), w, step_s).await?.series;
         let points: Vec<(i64, Option<f64>)> = match denominator {
             None => num.iter().map(|&(at, n)| (at, Some(n as f64))).collect(),
             Some(den) => {
-                let den = counters.count_at(&fill(den), w, step_s).await?.series;
+                let den = counters.count_at(&filled(den), w, step_s).await?.series;
                 num.iter()
                     .zip(den)
                     .map(|(&(at, n), (_, d))| {
@@ -200,13 +193,10 @@ pub async fn verdicts(
         let Some((verdict, observed, at, seen)) = judge(&points) else {
             continue;
         };
-        let mut labels = Labels::new();
-        if let (Some(p), Some(v)) = (per, value) {
-            labels.insert(p.to_owned(), v);
-        }
+        let labels = labels(per, v);
         let notes = notes(&verdict, observed, at, denominator.is_some());
         let mut said = labels.clone();
-        said.extend(notes);
+        said.extend(notes.clone());
         out.push(SeriesVerdict {
             sentence: crate::state::fill_summary(&rule.summary, &said, verdict.raw_score),
             labels,
@@ -218,6 +208,7 @@ pub async fn verdicts(
             low: verdict.low,
             high: verdict.high,
             at,
+            notes,
         });
     }
     Ok(out)
@@ -229,31 +220,14 @@ pub async fn measure(
     rule: &Rule,
     now: OffsetDateTime,
 ) -> Result<Vec<Sample>, AlertError> {
-    let ratio = matches!(
-        &rule.when,
-        Condition::Anomaly {
-            denominator: Some(_),
-            ..
-        }
-    );
     Ok(verdicts(counters, rule, now)
         .await?
         .into_iter()
         .filter(|v| v.warm)
-        .map(|v| {
-            let verdict = Verdict {
-                score: v.score,
-                raw_score: v.score,
-                expected: v.expected,
-                low: v.low,
-                high: v.high,
-                warm: v.warm,
-            };
-            Sample {
-                notes: notes(&verdict, v.observed, v.at, ratio),
-                labels: v.labels,
-                value: v.score,
-            }
+        .map(|v| Sample {
+            labels: v.labels,
+            value: v.score,
+            notes: v.notes,
         })
         .collect())
 }

@@ -4,7 +4,7 @@
 //! alerts are not escalated. Steps are independent: `15m` to the team lead and
 //! `45m` to the head of engineering are two steps.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::ack::Ack;
 use crate::error::AlertError;
 use crate::group::Notification;
-use crate::route::{Matcher, Routing};
+use crate::route::{parse_all, Matcher, Routing};
 use crate::silence::{silenced, Silence};
 use crate::state::{AlertBook, Labels, Status};
 
@@ -43,11 +43,7 @@ impl Escalation {
                     )));
                 }
                 Ok(Escalation {
-                    matchers: s
-                        .matchers
-                        .iter()
-                        .map(|m| Matcher::parse(m))
-                        .collect::<Result<_, _>>()?,
+                    matchers: parse_all(&s.matchers)?,
                     after: s.after,
                     receiver: s.receiver.clone(),
                 })
@@ -83,14 +79,14 @@ impl Escalated {
         now: OffsetDateTime,
     ) -> Vec<Notification> {
         let mut out = Vec::new();
-        let mut known = Vec::new();
+        let mut known = BTreeSet::new();
         for (step, e) in routing.escalations.iter().enumerate() {
             for alert in book.alerts.values() {
                 if !e.matchers.iter().all(|m| m.matches(&alert.labels)) {
                     continue;
                 }
                 let key = format!("escalation={step};{}", alert.fingerprint);
-                known.push(key.clone());
+                known.insert(key.clone());
                 let said = self
                     .sent
                     .get(&key)
@@ -118,16 +114,17 @@ impl Escalated {
                     },
                 );
                 let what = format!("{key}\u{1f}{}\u{1f}{resolved}", alert.active_since);
+                let id = Uuid::new_v5(&ESCALATIONS, what.as_bytes());
                 let mut labels: Labels = alert.labels.clone();
                 labels.insert("escalation".into(), step.to_string());
                 out.push(Notification {
-                    id: Uuid::new_v5(&ESCALATIONS, what.as_bytes()),
+                    id,
                     group_key: key,
                     group_labels: labels,
                     status: alert.status,
                     receiver: Some(e.receiver.clone()),
                     alerts: vec![alert.clone()],
-                    digest: Uuid::new_v5(&ESCALATIONS, what.as_bytes()).as_u64_pair().0,
+                    digest: id.as_u64_pair().0,
                     // Once per episode: the log keeps it a day past a restart.
                     repeat_interval: Duration::from_secs(24 * 3600),
                 });

@@ -90,17 +90,34 @@ fn window(now: OffsetDateTime, length: std::time::Duration) -> Result<Window, Al
 }
 
 /// `selector` with `{<per>}` replaced by `value`.
-fn fill(selector: &str, per: Option<&str>, value: Option<&str>) -> String {
+pub(crate) fn fill(selector: &str, per: Option<&str>, value: Option<&str>) -> String {
     match (per, value) {
         (Some(per), Some(value)) => selector.replace(&format!("{{{per}}}"), value),
         _ => selector.to_owned(),
     }
 }
 
-fn labels(per: Option<&str>, value: Option<&str>) -> Labels {
+pub(crate) fn labels(per: Option<&str>, value: Option<&str>) -> Labels {
     match (per, value) {
         (Some(per), Some(value)) => Labels::from([(per.to_owned(), value.to_owned())]),
         _ => Labels::new(),
+    }
+}
+
+/// The values of `per` seen in the window (or one unlabelled series).
+pub(crate) async fn series_of(
+    counters: &Reader,
+    per: Option<&str>,
+    w: Window,
+) -> Result<Vec<Option<String>>, AlertError> {
+    match per {
+        None => Ok(vec![None]),
+        Some(per) => Ok(counters
+            .breakdown(per, w)
+            .await?
+            .into_keys()
+            .map(Some)
+            .collect()),
     }
 }
 
@@ -111,16 +128,7 @@ impl<D: DetectionStore> Sources<D> {
         per: Option<&str>,
         w: Window,
     ) -> Result<Vec<Option<String>>, AlertError> {
-        match per {
-            None => Ok(vec![None]),
-            Some(per) => Ok(self
-                .counters
-                .breakdown(per, w)
-                .await?
-                .into_keys()
-                .map(Some)
-                .collect()),
-        }
+        series_of(&self.counters, per, w).await
     }
 
     async fn count(&self, selector: &str, w: Window) -> Result<u64, AlertError> {

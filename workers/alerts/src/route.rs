@@ -79,7 +79,7 @@ impl Matcher {
     }
 }
 
-fn parse_all(texts: &[String]) -> Result<Vec<Matcher>, AlertError> {
+pub(crate) fn parse_all(texts: &[String]) -> Result<Vec<Matcher>, AlertError> {
     texts.iter().map(|t| Matcher::parse(t)).collect()
 }
 

@@ -115,6 +115,24 @@ impl AlertStore {
         Ok(())
     }
 
+    /// Acknowledges the active alert `fingerprint` (its episode now); `None`
+    /// when no alert of that fingerprint is pending or firing.
+    pub async fn acknowledge(
+        &self,
+        fingerprint: &str,
+        by: &str,
+        comment: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<(crate::state::Alert, Ack)>, AlertError> {
+        let saved = self.load().await?;
+        let Some(alert) = crate::ack::active(&saved.book, fingerprint) else {
+            return Ok(None);
+        };
+        let ack = Ack::of(alert, by, comment, now)?;
+        self.add_ack(&ack).await?;
+        Ok(Some((alert.clone(), ack)))
+    }
+
     /// Forgets the acknowledgements of these alerts.
     pub async fn remove_acks(&self, fingerprints: &[&str]) -> Result<(), AlertError> {
         if fingerprints.is_empty() {

@@ -72,13 +72,6 @@ impl Templates {
 }
 
 fn context(receiver: &str, n: &Notification, generator_url: &str) -> minijinja::Value {
-    let status = |s: Status| {
-        if s == Status::Firing {
-            "firing"
-        } else {
-            "resolved"
-        }
-    };
     let mut common: Labels = n
         .alerts
         .first()
@@ -94,7 +87,7 @@ fn context(receiver: &str, n: &Notification, generator_url: &str) -> minijinja::
         .filter(|a| a.status == Status::Firing)
         .count();
     minijinja::Value::from_serialize(json!({
-        "status": status(n.status),
+        "status": crate::payload::status(n.status),
         "receiver": receiver,
         "group_key": n.group_key,
         "group_labels": n.group_labels,

@@ -82,23 +82,7 @@ impl Reader {
     /// Events matching a selector (`total`, `kind=error`, `service=api,kind=error`...).
     pub async fn count(&self, selector: &str, window: Window) -> Result<Count, CountersError> {
         let field = parse_selector(selector)?;
-        let step = self.step_for(window);
-        let starts: Vec<i64> = Self::buckets(step, window).collect();
-        let mut pipe = redis::pipe();
-        for &b in &starts {
-            pipe.hget(self.layout.key(Family::Counts, step.secs, b), &field);
-        }
-        let values: Vec<Option<u64>> = pipe.query_async(&mut self.conn.clone()).await?;
-        let series: Vec<(i64, u64)> = starts
-            .into_iter()
-            .zip(values)
-            .map(|(b, v)| (b, v.unwrap_or(0)))
-            .collect();
-        Ok(Count {
-            value: series.iter().map(|(_, v)| v).sum(),
-            step_s: step.secs,
-            series,
-        })
+        self.counts(&field, self.step_for(window), window).await
     }
 
     /// Events matching a selector per bucket of exactly `step_secs` (one of the
@@ -136,13 +120,23 @@ impl Reader {
             end: window.end,
             secs: (window.end - oldest).max(1),
         };
+        self.counts(&field, step, window).await
+    }
+
+    /// `field`'s count per bucket of `step` over the window, in pipelined
+    /// round trips of at most 1,000 reads (two days of minutes is 2,880).
+    async fn counts(
+        &self,
+        field: &str,
+        step: Step,
+        window: Window,
+    ) -> Result<Count, CountersError> {
         let starts: Vec<i64> = Self::buckets(step, window).collect();
         let mut series = Vec::with_capacity(starts.len());
-        // Pipelined in slices: a 48-hour minute series is 2,880 reads.
         for chunk in starts.chunks(1_000) {
             let mut pipe = redis::pipe();
             for &b in chunk {
-                pipe.hget(self.layout.key(Family::Counts, step.secs, b), &field);
+                pipe.hget(self.layout.key(Family::Counts, step.secs, b), field);
             }
             let values: Vec<Option<u64>> = pipe.query_async(&mut self.conn.clone()).await?;
             series.extend(chunk.iter().zip(values).map(|(&b, v)| (b, v.unwrap_or(0))));

@@ -40,7 +40,7 @@ struct Active<'a> {
     responses((status = 200, description = "counts, alerts and `acknowledged` (by fingerprint)", body = Object)))]
 pub async fn active(State(state): State<AppState>) -> Result<Response, ApiError> {
     let saved = state.alerts.load().await?;
-    let acks = state.alerts.acks().await?;
+    let acks = sightline_alerts::ack::holding(state.alerts.acks().await?, &saved.book);
     let mut alerts: Vec<&Alert> = saved.book.active().collect();
     alerts.sort_by(|a, b| {
         (b.status == Status::Firing)
@@ -51,11 +51,6 @@ pub async fn active(State(state): State<AppState>) -> Result<Response, ApiError>
     let firing = alerts.iter().filter(|a| a.status == Status::Firing).count();
     let acknowledged = acks
         .iter()
-        .filter(|ack| {
-            alerts
-                .iter()
-                .any(|a| a.fingerprint == ack.fingerprint && ack.holds_for(a))
-        })
         .map(|ack| (ack.fingerprint.as_str(), ack))
         .collect();
     let body = Active {
@@ -90,20 +85,17 @@ pub async fn acknowledge(
     Path(fingerprint): Path<String>,
     Json(new): Json<NewAck>,
 ) -> Result<Response, ApiError> {
-    let is_fingerprint = fingerprint.len() == 16
-        && fingerprint
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if !is_fingerprint {
-        return Err(ApiError::bad_request(
-            "fingerprint: 16 lowercase hexadecimal digits",
-        ));
-    }
-    let saved = state.alerts.load().await?;
-    let alert = sightline_alerts::ack::active(&saved.book, &fingerprint)
+    super::params::fingerprint("fingerprint", &fingerprint, "an alert")?;
+    let (_, ack) = state
+        .alerts
+        .acknowledge(
+            &fingerprint,
+            &new.by,
+            &new.comment,
+            OffsetDateTime::now_utc(),
+        )
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("no active alert {fingerprint}")))?;
-    let ack = Ack::of(alert, &new.by, &new.comment, OffsetDateTime::now_utc())?;
-    state.alerts.add_ack(&ack).await?;
     Ok(Json(ack).into_response())
 }
 

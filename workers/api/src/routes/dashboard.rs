@@ -266,21 +266,13 @@ async fn update(state: &AppState, p: &WindowParams) -> Result<String, ApiError> 
         .await
         .unwrap_or_default();
     let precision = state.detections().verdicts().await.unwrap_or_default();
-    let alerts: Vec<sightline_alerts::Alert> = state
-        .alerts
-        .load()
-        .await
-        .map(|s| s.book.active().cloned().collect())
-        .unwrap_or_default();
-    let acknowledged: std::collections::BTreeMap<String, sightline_alerts::ack::Ack> = state
-        .alerts
-        .acks()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|ack| alerts.iter().any(|a| ack.holds_for(a)))
-        .map(|ack| (ack.fingerprint.clone(), ack))
-        .collect();
+    let saved = state.alerts.load().await.unwrap_or_default();
+    let alerts: Vec<&sightline_alerts::Alert> = saved.book.active().collect();
+    let acknowledged: std::collections::BTreeMap<String, sightline_alerts::ack::Ack> =
+        sightline_alerts::ack::holding(state.alerts.acks().await.unwrap_or_default(), &saved.book)
+            .into_iter()
+            .map(|ack| (ack.fingerprint.clone(), ack))
+            .collect();
     let raw = |b: &Bytes| serde_json::from_slice::<serde_json::Value>(b).unwrap_or_default();
     Ok(serde_json::json!({
         "overview": raw(&overview),

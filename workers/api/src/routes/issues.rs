@@ -108,17 +108,7 @@ pub struct IssueParams {
 
 /// An issue's fingerprint: 16 hex digits.
 fn fingerprint(id: &str) -> Result<&str, ApiError> {
-    let valid = id.len() == 16
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
-    if valid {
-        Ok(id)
-    } else {
-        Err(ApiError::bad_request(format!(
-            "id `{id}` is not an issue fingerprint (16 lower-case hex digits)"
-        )))
-    }
+    super::params::fingerprint("id", id, "an issue")
 }
 
 /// One issue, with its latest events and every decision on it.

@@ -171,6 +171,21 @@ pub fn ratio(part: u64, whole: u64) -> f64 {
     }
 }
 
+/// A fingerprint (an issue's, an alert's): 16 lower-case hex digits.
+pub fn fingerprint<'a>(field: &str, id: &'a str, of: &str) -> Result<&'a str, ApiError> {
+    let valid = id.len() == 16
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    if valid {
+        Ok(id)
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{field} `{id}` is not {of} fingerprint (16 lower-case hex digits)"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

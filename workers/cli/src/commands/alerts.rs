@@ -4,7 +4,6 @@
 
 use std::process::ExitCode;
 
-use sightline_alerts::ack::Ack;
 use sightline_alerts::route::{GroupBy, Routing};
 use sightline_alerts::silence::parse_labels;
 use sightline_alerts::store::AlertStore;
@@ -25,12 +24,7 @@ pub async fn run(action: AlertsAction, settings: &Settings) -> anyhow::Result<Ex
         AlertsAction::List { json } => {
             let saved = store.load().await?;
             let active: Vec<_> = saved.book.active().collect();
-            let acks: Vec<Ack> = store
-                .acks()
-                .await?
-                .into_iter()
-                .filter(|ack| active.iter().any(|a| ack.holds_for(a)))
-                .collect();
+            let acks = sightline_alerts::ack::holding(store.acks().await?, &saved.book);
             let silences: Vec<Silence> = store
                 .silences()
                 .await?
@@ -93,13 +87,11 @@ pub async fn run(action: AlertsAction, settings: &Settings) -> anyhow::Result<Ex
             comment,
             by,
         } => {
-            let saved = store.load().await?;
-            let Some(alert) = sightline_alerts::ack::active(&saved.book, &fingerprint) else {
+            let Some((alert, ack)) = store.acknowledge(&fingerprint, &by, &comment, now).await?
+            else {
                 eprintln!("error: no active alert {fingerprint} (see `sightline alerts list`)");
                 return Ok(ExitCode::FAILURE);
             };
-            let ack = Ack::of(alert, &by, &comment, now)?;
-            store.add_ack(&ack).await?;
             println!(
                 "{} {} acknowledged by {}",
                 alert.fingerprint, alert.rule, ack.by
